@@ -1,0 +1,7 @@
+"""`python -m daemon` is `collabd`."""
+
+import sys
+
+from .cli.main import main
+
+sys.exit(main())

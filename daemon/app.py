@@ -1,0 +1,48 @@
+"""The application object: settings, ledger, clock, renderer and transport, wired once.
+
+Every command and every worker takes an App, so a test or the demo can swap the clock or the
+data directory and run exactly the production code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .clock import Clock
+from .config import Settings
+from .mail.outbox import MailIdentity
+from .mail.render import Renderer
+from .mail.transport import Transport, open_transport
+from .store import Database
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+
+    @cached_property
+    def db(self) -> Database:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = Database(self.settings.store_url)
+        database.ensure_schema()
+        return database
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(self.settings.tz)
+
+    @cached_property
+    def identity(self) -> MailIdentity:
+        return MailIdentity(self.settings.mail.display_name, self.settings.mail.address)
+
+    @cached_property
+    def transport(self) -> Transport:
+        return open_transport(self.settings)
+
+    def close(self) -> None:
+        if "transport" in self.__dict__:
+            self.transport.close()
+        if "db" in self.__dict__:
+            self.db.dispose()

@@ -1,0 +1,1 @@
+"""Meetings as calendar objects (iCalendar / iMIP, and Exchange later)."""

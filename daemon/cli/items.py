@@ -1,0 +1,261 @@
+"""`collabd items add|list|show|update`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from ..errors import UsageError
+from ..ledger.collaborations import find_collaboration
+from ..ledger.items import (
+    ItemChange,
+    ItemFilter,
+    add_items,
+    find_item,
+    item_history,
+    query_items,
+    update_item,
+)
+from ..ledger.people import find_person
+from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
+from ..store.models import ItemStatus, Priority
+from .context import Context
+from .output import emit_json, fields, table
+from .views import history_view, item_view
+
+STATUS_WORDS = {
+    "未开始": "not_started",
+    "进行中": "in_progress",
+    "完成": "done",
+    "已完成": "done",
+    "阻塞": "blocked",
+    "需支持": "needs_support",
+    "延期": "delayed",
+}
+
+
+def _status(text: str) -> ItemStatus:
+    value = STATUS_WORDS.get(text.strip(), text.strip().lower().replace("-", "_"))
+    try:
+        return ItemStatus(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown status {text!r}; use one of {', '.join(s.value for s in ItemStatus)}"
+        ) from None
+
+
+def _priority(text: str) -> Priority:
+    try:
+        return Priority(PRIORITY_WORDS.get(text.strip(), text.strip().lower()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown priority {text!r}; use high, normal or low"
+        ) from None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("items", help="action items (#1, #2 …): add, list, show, update")
+    sub = parser.add_subparsers(dest="items_command", metavar="ACTION", required=True)
+
+    add = sub.add_parser(
+        "add",
+        help="add an action item; its owner gets a mail",
+        description="Add an action item to a collaboration. It gets the "
+        "collaboration's next number (#N).",
+    )
+    add.add_argument("--collab", required=True, metavar="CODE")
+    add.add_argument(
+        "--owner", required=True, help="负责人: mail address, name, or a participating department"
+    )
+    add.add_argument("description", help="任务描述")
+    add.add_argument("--deadline", type=_date, help="截止日期 YYYY-MM-DD")
+    add.add_argument(
+        "--priority",
+        type=_priority,
+        default=Priority.NORMAL,
+        help="high / normal / low (高 / 中 / 低)",
+    )
+    add.add_argument("--criteria", default="", help="完成标准: when is it done?")
+    add.add_argument("--collaborator", action="append", default=[], help="协作人; repeatable")
+    add.add_argument("--support", default="", help="所需支持")
+    add.add_argument(
+        "--depends-on",
+        action="append",
+        type=int,
+        default=[],
+        metavar="N",
+        help="number of an item this one waits for; repeatable",
+    )
+    add.add_argument("--receiver", help="who accepts the result (default: the initiator)")
+    add.add_argument("--department", help="the owner's department for this item")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=items_add)
+
+    lst = sub.add_parser("list", help="list action items (the follow-up ledger, 跟进台账)")
+    lst.add_argument("--collab", metavar="CODE")
+    lst.add_argument("--owner", help="mail address or name")
+    lst.add_argument(
+        "--status", type=_status, action="append", default=[], help="only this status; repeatable"
+    )
+    lst.add_argument(
+        "--overdue",
+        action="store_true",
+        help="only open items past their deadline (today in the configured zone)",
+    )
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=items_list)
+
+    show = sub.add_parser("show", help="one item with its full history")
+    show.add_argument("ref", help="CODE#N, or N with --collab")
+    show.add_argument("--collab", metavar="CODE")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=items_show)
+
+    upd = sub.add_parser("update", help="change an item from the command line (recorded)")
+    upd.add_argument("ref", help="CODE#N, or N with --collab")
+    upd.add_argument("--collab", metavar="CODE")
+    upd.add_argument("--status", type=_status)
+    upd.add_argument("--progress", type=int, metavar="PERCENT")
+    upd.add_argument("--deadline", type=_date)
+    upd.add_argument("--priority", type=_priority)
+    upd.add_argument("--note")
+    upd.add_argument("--json", action="store_true")
+    upd.set_defaults(handler=items_update)
+
+
+def items_add(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    spec = parse_spec(
+        ItemSpec,
+        {
+            "description": args.description,
+            "owner": args.owner,
+            "deadline": args.deadline,
+            "priority": args.priority,
+            "done_criteria": args.criteria,
+            "collaborators": args.collaborator,
+            "support": args.support,
+            "depends_on": args.depends_on,
+            "receiver": args.receiver,
+            "department": args.department,
+        },
+        "command line",
+    )
+    with app.db.transaction() as session:
+        collab = find_collaboration(session, args.collab)
+        (item,) = add_items(session, app, collab, [spec], context.origin)
+        view = item_view(item)
+    if args.json:
+        emit_json(view)
+    else:
+        print(
+            f"added {view['ref']}: {view['description']} → {view['owner_name']} "
+            f"<{view['owner']}>, due {view['deadline'] or '—'}; assignment mail queued"
+        )
+    return 0
+
+
+def items_list(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    today = app.clock.now().astimezone(app.settings.tz).date()
+    with app.db.transaction() as session:
+        collab = find_collaboration(session, args.collab) if args.collab else None
+        wanted = ItemFilter(
+            collab=collab,
+            owner=find_person(session, args.owner, collab) if args.owner else None,
+            statuses=tuple(args.status),
+            overdue_on=today if args.overdue else None,
+        )
+        views = [item_view(i) for i in query_items(session, wanted)]
+    if args.json:
+        emit_json(views)
+        return 0
+    table(
+        ["item", "task", "owner", "department", "deadline", "priority", "status", "%"],
+        [
+            [
+                v["ref"],
+                v["description"],
+                v["owner_name"],
+                v["department"],
+                v["deadline"],
+                v["priority"],
+                v["status"],
+                v["progress"],
+            ]
+            for v in views
+        ],
+    )
+    return 0
+
+
+def items_show(context: Context, args: argparse.Namespace) -> int:
+    with context.app.db.transaction() as session:
+        item = find_item(session, args.ref, args.collab)
+        view = item_view(item)
+        view["history"] = [history_view(h) for h in item_history(session, item)]
+    if args.json:
+        emit_json(view)
+        return 0
+    view["updated_at"] = context.local(view["updated_at"])
+    fields(
+        [
+            (key, ", ".join(map(str, value)) if isinstance(value, list) else value)
+            for key, value in view.items()
+            if key != "history"
+        ]
+    )
+    print("\nhistory")
+    table(
+        ["at", "change", "by", "source"],
+        [
+            [
+                context.local(h["at"]),
+                f"{h['field']}: {h['old']} → {h['new']}"
+                if h["field"]
+                else f"{h['action']} {h['new']}",
+                h["actor"],
+                h["source"],
+            ]
+            for h in view["history"]
+        ],
+    )
+    return 0
+
+
+def items_update(context: Context, args: argparse.Namespace) -> int:
+    change = ItemChange(
+        status=args.status,
+        progress=args.progress,
+        deadline=args.deadline,
+        priority=args.priority,
+        note=args.note,
+    )
+    if not any(value is not None for value in vars(change).values()):
+        raise UsageError(
+            "nothing to change: give --status, --progress, --deadline, --priority or --note"
+        )
+    app = context.app
+    with app.db.transaction() as session:
+        item = find_item(session, args.ref, args.collab)
+        changes = update_item(session, app, item, change, context.origin)
+        view = item_view(item)
+    if args.json:
+        emit_json(
+            {"item": view, "changes": [{"field": f, "old": o, "new": n} for f, o, n in changes]}
+        )
+    elif changes:
+        for name, old, new in changes:
+            print(
+                f"{view['ref']} {name}: {getattr(old, 'value', old)} → {getattr(new, 'value', new)}"
+            )
+    else:
+        print(f"{view['ref']}: nothing changed")
+    return 0

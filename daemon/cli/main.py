@@ -1,0 +1,87 @@
+"""`collabd`: entry point. Parses arguments, loads config, runs one command, maps errors to
+exit codes (78 for config errors, as sysexits.h says)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..clock import Clock, FixedClock, parse_instant
+from ..config import config_path, load_settings
+from ..errors import CollabdError, ConfigError
+from . import collab, db, demo, items, outbox, people, settings_check
+from .context import Context
+
+COMMAND_GROUPS = (people, collab, items, outbox, db, settings_check, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collabd",
+        description="collabd keeps the ledger of cross-department collaborations and does the "
+        "chasing by email and calendar.",
+    )
+    parser.add_argument("--version", action="version", version=f"collabd {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $COLLABD_CONFIG; without one, the embedded "
+        "defaults: SQLite and a local maildir in the data directory)",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", type=Path, help="override daemon.data_dir from the config"
+    )
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help="act as if it were this time (ISO 8601; without an offset, in the "
+        "configured timezone): for demos, dry runs and tests",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    context = None
+    try:
+        path = config_path(args.config)
+        settings = load_settings(path)
+        if args.data_dir is not None:
+            settings = settings.model_copy(
+                update={"daemon": settings.daemon.model_copy(update={"data_dir": args.data_dir})}
+            )
+        clock = FixedClock(parse_instant(args.at, settings.tz)) if args.at else Clock()
+        context = Context(settings=settings, config_path=path, argv=argv, clock=clock)
+        return args.handler(context, args) or 0
+    except ConfigError as exc:
+        print(
+            f"collabd: config error:\n{exc}"
+            if "\n" in str(exc)
+            else f"collabd: config error: {exc}",
+            file=sys.stderr,
+        )
+        return exc.exit_code
+    except CollabdError as exc:
+        print(f"collabd: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if context is not None:
+            context.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""What `collabd.toml` may contain. Unknown keys are errors: a typo must not be ignored.
+
+Defaults here ARE the embedded defaults: no config file at all gives SQLite plus a local
+maildir under the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from ..durations import Duration
+
+
+def _duration(value: object) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if not isinstance(value, str):
+        raise ValueError('a duration is a string with a unit, e.g. "1d" or "2wd"')
+    return Duration.parse(value)
+
+
+DurationField = Annotated[Duration, BeforeValidator(_duration)]
+
+
+def default_data_dir() -> Path:
+    # systemd's StateDirectory= sets STATE_DIRECTORY; otherwise follow the XDG convention.
+    if state := os.environ.get("STATE_DIRECTORY"):
+        return Path(state.split(":")[0])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "collabd"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DaemonSection(Section):
+    data_dir: Path = Field(default_factory=default_data_dir)
+    timezone: str = "Asia/Shanghai"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA timezone (e.g. Asia/Shanghai)") from None
+        return value
+
+
+class StoreSection(Section):
+    # Empty means the embedded SQLite file `collabd.sqlite3` in the data directory.
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("collabd supports sqlite:/// and postgresql:// URLs")
+        return value
+
+
+class SmtpSection(Section):
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: str = ""
+    password_file: Path | None = None
+    timeout: DurationField = Duration(30, "s")
+
+
+class ImapSection(Section):
+    host: str = ""
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = ""
+    password: str = ""
+    password_file: Path | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "collabd/processed"
+    quarantine_folder: str = "collabd/quarantine"
+    timeout: DurationField = Duration(60, "s")
+
+
+class MaildirSection(Section):
+    # Relative paths are under the data directory.
+    root: Path = Path("maildir")
+
+
+class MailSection(Section):
+    backend: Literal["maildir", "imap", "ews"] = "maildir"
+    address: str = "collabd@localhost"
+    display_name: str = "collabd 协作助手"
+    smtp: SmtpSection = SmtpSection()
+    imap: ImapSection = ImapSection()
+    maildir: MaildirSection = MaildirSection()
+
+    @field_validator("address")
+    @classmethod
+    def _looks_like_address(cls, value: str) -> str:
+        local, at, domain = value.partition("@")
+        if not (local and at and domain) or any(c.isspace() for c in value):
+            raise ValueError("the collabd mailbox must be a plain address like collab@example.com")
+        return value.lower()
+
+
+class MeetingsSection(Section):
+    min_notice: DurationField = Duration(1, "d")  # seed 000: 提前至少1天通知参与方
+
+
+class Settings(Section):
+    daemon: DaemonSection = DaemonSection()
+    store: StoreSection = StoreSection()
+    mail: MailSection = MailSection()
+    meetings: MeetingsSection = MeetingsSection()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.daemon.data_dir.expanduser()
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir / 'collabd.sqlite3'}"
+
+    @property
+    def maildir_root(self) -> Path:
+        root = self.mail.maildir.root.expanduser()
+        return root if root.is_absolute() else self.data_dir / root
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.daemon.timezone)

@@ -1,0 +1,1 @@
+"""Operations on the ledger. Each one changes rows AND records why, in one transaction."""

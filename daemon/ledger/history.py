@@ -1,0 +1,82 @@
+"""Who did it and why: the Origin of a change, and writing it to the history table."""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from ..store.models import HistoryEntry, Person, SourceKind
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The cause of a change: a CLI command, a mail (its Message-ID), a rule, or collabd."""
+
+    kind: SourceKind
+    source: str
+    actor: str
+    person: Person | None = None
+
+    @classmethod
+    def cli(cls, argv: list[str], user: str) -> Origin:
+        return cls(SourceKind.CLI, "collabd " + shlex.join(argv), f"cli:{user}")
+
+    @classmethod
+    def mail(cls, message_id: str, person: Person) -> Origin:
+        return cls(SourceKind.MAIL, message_id, person.email, person)
+
+    @classmethod
+    def rule(cls, rule_id: str, level: int = 0) -> Origin:
+        return cls(SourceKind.RULE, f"{rule_id}:{level}", "collabd")
+
+    @classmethod
+    def system(cls, what: str) -> Origin:
+        return cls(SourceKind.SYSTEM, what, "collabd")
+
+
+def _text(value: object) -> str | None:
+    """History keeps values as text; enums by their value, dates as ISO 8601."""
+    if value is None:
+        return None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def record(
+    session: Session,
+    origin: Origin,
+    at: datetime,
+    *,
+    entity: str,
+    entity_id: int,
+    action: str,
+    collaboration_id: int | None = None,
+    field: str | None = None,
+    old: object = None,
+    new: object = None,
+    note: str = "",
+) -> HistoryEntry:
+    entry = HistoryEntry(
+        at=at,
+        collaboration_id=collaboration_id,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        field=field,
+        old_value=_text(old),
+        new_value=_text(new),
+        actor_id=origin.person.id if origin.person else None,
+        actor=origin.actor,
+        source_kind=origin.kind,
+        source=origin.source,
+        note=note,
+    )
+    session.add(entry)
+    return entry

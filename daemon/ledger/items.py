@@ -1,0 +1,229 @@
+"""Action items: handing out #N, changing them (with history), and finding them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..errors import DataError, NotFound, UsageError
+from ..store.models import (
+    ActionItem,
+    Collaboration,
+    CollabStatus,
+    HistoryEntry,
+    ItemStatus,
+    Person,
+    Priority,
+)
+from . import notices
+from .history import Origin, record
+from .people import find_department, find_person
+from .specs import ItemSpec
+
+if TYPE_CHECKING:
+    from ..app import App
+
+OPEN_STATUSES = tuple(s for s in ItemStatus if s is not ItemStatus.DONE)
+REF_PATTERN = re.compile(r"^(?P<code>[^#\s]+)#(?P<number>\d+)$")
+
+
+class ArchivedCollaboration(DataError):
+    pass
+
+
+def ensure_active(collaboration: Collaboration) -> None:
+    if collaboration.status is CollabStatus.ARCHIVED:
+        raise ArchivedCollaboration(
+            f"collaboration {collaboration.code} is archived; its record no longer changes"
+        )
+
+
+def next_number(session: Session, collaboration: Collaboration) -> int:
+    """Hand out the next #N in SQL, so two writers can never both get the same number."""
+    statement = (
+        update(Collaboration)
+        .where(Collaboration.id == collaboration.id)
+        .values(item_seq=Collaboration.item_seq + 1)
+        .returning(Collaboration.item_seq)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).scalar_one()
+
+
+def add_items(
+    session: Session,
+    app: App,
+    collaboration: Collaboration,
+    specs: list[ItemSpec],
+    origin: Origin,
+) -> list[ActionItem]:
+    """Add several items at once (from a collaboration file or minutes); owners get one mail."""
+    ensure_active(collaboration)
+    now = app.clock.now()
+    items: list[ActionItem] = []
+    for spec in specs:
+        owner = find_person(session, spec.owner, collaboration)
+        item = ActionItem(
+            collaboration=collaboration,
+            number=next_number(session, collaboration),
+            description=spec.description,
+            owner=owner,
+            owner_department=(
+                find_department(session, spec.department) if spec.department else owner.department
+            ),
+            done_criteria=spec.done_criteria,
+            deadline=spec.deadline,
+            priority=spec.priority,
+            status=ItemStatus.NOT_STARTED,
+            status_since=now,
+            progress=0,
+            support_needed=spec.support,
+            note="",
+            receiver=find_person(session, spec.receiver, collaboration) if spec.receiver else None,
+            created_at=now,
+            updated_at=now,
+        )
+        item.collaborators = [
+            find_person(session, ref, collaboration) for ref in spec.collaborators
+        ]
+        session.add(item)
+        session.flush()
+        items.append(item)
+        record(
+            session,
+            origin,
+            now,
+            entity="item",
+            entity_id=item.id,
+            collaboration_id=collaboration.id,
+            action="created",
+            new=f"#{item.number} {item.description}",
+        )
+    by_number = {
+        i.number: i
+        for i in session.scalars(
+            select(ActionItem).where(ActionItem.collaboration_id == collaboration.id)
+        )
+    }
+    for item, spec in zip(items, specs, strict=True):
+        for number in spec.depends_on:
+            if number not in by_number or number == item.number:
+                raise DataError(
+                    f"#{item.number} depends on #{number}, which is not another "
+                    f"item of {collaboration.code}"
+                )
+            item.depends_on.append(by_number[number])
+    notices.items_assigned(session, app, items)
+    return items
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    status: ItemStatus | None = None
+    progress: int | None = None
+    deadline: date | None = None
+    priority: Priority | None = None
+    note: str | None = None
+    support_needed: str | None = None
+    description: str | None = None
+    done_criteria: str | None = None
+
+
+def update_item(
+    session: Session, app: App, item: ActionItem, change: ItemChange, origin: Origin
+) -> list[tuple[str, object, object]]:
+    """Apply a change; every field that really changed gets its own history row."""
+    ensure_active(item.collaboration)
+    if change.progress is not None and not 0 <= change.progress <= 100:
+        raise DataError(f"#{item.number}: progress {change.progress}% is not between 0 and 100")
+    wanted = {name: value for name, value in vars(change).items() if value is not None}
+    # What people mean: "#3 60%" on an untouched item says it is under way; done is 100%.
+    if "progress" in wanted and "status" not in wanted and item.status is ItemStatus.NOT_STARTED:
+        wanted["status"] = ItemStatus.IN_PROGRESS
+    if wanted.get("status") is ItemStatus.DONE:
+        wanted["progress"] = 100
+    now = app.clock.now()
+    changes = []
+    for name, new in wanted.items():
+        old = getattr(item, name)
+        if old == new:
+            continue
+        setattr(item, name, new)
+        changes.append((name, old, new))
+        record(
+            session,
+            origin,
+            now,
+            entity="item",
+            entity_id=item.id,
+            collaboration_id=item.collaboration_id,
+            action="changed",
+            field=name,
+            old=old,
+            new=new,
+        )
+    if changes:
+        item.updated_at = now
+        if any(name == "status" for name, _, _ in changes):
+            item.status_since = now
+    return changes
+
+
+def find_item(session: Session, ref: str, collab_code: str | None = None) -> ActionItem:
+    """`code#N`, or `N` / `#N` together with --collab."""
+    match = REF_PATTERN.match(ref.strip())
+    if match:
+        collab_code, number = match["code"], int(match["number"])
+    elif ref.strip().lstrip("#").isdigit() and collab_code:
+        number = int(ref.strip().lstrip("#"))
+    else:
+        raise UsageError(
+            f"{ref!r} is not an item reference; write CODE#N (e.g. v2-launch#3) "
+            "or N with --collab CODE"
+        )
+    item = session.scalar(
+        select(ActionItem)
+        .join(Collaboration)
+        .where(Collaboration.code == collab_code, ActionItem.number == number)
+    )
+    if item is None:
+        raise NotFound(f"{collab_code} has no action item #{number}")
+    return item
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    collab: Collaboration | None = None
+    owner: Person | None = None
+    statuses: tuple[ItemStatus, ...] = ()
+    overdue_on: date | None = None  # open items whose deadline is before this day
+
+
+def query_items(session: Session, wanted: ItemFilter) -> list[ActionItem]:
+    query = select(ActionItem).join(Collaboration)
+    if wanted.collab is not None:
+        query = query.where(ActionItem.collaboration_id == wanted.collab.id)
+    if wanted.owner is not None:
+        query = query.where(ActionItem.owner_id == wanted.owner.id)
+    if wanted.statuses:
+        query = query.where(ActionItem.status.in_(wanted.statuses))
+    if wanted.overdue_on is not None:
+        query = query.where(
+            ActionItem.status.in_(OPEN_STATUSES), ActionItem.deadline < wanted.overdue_on
+        )
+    return list(session.scalars(query.order_by(Collaboration.code, ActionItem.number)))
+
+
+def item_history(session: Session, item: ActionItem) -> list[HistoryEntry]:
+    return list(
+        session.scalars(
+            select(HistoryEntry)
+            .where(HistoryEntry.entity == "item", HistoryEntry.entity_id == item.id)
+            .order_by(HistoryEntry.id)
+        )
+    )

@@ -1,0 +1,1 @@
+"""Mail in and mail out: transports, reading replies, composing and queueing mail."""

@@ -1,0 +1,48 @@
+"""Turning a rendered mail into RFC 5322 bytes with the headers collabd always sets."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr
+
+from .render import RenderedMail
+
+# Our own mails say so: auto-responders stay quiet (RFC 3834) and collabd drops a mail that
+# carries its own loop header instead of answering itself.
+LOOP_HEADER = "X-Collabd-Loop"
+
+
+def message_id_for(dedupe_key: str, domain: str) -> str:
+    """Stable: the same notification always has the same Message-ID, across retries."""
+    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+    return f"<collabd.{digest}@{domain}>"
+
+
+def compose(
+    mail: RenderedMail,
+    *,
+    sender_name: str,
+    sender_address: str,
+    to: list[tuple[str, str]],
+    message_id: str,
+    date: datetime,
+    kind: str,
+    extra_headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    message = EmailMessage(policy=SMTP)
+    message["From"] = formataddr((sender_name, sender_address))
+    message["To"] = ", ".join(formataddr(pair) for pair in to)
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message[LOOP_HEADER] = sender_address
+    message["X-Collabd-Kind"] = kind
+    for name, value in (extra_headers or {}).items():
+        message[name] = value
+    message.set_content(mail.text, subtype="plain", charset="utf-8")
+    message.add_alternative(mail.html, subtype="html", charset="utf-8")
+    return message

@@ -1,0 +1,197 @@
+"""The outbox: mail is queued in the ledger's transaction, and sent afterwards.
+
+Queueing in the same transaction as the change means a notification exists if and only if
+the change does. The unique dedupe key means it exists at most once. The sender claims rows
+(FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas never take the same row; SQLite has one
+writer at a time anyway), sends, and marks each row sent right after the server accepted it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import getaddresses
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..clock import Clock
+from ..store import Database
+from ..store.models import OutboxMessage, OutboxStatus, Person
+from .compose import compose, message_id_for
+from .render import Renderer
+from .transport import Envelope, Outgoing, PermanentFailure, TemporaryFailure
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=5)
+RETRY_BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+)
+
+
+@dataclass(frozen=True)
+class MailIdentity:
+    """Who collabd is on the wire."""
+
+    name: str
+    address: str
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+def enqueue(
+    session: Session,
+    *,
+    renderer: Renderer,
+    identity: MailIdentity,
+    now: datetime,
+    kind: str,
+    dedupe_key: str,
+    to: Person,
+    context: dict,
+    collaboration_id: int | None = None,
+    item_id: int | None = None,
+    rule_id: str | None = None,
+    rule_level: int | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue one mail to one person, in their locale. False if it was already queued."""
+    mail = renderer.render(kind, to.locale, recipient=to, **context)
+    message_id = message_id_for(dedupe_key, identity.domain)
+    message = compose(
+        mail,
+        sender_name=identity.name,
+        sender_address=identity.address,
+        to=[(to.name, to.email)],
+        message_id=message_id,
+        date=now,
+        kind=kind,
+    )
+    values = dict(
+        dedupe_key=dedupe_key,
+        message_id=message_id,
+        kind=kind,
+        sender=identity.address,
+        recipients=to.email,
+        subject=mail.subject,
+        raw=message.as_bytes(),
+        collaboration_id=collaboration_id,
+        item_id=item_id,
+        rule_id=rule_id,
+        rule_level=rule_level,
+        status=OutboxStatus.PENDING,
+        not_before=not_before or now,
+        created_at=now,
+        attempts=0,
+        last_error="",
+    )
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing()
+    return session.execute(statement).rowcount == 1
+
+
+@dataclass
+class SendReport:
+    sent: list[str] = field(default_factory=list)
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_due(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Take up to `limit` due rows for this process, for the lease's length."""
+    worker = _worker_name()
+    with db.transaction() as session:
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.not_before <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+        )
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.scalars(query))
+        for row in rows:
+            row.claimed_by, row.claimed_until = worker, now + CLAIM_LEASE
+        return rows
+
+
+def send_due(db: Database, outgoing: Outgoing, clock: Clock, limit: int = 500) -> SendReport:
+    """Send what is due now on one connection; each row is settled in its own commit."""
+    report = SendReport()
+    rows = claim_due(db, clock.now(), limit)
+    if not rows:
+        return report
+    settled: set[int] = set()
+    try:
+        with outgoing.session() as connection:
+            for row in rows:
+                _send_one(db, connection, clock, row, report)
+                settled.add(row.id)
+    except TemporaryFailure as exc:  # could not connect at all: give the claims back
+        log.warning("outbox: cannot send now: %s", exc)
+        for row in rows:
+            if row.id not in settled:
+                _settle(db, row, clock.now(), temporary=str(exc))
+                report.deferred.append((row.message_id, str(exc)))
+    return report
+
+
+def _send_one(
+    db: Database, outgoing: Outgoing, clock: Clock, row: OutboxMessage, report: SendReport
+) -> None:
+    envelope = Envelope(
+        sender=row.sender,
+        recipients=[address for _, address in getaddresses([row.recipients])],
+        raw=row.raw,
+        message_id=row.message_id,
+    )
+    try:
+        outgoing.send(envelope)
+    except TemporaryFailure as exc:
+        _settle(db, row, clock.now(), temporary=str(exc))
+        report.deferred.append((row.message_id, str(exc)))
+        log.warning("outbox: %s to %s deferred: %s", row.message_id, row.recipients, exc)
+        return
+    except PermanentFailure as exc:
+        _settle(db, row, clock.now(), permanent=str(exc))
+        report.failed.append((row.message_id, str(exc)))
+        log.error("outbox: %s to %s failed: %s", row.message_id, row.recipients, exc)
+        return
+    _settle(db, row, clock.now())
+    report.sent.append(row.message_id)
+    log.info("outbox: sent %s (%s) to %s", row.message_id, row.kind, row.recipients)
+
+
+def _settle(
+    db: Database, row: OutboxMessage, now: datetime, *, temporary: str = "", permanent: str = ""
+) -> None:
+    with db.transaction() as session:
+        current = session.get(OutboxMessage, row.id, with_for_update=True)
+        assert current is not None
+        current.attempts += 1
+        current.claimed_by = current.claimed_until = None
+        if permanent:
+            current.status, current.last_error = OutboxStatus.FAILED, permanent
+        elif temporary:
+            backoff = RETRY_BACKOFF[min(current.attempts, len(RETRY_BACKOFF)) - 1]
+            current.not_before, current.last_error = now + backoff, temporary
+        else:
+            current.status, current.sent_at, current.last_error = OutboxStatus.SENT, now, ""

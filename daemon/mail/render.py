@@ -1,0 +1,84 @@
+"""Rendering mails from the jinja2 templates in `templates/<locale>/`.
+
+StrictUndefined: a template that names a missing value fails loudly in tests instead of
+mailing a blank to a person. HTML is autoescaped; plain text is not (it is not markup).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from importlib.resources import files
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from ..store.models import Locale, label
+
+DEFAULT_LOCALE = Locale.ZH_CN
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def _format_date(value: date | None, locale: str) -> str:
+    if value is None:
+        return "—"
+    if locale == Locale.EN:
+        return value.strftime("%a %d %b %Y")
+    weekday = "一二三四五六日"[value.weekday()]
+    return f"{value.year}年{value.month}月{value.day}日（周{weekday}）"
+
+
+def _item_refs(items: list, locale: str) -> str:
+    """#1、#3 (zh) or #1, #3 (en)."""
+    return ("、" if locale != Locale.EN else ", ").join(f"#{item.number}" for item in items)
+
+
+@cache
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(files("daemon.templates"))),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["label"] = lambda value, locale: label(value, locale)
+    env.filters["day"] = _format_date
+    env.filters["refs"] = _item_refs
+    return env
+
+
+class Renderer:
+    def __init__(self, timezone: ZoneInfo) -> None:
+        self.timezone = timezone
+
+    def render(self, name: str, locale: str, **context: object) -> RenderedMail:
+        locale = locale if locale in set(Locale) else DEFAULT_LOCALE
+        context = {"locale": locale, "local": self._local, **context}
+        text = self._render(False, name, "txt", locale, context)
+        header, _, body = text.partition("\n\n")
+        if not header.startswith("Subject: "):
+            raise ValueError(f"template {locale}/{name}.txt.j2 must start with 'Subject: '")
+        subject = " ".join(header.removeprefix("Subject: ").split())
+        html = self._render(True, name, "html", locale, context)
+        return RenderedMail(subject=subject, text=body.strip() + "\n", html=html)
+
+    def _render(self, autoescape: bool, name: str, ext: str, locale: str, context: dict) -> str:
+        env = _environment(autoescape)
+        try:
+            template = env.get_template(f"{locale}/{name}.{ext}.j2")
+        except TemplateNotFound:
+            template = env.get_template(f"{DEFAULT_LOCALE}/{name}.{ext}.j2")
+        return template.render(context)
+
+    def _local(self, instant: datetime) -> str:
+        """An instant as people read it: in the configured timezone, to the minute."""
+        return instant.astimezone(self.timezone).strftime("%Y-%m-%d %H:%M")

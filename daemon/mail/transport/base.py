@@ -1,0 +1,82 @@
+"""The small interface every mail transport offers.
+
+Outgoing: `send(envelope)`, raising TemporaryFailure (try again later) or PermanentFailure
+(this mail will never go). `session()` lets a sender reuse one connection for a batch.
+
+Incoming: `fetch()` yields mails not yet acknowledged; `ack(mail, outcome)` files a mail away
+(processed or quarantine). Callers ack only AFTER the ledger commit: a crash in between means
+the mail is fetched again, and the ledger's unique keys make the second apply a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class TransportError(Exception):
+    pass
+
+
+class TemporaryFailure(TransportError):
+    """The server or network said "not now" (4xx, connection refused, timeout)."""
+
+
+class PermanentFailure(TransportError):
+    """The server said "never" (5xx): retrying the same mail will not help."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipients: Sequence[str]
+    raw: bytes
+    message_id: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    mailbox: str  # a stable name for where it was read: "imap://user@host/INBOX", "maildir:…"
+    key: str  # the transport's own handle for acking it
+    raw: bytes
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"
+
+
+class Outgoing(Protocol):
+    def send(self, envelope: Envelope) -> None: ...
+
+    def session(self) -> contextlib.AbstractContextManager[Outgoing]: ...
+
+    def close(self) -> None: ...
+
+
+class Incoming(Protocol):
+    name: str
+
+    def fetch(self) -> Iterator[IncomingMail]: ...
+
+    def ack(self, mail: IncomingMail, outcome: Outcome) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Transport:
+    """A pair: how collabd sends, and the mailbox it reads."""
+
+    outgoing: Outgoing
+    incoming: Incoming
+
+    def close(self) -> None:
+        for part in (self.outgoing, self.incoming):
+            with contextlib.suppress(Exception):
+                part.close()

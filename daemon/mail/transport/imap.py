@@ -1,0 +1,130 @@
+"""Reading the collabd mailbox over IMAP with imapclient.
+
+Mail is fetched with BODY.PEEK[] so a person looking at the same mailbox still sees it
+unread; collabd's own state is never the \\Seen flag but the ledger (UIDVALIDITY + UID) and
+the folder a mail sits in: handled mail is moved out of the watched folder after commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Iterator
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from .base import IncomingMail, Outcome, TemporaryFailure
+
+FETCH_BATCH = 200
+
+
+class ImapMailbox:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str,
+        password: str,
+        security: str = "ssl",
+        folder: str = "INBOX",
+        processed_folder: str = "collabd/processed",
+        quarantine_folder: str = "collabd/quarantine",
+        timeout: float = 60.0,
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self.folder = folder
+        self.targets = {Outcome.PROCESSED: processed_folder, Outcome.QUARANTINED: quarantine_folder}
+        self.name = f"imap://{username}@{host}:{port}/{folder}"
+        self._client: IMAPClient | None = None
+        self._delimiter = "/"
+
+    # --- connection -----------------------------------------------------------------------
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> IMAPClient:
+        try:
+            client = IMAPClient(
+                self.host,
+                port=self.port,
+                ssl=self.security == "ssl",
+                ssl_context=ssl.create_default_context() if self.security == "ssl" else None,
+                timeout=self.timeout,
+            )
+            if self.security == "starttls":
+                client.starttls(ssl.create_default_context())
+            client.login(self.username, self.password)
+            folders = client.list_folders()
+            if folders:
+                self._delimiter = (folders[0][1] or b"/").decode()
+            client.select_folder(self.folder)
+        except (OSError, IMAPClientError) as exc:
+            raise TemporaryFailure(f"cannot open {self.name}: {exc}") from exc
+        return client
+
+    def server_name(self, folder: str) -> str:
+        """Configured names use '/'; the server may separate levels with '.'."""
+        return folder.replace("/", self._delimiter)
+
+    @property
+    def uidvalidity(self) -> int:
+        status = self.client().folder_status(self.folder, [b"UIDVALIDITY"])
+        return int(status[b"UIDVALIDITY"])
+
+    # --- reading --------------------------------------------------------------------------
+    def fetch(self, after_uid: int = 0) -> Iterator[IncomingMail]:
+        client = self.client()
+        try:
+            uidvalidity = int(client.select_folder(self.folder)[b"UIDVALIDITY"])
+            uids = sorted(u for u in client.search(["UID", f"{after_uid + 1}:*"]) if u > after_uid)
+            for start in range(0, len(uids), FETCH_BATCH):
+                batch = uids[start : start + FETCH_BATCH]
+                for uid, data in sorted(client.fetch(batch, [b"BODY.PEEK[]"]).items()):
+                    raw = data.get(b"BODY[]")
+                    if raw is None:  # expunged meanwhile
+                        continue
+                    yield IncomingMail(
+                        mailbox=self.name,
+                        key=str(uid),
+                        raw=raw,
+                        uidvalidity=uidvalidity,
+                        uid=uid,
+                    )
+        except (OSError, IMAPClientError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"reading {self.name} failed: {exc}") from exc
+
+    def ack(self, mail: IncomingMail, outcome: Outcome) -> None:
+        client = self.client()
+        target = self.server_name(self.targets[outcome])
+        try:
+            if not client.folder_exists(target):
+                client.create_folder(target)
+            if client.has_capability("MOVE"):
+                client.move([int(mail.key)], target)
+            else:
+                client.copy([int(mail.key)], target)
+                client.delete_messages([int(mail.key)])
+                client.uid_expunge([int(mail.key)])
+        except (OSError, IMAPClientError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"filing UID {mail.key} into {target} failed: {exc}") from exc
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # the connection is already broken
+                client.shutdown()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:
+                client.shutdown()

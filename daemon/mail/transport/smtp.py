@@ -1,0 +1,93 @@
+"""Sending through an SMTP server with smtplib: one connection per batch, 4xx vs 5xx kept apart."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from collections.abc import Iterator
+
+from .base import Envelope, PermanentFailure, TemporaryFailure
+
+
+class SmtpSender:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        username: str = "",
+        password: str = "",
+        timeout: float = 30.0,
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self._connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            if self.security == "ssl":
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    connection.starttls(context=ssl.create_default_context())
+            if self.username:
+                connection.login(self.username, self.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentFailure(f"SMTP login to {self.host} refused: {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"cannot reach SMTP {self.host}:{self.port}: {exc}") from exc
+        return connection
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[SmtpSender]:
+        """Reuse one connection for every send inside the block."""
+        self._connection = self._connect()
+        try:
+            yield self
+        finally:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):
+                connection.quit()
+
+    def send(self, envelope: Envelope) -> None:
+        if self._connection is not None:
+            self._send_on(self._connection, envelope)
+            return
+        with self.session():
+            self._send_on(self._connection, envelope)  # type: ignore[arg-type]
+
+    def _send_on(self, connection: smtplib.SMTP, envelope: Envelope) -> None:
+        try:
+            refused = connection.sendmail(envelope.sender, list(envelope.recipients), envelope.raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise _failure("every recipient refused", exc.recipients) from exc
+        except smtplib.SMTPResponseException as exc:
+            cls = TemporaryFailure if 400 <= exc.smtp_code < 500 else PermanentFailure
+            raise cls(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            # The connection broke mid-batch: drop it so the next send reconnects.
+            self._connection = None
+            raise TemporaryFailure(f"SMTP connection lost: {exc}") from exc
+        if refused:
+            # Some got it, some did not; resending would duplicate it for the others.
+            raise _failure("some recipients refused", refused, partial=True)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.quit()
+            self._connection = None
+
+
+def _failure(what: str, refused: dict, partial: bool = False) -> Exception:
+    detail = "; ".join(f"{rcpt}: {code} {msg!r}" for rcpt, (code, msg) in refused.items())
+    temporary = all(400 <= code < 500 for code, _ in refused.values()) and not partial
+    return (TemporaryFailure if temporary else PermanentFailure)(f"{what}: {detail}")

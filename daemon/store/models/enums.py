@@ -1,0 +1,151 @@
+"""Every closed set of values the ledger knows, with the Chinese words users see.
+
+The zh-CN labels follow the seed templates (跟进台账: 未开始 / 进行中 / 已完成 / 需支持 …).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Locale(enum.StrEnum):
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+
+class CollabStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class ParticipantRole(enum.StrEnum):
+    """A department's place in a collaboration (seed 001: 主导 / 配合 / 监督)."""
+
+    LEAD = "lead"
+    SUPPORT = "support"
+    OBSERVER = "observer"
+
+
+class Priority(enum.StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class ItemStatus(enum.StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    BLOCKED = "blocked"
+    NEEDS_SUPPORT = "needs_support"
+    DELAYED = "delayed"
+
+
+class MeetingStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
+
+
+class AttendeeRole(enum.StrEnum):
+    """RFC 5545 ROLE values collabd writes."""
+
+    CHAIR = "chair"
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+
+
+class Rsvp(enum.StrEnum):
+    """RFC 5545 PARTSTAT values for a meeting attendee."""
+
+    NEEDS_ACTION = "needs_action"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+    DELEGATED = "delegated"
+
+
+class MinutesStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+
+class Confirmation(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    OBJECTION = "objection"
+
+
+class SourceKind(enum.StrEnum):
+    """Where a change came from; the history row's `source` says exactly which one."""
+
+    CLI = "cli"
+    MAIL = "mail"
+    RULE = "rule"
+    SYSTEM = "system"
+
+
+class InboundStatus(enum.StrEnum):
+    APPLIED = "applied"
+    IGNORED = "ignored"
+    FAILED = "failed"
+    QUARANTINED = "quarantined"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+LABELS_ZH = {
+    ItemStatus.NOT_STARTED: "未开始",
+    ItemStatus.IN_PROGRESS: "进行中",
+    ItemStatus.DONE: "已完成",
+    ItemStatus.BLOCKED: "阻塞",
+    ItemStatus.NEEDS_SUPPORT: "需支持",
+    ItemStatus.DELAYED: "延期",
+    Priority.HIGH: "高",
+    Priority.NORMAL: "中",
+    Priority.LOW: "低",
+    ParticipantRole.LEAD: "主导",
+    ParticipantRole.SUPPORT: "配合",
+    ParticipantRole.OBSERVER: "监督",
+    CollabStatus.ACTIVE: "进行中",
+    CollabStatus.ARCHIVED: "已归档",
+    Rsvp.NEEDS_ACTION: "未答复",
+    Rsvp.ACCEPTED: "接受",
+    Rsvp.DECLINED: "拒绝",
+    Rsvp.TENTATIVE: "暂定",
+    Rsvp.DELEGATED: "已委派",
+}
+
+LABELS_EN = {
+    ItemStatus.NOT_STARTED: "not started",
+    ItemStatus.IN_PROGRESS: "in progress",
+    ItemStatus.DONE: "done",
+    ItemStatus.BLOCKED: "blocked",
+    ItemStatus.NEEDS_SUPPORT: "needs support",
+    ItemStatus.DELAYED: "delayed",
+    Priority.HIGH: "high",
+    Priority.NORMAL: "normal",
+    Priority.LOW: "low",
+    ParticipantRole.LEAD: "lead",
+    ParticipantRole.SUPPORT: "support",
+    ParticipantRole.OBSERVER: "observer",
+    CollabStatus.ACTIVE: "active",
+    CollabStatus.ARCHIVED: "archived",
+    Rsvp.NEEDS_ACTION: "no answer",
+    Rsvp.ACCEPTED: "accepted",
+    Rsvp.DECLINED: "declined",
+    Rsvp.TENTATIVE: "tentative",
+    Rsvp.DELEGATED: "delegated",
+}
+
+
+def label(value: enum.StrEnum, locale: str) -> str:
+    """The word a person reads for an enum value, in their locale."""
+    table = LABELS_EN if locale == Locale.EN else LABELS_ZH
+    return table.get(value, value.value)
