@@ -9,6 +9,12 @@ Everything (configuration, queue, mailboxes, logs, pid files) lives under one
 base directory, so several stacks never share state, and ``stop()`` only ever
 touches the processes whose pid files are in that directory.
 
+The ports are fixed, so one stack runs per machine at a time. The process
+that started it holds a lock on ``base_dir/stack.lock`` until ``stop()``: a
+second test session waits for the first to finish, and daemons left behind
+by a session that died (the kernel dropped its lock) are stopped and
+replaced.
+
 Usage::
 
     stack = MailStack()
@@ -28,6 +34,7 @@ needs SMTPUTF8 (a non-ASCII address, RFC 6531) is bounced with 5.6.7: Dovecot
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import grp
 import os
 import pwd
@@ -39,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from imapclient import IMAPClient
 
@@ -65,9 +73,16 @@ class MailStack:
     domain = "collabd.test"
     password = "secret"
 
-    def __init__(self, base_dir: Path | None = None, start_timeout: float = 20.0):
+    def __init__(
+        self,
+        base_dir: Path | None = None,
+        start_timeout: float = 20.0,
+        lock_timeout: float = 900.0,
+    ):
         self.base_dir = Path(base_dir or DEFAULT_BASE_DIR).resolve()
         self.start_timeout = start_timeout
+        self.lock_timeout = lock_timeout
+        self._lock_file: IO[str] | None = None
         self.postfix_conf_dir = self.base_dir / "postfix" / "etc"
         self.postfix_queue_dir = self.base_dir / "postfix" / "queue"
         self.postfix_data_dir = self.base_dir / "postfix" / "data"
@@ -86,8 +101,17 @@ class MailStack:
         """Write the configuration, start both daemons, wait for greetings."""
         _require_root()
         self._check_base_dir()
-        self.stop()  # a previous run's daemons from this base_dir, if any
-        self._check_ports_free()
+        self._acquire_lock(wait=True)
+        try:
+            self._stop_daemons()  # left behind by a session that died
+            self._check_ports_free()
+            self._configure_and_start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _configure_and_start(self) -> None:
         uid, gid = _ensure_mail_user()
         self._reset_dirs(uid, gid)
         self._write_dovecot_conf(uid, gid)
@@ -96,12 +120,16 @@ class MailStack:
         self._start_postfix()
         self._wait_for_greeting(self.smtp_port, b"220 ")
         self._wait_for_greeting(self.imap_port, b"* OK")
-        return self
 
     def stop(self) -> None:
-        """Stop the daemons started from this base_dir; a no-op if none run."""
-        self._stop_postfix()
-        self._stop_dovecot()
+        """Stop the daemons started from this base_dir; a no-op if none run.
+
+        Leaves alone a stack that another live process started and still holds.
+        """
+        if self._lock_file is None and not self._acquire_lock(wait=False):
+            return
+        self._stop_daemons()
+        self._release_lock()
 
     def __enter__(self) -> MailStack:
         return self.start()
@@ -283,6 +311,39 @@ class MailStack:
             # SIGTERM to the master is what `doveadm stop` does, minus its
             # one-second polling; the master then stops its children.
             _terminate(pid)
+
+    def _acquire_lock(self, wait: bool) -> bool:
+        """Take base_dir's lock (waiting up to lock_timeout if `wait`)."""
+        if self._lock_file is not None:
+            return True
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        lock_file = open(self.base_dir / "stack.lock", "a")  # noqa: SIM115 - held until stop()
+        deadline = time.monotonic() + (self.lock_timeout if wait else 0)
+        while True:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    lock_file.close()
+                    if not wait:
+                        return False
+                    raise MailStackError(
+                        f"another test session has held the mail stack in {self.base_dir} "
+                        f"for over {self.lock_timeout}s"
+                    ) from None
+                time.sleep(0.5)
+        self._lock_file = lock_file
+        return True
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing drops the flock
+            self._lock_file = None
+
+    def _stop_daemons(self) -> None:
+        self._stop_postfix()
+        self._stop_dovecot()
 
     def _check_base_dir(self) -> None:
         # The daemons' unprivileged users must be able to walk down to the
