@@ -28,6 +28,9 @@ class Duration:
     amount: float
     unit: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", float(self.amount))
+
     @classmethod
     def parse(cls, text: str) -> Duration:
         match = _PATTERN.match(str(text))

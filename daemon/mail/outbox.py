@@ -96,8 +96,13 @@ def enqueue(
         last_error="",
     )
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing()
-    return session.execute(statement).rowcount == 1
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(OutboxMessage.id)  # no row back: the key existed, nothing was queued
+    )
+    return session.execute(statement).scalar_one_or_none() is not None
 
 
 @dataclass

@@ -1,0 +1,105 @@
+"""Config errors name the file, the key and the value, and exit 78 (EX_CONFIG)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def collabd(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    """The real console entry point, as an admin runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "collabd.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[mail]\nbackend = "maildir"\n[mail.smpt]\nhost = "x"\n',
+            "mail.smpt = {…}: unknown key (did you mean mail.smtp?)",
+        ),
+        (
+            '[mail.smtp]\nport = "twenty-five"\n',
+            'mail.smtp.port = "twenty-five": Input should be a valid integer',
+        ),
+        ('[mail]\nbackend = "imapp"\n', 'mail.backend = "imapp": Input should be'),
+        ('[daemon]\ntimezone = "Asia/Beijing"\n', 'daemon.timezone = "Asia/Beijing": not a known'),
+        ('[meetings]\nmin_notice = "one day"\n', 'meetings.min_notice = "one day": '),
+        ('[mail]\nbackend = "imap"\n', 'mail.imap.host: required when mail.backend = "imap"'),
+        ('[store]\nurl = "mysql://x"\n', 'store.url = "mysql://x": collabd supports'),
+        ("verbose = true\n", "verbose = True: unknown key"),
+    ],
+)
+def test_check_config_names_file_key_and_value_and_exits_78(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    result = collabd("--config", str(path), "check-config")
+    assert result.returncode == 78, result.stderr
+    assert f"{path}: {expected}" in result.stderr
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = write(tmp_path, '[mail]\nbackend = "imapp"\naddres = "x@y.z"\n')
+    result = collabd("--config", str(path), "check-config")
+    assert result.returncode == 78
+    assert 'mail.backend = "imapp"' in result.stderr
+    assert 'mail.addres = "x@y.z": unknown key (did you mean mail.address?)' in result.stderr
+
+
+def test_broken_toml_and_missing_file_exit_78(tmp_path):
+    path = write(tmp_path, "[mail\nbackend = 1\n")
+    result = collabd("--config", str(path), "check-config")
+    assert result.returncode == 78 and f"{path}: not valid TOML" in result.stderr
+    result = collabd("--config", str(tmp_path / "nope.toml"), "check-config")
+    assert result.returncode == 78 and "nope.toml: no such config file" in result.stderr
+
+
+def test_config_errors_stop_every_command_not_only_check_config(tmp_path):
+    path = write(tmp_path, "[daemon]\ndata_dirr = '/tmp'\n")
+    result = collabd("--config", str(path), "items", "list")
+    assert result.returncode == 78 and "daemon.data_dirr" in result.stderr
+
+
+def test_config_path_comes_from_environment(tmp_path):
+    import os
+
+    path = write(tmp_path, '[mail]\naddress = "team@example.org"\n')
+    env = {**os.environ, "COLLABD_CONFIG": str(path), "HOME": str(tmp_path)}
+    result = collabd("check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"config ok: {path}" in result.stdout and "team@example.org" in result.stdout
+
+
+def test_no_config_means_embedded_defaults(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLLABD_CONFIG", "STATE_DIRECTORY")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "xdg"))
+    result = collabd("check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "embedded defaults" in result.stdout
+    assert f"sqlite:///{tmp_path / 'xdg' / 'collabd' / 'collabd.sqlite3'}" in result.stdout
+    assert "mail backend:   maildir" in result.stdout
+
+
+def test_shipped_example_config_is_valid():
+    result = collabd("--config", str(REPO / "config" / "collabd.toml"), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "smtp.example.com:587 (starttls)" in result.stdout

@@ -1,0 +1,86 @@
+"""What a new user meets first: the demo runs clean, and the package installs whole."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from daemon.mail.render import Renderer
+from daemon.store.models import ItemStatus, Priority
+from tests.conftest import REPO
+
+
+def test_demo_runs_to_a_clean_exit_and_leaves_real_mail(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "daemon", "demo", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no warnings or tracebacks for a first-time user
+    out = result.stdout
+    assert "imported" in out and "7 new" in out
+    assert "created collaboration v2-launch" in out
+    assert "sent 9, deferred 0, failed 0" in out
+    assert "status: not_started → blocked" in out
+    overdue = out.split("items list --overdue")[1]
+    assert "v2-launch#1" in overdue and "v2-launch#3" not in overdue
+    delivered = list((tmp_path / "maildir" / "li.na@example.com" / "new").iterdir())
+    subjects = sorted(
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
+        for p in delivered
+    )
+    assert subjects == [
+        "[协作 v2-launch] 产品V2.0版本研发协作：协作启动通知",
+        "[协作 v2-launch] 您负责的行动项：#1",
+    ]
+
+
+def test_every_package_is_listed_for_installation():
+    """pyproject lists packages by hand (templates/ is mapped in); a forgotten one would make
+    `pip install .` ship a collabd that cannot import itself."""
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    on_disk = {
+        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "daemon").rglob("__init__.py")
+    }
+    on_disk.add("daemon.templates")
+    assert listed == on_disk
+
+
+def test_templates_exist_in_both_locales_and_escape_html():
+    names = {p.name for p in (REPO / "templates" / "zh-CN").iterdir()}
+    assert names == {p.name for p in (REPO / "templates" / "en").iterdir()}
+
+    class Person:
+        name, email = "<b>Eve</b>", "eve@example.com"
+
+    class Item:
+        number, description, done_criteria, deadline = 1, "<script>x</script>", "", None
+        priority, status = Priority.LOW, ItemStatus.NOT_STARTED
+        collaborators, support_needed, depends_on = [], "", []
+
+    class Collab:
+        code, theme = "c1", "A & B"
+
+    mail = Renderer(timezone=None).render(
+        "items_assigned", "en", recipient=Person(), collab=Collab(), items=[Item()]
+    )
+    assert "&lt;script&gt;" in mail.html and "<script>" not in mail.html
+    assert "#1 <script>x</script>" in mail.text  # plain text is not markup: shown as typed
+    assert mail.subject == "[collab c1] Action items you own: #1"
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    head = readme[:1500]
+    assert "collabd demo" in head and "./tests/run" in head
+    run = Path(REPO / ".ci" / "run").read_text()
+    assert "tests/run" in run
