@@ -1,0 +1,96 @@
+"""``parse_reply``: raw mail in, ``ParsedReply`` out. Pure and total.
+
+Pipeline: MIME decode (``decode``) → HTML to marked-up text when only HTML
+exists (``html2text``) → keep the typed text (``quotes``) → forget lines
+collabd itself sent (``sent_lines``) → auto-reply check (``autoreply``) →
+commands/verdicts (``grammar``). Every stage is guarded: a malformed mail
+degrades to an empty result, never an exception.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.message
+import logging
+from collections.abc import Iterable
+
+from . import autoreply, decode, grammar, quotes
+from .html2text import CUT_MARK, html_to_text
+from .model import ParsedReply
+from .normalize import line_key
+
+log = logging.getLogger(__name__)
+
+
+def _sent_keys(sent_lines: Iterable[str]) -> set[str]:
+    keys: set[str] = set()
+    for chunk in sent_lines or ():
+        for line in str(chunk).splitlines():
+            key = line_key(line)
+            if key:
+                keys.add(key)
+    return keys
+
+
+def drop_echo(text: str, sent_lines: Iterable[str]) -> str:
+    """Remove lines of collabd's own mail that survived quote stripping.
+
+    A reply line equal to a sent line (ignoring quote markers, whitespace and
+    case) is ignored — with one guard: the reminder's *example* commands
+    (``#3 完成``) are exactly what owners type, so a command-looking line is
+    only treated as echo once the echo has visibly started, i.e. after the
+    first matching line that is not a command (the greeting, an item title).
+    Lines above that point that merely coincide with an example are kept.
+    """
+    keys = _sent_keys(sent_lines)
+    if not keys:
+        return text
+    kept: list[str] = []
+    echo_started = False
+    for line in text.split("\n"):
+        echoed = line_key(line) in keys
+        if echoed and (echo_started or not grammar.looks_like_command(line)):
+            echo_started = True
+            continue
+        kept.append(line)
+    return quotes.tidy(kept)
+
+
+def extract_new_text(msg: email.message.Message, sent_lines: Iterable[str] = ()) -> str:
+    """The text the person typed in ``msg`` (no history, signature, echo)."""
+    body, is_html = decode.best_body(msg)
+    text = html_to_text(body) if is_html else body.replace(CUT_MARK, "")
+    return drop_echo(quotes.strip_history(text), sent_lines)
+
+
+def parse_reply(
+    raw: bytes | email.message.EmailMessage,
+    *,
+    sent_lines: Iterable[str] = (),
+    today: datetime.date | None = None,
+) -> ParsedReply:
+    """Read one reply mail. See the package docstring for the contract."""
+    try:
+        return _parse(raw, sent_lines, today)
+    except Exception:  # the contract is "never raises"; log for the operator
+        log.exception("reply parser failed; returning an empty result")
+        return ParsedReply()
+
+
+def _parse(raw, sent_lines, today) -> ParsedReply:
+    msg = decode.load(raw)
+    new_text = extract_new_text(msg, sent_lines)
+    if autoreply.is_auto_reply(msg):
+        return ParsedReply(auto_reply=True, new_text=new_text)
+    # Year-less dates are relative to when the reply was written; the wall
+    # clock is only the last resort when neither Date nor ``today`` is known.
+    ref = decode.mail_date(msg) or today or datetime.date.today()
+    found = grammar.parse(new_text, ref)
+    return ParsedReply(
+        auto_reply=False,
+        commands=found.commands,
+        minutes=found.minutes,
+        acceptance=found.acceptance,
+        new_text=new_text,
+        errors=found.errors,
+    )
