@@ -14,7 +14,9 @@ from .config import Settings
 from .mail.outbox import MailIdentity
 from .mail.render import Renderer
 from .mail.transport import Transport, open_transport
+from .mail.tokens import ReplyTokens
 from .store import Database
+from .store.secrets import ledger_secret
 
 
 @dataclass
@@ -27,6 +29,9 @@ class App:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(self.settings.store_url)
         database.ensure_schema()
+        # Read shared secrets now, outside any transaction: they are first needed inside a
+        # write transaction, and SQLite would make a second writer wait for the first.
+        self._reply_secret = ledger_secret(database, "reply-token")
         return database
 
     @cached_property
@@ -34,8 +39,14 @@ class App:
         return Renderer(self.settings.tz)
 
     @cached_property
+    def tokens(self) -> ReplyTokens:
+        self.db  # noqa: B018 - opening the ledger loads the secret
+        return ReplyTokens(self._reply_secret, self.settings.mail.address)
+
+    @cached_property
     def identity(self) -> MailIdentity:
-        return MailIdentity(self.settings.mail.display_name, self.settings.mail.address)
+        mail = self.settings.mail
+        return MailIdentity(mail.display_name, mail.address, self.tokens)
 
     @cached_property
     def transport(self) -> Transport:

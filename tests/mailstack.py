@@ -526,6 +526,8 @@ def _postfix_main_cf(stack: MailStack) -> dict[str, object]:
         "alias_database": "",
         "virtual_mailbox_domains": stack.domain,
         "virtual_transport": f"lmtp:unix:{stack.lmtp_socket}",
+        # Plus-addressing, as real servers do: collab+TOKEN@ reaches collab@'s INBOX.
+        "recipient_delimiter": "+",
         # Mail must never leave the machine. Other domains are rejected at
         # RCPT ("Relay access denied"): even loopback clients may not relay.
         # Should anything reach the queue anyway (a bounce to an outside
@@ -608,6 +610,9 @@ userdb {{
   args = uid={uid} gid={gid} home={mail_dir}/%d/%n allow_all_users=yes
 }}
 mail_location = maildir:~/Maildir
+# collab+TOKEN@{domain} is delivered to collab@{domain}'s INBOX (the reply tokens).
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = no
 namespace inbox {{
   inbox = yes
 }}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -15,12 +14,6 @@ from .render import RenderedMail
 LOOP_HEADER = "X-Collabd-Loop"
 
 
-def message_id_for(dedupe_key: str, domain: str) -> str:
-    """Stable: the same notification always has the same Message-ID, across retries."""
-    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
-    return f"<collabd.{digest}@{domain}>"
-
-
 def compose(
     mail: RenderedMail,
     *,
@@ -30,11 +23,14 @@ def compose(
     message_id: str,
     date: datetime,
     kind: str,
+    reply_to: str | None = None,
     extra_headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["From"] = formataddr((sender_name, sender_address))
     message["To"] = ", ".join(formataddr(pair) for pair in to)
+    if reply_to:
+        message["Reply-To"] = formataddr((sender_name, reply_to))
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..store import Database
 from ..store.models import OutboxMessage, OutboxStatus, Person
-from .compose import compose, message_id_for
+from .compose import compose
 from .render import Renderer
+from .tokens import ReplyTokens
 from .transport import Envelope, Outgoing, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,11 @@ RETRY_BACKOFF = (
 
 @dataclass(frozen=True)
 class MailIdentity:
-    """Who collabd is on the wire."""
+    """Who collabd is on the wire, and how it signs the way back (reply tokens)."""
 
     name: str
     address: str
+    tokens: ReplyTokens
 
     @property
     def domain(self) -> str:
@@ -64,10 +66,12 @@ def enqueue(
     rule_id: str | None = None,
     rule_level: int | None = None,
     not_before: datetime | None = None,
+    headers: dict[str, str] | None = None,
 ) -> bool:
     """Queue one mail to one person, in their locale. False if it was already queued."""
     mail = renderer.render(kind, to.locale, recipient=to, **context)
-    message_id = message_id_for(dedupe_key, identity.domain)
+    token = identity.tokens.issue(to.id, collaboration_id, now)
+    message_id = identity.tokens.message_id(token, dedupe_key)
     message = compose(
         mail,
         sender_name=identity.name,
@@ -76,6 +80,8 @@ def enqueue(
         message_id=message_id,
         date=now,
         kind=kind,
+        reply_to=identity.tokens.reply_address(token),
+        extra_headers=headers,
     )
     values = dict(
         dedupe_key=dedupe_key,

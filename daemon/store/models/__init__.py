@@ -20,7 +20,7 @@ from .enums import (
 )
 from .history import HistoryEntry
 from .items import ActionItem, item_collaborators, item_dependencies
-from .mail import InboundMessage, MailboxCursor, OutboxMessage
+from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation
 from .people import Department, Person
@@ -35,6 +35,7 @@ __all__ = [
     "Collaboration",
     "Confirmation",
     "Department",
+    "LedgerSecret",
     "HistoryEntry",
     "InboundMessage",
     "InboundStatus",

@@ -91,3 +91,17 @@ class MailboxCursor(Base):
     last_uid: Mapped[int | None] = mapped_column(BigInteger)
     sync_state: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerSecret(Base):
+    """Secrets shared by every collabd process on this ledger (e.g. the reply-token key).
+
+    Kept in the ledger rather than a file so that replicas on several machines agree
+    without extra configuration; created on first use, never changed after.
+    """
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
