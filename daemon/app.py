@@ -13,8 +13,8 @@ from .clock import Clock
 from .config import Settings
 from .mail.outbox import MailIdentity
 from .mail.render import Renderer
-from .mail.transport import Transport, open_transport
 from .mail.tokens import ReplyTokens
+from .mail.transport import Transport, open_transport
 from .store import Database
 from .store.secrets import ledger_secret
 

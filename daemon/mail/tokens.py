@@ -1,8 +1,9 @@
 """Reply tokens: who a collabd mail was sent to, and in which collaboration, signed.
 
-Every mail collabd sends carries a token in its Reply-To plus-address (`collab+TOKEN@…`) and
-in its Message-ID (`<TOKEN.DIGEST@…>`, kept short so the header is not folded). A reply therefore names the token in To:, or —
-where plus-addresses get lost, as on Exchange — in In-Reply-To/References. The token is an
+Every mail collabd sends carries a token in its Reply-To plus-address (`collab+TOKEN@…`)
+and in its Message-ID (`<TOKEN.DIGEST@…>`, short so the header is never folded). A reply
+therefore names the token in To:, or, where plus-addresses get lost (Exchange), in
+In-Reply-To/References. The token is an
 HMAC over (person, collaboration, expiry): it cannot be forged without the ledger's secret,
 and it is short enough for a mail address's local part (32 characters of base32).
 """

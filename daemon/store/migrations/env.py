@@ -12,7 +12,7 @@ if connection is None:  # pragma: no cover - only reachable by running alembic b
 
 
 
-def render_item(kind, obj, autogen_context):  # noqa: ANN001, ANN201
+def render_item(kind, obj, autogen_context):
     """Migrations must not import collabd's own column types: write the plain SQL type."""
     if kind == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
