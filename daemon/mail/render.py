@@ -68,14 +68,21 @@ class Renderer:
         if not header.startswith("Subject: "):
             raise ValueError(f"template {locale}/{name}.txt.j2 must start with 'Subject: '")
         subject = " ".join(header.removeprefix("Subject: ").split())
-        html = self._render(True, name, "html", locale, context)
-        return RenderedMail(subject=subject, text=body.strip() + "\n", html=html)
+        body = body.strip() + "\n"
+        try:
+            html = self._render(True, name, "html", locale, context)
+        except TemplateNotFound:  # short answers have only a text template
+            html = _environment(True).get_template("_plain.html.j2").render(
+                {**context, "subject": subject, "text": body})
+        return RenderedMail(subject=subject, text=body, html=html)
 
     def _render(self, autoescape: bool, name: str, ext: str, locale: str, context: dict) -> str:
         env = _environment(autoescape)
         try:
             template = env.get_template(f"{locale}/{name}.{ext}.j2")
         except TemplateNotFound:
+            if locale == DEFAULT_LOCALE:
+                raise
             template = env.get_template(f"{DEFAULT_LOCALE}/{name}.{ext}.j2")
         return template.render(context)
 

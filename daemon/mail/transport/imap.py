@@ -77,11 +77,12 @@ class ImapMailbox:
         return int(status[b"UIDVALIDITY"])
 
     # --- reading --------------------------------------------------------------------------
-    def fetch(self, after_uid: int = 0) -> Iterator[IncomingMail]:
+    def fetch(self, since: int = 0) -> Iterator[IncomingMail]:
         client = self.client()
         try:
             uidvalidity = int(client.select_folder(self.folder)[b"UIDVALIDITY"])
-            uids = sorted(u for u in client.search(["UID", f"{after_uid + 1}:*"]) if u > after_uid)
+            # "N:*" always matches the last message, even below N: filter again.
+            uids = sorted(u for u in client.search(["UID", f"{since + 1}:*"]) if u > since)
             for start in range(0, len(uids), FETCH_BATCH):
                 batch = uids[start : start + FETCH_BATCH]
                 for uid, data in sorted(client.fetch(batch, [b"BODY.PEEK[]"]).items()):

@@ -53,7 +53,8 @@ class MaildirTransport:
     def _inbox(self) -> mailbox.Maildir:
         return self.mailbox_for(self.own_address)
 
-    def fetch(self) -> Iterator[IncomingMail]:
+    def fetch(self, since: int = 0) -> Iterator[IncomingMail]:
+        # Maildir has no UIDs: the inbox holds exactly the mail not yet filed away.
         inbox = self._inbox()
         # Oldest first, as they arrived; Maildir keys start with the delivery time.
         for key in sorted(inbox.keys()):

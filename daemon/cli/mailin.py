@@ -1,0 +1,90 @@
+"""`collabd parse-reply FILE.eml` and `collabd ingest`: reading replies."""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import sys
+from pathlib import Path
+
+from ..mail.ingest import ingest_pass
+from ..mail.reply import parse_reply
+from .context import Context
+from .output import emit_json
+
+MAIL_HEADERS = (
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "received",
+    "mime-version",
+    "content-type",
+    "return-path",
+    "delivered-to",
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parse = commands.add_parser(
+        "parse-reply",
+        help="show what collabd reads in a reply mail (JSON), changing nothing",
+        description="Read one .eml file as collabd reads a reply: the commands, minutes and "
+        "acceptance verdicts in what the person typed (quoted history, signatures "
+        "and client boilerplate removed). Prints one JSON object; exit 2 if the "
+        "file is not a mail.",
+    )
+    parse.add_argument("file", type=Path, metavar="FILE.eml")
+    parse.add_argument(
+        "--sent",
+        type=Path,
+        metavar="FILE.txt",
+        help="the text of the mail this replies to (its lines are not commands)",
+    )
+    parse.set_defaults(handler=parse_reply_command)
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="read the collabd mailbox once, apply every reply, then exit",
+        description="One pass over the collabd mailbox (maildir or IMAP): every mail is applied "
+        "in one transaction with its log row, then filed into the processed folder "
+        "(or quarantine after 3 failed tries). Answers are queued in the outbox.",
+    )
+    ingest.add_argument("--json", action="store_true")
+    ingest.set_defaults(handler=ingest_command)
+
+
+def parse_reply_command(context: Context, args: argparse.Namespace) -> int:
+    try:
+        raw = args.file.read_bytes()
+    except OSError as exc:
+        print(f"collabd: error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    if not raw.strip() or not any(name.lower() in MAIL_HEADERS for name in message):
+        print(
+            f"collabd: error: {args.file} is not a mail (no mail headers such as From:, "
+            "Subject: or Message-ID: at the top)",
+            file=sys.stderr,
+        )
+        return 2
+    sent = args.sent.read_text(encoding="utf-8").splitlines() if args.sent else ()
+    emit_json(parse_reply(raw, sent_lines=sent).to_json())
+    return 0
+
+
+def ingest_command(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    report = ingest_pass(app, app.transport.incoming, full=True)
+    if args.json:
+        emit_json(vars(report))
+        return 0
+    print(
+        f"applied {report.applied}, ignored {report.ignored}, duplicates "
+        f"{report.duplicates}, failed {report.failed}, quarantined {report.quarantined}"
+    )
+    for line in report.details:
+        print(f"  {line}")
+    return 0

@@ -1,0 +1,298 @@
+"""What a reply means for the ledger: who sent it, which collaboration its token names,
+which items it may change, and the answer the sender gets.
+
+Runs inside ingest's transaction: the ledger changes, the inbound-log row and the answer
+mail commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..ledger.history import Origin
+from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
+from ..store.models import (
+    ActionItem,
+    Collaboration,
+    CollabStatus,
+    InboundStatus,
+    ItemStatus,
+    OutboxMessage,
+    Person,
+)
+from .compose import LOOP_HEADER
+from .outbox import enqueue
+from .reply import ParsedReply, parse_reply
+from .tokens import TokenClaims, TokenError
+
+if TYPE_CHECKING:
+    from ..app import App
+    from .ingest import Envelope
+
+log = logging.getLogger(__name__)
+
+ANSWERS_PER_HOUR = 20  # per sender: a mail loop or a flood must not make collabd a spammer
+
+
+@dataclass
+class Outcome:
+    """One line of the answer: what happened to one command."""
+
+    kind: str  # applied, unchanged, no_such_item, not_permitted, unknown_word, need_number,
+    #            archived, delay_requested
+    item: int | None = None
+    status: ItemStatus | None = None
+    progress: int | None = None
+    word: str = ""
+    due: object = None
+    ref: ActionItem | None = None
+
+
+@dataclass
+class Decision:
+    status: InboundStatus
+    detail: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[InboundStatus, str]:
+    from .ingest import addresses, header_values
+
+    message = envelope.message
+    own = app.settings.mail.address
+    if str(message.get(LOOP_HEADER, "")).strip().lower() == own or envelope.sender == own:
+        return InboundStatus.IGNORED, "collabd's own mail came back (loop header): dropped"
+
+    thread_ids = header_values(message, "In-Reply-To", "References")
+    answered = _answered_mail(session, thread_ids)
+    parsed = parse_reply(
+        envelope.message,
+        sent_lines=_sent_lines(answered),
+        today=app.clock.now().astimezone(app.settings.tz).date(),
+    )
+    if parsed.auto_reply:
+        return InboundStatus.IGNORED, "automatic reply or bounce: logged, not answered"
+
+    person = session.scalar(select(Person).where(Person.email == envelope.sender))
+    claims, token_problem = _claims(app, message, thread_ids, addresses)
+    if claims is None:
+        if person is None:
+            return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
+        _answer(session, app, envelope, person, None, [Outcome("no_token")], token_problem)
+        return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
+
+    collab = (
+        session.get(Collaboration, claims.collaboration_id) if claims.collaboration_id else None
+    )
+    outcomes = _apply_commands(session, app, envelope, parsed, person, claims, collab, answered)
+    changed = any(o.kind in ("applied", "delay_requested") for o in outcomes)
+    if not outcomes:
+        outcomes = [Outcome("nothing_found")]
+    recipient = person or session.get(Person, claims.person_id)
+    if person is None:
+        # Someone outside the ledger wrote from a collabd thread (a forward, a forged From):
+        # nothing changes, and the person the token belongs to is told, not the stranger.
+        outcomes = [Outcome("not_permitted")]
+        changed = False
+    _answer(session, app, envelope, recipient, collab, outcomes, "")
+    summary = "; ".join(_describe(o) for o in outcomes)
+    return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
+
+
+def _claims(
+    app: App, message: EmailMessage, thread_ids: list[str], addresses_of
+) -> tuple[TokenClaims | None, str]:
+    candidates = app.tokens.find(
+        addresses_of(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
+    )
+    problem = "the mail does not answer a collabd mail"
+    for token in candidates:
+        try:
+            return app.tokens.verify(token, app.clock.now()), ""
+        except TokenError as exc:
+            problem = str(exc)
+    return None, problem
+
+
+def _answered_mail(session: Session, thread_ids: list[str]) -> OutboxMessage | None:
+    """The collabd mail this one replies to, if any (its Message-ID is in the thread)."""
+    ids = [part for value in thread_ids for part in value.split() if part.startswith("<")]
+    if not ids:
+        return None
+    return session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.message_id.in_(ids))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+
+
+def _sent_lines(answered: OutboxMessage | None) -> list[str]:
+    if answered is None:
+        return []
+    import email as email_lib
+    import email.policy
+
+    message = email_lib.message_from_bytes(answered.raw, policy=email.policy.default)
+    body = message.get_body(("plain",))
+    return body.get_content().splitlines() if body is not None else []
+
+
+def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) -> bool:
+    if person is None:
+        return False
+    collab = item.collaboration
+    allowed = {claims.person_id, item.owner_id, collab.coordinator_id, collab.initiator_id}
+    allowed |= {p.id for p in item.collaborators}
+    return person.id in allowed
+
+
+def _apply_commands(
+    session: Session,
+    app: App,
+    envelope: Envelope,
+    parsed: ParsedReply,
+    person: Person | None,
+    claims: TokenClaims,
+    collab: Collaboration | None,
+    answered: OutboxMessage | None,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    origin = Origin.mail(envelope.message_id, person) if person else None
+    for command in parsed.commands:
+        number = command.item
+        if number is None:
+            single = (
+                session.get(ActionItem, answered.item_id) if answered and answered.item_id else None
+            )
+            if single is None:
+                outcomes.append(Outcome("need_number", status=ItemStatus(command.status)))
+                continue
+            number = single.number
+        item = (
+            None
+            if collab is None
+            else session.scalar(
+                select(ActionItem).where(
+                    ActionItem.collaboration_id == collab.id, ActionItem.number == number
+                )
+            )
+        )
+        if item is None:
+            outcomes.append(Outcome("no_such_item", item=number))
+            continue
+        if not _may_change(person, claims, item):
+            outcomes.append(Outcome("not_permitted", item=number, ref=item))
+            continue
+        if item.collaboration.status is CollabStatus.ARCHIVED:
+            outcomes.append(Outcome("archived", item=number, ref=item))
+            continue
+        status = ItemStatus(command.status)
+        note = command.note
+        if status is ItemStatus.DELAYED and command.due is not None:
+            # The deadline itself changes only when the initiator approves (rules issue).
+            note = f"申请延期至 {command.due.isoformat()}" + (f"：{note}" if note else "")
+        try:
+            changes = update_item(
+                session,
+                app,
+                item,
+                ItemChange(
+                    status=status,
+                    progress=command.progress,
+                    note=note,
+                    support_needed=note if status is ItemStatus.NEEDS_SUPPORT else None,
+                ),
+                origin,
+            )
+        except ArchivedCollaboration:
+            outcomes.append(Outcome("archived", item=number, ref=item))
+            continue
+        kind = (
+            "delay_requested"
+            if status is ItemStatus.DELAYED and command.due
+            else "applied"
+            if changes
+            else "unchanged"
+        )
+        outcomes.append(
+            Outcome(
+                kind,
+                item=number,
+                status=item.status,
+                progress=item.progress,
+                due=command.due,
+                ref=item,
+            )
+        )
+    outcomes += [Outcome("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
+    return outcomes
+
+
+def _answer(
+    session: Session,
+    app: App,
+    envelope: Envelope,
+    person: Person,
+    collab: Collaboration | None,
+    outcomes: list[Outcome],
+    problem: str,
+) -> None:
+    """One answer per mail, threaded under it, in the person's locale; rate-limited."""
+    now = app.clock.now()
+    recent = session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.kind == "reply_answer",
+            OutboxMessage.recipients == person.email,
+            OutboxMessage.created_at > now - timedelta(hours=1),
+        )
+    )
+    if recent >= ANSWERS_PER_HOUR:
+        log.warning("not answering %s: %d answers in the last hour", person.email, recent)
+        return
+    references = " ".join([*_header_list(envelope.message, "References"), envelope.message_id])
+    subject = (
+        envelope.subject
+        if envelope.subject.lower().startswith(("re:", "回复", "答复"))
+        else f"Re: {envelope.subject}".strip()
+    )
+    enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=now,
+        kind="reply_answer",
+        dedupe_key=f"answer:{envelope.message_id}",
+        to=person,
+        context={
+            "collab": collab,
+            "outcomes": outcomes,
+            "problem": problem,
+            "original_subject": subject,
+        },
+        collaboration_id=collab.id if collab else None,
+        headers={"In-Reply-To": envelope.message_id, "References": references[-900:]},
+    )
+
+
+def _header_list(message: EmailMessage, name: str) -> list[str]:
+    try:
+        return str(message.get(name, "") or "").split()
+    except Exception:
+        return []
+
+
+def _describe(outcome: Outcome) -> str:
+    number = f"#{outcome.item}" if outcome.item is not None else "(no number)"
+    if outcome.kind in ("applied", "unchanged", "delay_requested"):
+        return f"{number} {outcome.kind}: {outcome.status.value if outcome.status else ''}"
+    if outcome.kind == "unknown_word":
+        return f"{number} unknown status word {outcome.word!r}"
+    return f"{number} {outcome.kind}"

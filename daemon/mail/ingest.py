@@ -1,0 +1,227 @@
+"""Mail in: each mail is applied in ONE transaction with its inbound-log row, and only after
+that commit is it filed away on the server.
+
+Mailman acknowledges a message before its database commit; collabd does it the other way
+round. A crash between commit and filing means the mail is fetched again, and the inbound
+log's unique keys (Message-ID; mailbox + UIDVALIDITY + UID) turn the second apply into a
+no-op. A mail that keeps failing goes to quarantine after MAX_ATTEMPTS and never blocks the
+rest.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..store.models import InboundMessage, InboundStatus, MailboxCursor
+from .apply import apply_reply
+from .transport import Incoming, IncomingMail, Outcome
+
+if TYPE_CHECKING:
+    from ..app import App
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+FINAL = (InboundStatus.APPLIED, InboundStatus.IGNORED, InboundStatus.QUARANTINED)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The headers ingest needs, read defensively: a malformed header never stops a mail."""
+
+    message: EmailMessage
+    message_id: str
+    sender: str
+    subject: str
+
+    @classmethod
+    def read(cls, raw: bytes) -> Envelope:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message_id = _header(message, "Message-ID").strip()
+        if not message_id:  # still dedupe a redelivery of the very same bytes
+            message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@collabd.invalid>"
+        sender = parseaddr(_header(message, "From"))[1].strip().lower()
+        return cls(message, message_id[:998], sender, " ".join(_header(message, "Subject").split()))
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    try:
+        return str(message.get(name, "") or "")
+    except Exception:
+        log.warning("unreadable %s header", name)
+        try:
+            return str(message.get_all(name, [""])[0])
+        except Exception:
+            return ""
+
+
+def header_values(message: EmailMessage, *names: str) -> list[str]:
+    values: list[str] = []
+    for name in names:
+        try:
+            values += [str(v) for v in message.get_all(name, [])]
+        except Exception:
+            continue
+    return values
+
+
+def addresses(message: EmailMessage, *names: str) -> list[str]:
+    return [addr.lower() for _, addr in getaddresses(header_values(message, *names)) if addr]
+
+
+@dataclass
+class IngestReport:
+    applied: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.applied + self.ignored + self.duplicates + self.quarantined
+
+
+def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestReport:
+    """Read what is in the mailbox now. `full` rescans from the first UID (after a reconnect,
+    and to retry failed mail); otherwise only mail after the stored cursor is fetched."""
+    report = IngestReport()
+    since = 0 if full else _cursor_uid(app, incoming.name)
+    for mail in incoming.fetch(since):
+        outcome = ingest_one(app, mail, report)
+        if outcome is not None:
+            incoming.ack(mail, outcome)  # only after the ledger commit
+    return report
+
+
+def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None) -> Outcome | None:
+    """Apply one mail. Returns where to file it, or None to leave it for a retry."""
+    report = report if report is not None else IngestReport()
+    try:
+        envelope = Envelope.read(mail.raw)
+    except Exception as exc:
+        return _record_failure(app, mail, None, f"unreadable mail: {exc}", report, final=True)
+    try:
+        with app.db.transaction() as session:
+            seen = _already_seen(session, mail, envelope.message_id)
+            if seen is not None and seen.status in FINAL:
+                report.duplicates += 1
+                _advance_cursor(session, app, mail)
+                return (
+                    Outcome.QUARANTINED
+                    if seen.status is InboundStatus.QUARANTINED
+                    else Outcome.PROCESSED
+                )
+            status, detail = apply_reply(session, app, envelope)
+            row = seen or InboundMessage(
+                mailbox=mail.mailbox,
+                uidvalidity=mail.uidvalidity,
+                uid=mail.uid,
+                source_key=mail.key,
+                message_id=envelope.message_id,
+                attempts=0,
+            )
+            row.from_addr, row.subject = envelope.sender[:320], envelope.subject
+            row.received_at, row.status, row.detail = app.clock.now(), status, detail
+            row.attempts += 1
+            session.add(row)
+            _advance_cursor(session, app, mail)
+    except Exception as exc:
+        log.exception("ingest of %s failed", envelope.message_id)
+        return _record_failure(app, mail, envelope, f"{type(exc).__name__}: {exc}", report)
+    if status is InboundStatus.APPLIED:
+        report.applied += 1
+    else:
+        report.ignored += 1
+    report.details.append(f"{envelope.message_id} from {envelope.sender}: {status.value}: {detail}")
+    log.info("mail %s from %s: %s (%s)", envelope.message_id, envelope.sender, status.value, detail)
+    return Outcome.PROCESSED
+
+
+def _already_seen(session: Session, mail: IncomingMail, message_id: str) -> InboundMessage | None:
+    same_uid = (
+        (
+            (InboundMessage.mailbox == mail.mailbox)
+            & (InboundMessage.uidvalidity == mail.uidvalidity)
+            & (InboundMessage.uid == mail.uid)
+        )
+        if mail.uid is not None
+        else False
+    )
+    return session.scalar(
+        select(InboundMessage)
+        .where(or_(InboundMessage.message_id == message_id, same_uid))
+        .with_for_update()
+    )
+
+
+def _record_failure(
+    app: App,
+    mail: IncomingMail,
+    envelope: Envelope | None,
+    error: str,
+    report: IngestReport,
+    final: bool = False,
+) -> Outcome | None:
+    """Count the failed try in its own transaction; quarantine after MAX_ATTEMPTS."""
+    message_id = (
+        envelope.message_id
+        if envelope
+        else f"<{hashlib.sha256(mail.raw).hexdigest()[:40]}@collabd.invalid>"
+    )
+    with app.db.transaction() as session:
+        row = _already_seen(session, mail, message_id) or InboundMessage(
+            mailbox=mail.mailbox,
+            uidvalidity=mail.uidvalidity,
+            uid=mail.uid,
+            source_key=mail.key,
+            message_id=message_id,
+            attempts=0,
+            from_addr=envelope.sender[:320] if envelope else "",
+            subject=envelope.subject if envelope else "",
+        )
+        row.attempts += 1
+        row.received_at, row.detail = app.clock.now(), error[:4000]
+        quarantined = final or row.attempts >= MAX_ATTEMPTS
+        row.status = InboundStatus.QUARANTINED if quarantined else InboundStatus.FAILED
+        session.add(row)
+        attempts = row.attempts
+    if quarantined:
+        report.quarantined += 1
+        log.error("mail %s quarantined after %d attempt(s): %s", message_id, attempts, error)
+        return Outcome.QUARANTINED
+    report.failed += 1
+    log.warning("mail %s failed (attempt %d of %d): %s", message_id, attempts, MAX_ATTEMPTS, error)
+    return None
+
+
+def _cursor_uid(app: App, mailbox: str) -> int:
+    with app.db.transaction() as session:
+        cursor = session.get(MailboxCursor, mailbox)
+        return int(cursor.last_uid or 0) if cursor else 0
+
+
+def _advance_cursor(session: Session, app: App, mail: IncomingMail) -> None:
+    """UIDVALIDITY + last UID, committed with the mail it covers. A new UIDVALIDITY means the
+    server renumbered the folder: start again from its first UID (dedupe keeps it safe)."""
+    if mail.uid is None:
+        return
+    cursor = session.get(MailboxCursor, mail.mailbox, with_for_update=True)
+    if cursor is None:
+        cursor = MailboxCursor(mailbox=mail.mailbox, updated_at=app.clock.now())
+        session.add(cursor)
+    if cursor.uidvalidity != mail.uidvalidity:
+        cursor.uidvalidity, cursor.last_uid = mail.uidvalidity, 0
+    cursor.last_uid = max(cursor.last_uid or 0, mail.uid)
+    cursor.updated_at = app.clock.now()

@@ -1,0 +1,247 @@
+"""Replies through the real mail stack: an owner answers collabd's mail from their mailbox,
+collabd reads it over IMAP, applies it exactly once, files it, and answers in the thread."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import smtplib
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from sqlalchemy import select, text
+
+from daemon.ledger.collaborations import create_collaboration
+from daemon.ledger.history import Origin
+from daemon.ledger.people import import_people
+from daemon.ledger.specs import load_collaboration_file
+from daemon.mail.ingest import MAX_ATTEMPTS, ingest_pass
+from daemon.mail.outbox import send_due
+from daemon.store.models import (
+    ActionItem,
+    HistoryEntry,
+    InboundMessage,
+    InboundStatus,
+    ItemStatus,
+    OutboxMessage,
+)
+from tests.conftest import DEMO, START
+from tests.test_mail_transport import imap_app
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+class World:
+    """The demo's people and collaboration, with addresses at the test domain."""
+
+    def __init__(self, app, mailstack, tmp_path) -> None:
+        self.app, self.stack, self.tag = app, mailstack, uuid.uuid4().hex[:6]
+        people = tmp_path / "people.csv"
+        people.write_text(self.localize((DEMO / "people.csv").read_text("utf-8")), "utf-8")
+        collab = tmp_path / "collab.toml"
+        collab.write_text(self.localize((DEMO / "collaboration.toml").read_text("utf-8")), "utf-8")
+        with app.db.transaction() as session:
+            import_people(session, people, Origin.system("test"), START)
+            create_collaboration(
+                session, app, load_collaboration_file(collab), Origin.system("test")
+            )
+        assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 9
+
+    def localize(self, text_: str) -> str:
+        return text_.replace("@example.com", f"-{self.tag}@{self.stack.domain}")
+
+    def address(self, local: str) -> str:
+        return f"{local}-{self.tag}@{self.stack.domain}"
+
+    def received(self, local: str, subject_part: str) -> EmailMessage:
+        for raw in self.stack.wait_for_mail(self.address(local), count=1):
+            message = parse(raw)
+            if subject_part in message["Subject"]:
+                return message
+        raise AssertionError(f"{local} has no mail about {subject_part!r}")
+
+    def reply(self, to: EmailMessage, body: str, sender: str, **headers: str) -> EmailMessage:
+        """A reply as a mail client writes it: quoted original below the typed text."""
+        reply = EmailMessage()
+        reply["From"] = sender
+        reply["To"] = to["Reply-To"]
+        reply["Subject"] = "回复：" + to["Subject"]
+        reply["Message-ID"] = make_msgid(domain=self.stack.domain)
+        reply["In-Reply-To"] = to["Message-ID"]
+        reply["References"] = to["Message-ID"]
+        reply["Date"] = "Mon, 30 Nov 2026 10:00:00 +0800"
+        for name, value in headers.items():
+            reply[name.replace("_", "-")] = value
+        quoted = "\n".join(
+            "> " + line for line in to.get_body(("plain",)).get_content().splitlines()
+        )
+        reply.set_content(f"{body}\n\n在 2026年11月23日 09:06，collabd 写道：\n{quoted}\n")
+        return reply
+
+    def deliver(self, message: EmailMessage) -> None:
+        before = len(self.inbox_uids())
+        with smtplib.SMTP(self.stack.host, self.stack.smtp_port) as smtp:
+            smtp.send_message(message)
+        self.stack.wait_for_mail(self.app.settings.mail.address, count=before + 1)
+
+    def inbox_uids(self) -> list[int]:
+        with self.stack.imap_login(self.app.settings.mail.address) as client:
+            client.select_folder("INBOX", readonly=True)
+            return client.search("ALL")
+
+    def ingest(self):
+        return ingest_pass(self.app, self.app.transport.incoming)
+
+    def item(self, number: int) -> ActionItem:
+        with self.app.db.transaction() as session:
+            return session.scalar(select(ActionItem).where(ActionItem.number == number))
+
+    def history_from(self, message_id: str) -> list[HistoryEntry]:
+        with self.app.db.transaction() as session:
+            return list(
+                session.scalars(select(HistoryEntry).where(HistoryEntry.source == message_id))
+            )
+
+    def answers(self) -> list[OutboxMessage]:
+        with self.app.db.transaction() as session:
+            return list(
+                session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.kind == "reply_answer")
+                    .order_by(OutboxMessage.id)
+                )
+            )
+
+
+@pytest.fixture
+def world(mailstack, tmp_path, db_url):
+    address = mailstack.address(f"collabd-{uuid.uuid4().hex[:8]}")
+    app = imap_app(tmp_path, db_url, address, mailstack.smtp_port, mailstack.imap_port)
+    yield World(app, mailstack, tmp_path)
+    app.close()
+
+
+def test_reply_is_applied_once_answered_in_thread_and_filed(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    reply = world.reply(assignment, "#1 完成\n#9 完成\n#1 阻赛", world.address("li.na"))
+    world.deliver(reply)
+
+    report = world.ingest()
+    assert (report.applied, report.failed) == (1, 0)
+    item = world.item(1)
+    assert (item.status, item.progress) == (ItemStatus.DONE, 100)
+    history = world.history_from(reply["Message-ID"])
+    assert {(h.field, h.new_value) for h in history} == {("status", "done"), ("progress", "100")}
+    assert all(h.actor == world.address("li.na") for h in history)
+    assert world.inbox_uids() == []  # filed into the processed folder after the commit
+
+    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
+    answer = parse(world.stack.wait_for_mail(world.address("li.na"), count=2)[-1])
+    assert answer["In-Reply-To"] == reply["Message-ID"]
+    assert answer["Subject"] == reply["Subject"]
+    body = answer.get_body(("plain",)).get_content()
+    assert "#1 → 已完成 ✓" in body
+    assert "#9：本协作没有这个行动项" in body
+    assert "#1：无法识别“阻赛”" in body
+
+    world.deliver(reply)  # the same mail delivered a second time
+    report = world.ingest()
+    assert (report.duplicates, report.applied) == (1, 0)
+    assert len(world.history_from(reply["Message-ID"])) == len(history)
+    assert len(world.answers()) == 1
+    assert world.inbox_uids() == []
+
+
+def test_progress_and_bare_reply_to_a_single_item_mail(world):
+    assignment = world.received("zhao.min", "您负责的行动项")
+    world.deliver(world.reply(assignment, "进行中 40%", world.address("zhao.min")))
+    assert world.ingest().applied == 1
+    item = world.item(3)
+    assert (item.status, item.progress) == (ItemStatus.IN_PROGRESS, 40)
+
+
+def test_forged_sender_changes_nothing_and_is_told(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    # 王强 is in the ledger but has nothing to do with #1; he cannot use 李娜's thread.
+    world.deliver(world.reply(assignment, "#1 完成", world.address("wang.qiang")))
+    report = world.ingest()
+    assert (report.applied, report.ignored) == (0, 1)
+    assert world.item(1).status is ItemStatus.NOT_STARTED
+    (answer,) = world.answers()
+    assert answer.recipients == world.address("wang.qiang")
+    assert "未做任何更改" in parse(answer.raw).get_body(("plain",)).get_content()
+
+
+def test_out_of_office_is_logged_and_never_answered(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    auto = world.reply(
+        assignment,
+        "我正在休假，12月7日返回。#1 完成",
+        world.address("li.na"),
+        Auto_Submitted="auto-replied",
+    )
+    auto.replace_header("Subject", "自动回复: " + assignment["Subject"])
+    world.deliver(auto)
+    report = world.ingest()
+    assert (report.applied, report.ignored) == (0, 1)
+    assert world.item(1).status is ItemStatus.NOT_STARTED
+    assert world.answers() == []
+    with world.app.db.transaction() as session:
+        row = session.scalar(select(InboundMessage))
+        assert row.status is InboundStatus.IGNORED and "automatic reply" in row.detail
+
+
+def test_a_mail_that_keeps_failing_is_quarantined_and_does_not_block_others(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    poison = world.reply(assignment, "#1 完成", world.address("li.na"))
+    good = world.reply(
+        world.received("zhang.wei", "您负责的行动项"), "#2 进行中 10%", world.address("zhang.wei")
+    )
+    _reject_history_from(world.app, poison["Message-ID"])  # a real database error for one mail
+    world.deliver(poison)
+    world.deliver(good)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report = world.ingest()
+        if attempt < MAX_ATTEMPTS:
+            assert report.failed == 1
+    assert report.quarantined == 1
+    assert world.item(1).status is ItemStatus.NOT_STARTED
+    assert world.item(2).progress == 10  # applied on the first pass, not blocked
+    assert world.inbox_uids() == []
+    with world.app.db.transaction() as session:
+        row = session.scalar(
+            select(InboundMessage).where(InboundMessage.message_id == poison["Message-ID"])
+        )
+        assert (row.status, row.attempts) == (InboundStatus.QUARANTINED, MAX_ATTEMPTS)
+        assert "poisoned" in row.detail
+    quarantine = world.app.transport.incoming.server_name("collabd/quarantine")
+    with world.stack.imap_login(world.app.settings.mail.address) as client:
+        assert client.select_folder(quarantine, readonly=True)[b"EXISTS"] == 1
+
+
+def _reject_history_from(app, message_id: str) -> None:
+    with app.db.engine.begin() as connection:
+        if app.db.dialect == "sqlite":
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON history "
+                    f"WHEN NEW.source = '{message_id}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "RAISE EXCEPTION 'poisoned'; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison BEFORE INSERT ON history FOR EACH ROW "
+                    f"WHEN (NEW.source = '{message_id}') EXECUTE FUNCTION poison()"
+                )
+            )
