@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import smtplib
+import time
 import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -57,12 +58,20 @@ class World:
     def address(self, local: str) -> str:
         return f"{local}-{self.tag}@{self.stack.domain}"
 
-    def received(self, local: str, subject_part: str) -> EmailMessage:
-        for raw in self.stack.wait_for_mail(self.address(local), count=1):
-            message = parse(raw)
-            if subject_part in message["Subject"]:
-                return message
-        raise AssertionError(f"{local} has no mail about {subject_part!r}")
+    def received(self, local: str, subject_part: str = "", in_reply_to: str = "",
+                 timeout: float = 10) -> EmailMessage:
+        """A mail in the person's INBOX (by subject, or by the mail it answers), once Dovecot
+        shows it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for raw in self.stack.wait_for_mail(self.address(local), count=1):
+                message = parse(raw)
+                if in_reply_to and message["In-Reply-To"] == in_reply_to:
+                    return message
+                if not in_reply_to and subject_part in message["Subject"]:
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"{local} has no mail {subject_part or in_reply_to!r}")
 
     def reply(self, to: EmailMessage, body: str, sender: str, **headers: str) -> EmailMessage:
         """A reply as a mail client writes it: quoted original below the typed text."""
@@ -82,11 +91,12 @@ class World:
         reply.set_content(f"{body}\n\n在 2026年11月23日 09:06，collabd 写道：\n{quoted}\n")
         return reply
 
-    def deliver(self, message: EmailMessage) -> None:
+    def deliver(self, message: EmailMessage, wait: bool = True) -> None:
         before = len(self.inbox_uids())
         with smtplib.SMTP(self.stack.host, self.stack.smtp_port) as smtp:
             smtp.send_message(message)
-        self.stack.wait_for_mail(self.app.settings.mail.address, count=before + 1)
+        if wait:  # until Dovecot shows it, so a pass run right after sees it
+            self.stack.wait_for_mail(self.app.settings.mail.address, count=before + 1)
 
     def inbox_uids(self) -> list[int]:
         with self.stack.imap_login(self.app.settings.mail.address) as client:
@@ -140,8 +150,7 @@ def test_reply_is_applied_once_answered_in_thread_and_filed(world):
     assert world.inbox_uids() == []  # filed into the processed folder after the commit
 
     assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
-    answer = parse(world.stack.wait_for_mail(world.address("li.na"), count=2)[-1])
-    assert answer["In-Reply-To"] == reply["Message-ID"]
+    answer = world.received("li.na", in_reply_to=reply["Message-ID"])
     assert answer["Subject"] == reply["Subject"]
     body = answer.get_body(("plain",)).get_content()
     assert "#1 → 已完成 ✓" in body
@@ -245,3 +254,28 @@ def _reject_history_from(app, message_id: str) -> None:
                     f"WHEN (NEW.source = '{message_id}') EXECUTE FUNCTION poison()"
                 )
             )
+
+
+def test_watcher_applies_a_reply_within_seconds_of_delivery(world):
+    import threading
+
+    from daemon.mail.watcher import MailboxWatcher
+
+    stop = threading.Event()
+    watcher = MailboxWatcher(world.app, world.app.transport.incoming, stop)
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        assignment = world.received("li.na", "您负责的行动项")
+        while watcher.last_sync is None:  # the first full rescan has run; now it idles
+            time.sleep(0.05)
+        reply = world.reply(assignment, "#1 进行中 30%", world.address("li.na"))
+        world.deliver(reply, wait=False)  # the watcher may file it before we could look
+        deadline = time.monotonic() + 10  # Dovecot announces new mail 0.5 s after delivery
+        while world.item(1).progress != 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert world.item(1).progress == 30
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()  # stops promptly when asked

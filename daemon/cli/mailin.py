@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from ..mail.ingest import ingest_pass
+from ..mail.ingest import IngestReport, ingest_pass
+from ..mail.outbox import send_due
 from ..mail.reply import parse_reply
+from ..mail.transport import ImapMailbox
+from ..mail.watcher import MailboxWatcher
 from .context import Context
 from .output import emit_json
 
@@ -55,6 +60,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument("--json", action="store_true")
     ingest.set_defaults(handler=ingest_command)
 
+    watch = commands.add_parser(
+        "watch",
+        help="keep reading the collabd mailbox and sending answers until stopped",
+        description="Watch the collabd mailbox (IMAP IDLE; a maildir is polled), apply each "
+        "reply as it arrives and send the answers. Stops cleanly on SIGINT or "
+        "SIGTERM. (`collabd run` adds the rule ticks.)",
+    )
+    watch.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        help="seconds between looks at a maildir inbox (default 5)",
+    )
+    watch.set_defaults(handler=watch_command)
+
 
 def parse_reply_command(context: Context, args: argparse.Namespace) -> int:
     try:
@@ -87,4 +107,31 @@ def ingest_command(context: Context, args: argparse.Namespace) -> int:
     )
     for line in report.details:
         print(f"  {line}")
+    return 0
+
+
+def watch_command(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def send_answers(report: IngestReport) -> None:
+        sent = send_due(app.db, app.transport.outgoing, app.clock)
+        if report.handled or sent.sent:
+            print(
+                f"{context.local(app.clock.now())} applied {report.applied}, ignored "
+                f"{report.ignored}, duplicates {report.duplicates}, quarantined "
+                f"{report.quarantined}; sent {len(sent.sent)}",
+                flush=True,
+            )
+
+    incoming = app.transport.incoming
+    print(f"watching {incoming.name} (Ctrl-C to stop)", flush=True)
+    if isinstance(incoming, ImapMailbox):
+        MailboxWatcher(app, incoming, stop, after_pass=send_answers).run()
+        return 0
+    while not stop.is_set():
+        send_answers(ingest_pass(app, incoming, full=True))
+        stop.wait(args.interval)
     return 0

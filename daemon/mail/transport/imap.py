@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 
 from imapclient import IMAPClient
@@ -99,6 +101,29 @@ class ImapMailbox:
         except (OSError, IMAPClientError) as exc:
             self._drop()
             raise TemporaryFailure(f"reading {self.name} failed: {exc}") from exc
+
+    def wait_for_new(
+        self, timeout: float, stop: threading.Event | None = None, poll: float = 1.0
+    ) -> bool:
+        """IDLE (RFC 2177) until the server announces new mail, `timeout` passes or `stop` is
+        set. True if new mail was announced. Checking every `poll` seconds keeps shutdown
+        prompt; the caller re-issues IDLE well before the server's 29-minute limit."""
+        client = self.client()
+        try:
+            client.idle()
+            try:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and not (stop and stop.is_set()):
+                    wait = max(0.05, min(poll, deadline - time.monotonic()))
+                    for response in client.idle_check(timeout=wait):
+                        if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                            return True
+                return False
+            finally:
+                client.idle_done()
+        except (OSError, IMAPClientError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"IDLE on {self.name} failed: {exc}") from exc
 
     def ack(self, mail: IncomingMail, outcome: Outcome) -> None:
         client = self.client()
