@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -107,7 +107,7 @@ def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[Inbound
 
 
 def _claims(
-    app: App, message: EmailMessage, thread_ids: list[str], addresses_of
+    app: App, message: Message, thread_ids: list[str], addresses_of
 ) -> tuple[TokenClaims | None, str]:
     candidates = app.tokens.find(
         addresses_of(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
@@ -282,7 +282,7 @@ def _answer(
     )
 
 
-def _header_list(message: EmailMessage, name: str) -> list[str]:
+def _header_list(message: Message, name: str) -> list[str]:
     try:
         return str(message.get(name, "") or "").split()
     except Exception:

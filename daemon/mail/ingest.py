@@ -10,12 +10,10 @@ rest.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import InboundMessage, InboundStatus, MailboxCursor
 from .apply import apply_reply
+from .reply import decode
 from .transport import Incoming, IncomingMail, Outcome
 
 if TYPE_CHECKING:
@@ -32,40 +31,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+ACK_BATCH = 100
 FINAL = (InboundStatus.APPLIED, InboundStatus.IGNORED, InboundStatus.QUARANTINED)
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """The headers ingest needs, read defensively: a malformed header never stops a mail."""
+    """The headers ingest needs, read defensively: a malformed header never stops a mail.
 
-    message: EmailMessage
+    Parsed once with the forgiving compat32 parser (also ~5x faster than the default
+    policy); the reply reader works on the same parsed message."""
+
+    message: Message
     message_id: str
     sender: str
     subject: str
 
     @classmethod
     def read(cls, raw: bytes) -> Envelope:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        message_id = _header(message, "Message-ID").strip()
+        message = decode.load(raw)
+        message_id = decode.header(message, "Message-ID").strip()
         if not message_id:  # still dedupe a redelivery of the very same bytes
             message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@collabd.invalid>"
-        sender = parseaddr(_header(message, "From"))[1].strip().lower()
-        return cls(message, message_id[:998], sender, " ".join(_header(message, "Subject").split()))
+        sender = parseaddr(decode.header(message, "From"))[1].strip().lower()
+        subject = " ".join(decode.header(message, "Subject").split())
+        return cls(message, message_id[:998], sender, subject)
 
 
-def _header(message: EmailMessage, name: str) -> str:
-    try:
-        return str(message.get(name, "") or "")
-    except Exception:
-        log.warning("unreadable %s header", name)
-        try:
-            return str(message.get_all(name, [""])[0])
-        except Exception:
-            return ""
-
-
-def header_values(message: EmailMessage, *names: str) -> list[str]:
+def header_values(message: Message, *names: str) -> list[str]:
     values: list[str] = []
     for name in names:
         try:
@@ -75,7 +68,7 @@ def header_values(message: EmailMessage, *names: str) -> list[str]:
     return values
 
 
-def addresses(message: EmailMessage, *names: str) -> list[str]:
+def addresses(message: Message, *names: str) -> list[str]:
     return [addr.lower() for _, addr in getaddresses(header_values(message, *names)) if addr]
 
 
@@ -95,13 +88,23 @@ class IngestReport:
 
 def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestReport:
     """Read what is in the mailbox now. `full` rescans from the first UID (after a reconnect,
-    and to retry failed mail); otherwise only mail after the stored cursor is fetched."""
+    and to retry failed mail); otherwise only mail after the stored cursor is fetched.
+
+    Mail is filed in batches, each after the commits of the mails in it: one IMAP MOVE per
+    batch instead of one round trip per mail."""
     report = IngestReport()
     since = 0 if full else _cursor_uid(app, incoming.name)
+    filed: dict[Outcome, list[IncomingMail]] = {Outcome.PROCESSED: [], Outcome.QUARANTINED: []}
     for mail in incoming.fetch(since):
         outcome = ingest_one(app, mail, report)
         if outcome is not None:
-            incoming.ack(mail, outcome)  # only after the ledger commit
+            filed[outcome].append(mail)
+            if len(filed[outcome]) >= ACK_BATCH:
+                incoming.ack_many(filed[outcome], outcome)
+                filed[outcome] = []
+    for outcome, mails in filed.items():
+        if mails:
+            incoming.ack_many(mails, outcome)
     return report
 
 

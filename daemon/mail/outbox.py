@@ -72,7 +72,7 @@ def enqueue(
     mail = renderer.render(kind, to.locale, recipient=to, **context)
     token = identity.tokens.issue(to.id, collaboration_id, now)
     message_id = identity.tokens.message_id(token, dedupe_key)
-    message = compose(
+    raw = compose(
         mail,
         sender_name=identity.name,
         sender_address=identity.address,
@@ -90,7 +90,7 @@ def enqueue(
         sender=identity.address,
         recipients=to.email,
         subject=mail.subject,
-        raw=message.as_bytes(),
+        raw=raw,
         collaboration_id=collaboration_id,
         item_id=item_id,
         rule_id=rule_id,

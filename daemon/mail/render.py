@@ -72,8 +72,11 @@ class Renderer:
         try:
             html = self._render(True, name, "html", locale, context)
         except TemplateNotFound:  # short answers have only a text template
-            html = _environment(True).get_template("_plain.html.j2").render(
-                {**context, "subject": subject, "text": body})
+            html = (
+                _environment(True)
+                .get_template("_plain.html.j2")
+                .render({**context, "subject": subject, "text": body})
+            )
         return RenderedMail(subject=subject, text=body, html=html)
 
     def _render(self, autoescape: bool, name: str, ext: str, locale: str, context: dict) -> str:

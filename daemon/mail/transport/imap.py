@@ -126,20 +126,29 @@ class ImapMailbox:
             raise TemporaryFailure(f"IDLE on {self.name} failed: {exc}") from exc
 
     def ack(self, mail: IncomingMail, outcome: Outcome) -> None:
+        self.ack_many([mail], outcome)
+
+    def ack_many(self, mails: list[IncomingMail], outcome: Outcome) -> None:
+        """File mails away in one command; a UID already moved is simply not found."""
+        if not mails:
+            return
         client = self.client()
         target = self.server_name(self.targets[outcome])
+        uids = [int(mail.key) for mail in mails]
         try:
             if not client.folder_exists(target):
                 client.create_folder(target)
             if client.has_capability("MOVE"):
-                client.move([int(mail.key)], target)
+                client.move(uids, target)
             else:
-                client.copy([int(mail.key)], target)
-                client.delete_messages([int(mail.key)])
-                client.uid_expunge([int(mail.key)])
+                client.copy(uids, target)
+                client.delete_messages(uids)
+                client.uid_expunge(uids)
         except (OSError, IMAPClientError) as exc:
             self._drop()
-            raise TemporaryFailure(f"filing UID {mail.key} into {target} failed: {exc}") from exc
+            raise TemporaryFailure(
+                f"filing {len(uids)} mail(s) into {target} failed: {exc}"
+            ) from exc
 
     def _drop(self) -> None:
         client, self._client = self._client, None

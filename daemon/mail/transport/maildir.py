@@ -79,5 +79,9 @@ class MaildirTransport:
         folder.add(message)
         inbox.discard(mail.key)
 
+    def ack_many(self, mails: list[IncomingMail], outcome: Outcome) -> None:
+        for mail in mails:
+            self.ack(mail, outcome)
+
     def close(self) -> None:
         pass
