@@ -29,6 +29,10 @@ def test_demo_runs_to_a_clean_exit_and_leaves_real_mail(tmp_path):
     assert "created collaboration v2-launch" in out
     assert "sent 9, deferred 0, failed 0" in out
     assert "status: not_started → blocked" in out
+    # the owner's reply is read, applied and answered in her thread
+    assert "applied 1, ignored 0, duplicates 0, failed 0, quarantined 0" in out
+    assert "#1 → 进行中 60% ✓" in out and "#9：本协作没有这个行动项" in out
+    assert "li.na@example.com  <20261127163000.demo@example.com>" in out  # history source
     overdue = out.split("items list --overdue")[1]
     assert "v2-launch#1" in overdue and "v2-launch#3" not in overdue
     delivered = list((tmp_path / "maildir" / "li.na@example.com" / "new").iterdir())
@@ -39,6 +43,7 @@ def test_demo_runs_to_a_clean_exit_and_leaves_real_mail(tmp_path):
     assert subjects == [
         "[协作 v2-launch] 产品V2.0版本研发协作：协作启动通知",
         "[协作 v2-launch] 您负责的行动项：#1",
+        "回复: [协作 v2-launch] 您负责的行动项：#1",
     ]
 
 

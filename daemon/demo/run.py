@@ -10,6 +10,8 @@ import email.policy
 import mailbox
 import shlex
 import tempfile
+from email.message import EmailMessage
+from email.utils import formataddr
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -66,6 +68,40 @@ class Demo:
                         self.out(f"    │ {line}")
                     self.out("    └" + "─" * 60)
 
+    def owner_replies(self, owner: str, typed: str) -> None:
+        """Put a reply to the owner's assignment mail into collabd's inbox, as her client would
+        send it: typed text on top, the original quoted below an Outlook header block."""
+        root = self.directory / "maildir"
+        original = next(m for m in self._messages(root / owner) if "行动项" in str(m["Subject"]))
+        quoted = original.get_body(("plain",)).get_content()
+        reply = EmailMessage()
+        reply["From"] = formataddr(("李娜", owner))
+        reply["To"] = original["Reply-To"]
+        reply["Subject"] = f"回复: {original['Subject']}"
+        reply["Date"] = "Fri, 27 Nov 2026 16:30:00 +0800"
+        reply["Message-ID"] = "<20261127163000.demo@example.com>"
+        reply["In-Reply-To"] = reply["References"] = original["Message-ID"]
+        reply.set_content(
+            f"{typed}\n\n________________________________\n发件人: {original['From']}\n"
+            f"发送时间: 2026年11月23日 9:06\n收件人: 李娜 <{owner}>\n"
+            f"主题: {original['Subject']}\n\n{quoted}"
+        )
+        mailbox.Maildir(root / DEMO_ADDRESS, create=True).add(reply.as_bytes())
+
+    def show_latest(self, owner: str) -> None:
+        message = self._messages(self.directory / "maildir" / owner)[-1]
+        self.out(f"  ✉ {message['Subject']}")
+        for line in message.get_body(("plain",)).get_content().rstrip().splitlines():
+            self.out(f"    │ {line}")
+
+    @staticmethod
+    def _messages(folder: Path) -> list[EmailMessage]:
+        messages = [
+            email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+            for m in mailbox.Maildir(folder, create=False)
+        ]
+        return sorted(messages, key=lambda m: (m["Date"].datetime, str(m["Message-ID"])))
+
     def run(self) -> None:
         data = files("daemon.demo")
         self.config.write_text(
@@ -88,8 +124,17 @@ class Demo:
         self.out("\nMailboxes (real Maildir folders; open them with any mail client):")
         self.show_mailboxes(detail_for="li.na@example.com")
 
-        self.section("4. Days later: progress is recorded, with who and why")
-        self.collabd("items", "update", "v2-launch#1", "--progress", "60", at="2026-11-27T16:30")
+        self.section("4. 李娜 answers from her mailbox: she just replies to her mail")
+        typed = "#1 进行中 60%\n#9 完成\n#1 阻赛"
+        self.owner_replies("li.na@example.com", typed)
+        self.out("\n(李娜 replies in Outlook, the original quoted below; she typed:)")
+        self.out("\n".join(f"    {line}" for line in typed.splitlines()))
+        self.collabd("ingest", at="2026-11-27T16:31")
+        self.collabd("outbox", "send", at="2026-11-27T16:32")
+        self.out("\ncollabd's answer, in her thread:")
+        self.show_latest("li.na@example.com")
+
+        self.section("5. The coordinator records a blocker from the command line")
         self.collabd(
             "items",
             "update",
@@ -100,9 +145,9 @@ class Demo:
             "等待销售部话术",
             at="2026-11-30T10:00",
         )
-        self.collabd("items", "show", "v2-launch#3", at="2026-11-30T10:00")
+        self.collabd("items", "show", "v2-launch#1", at="2026-11-30T10:00")
 
-        self.section("5. The follow-up ledger (跟进台账): what is overdue on 9 December?")
+        self.section("6. The follow-up ledger (跟进台账): what is overdue on 9 December?")
         self.collabd("items", "list", "--collab", "v2-launch", at="2026-12-09T09:00")
         self.collabd("items", "list", "--overdue", at="2026-12-09T09:00")
 
