@@ -58,8 +58,9 @@ class World:
     def address(self, local: str) -> str:
         return f"{local}-{self.tag}@{self.stack.domain}"
 
-    def received(self, local: str, subject_part: str = "", in_reply_to: str = "",
-                 timeout: float = 10) -> EmailMessage:
+    def received(
+        self, local: str, subject_part: str = "", in_reply_to: str = "", timeout: float = 10
+    ) -> EmailMessage:
         """A mail in the person's INBOX (by subject, or by the mail it answers), once Dovecot
         shows it."""
         deadline = time.monotonic() + timeout

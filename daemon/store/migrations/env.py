@@ -11,7 +11,6 @@ if connection is None:  # pragma: no cover - only reachable by running alembic b
     raise SystemExit("run migrations with `collabd db upgrade`")
 
 
-
 def render_item(kind, obj, autogen_context):
     """Migrations must not import collabd's own column types: write the plain SQL type."""
     if kind == "type" and isinstance(obj, UTCDateTime):
