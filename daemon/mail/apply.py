@@ -28,8 +28,9 @@ from ..store.models import (
     Person,
 )
 from .compose import LOOP_HEADER
+from .headers import addresses, header_values
 from .outbox import enqueue
-from .reply import ParsedReply, parse_reply
+from .reply import ParsedReply, decode, parse_reply
 from .tokens import TokenClaims, TokenError
 
 if TYPE_CHECKING:
@@ -63,8 +64,6 @@ class Decision:
 
 
 def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[InboundStatus, str]:
-    from .ingest import addresses, header_values
-
     message = envelope.message
     own = app.settings.mail.address
     if str(message.get(LOOP_HEADER, "")).strip().lower() == own or envelope.sender == own:
@@ -81,7 +80,7 @@ def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[Inbound
         return InboundStatus.IGNORED, "automatic reply or bounce: logged, not answered"
 
     person = session.scalar(select(Person).where(Person.email == envelope.sender))
-    claims, token_problem = _claims(app, message, thread_ids, addresses)
+    claims, token_problem = _claims(app, message, thread_ids)
     if claims is None:
         if person is None:
             return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
@@ -106,11 +105,9 @@ def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[Inbound
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
 
 
-def _claims(
-    app: App, message: Message, thread_ids: list[str], addresses_of
-) -> tuple[TokenClaims | None, str]:
+def _claims(app: App, message: Message, thread_ids: list[str]) -> tuple[TokenClaims | None, str]:
     candidates = app.tokens.find(
-        addresses_of(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
+        addresses(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
     )
     problem = "the mail does not answer a collabd mail"
     for token in candidates:
@@ -135,14 +132,11 @@ def _answered_mail(session: Session, thread_ids: list[str]) -> OutboxMessage | N
 
 
 def _sent_lines(answered: OutboxMessage | None) -> list[str]:
+    """The plain text of the collabd mail being answered: its lines are never commands."""
     if answered is None:
         return []
-    import email as email_lib
-    import email.policy
-
-    message = email_lib.message_from_bytes(answered.raw, policy=email.policy.default)
-    body = message.get_body(("plain",))
-    return body.get_content().splitlines() if body is not None else []
+    body, is_html = decode.best_body(decode.load(answered.raw))
+    return [] if is_html else body.splitlines()
 
 
 def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) -> bool:
@@ -257,7 +251,8 @@ def _answer(
     if recent >= ANSWERS_PER_HOUR:
         log.warning("not answering %s: %d answers in the last hour", person.email, recent)
         return
-    references = " ".join([*_header_list(envelope.message, "References"), envelope.message_id])
+    earlier = " ".join(header_values(envelope.message, "References")).split()
+    references = " ".join([*earlier, envelope.message_id])
     subject = (
         envelope.subject
         if envelope.subject.lower().startswith(("re:", "回复", "答复"))
@@ -280,13 +275,6 @@ def _answer(
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": envelope.message_id, "References": references[-900:]},
     )
-
-
-def _header_list(message: Message, name: str) -> list[str]:
-    try:
-        return str(message.get(name, "") or "").split()
-    except Exception:
-        return []
 
 
 def _describe(outcome: Outcome) -> str:

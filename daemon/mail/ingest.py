@@ -14,7 +14,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -52,24 +52,10 @@ class Envelope:
         message = decode.load(raw)
         message_id = decode.header(message, "Message-ID").strip()
         if not message_id:  # still dedupe a redelivery of the very same bytes
-            message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@collabd.invalid>"
+            message_id = synthetic_message_id(raw)
         sender = parseaddr(decode.header(message, "From"))[1].strip().lower()
         subject = " ".join(decode.header(message, "Subject").split())
         return cls(message, message_id[:998], sender, subject)
-
-
-def header_values(message: Message, *names: str) -> list[str]:
-    values: list[str] = []
-    for name in names:
-        try:
-            values += [str(v) for v in message.get_all(name, [])]
-        except Exception:
-            continue
-    return values
-
-
-def addresses(message: Message, *names: str) -> list[str]:
-    return [addr.lower() for _, addr in getaddresses(header_values(message, *names)) if addr]
 
 
 @dataclass
@@ -127,15 +113,7 @@ def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None)
                     else Outcome.PROCESSED
                 )
             status, detail = apply_reply(session, app, envelope)
-            row = seen or InboundMessage(
-                mailbox=mail.mailbox,
-                uidvalidity=mail.uidvalidity,
-                uid=mail.uid,
-                source_key=mail.key,
-                message_id=envelope.message_id,
-                attempts=0,
-            )
-            row.from_addr, row.subject = envelope.sender[:320], envelope.subject
+            row = seen or _log_row(mail, envelope.message_id, envelope)
             row.received_at, row.status, row.detail = app.clock.now(), status, detail
             row.attempts += 1
             session.add(row)
@@ -178,22 +156,9 @@ def _record_failure(
     final: bool = False,
 ) -> Outcome | None:
     """Count the failed try in its own transaction; quarantine after MAX_ATTEMPTS."""
-    message_id = (
-        envelope.message_id
-        if envelope
-        else f"<{hashlib.sha256(mail.raw).hexdigest()[:40]}@collabd.invalid>"
-    )
+    message_id = envelope.message_id if envelope else synthetic_message_id(mail.raw)
     with app.db.transaction() as session:
-        row = _already_seen(session, mail, message_id) or InboundMessage(
-            mailbox=mail.mailbox,
-            uidvalidity=mail.uidvalidity,
-            uid=mail.uid,
-            source_key=mail.key,
-            message_id=message_id,
-            attempts=0,
-            from_addr=envelope.sender[:320] if envelope else "",
-            subject=envelope.subject if envelope else "",
-        )
+        row = _already_seen(session, mail, message_id) or _log_row(mail, message_id, envelope)
         row.attempts += 1
         row.received_at, row.detail = app.clock.now(), error[:4000]
         quarantined = final or row.attempts >= MAX_ATTEMPTS
@@ -207,6 +172,24 @@ def _record_failure(
     report.failed += 1
     log.warning("mail %s failed (attempt %d of %d): %s", message_id, attempts, MAX_ATTEMPTS, error)
     return None
+
+
+def synthetic_message_id(raw: bytes) -> str:
+    """For mail without a Message-ID: the same bytes delivered twice still dedupe."""
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@collabd.invalid>"
+
+
+def _log_row(mail: IncomingMail, message_id: str, envelope: Envelope | None) -> InboundMessage:
+    return InboundMessage(
+        mailbox=mail.mailbox,
+        uidvalidity=mail.uidvalidity,
+        uid=mail.uid,
+        source_key=mail.key,
+        message_id=message_id,
+        attempts=0,
+        from_addr=envelope.sender[:320] if envelope else "",
+        subject=envelope.subject if envelope else "",
+    )
 
 
 def _cursor_uid(app: App, mailbox: str) -> int:
