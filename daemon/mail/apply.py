@@ -8,7 +8,7 @@ mail commit together or not at all.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
 from typing import TYPE_CHECKING
@@ -21,7 +21,6 @@ from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
 from ..store.models import (
     ActionItem,
     Collaboration,
-    CollabStatus,
     InboundStatus,
     ItemStatus,
     OutboxMessage,
@@ -43,7 +42,7 @@ ANSWERS_PER_HOUR = 20  # per sender: a mail loop or a flood must not make collab
 
 
 @dataclass
-class Outcome:
+class CommandResult:
     """One line of the answer: what happened to one command."""
 
     kind: str  # applied, unchanged, no_such_item, not_permitted, unknown_word, need_number,
@@ -54,13 +53,6 @@ class Outcome:
     word: str = ""
     due: object = None
     ref: ActionItem | None = None
-
-
-@dataclass
-class Decision:
-    status: InboundStatus
-    detail: str
-    outcomes: list[Outcome] = field(default_factory=list)
 
 
 def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[InboundStatus, str]:
@@ -84,7 +76,7 @@ def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[Inbound
     if claims is None:
         if person is None:
             return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
-        _answer(session, app, envelope, person, None, [Outcome("no_token")], token_problem)
+        _answer(session, app, envelope, person, None, [CommandResult("no_token")], token_problem)
         return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
 
     collab = (
@@ -93,12 +85,12 @@ def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[Inbound
     outcomes = _apply_commands(session, app, envelope, parsed, person, claims, collab, answered)
     changed = any(o.kind in ("applied", "delay_requested") for o in outcomes)
     if not outcomes:
-        outcomes = [Outcome("nothing_found")]
+        outcomes = [CommandResult("nothing_found")]
     recipient = person or session.get(Person, claims.person_id)
     if person is None:
         # Someone outside the ledger wrote from a collabd thread (a forward, a forged From):
         # nothing changes, and the person the token belongs to is told, not the stranger.
-        outcomes = [Outcome("not_permitted")]
+        outcomes = [CommandResult("not_permitted")]
         changed = False
     _answer(session, app, envelope, recipient, collab, outcomes, "")
     summary = "; ".join(_describe(o) for o in outcomes)
@@ -157,8 +149,8 @@ def _apply_commands(
     claims: TokenClaims,
     collab: Collaboration | None,
     answered: OutboxMessage | None,
-) -> list[Outcome]:
-    outcomes: list[Outcome] = []
+) -> list[CommandResult]:
+    outcomes: list[CommandResult] = []
     origin = Origin.mail(envelope.message_id, person) if person else None
     for command in parsed.commands:
         number = command.item
@@ -167,7 +159,7 @@ def _apply_commands(
                 session.get(ActionItem, answered.item_id) if answered and answered.item_id else None
             )
             if single is None:
-                outcomes.append(Outcome("need_number", status=ItemStatus(command.status)))
+                outcomes.append(CommandResult("need_number", status=ItemStatus(command.status)))
                 continue
             number = single.number
         item = (
@@ -180,13 +172,10 @@ def _apply_commands(
             )
         )
         if item is None:
-            outcomes.append(Outcome("no_such_item", item=number))
+            outcomes.append(CommandResult("no_such_item", item=number))
             continue
         if not _may_change(person, claims, item):
-            outcomes.append(Outcome("not_permitted", item=number, ref=item))
-            continue
-        if item.collaboration.status is CollabStatus.ARCHIVED:
-            outcomes.append(Outcome("archived", item=number, ref=item))
+            outcomes.append(CommandResult("not_permitted", item=number, ref=item))
             continue
         status = ItemStatus(command.status)
         note = command.note
@@ -206,8 +195,8 @@ def _apply_commands(
                 ),
                 origin,
             )
-        except ArchivedCollaboration:
-            outcomes.append(Outcome("archived", item=number, ref=item))
+        except ArchivedCollaboration:  # update_item refuses it; say so instead
+            outcomes.append(CommandResult("archived", item=number, ref=item))
             continue
         kind = (
             "delay_requested"
@@ -217,7 +206,7 @@ def _apply_commands(
             else "unchanged"
         )
         outcomes.append(
-            Outcome(
+            CommandResult(
                 kind,
                 item=number,
                 status=item.status,
@@ -226,7 +215,7 @@ def _apply_commands(
                 ref=item,
             )
         )
-    outcomes += [Outcome("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
+    outcomes += [CommandResult("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
     return outcomes
 
 
@@ -236,7 +225,7 @@ def _answer(
     envelope: Envelope,
     person: Person,
     collab: Collaboration | None,
-    outcomes: list[Outcome],
+    outcomes: list[CommandResult],
     problem: str,
 ) -> None:
     """One answer per mail, threaded under it, in the person's locale; rate-limited."""
@@ -277,7 +266,7 @@ def _answer(
     )
 
 
-def _describe(outcome: Outcome) -> str:
+def _describe(outcome: CommandResult) -> str:
     number = f"#{outcome.item}" if outcome.item is not None else "(no number)"
     if outcome.kind in ("applied", "unchanged", "delay_requested"):
         return f"{number} {outcome.kind}: {outcome.status.value if outcome.status else ''}"
