@@ -9,7 +9,10 @@ Everything (configuration, queue, mailboxes, logs, pid files) lives under one
 base directory, so several stacks never share state, and ``stop()`` only ever
 touches the processes whose pid files are in that directory.
 
-The ports are fixed, so one stack runs per machine at a time. The process
+The ports are fixed per "slot", so one stack runs per slot at a time. Slot 0
+(the default) uses the ports above; ``COLLABD_MAILSTACK_SLOT=N`` moves a test
+session to ports 2525+10N and 1143+10N and base directory
+``/tmp/collabd-mailstack-N``, so several checkouts can test side by side. The process
 that started it holds a lock on ``base_dir/stack.lock`` until ``stop()``: a
 second test session waits for the first to finish, and daemons left behind
 by a session that died (the kernel dropped its lock) are stopped and
@@ -52,6 +55,14 @@ from imapclient import IMAPClient
 
 DEFAULT_BASE_DIR = Path("/tmp/collabd-mailstack")
 
+
+def _slot() -> int:
+    """Which stack this process uses (see the module docstring)."""
+    raw = os.environ.get("COLLABD_MAILSTACK_SLOT", "0")
+    if not raw.isdigit() or int(raw) > 50:
+        raise ValueError(f"COLLABD_MAILSTACK_SLOT = {raw!r}: expected a number from 0 to 50")
+    return int(raw)
+
 # Unprivileged owner of the delivered mail: a system user of our own, so the
 # test mail belongs to neither daemon's account and nothing else's files are
 # reachable from Dovecot (first_valid_uid is set to it).
@@ -68,8 +79,6 @@ class MailStackError(RuntimeError):
 
 class MailStack:
     host = "127.0.0.1"
-    smtp_port = 2525
-    imap_port = 1143
     domain = "collabd.test"
     password = "secret"
 
@@ -79,7 +88,11 @@ class MailStack:
         start_timeout: float = 20.0,
         lock_timeout: float = 900.0,
     ):
-        self.base_dir = Path(base_dir or DEFAULT_BASE_DIR).resolve()
+        slot = _slot()
+        self.smtp_port = 2525 + 10 * slot
+        self.imap_port = 1143 + 10 * slot
+        default_dir = DEFAULT_BASE_DIR if slot == 0 else Path(f"{DEFAULT_BASE_DIR}-{slot}")
+        self.base_dir = Path(base_dir or default_dir).resolve()
         self.start_timeout = start_timeout
         self.lock_timeout = lock_timeout
         self._lock_file: IO[str] | None = None
