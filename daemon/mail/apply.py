@@ -26,7 +26,6 @@ from ..store.models import (
     OutboxMessage,
     Person,
 )
-from .compose import LOOP_HEADER
 from .headers import addresses, header_values
 from .outbox import enqueue
 from .reply import ParsedReply, decode, parse_reply
@@ -55,12 +54,38 @@ class CommandResult:
     ref: ActionItem | None = None
 
 
-def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[InboundStatus, str]:
-    message = envelope.message
-    own = app.settings.mail.address
-    if str(message.get(LOOP_HEADER, "")).strip().lower() == own or envelope.sender == own:
-        return InboundStatus.IGNORED, "collabd's own mail came back (loop header): dropped"
+@dataclass
+class ReplyContext:
+    """A person's reply, read: who sent it, what token it carries, which collabd mail it
+    answers. Handlers in mail/routes.py get one and decide what it means."""
 
+    session: Session
+    app: App
+    envelope: Envelope
+    parsed: ParsedReply
+    person: Person | None  # the From address, if it is someone in the ledger
+    claims: TokenClaims  # the reply token: whose mail, which collaboration
+    collab: Collaboration | None
+    answered: OutboxMessage | None  # the collabd mail this one replies to, if found
+
+    @property
+    def origin(self) -> Origin | None:
+        return Origin.mail(self.envelope.message_id, self.person) if self.person else None
+
+    def answer(self, outcomes: list[CommandResult], problem: str = "", **context) -> None:
+        """One answer to the sender (or, for a stranger, the token's person)."""
+        recipient = self.person or self.session.get(Person, self.claims.person_id)
+        if recipient is not None:
+            _answer(
+                self.session, self.app, self.envelope, recipient, self.collab, outcomes, problem
+            )
+
+
+def read_reply(
+    session: Session, app: App, envelope: Envelope
+) -> ReplyContext | tuple[InboundStatus, str]:
+    """Parse the reply and check its token; a mail that cannot go further is decided here."""
+    message = envelope.message
     thread_ids = header_values(message, "In-Reply-To", "References")
     answered = _answered_mail(session, thread_ids)
     parsed = parse_reply(
@@ -82,17 +107,30 @@ def apply_reply(session: Session, app: App, envelope: Envelope) -> tuple[Inbound
     collab = (
         session.get(Collaboration, claims.collaboration_id) if claims.collaboration_id else None
     )
-    outcomes = _apply_commands(session, app, envelope, parsed, person, claims, collab, answered)
+    return ReplyContext(session, app, envelope, parsed, person, claims, collab, answered)
+
+
+def apply_item_commands(ctx: ReplyContext) -> tuple[InboundStatus, str]:
+    """The default reading of a reply: `#N status …` lines change items."""
+    outcomes = _apply_commands(
+        ctx.session,
+        ctx.app,
+        ctx.envelope,
+        ctx.parsed,
+        ctx.person,
+        ctx.claims,
+        ctx.collab,
+        ctx.answered,
+    )
     changed = any(o.kind in ("applied", "delay_requested") for o in outcomes)
     if not outcomes:
         outcomes = [CommandResult("nothing_found")]
-    recipient = person or session.get(Person, claims.person_id)
-    if person is None:
+    if ctx.person is None:
         # Someone outside the ledger wrote from a collabd thread (a forward, a forged From):
         # nothing changes, and the person the token belongs to is told, not the stranger.
         outcomes = [CommandResult("not_permitted")]
         changed = False
-    _answer(session, app, envelope, recipient, collab, outcomes, "")
+    ctx.answer(outcomes)
     summary = "; ".join(_describe(o) for o in outcomes)
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
 

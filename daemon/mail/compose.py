@@ -7,9 +7,15 @@ answer to a reply is composed inside the ingest transaction.
 
 from __future__ import annotations
 
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from email import encoders
 from email.header import Header
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
@@ -20,6 +26,43 @@ from .render import RenderedMail
 # carries its own loop header instead of answering itself.
 LOOP_HEADER = "X-Collabd-Loop"
 WIRE = compat32.clone(linesep="\r\n")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent beside the message text (Content-Disposition: attachment)."""
+
+    filename: str
+    content: bytes
+    content_type: str = ""  # guessed from the file name when empty
+
+    def part(self) -> MIMEBase:
+        content_type = (
+            self.content_type
+            or mimetypes.guess_type(self.filename)[0]
+            or "application/octet-stream"
+        )
+        maintype, _, subtype = content_type.partition("/")
+        part = MIMEBase(maintype, subtype)
+        part.set_payload(self.content)
+        encoders.encode_base64(part)
+        # RFC 2231 encoding keeps Chinese file names intact in every client we know.
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", self.filename))
+        return part
+
+
+@dataclass(frozen=True)
+class CalendarPart:
+    """An iMIP object (RFC 6047): inside multipart/alternative, base64, no disposition."""
+
+    ics: bytes
+    method: str  # REQUEST, CANCEL, REPLY, COUNTER …
+
+    def part(self) -> MIMENonMultipart:
+        part = MIMENonMultipart("text", "calendar", method=self.method, charset="utf-8")
+        part.set_payload(self.ics)
+        encoders.encode_base64(part)
+        return part
 
 
 def _address(name: str, address: str) -> str:
@@ -37,8 +80,24 @@ def compose(
     kind: str,
     reply_to: str | None = None,
     extra_headers: dict[str, str] | None = None,
+    calendar: CalendarPart | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
-    message = MIMEMultipart("alternative")
+    """multipart/alternative (plain, html[, calendar]); with attachments, that goes first
+    inside a multipart/mixed and each file follows as its own part (the shape Outlook
+    expects for invitations with files)."""
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(mail.text, "plain", "utf-8"))
+    body.attach(MIMEText(mail.html, "html", "utf-8"))
+    if calendar is not None:
+        body.attach(calendar.part())
+    if attachments:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        for attachment in attachments:
+            message.attach(attachment.part())
+    else:
+        message = body
     message["From"] = _address(sender_name, sender_address)
     message["To"] = ", ".join(_address(name, address) for name, address in to)
     if reply_to:
@@ -51,6 +110,4 @@ def compose(
     message["X-Collabd-Kind"] = kind
     for name, value in (extra_headers or {}).items():
         message[name] = value
-    message.attach(MIMEText(mail.text, "plain", "utf-8"))
-    message.attach(MIMEText(mail.html, "html", "utf-8"))
     return message.as_bytes(policy=WIRE)

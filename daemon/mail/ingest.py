@@ -21,8 +21,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import InboundMessage, InboundStatus, MailboxCursor
-from .apply import apply_reply
 from .reply import decode
+from .routes import route
 from .transport import Incoming, IncomingMail, Outcome
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None)
                     if seen.status is InboundStatus.QUARANTINED
                     else Outcome.PROCESSED
                 )
-            status, detail = apply_reply(session, app, envelope)
+            status, detail = route(session, app, envelope)
             row = seen or _log_row(mail, envelope.message_id, envelope)
             row.received_at, row.status, row.detail = app.clock.now(), status, detail
             row.attempts += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..store import Database
 from ..store.models import OutboxMessage, OutboxStatus, Person
-from .compose import compose
+from .compose import Attachment, CalendarPart, compose
 from .render import Renderer
 from .tokens import ReplyTokens
 from .transport import Envelope, Outgoing, PermanentFailure, TemporaryFailure
@@ -63,12 +64,20 @@ def enqueue(
     context: dict,
     collaboration_id: int | None = None,
     item_id: int | None = None,
+    meeting_id: int | None = None,
+    minutes_id: int | None = None,
     rule_id: str | None = None,
     rule_level: int | None = None,
     not_before: datetime | None = None,
     headers: dict[str, str] | None = None,
+    calendar: CalendarPart | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> bool:
-    """Queue one mail to one person, in their locale. False if it was already queued."""
+    """Queue one mail to one person, in their locale. False if it was already queued.
+
+    `rule_id`/`rule_level` record which rule and escalation level decided to send it;
+    `item_id`, `meeting_id` and `minutes_id` what it is about (a reply to it is routed by
+    its `kind` and these, see mail/routes.py)."""
     mail = renderer.render(kind, to.locale, recipient=to, **context)
     token = identity.tokens.issue(to.id, collaboration_id, now)
     message_id = identity.tokens.message_id(token, dedupe_key)
@@ -82,6 +91,8 @@ def enqueue(
         kind=kind,
         reply_to=identity.tokens.reply_address(token),
         extra_headers=headers,
+        calendar=calendar,
+        attachments=attachments,
     )
     values = dict(
         dedupe_key=dedupe_key,
@@ -93,6 +104,8 @@ def enqueue(
         raw=raw,
         collaboration_id=collaboration_id,
         item_id=item_id,
+        meeting_id=meeting_id,
+        minutes_id=minutes_id,
         rule_id=rule_id,
         rule_level=rule_level,
         status=OutboxStatus.PENDING,
