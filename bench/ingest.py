@@ -100,15 +100,16 @@ def seed_ledger(app: App, workdir: Path) -> list[str]:
 def replies(count: int, reply_addresses: list[str]) -> list[bytes]:
     mails = []
     for i in range(count):
-        owner = i % OWNERS
-        number = owner + 1 + OWNERS * (i % (ITEMS // OWNERS))
+        # Every reply changes its item: each pass over the items uses the next status word.
+        number = i % ITEMS + 1
+        owner = (number - 1) % OWNERS
         message = EmailMessage()
         message["From"] = f"负责人{owner} <owner{owner}@bench.test>"
         message["To"] = reply_addresses[owner]
         message["Subject"] = f"回复：[协作 bench] 您负责的行动项：#{number}"
         message["Message-ID"] = make_msgid(domain="bench.test")
         message["Date"] = "Mon, 30 Nov 2026 10:00:00 +0800"
-        command = STATUSES[i % len(STATUSES)].format(n=number, p=i % 100)
+        command = STATUSES[(i // ITEMS) % len(STATUSES)].format(n=number, p=i % 100)
         message.set_content(
             f"{command}\n\n谢谢！\n\n在 2026年11月23日 09:06，collabd 写道：\n"
             f"> 负责人{owner}，您好：\n> #{number} 任务 {number}\n"

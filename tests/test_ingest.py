@@ -166,6 +166,24 @@ def test_reply_is_applied_once_answered_in_thread_and_filed(world):
     assert world.inbox_uids() == []
 
 
+def test_a_mail_delivered_twice_into_one_batch_is_applied_once(world):
+    # Both copies arrive before collabd looks: they are read in the same batch, and the
+    # second must be seen as a duplicate of a row the batch itself has just written.
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 进行中 30%", world.address("li.na")
+    )
+    world.deliver(reply)
+    world.deliver(reply)
+    report = world.ingest()
+    assert (report.applied, report.duplicates) == (1, 1)
+    assert {(h.field, h.new_value) for h in world.history_from(reply["Message-ID"])} == {
+        ("status", "in_progress"),
+        ("progress", "30"),
+    }
+    assert len(world.answers()) == 1
+    assert world.inbox_uids() == []
+
+
 def test_progress_and_bare_reply_to_a_single_item_mail(world):
     assignment = world.received("zhao.min", "您负责的行动项")
     world.deliver(world.reply(assignment, "进行中 40%", world.address("zhao.min")))

@@ -62,21 +62,27 @@ def record(
     old: object = None,
     new: object = None,
     note: str = "",
-) -> HistoryEntry:
-    entry = HistoryEntry(
-        at=at,
-        collaboration_id=collaboration_id,
-        entity=entity,
-        entity_id=entity_id,
-        action=action,
-        field=field,
-        old_value=_text(old),
-        new_value=_text(new),
-        actor_id=origin.person.id if origin.person else None,
-        actor=origin.actor,
-        source_kind=origin.kind,
-        source=origin.source,
-        note=note,
+) -> None:
+    """Append one history row. Written with a plain INSERT, not an ORM object: history is
+    never read back in the same unit of work, and this is on every mail's hot path."""
+    session.execute(
+        _INSERT,
+        dict(
+            at=at,
+            collaboration_id=collaboration_id,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            field=field,
+            old_value=_text(old),
+            new_value=_text(new),
+            actor_id=origin.person.id if origin.person else None,
+            actor=origin.actor,
+            source_kind=origin.kind,
+            source=origin.source,
+            note=note,
+        ),
     )
-    session.add(entry)
-    return entry
+
+
+_INSERT = HistoryEntry.__table__.insert()

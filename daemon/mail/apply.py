@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import Message
 from typing import TYPE_CHECKING
 
@@ -96,7 +96,7 @@ def read_reply(
     if parsed.auto_reply:
         return InboundStatus.IGNORED, "automatic reply or bounce: logged, not answered"
 
-    person = session.scalar(select(Person).where(Person.email == envelope.sender))
+    person = _person_by_email(session, envelope.sender)
     claims, token_problem = _claims(app, message, thread_ids)
     if claims is None:
         if person is None:
@@ -105,7 +105,9 @@ def read_reply(
         return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
 
     collab = (
-        session.get(Collaboration, claims.collaboration_id) if claims.collaboration_id else None
+        _pinned(session, session.get(Collaboration, claims.collaboration_id))
+        if claims.collaboration_id
+        else None
     )
     return ReplyContext(session, app, envelope, parsed, person, claims, collab, answered)
 
@@ -133,6 +135,21 @@ def apply_item_commands(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     ctx.answer(outcomes)
     summary = "; ".join(_describe(o) for o in outcomes)
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
+
+
+def _person_by_email(session: Session, email: str) -> Person | None:
+    """People by address, remembered for the session (ingest's session spans a batch)."""
+    known: dict[str, Person | None] = session.info.setdefault("collabd.people_by_email", {})
+    if email not in known:
+        known[email] = session.scalar(select(Person).where(Person.email == email))
+    return known[email]
+
+
+def _pinned(session: Session, obj: object) -> object:
+    """Keep `obj` referenced for the session's life. SQLAlchemy's identity map holds objects
+    weakly: without this, a batch would load the same collaboration once per mail."""
+    session.info.setdefault("collabd.pinned", set()).add(obj)
+    return obj
 
 
 def _claims(app: App, message: Message, thread_ids: list[str]) -> tuple[TokenClaims | None, str]:
@@ -173,9 +190,9 @@ def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) ->
     if person is None:
         return False
     collab = item.collaboration
-    allowed = {claims.person_id, item.owner_id, collab.coordinator_id, collab.initiator_id}
-    allowed |= {p.id for p in item.collaborators}
-    return person.id in allowed
+    if person.id in (claims.person_id, item.owner_id, collab.coordinator_id, collab.initiator_id):
+        return True
+    return any(p.id == person.id for p in item.collaborators)  # loaded only when needed
 
 
 def _apply_commands(
@@ -268,16 +285,12 @@ def _answer(
 ) -> None:
     """One answer per mail, threaded under it, in the person's locale; rate-limited."""
     now = app.clock.now()
-    recent = session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.kind == "reply_answer",
-            OutboxMessage.recipients == person.email,
-            OutboxMessage.created_at > now - timedelta(hours=1),
-        )
-    )
+    answered = _recent_answers(session, now)
+    recent = answered.get(person.email, 0)
     if recent >= ANSWERS_PER_HOUR:
         log.warning("not answering %s: %d answers in the last hour", person.email, recent)
         return
+    answered[person.email] = recent + 1
     earlier = " ".join(header_values(envelope.message, "References")).split()
     references = " ".join([*earlier, envelope.message_id])
     subject = (
@@ -302,6 +315,22 @@ def _answer(
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": envelope.message_id, "References": references[-900:]},
     )
+
+
+def _recent_answers(session: Session, now: datetime) -> dict[str, int]:
+    """Answers per recipient in the last hour: counted once per session (one ingest batch)
+    with one grouped query, then kept up to date as the batch answers."""
+    if "collabd.recent_answers" not in session.info:
+        rows = session.execute(
+            select(OutboxMessage.recipients, func.count(OutboxMessage.id))
+            .where(
+                OutboxMessage.kind == "reply_answer",
+                OutboxMessage.created_at > now - timedelta(hours=1),
+            )
+            .group_by(OutboxMessage.recipients)
+        )
+        session.info["collabd.recent_answers"] = {email: count for email, count in rows}
+    return session.info["collabd.recent_answers"]
 
 
 def _describe(outcome: CommandResult) -> str:

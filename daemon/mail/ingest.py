@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-ACK_BATCH = 100
+BATCH = 100  # mails per transaction, and per IMAP MOVE
 FINAL = (InboundStatus.APPLIED, InboundStatus.IGNORED, InboundStatus.QUARANTINED)
 
 
@@ -57,6 +57,14 @@ class Envelope:
         subject = " ".join(decode.header(message, "Subject").split())
         return cls(message, message_id[:998], sender, subject)
 
+    @staticmethod
+    def message_id_of(raw: bytes) -> str:
+        """Just the Message-ID (as `read` would give it), without parsing the whole mail."""
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        message = decode.load(head + b"\n\n")
+        message_id = decode.header(message, "Message-ID").strip()
+        return (message_id or synthetic_message_id(raw))[:998]
+
 
 @dataclass
 class IngestReport:
@@ -67,6 +75,14 @@ class IngestReport:
     quarantined: int = 0
     details: list[str] = field(default_factory=list)
 
+    def merge(self, other: IngestReport) -> None:
+        self.applied += other.applied
+        self.ignored += other.ignored
+        self.duplicates += other.duplicates
+        self.failed += other.failed
+        self.quarantined += other.quarantined
+        self.details += other.details
+
     @property
     def handled(self) -> int:
         return self.applied + self.ignored + self.duplicates + self.quarantined
@@ -76,102 +92,195 @@ def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestRep
     """Read what is in the mailbox now. `full` rescans from the first UID (after a reconnect,
     and to retry failed mail); otherwise only mail after the stored cursor is fetched.
 
-    Mail is filed in batches, each after the commits of the mails in it: one IMAP MOVE per
-    batch instead of one round trip per mail."""
+    Mail is applied in batches of up to BATCH mails: one database transaction per batch, one
+    SAVEPOINT per mail, so each mail's ledger changes, answer and inbound-log row still stand
+    or fall together, while the batch pays for one commit and shares its lookups. The batch is
+    filed on the server (one IMAP MOVE per outcome) only after its commit."""
     report = IngestReport()
     since = 0 if full else _cursor_uid(app, incoming.name)
-    filed: dict[Outcome, list[IncomingMail]] = {Outcome.PROCESSED: [], Outcome.QUARANTINED: []}
+    batch: list[IncomingMail] = []
     for mail in incoming.fetch(since):
-        outcome = ingest_one(app, mail, report)
-        if outcome is not None:
-            filed[outcome].append(mail)
-            if len(filed[outcome]) >= ACK_BATCH:
-                incoming.ack_many(filed[outcome], outcome)
-                filed[outcome] = []
-    for outcome, mails in filed.items():
-        if mails:
-            incoming.ack_many(mails, outcome)
+        batch.append(mail)
+        if len(batch) >= BATCH:
+            _file(incoming, ingest_batch(app, batch, report))
+            batch = []
+    if batch:
+        _file(incoming, ingest_batch(app, batch, report))
     return report
 
 
+def _file(incoming: Incoming, outcomes: list[tuple[IncomingMail, Outcome | None]]) -> None:
+    for outcome in (Outcome.PROCESSED, Outcome.QUARANTINED):
+        mails = [mail for mail, result in outcomes if result is outcome]
+        if mails:
+            incoming.ack_many(mails, outcome)
+
+
+def ingest_batch(
+    app: App, mails: list[IncomingMail], report: IngestReport
+) -> list[tuple[IncomingMail, Outcome | None]]:
+    """Apply a batch in one transaction. If the commit itself fails, nothing of the batch
+    counts: it is applied again mail by mail, so one bad mail cannot hold back the others."""
+    batch_report = IngestReport()
+    try:
+        with app.db.transaction() as session:
+            seen = _seen_rows(session, mails)
+            outcomes = [
+                (mail, _apply_one(session, app, mail, seen, batch_report)) for mail in mails
+            ]
+            _advance_cursor(session, app, mails)
+    except Exception:
+        log.exception("a batch of %d mails failed to commit: applying them one by one", len(mails))
+        return [(mail, ingest_one(app, mail, report)) for mail in mails]
+    report.merge(batch_report)
+    for line in batch_report.details:
+        log.info("mail %s", line)
+    return outcomes
+
+
 def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None) -> Outcome | None:
-    """Apply one mail. Returns where to file it, or None to leave it for a retry."""
-    report = report if report is not None else IngestReport()
+    """Apply one mail in a transaction of its own. Returns where to file it, or None to leave
+    it for a retry."""
+    single = IngestReport()
+    try:
+        with app.db.transaction() as session:
+            outcome = _apply_one(session, app, mail, _seen_rows(session, [mail]), single)
+            _advance_cursor(session, app, [mail])
+    except Exception as exc:  # the commit failed: count the try in a transaction of its own
+        log.exception("ingest of %s failed at commit", mail.key)
+        single = IngestReport()  # what the rolled-back transaction counted never happened
+        outcome = _record_failure_alone(app, mail, f"{type(exc).__name__}: {exc}", single)
+    if report is not None:
+        report.merge(single)
+    return outcome
+
+
+def _apply_one(
+    session: Session, app: App, mail: IncomingMail, seen: SeenRows, report: IngestReport
+) -> Outcome | None:
+    """One mail inside the batch's transaction, under a savepoint of its own."""
     try:
         envelope = Envelope.read(mail.raw)
     except Exception as exc:
-        return _record_failure(app, mail, None, f"unreadable mail: {exc}", report, final=True)
+        message_id = synthetic_message_id(mail.raw)
+        return _count_failure(
+            session, app, mail, None, message_id, seen, f"unreadable mail: {exc}", report, True
+        )
+    row = seen.find(mail, envelope.message_id)
+    if row is not None and row.status in FINAL:
+        report.duplicates += 1
+        return Outcome.QUARANTINED if row.status is InboundStatus.QUARANTINED else Outcome.PROCESSED
     try:
-        with app.db.transaction() as session:
-            seen = _already_seen(session, mail, envelope.message_id)
-            if seen is not None and seen.status in FINAL:
-                report.duplicates += 1
-                _advance_cursor(session, app, mail)
-                return (
-                    Outcome.QUARANTINED
-                    if seen.status is InboundStatus.QUARANTINED
-                    else Outcome.PROCESSED
-                )
+        with session.begin_nested():
             status, detail = route(session, app, envelope)
-            row = seen or _log_row(mail, envelope.message_id, envelope)
+            row = row or seen.add(_log_row(mail, envelope.message_id, envelope))
             row.received_at, row.status, row.detail = app.clock.now(), status, detail
             row.attempts += 1
             session.add(row)
-            _advance_cursor(session, app, mail)
+            session.flush()
     except Exception as exc:
         log.exception("ingest of %s failed", envelope.message_id)
-        return _record_failure(app, mail, envelope, f"{type(exc).__name__}: {exc}", report)
+        error = f"{type(exc).__name__}: {exc}"
+        return _count_failure(
+            session, app, mail, envelope, envelope.message_id, seen, error, report
+        )
     if status is InboundStatus.APPLIED:
         report.applied += 1
     else:
         report.ignored += 1
     report.details.append(f"{envelope.message_id} from {envelope.sender}: {status.value}: {detail}")
-    log.info("mail %s from %s: %s (%s)", envelope.message_id, envelope.sender, status.value, detail)
     return Outcome.PROCESSED
 
 
-def _already_seen(session: Session, mail: IncomingMail, message_id: str) -> InboundMessage | None:
-    same_uid = (
-        (
-            (InboundMessage.mailbox == mail.mailbox)
-            & (InboundMessage.uidvalidity == mail.uidvalidity)
-            & (InboundMessage.uid == mail.uid)
+class SeenRows:
+    """The inbound-log rows of a batch, read with one query and kept up to date as the
+    batch adds rows (the same mail twice in one batch is still a duplicate)."""
+
+    def __init__(self, rows: list[InboundMessage]) -> None:
+        self.by_id: dict[str, InboundMessage] = {}
+        self.by_uid: dict[tuple[str, int | None, int], InboundMessage] = {}
+        for row in rows:
+            self._index(row)
+
+    def _index(self, row: InboundMessage) -> None:
+        self.by_id[row.message_id] = row
+        if row.uid is not None:
+            self.by_uid[(row.mailbox, row.uidvalidity, row.uid)] = row
+
+    def find(self, mail: IncomingMail, message_id: str) -> InboundMessage | None:
+        row = self.by_id.get(message_id)
+        if row is None and mail.uid is not None:
+            row = self.by_uid.get((mail.mailbox, mail.uidvalidity, mail.uid))
+        return row
+
+    def add(self, row: InboundMessage) -> InboundMessage:
+        self._index(row)
+        return row
+
+
+def _seen_rows(session: Session, mails: list[IncomingMail]) -> SeenRows:
+    """Every inbound-log row matching a mail of the batch by Message-ID or by UID, locked."""
+    message_ids: list[str] = []
+    for mail in mails:
+        try:
+            message_ids.append(Envelope.message_id_of(mail.raw))
+        except Exception:
+            message_ids.append(synthetic_message_id(mail.raw))
+    conditions = [InboundMessage.message_id.in_(message_ids)]
+    uids = [mail.uid for mail in mails if mail.uid is not None]
+    if uids:
+        mailbox, uidvalidity = mails[0].mailbox, mails[0].uidvalidity
+        conditions.append(
+            (InboundMessage.mailbox == mailbox)
+            & (InboundMessage.uidvalidity == uidvalidity)
+            & InboundMessage.uid.in_(uids)
         )
-        if mail.uid is not None
-        else False
-    )
-    return session.scalar(
-        select(InboundMessage)
-        .where(or_(InboundMessage.message_id == message_id, same_uid))
-        .with_for_update()
-    )
+    rows = session.scalars(select(InboundMessage).where(or_(*conditions)).with_for_update())
+    return SeenRows(list(rows))
 
 
-def _record_failure(
+def _count_failure(
+    session: Session,
     app: App,
     mail: IncomingMail,
     envelope: Envelope | None,
+    message_id: str,
+    seen: SeenRows,
     error: str,
     report: IngestReport,
     final: bool = False,
 ) -> Outcome | None:
-    """Count the failed try in its own transaction; quarantine after MAX_ATTEMPTS."""
-    message_id = envelope.message_id if envelope else synthetic_message_id(mail.raw)
-    with app.db.transaction() as session:
-        row = _already_seen(session, mail, message_id) or _log_row(mail, message_id, envelope)
-        row.attempts += 1
-        row.received_at, row.detail = app.clock.now(), error[:4000]
-        quarantined = final or row.attempts >= MAX_ATTEMPTS
-        row.status = InboundStatus.QUARANTINED if quarantined else InboundStatus.FAILED
-        session.add(row)
-        attempts = row.attempts
+    """Count a failed try (in the batch's transaction, outside the mail's rolled-back
+    savepoint); quarantine after MAX_ATTEMPTS."""
+    row = seen.find(mail, message_id) or seen.add(_log_row(mail, message_id, envelope))
+    row.attempts += 1
+    row.received_at, row.detail = app.clock.now(), error[:4000]
+    quarantined = final or row.attempts >= MAX_ATTEMPTS
+    row.status = InboundStatus.QUARANTINED if quarantined else InboundStatus.FAILED
+    session.add(row)
+    session.flush()
     if quarantined:
         report.quarantined += 1
-        log.error("mail %s quarantined after %d attempt(s): %s", message_id, attempts, error)
+        log.error("mail %s quarantined after %d attempt(s): %s", message_id, row.attempts, error)
         return Outcome.QUARANTINED
     report.failed += 1
-    log.warning("mail %s failed (attempt %d of %d): %s", message_id, attempts, MAX_ATTEMPTS, error)
+    log.warning(
+        "mail %s failed (attempt %d of %d): %s", message_id, row.attempts, MAX_ATTEMPTS, error
+    )
     return None
+
+
+def _record_failure_alone(
+    app: App, mail: IncomingMail, error: str, report: IngestReport
+) -> Outcome | None:
+    """When even the mail's own transaction cannot commit: count the try in a fresh one."""
+    try:
+        message_id = Envelope.message_id_of(mail.raw)
+    except Exception:
+        message_id = synthetic_message_id(mail.raw)
+    with app.db.transaction() as session:
+        seen = _seen_rows(session, [mail])
+        return _count_failure(session, app, mail, None, message_id, seen, error, report)
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -198,16 +307,19 @@ def _cursor_uid(app: App, mailbox: str) -> int:
         return int(cursor.last_uid or 0) if cursor else 0
 
 
-def _advance_cursor(session: Session, app: App, mail: IncomingMail) -> None:
-    """UIDVALIDITY + last UID, committed with the mail it covers. A new UIDVALIDITY means the
+def _advance_cursor(session: Session, app: App, mails: list[IncomingMail]) -> None:
+    """UIDVALIDITY + last UID, committed with the mails it covers. A new UIDVALIDITY means the
     server renumbered the folder: start again from its first UID (dedupe keeps it safe)."""
-    if mail.uid is None:
+    numbered = [mail for mail in mails if mail.uid is not None]
+    if not numbered:
         return
-    cursor = session.get(MailboxCursor, mail.mailbox, with_for_update=True)
+    last = numbered[-1]
+    cursor = session.get(MailboxCursor, last.mailbox, with_for_update=True)
     if cursor is None:
-        cursor = MailboxCursor(mailbox=mail.mailbox, updated_at=app.clock.now())
+        cursor = MailboxCursor(mailbox=last.mailbox, updated_at=app.clock.now())
         session.add(cursor)
-    if cursor.uidvalidity != mail.uidvalidity:
-        cursor.uidvalidity, cursor.last_uid = mail.uidvalidity, 0
-    cursor.last_uid = max(cursor.last_uid or 0, mail.uid)
+    if cursor.uidvalidity != last.uidvalidity:
+        cursor.uidvalidity, cursor.last_uid = last.uidvalidity, 0
+    uids = [mail.uid for mail in numbered if mail.uidvalidity == last.uidvalidity]
+    cursor.last_uid = max(cursor.last_uid or 0, *uids)
     cursor.updated_at = app.clock.now()

@@ -114,14 +114,16 @@ def enqueue(
         attempts=0,
         last_error="",
     )
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(OutboxMessage.id)  # no row back: the key existed, nothing was queued
-    )
-    return session.execute(statement).scalar_one_or_none() is not None
+    statement = _INSERT_IF_NEW[session.bind.dialect.name]
+    return session.execute(statement, values).scalar_one_or_none() is not None
+
+
+# Built once: the statement compiles once per dialect, the values go in as parameters.
+# No row back means the dedupe key existed and nothing was queued.
+_INSERT_IF_NEW = {
+    name: dialect.insert(OutboxMessage).on_conflict_do_nothing().returning(OutboxMessage.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass

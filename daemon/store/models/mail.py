@@ -81,7 +81,11 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        # The rate limit on answers counts the last hour's rows of a kind.
+        Index("ix_outbox_kind_created", "kind", "created_at"),
+    )
 
 
 class MailboxCursor(Base):

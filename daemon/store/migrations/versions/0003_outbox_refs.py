@@ -1,4 +1,5 @@
-"""outbox refs: a queued mail may be about a meeting or a set of minutes
+"""outbox refs: a queued mail may be about a meeting or a set of minutes; an index for the
+answer rate limit (recent rows of a kind)
 
 Revision ID: 0003
 Revises: 0002
@@ -24,9 +25,11 @@ def upgrade() -> None:
         batch.create_foreign_key(
             batch.f("fk_outbox_minutes_id_minutes"), "minutes", ["minutes_id"], ["id"]
         )
+    op.create_index("ix_outbox_kind_created", "outbox", ["kind", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_kind_created", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_constraint(batch.f("fk_outbox_minutes_id_minutes"), type_="foreignkey")
         batch.drop_constraint(batch.f("fk_outbox_meeting_id_meetings"), type_="foreignkey")
