@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from email.header import decode_header, make_header
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -108,11 +109,13 @@ def _match_attendee(
 ) -> tuple[Attendee | None, str, str]:
     """The invited attendee this answer is from, and the PARTSTAT they gave.
 
-    The ATTENDEE address is compared case-insensitively with the invite list; when it is
-    not there (an alias, a forwarded invitation) a single ATTENDEE is matched by From."""
+    The ATTENDEE address is compared case-insensitively with the invite list and the mail
+    must come From that attendee or another invitee; when the ATTENDEE is not on the list
+    (an alias), a single ATTENDEE is matched by From."""
     invited = {a.email.lower(): a for a in meeting.attendees}
     for person in event.attendees:
-        if person.email in invited:
+        # A stranger cannot answer for an attendee; another invitee (a delegate) can.
+        if person.email in invited and (sender == person.email or sender in invited):
             return invited[person.email], person.partstat, ""
     if len(event.attendees) == 1 and sender in invited:
         return (
@@ -276,6 +279,15 @@ def link_collaboration(
     return None, f"the organizer has {len(active)} active collaborations"
 
 
+def _filename(part) -> str:
+    """Outlook writes RFC 2047 words inside the quoted filename; RFC 2231 is decoded already."""
+    name = part.get_filename() or ""
+    try:
+        return str(make_header(decode_header(name))).strip()
+    except Exception:  # a broken encoded word: keep what was written
+        return name.strip()
+
+
 def _attached_files(envelope: Envelope) -> list[MeetingAttachment]:
     files = []
     for part in envelope.message.walk():
@@ -284,7 +296,7 @@ def _attached_files(envelope: Envelope) -> list[MeetingAttachment]:
         if "attachment" not in str(part.get("Content-Disposition", "")).lower():
             continue
         content = part.get_payload(decode=True) or b""
-        name = part.get_filename() or f"attachment-{len(files) + 1}"
+        name = _filename(part) or f"attachment-{len(files) + 1}"
         files.append(
             MeetingAttachment(
                 filename=name[:255],
