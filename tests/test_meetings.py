@@ -121,7 +121,7 @@ def test_invitation_is_the_mime_tree_outlook_expects_and_passes_libical(
     calendar, part = calendar_of(message)
     assert part.get_param("method") == "REQUEST" and part.get_content_charset() == "utf-8"
     assert part["Content-Transfer-Encoding"] == "base64" and part["Content-Disposition"] is None
-    attachment = list(message.iter_attachments())[0]
+    attachment = next(iter(message.iter_attachments()))
     assert attachment.get_filename() == "项目计划表.xlsx"
     assert attachment.get_content() == files["plan"].read_bytes()
 
@@ -177,7 +177,7 @@ def test_notice_rule_names_the_earliest_start_and_urgent_is_recorded(demo_ledger
         '[[agenda]]\ntopic = "行动项确认"\nminutes = 20\n',
         "utf-8",
     )
-    code, out, err = demo_ledger(
+    code, _, err = demo_ledger(
         *SCHEDULE[:7], "2026-11-24T09:00", *SCHEDULE[8:], "--urgent", "--reason",
         "客户投诉升级，需当天对齐", "--agenda", str(long_agenda), at="2026-11-23T10:00",
     )  # fmt: skip
@@ -371,3 +371,42 @@ def test_reminders_go_to_who_has_not_answered_then_to_everyone_on_the_day(demo_l
     ]  # 王强 declined
     reminder = outbox(ledger_app, "meeting_reminder")[-1]
     assert "今日会议提醒" in str(parse(reminder.raw)["Subject"])
+
+
+def test_invitation_through_postfix_and_dovecot(mailstack, tmp_path, db_url):
+    """The REQUEST goes out over SMTP to the real Postfix and is fetched back from Dovecot
+    over IMAP with its calendar part intact."""
+    from daemon.calendar.scheduling import schedule
+    from daemon.calendar.specs import MeetingSpec
+    from daemon.ledger.history import Origin
+    from daemon.mail.outbox import send_due
+    from tests.test_ingest import World
+    from tests.test_mail_transport import imap_app
+
+    address = mailstack.address(f"collabd-{tmp_path.name[-8:]}")
+    app = imap_app(tmp_path, db_url, address, mailstack.smtp_port, mailstack.imap_port)
+    try:
+        world = World(app, mailstack, tmp_path)
+        app.clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI))
+        spec = MeetingSpec(
+            collab="v2-launch",
+            title="V2.0 进度同步会",
+            start="2026-11-25T14:00",
+            duration=60,
+            location="3楼会议室A",
+            attendees=["市场部"],
+        )
+        with app.db.transaction() as session:
+            schedule(session, app, spec, Origin.system("test"))
+        report = send_due(app.db, app.transport.outgoing, app.clock)
+        assert len(report.sent) == 2, report  # 李娜 and the coordinator/host 陈静
+        received = world.received("li.na", "会议邀请")
+        calendar, part = calendar_of(received)
+        assert part.get_param("method") == "REQUEST"
+        (event,) = calendar.walk("VEVENT")
+        assert str(event["ORGANIZER"]) == f"mailto:{address}"
+        assert str(event["SUMMARY"]) == "V2.0 进度同步会"
+        assert itip_problems(calendar.to_ical()) == []
+        assert world.received("chen.jing", "会议邀请") is not None
+    finally:
+        app.close()
