@@ -4,7 +4,9 @@
 # Quiet on success; prints apt's output only when something fails.
 set -euo pipefail
 
-PACKAGES=(postfix dovecot-imapd dovecot-lmtpd)
+# gir1.2-ical-3.0 + python3-gi: libical's iTIP check of every invitation collabd builds
+# (tests/calendar_check.py runs it through the system python3).
+PACKAGES=(postfix dovecot-imapd dovecot-lmtpd gir1.2-ical-3.0 python3-gi)
 
 have_everything() {
     command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || return 1
@@ -12,6 +14,10 @@ have_everything() {
     dpkg-query -W -f='${Status}' dovecot-lmtpd 2>/dev/null | grep -q 'install ok installed' \
         || return 1
     dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q 'install ok installed' \
+        || return 1
+    dpkg-query -W -f='${Status}' gir1.2-ical-3.0 2>/dev/null | grep -q 'install ok installed' \
+        || return 1
+    dpkg-query -W -f='${Status}' python3-gi 2>/dev/null | grep -q 'install ok installed' \
         || return 1
 }
 

@@ -113,6 +113,20 @@ class MailSection(Section):
 
 class MeetingsSection(Section):
     min_notice: DurationField = Duration(1, "d")  # seed 000: 提前至少1天通知参与方
+    # Attendees who have not answered the invitation are reminded this long before the start.
+    remind_unanswered: DurationField = Duration(1, "d")
+    # Everyone is reminded on the day of the meeting at this local time (HH:MM), or, for a
+    # meeting that starts earlier than `day_reminder_lead` after it, that long before.
+    day_reminder_at: str = "08:30"
+    day_reminder_lead: DurationField = Duration(1, "h")
+
+    @field_validator("day_reminder_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError('a local time of day, written HH:MM (e.g. "08:30")')
+        return f"{int(hours):02d}:{int(minutes):02d}"
 
 
 class Settings(Section):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..calendar.incoming import handle_calendar, link_from_reply
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -53,10 +54,6 @@ def has_calendar_part(app: App, envelope: Envelope) -> bool:
     return any(part.get_content_type() == "text/calendar" for part in envelope.message.walk())
 
 
-def calendar_not_handled(session: Session, app: App, envelope: Envelope) -> Decision:
-    return InboundStatus.IGNORED, "calendar mail: meetings are not handled by this version"
-
-
 def any_mail(app: App, envelope: Envelope) -> bool:
     return True
 
@@ -77,13 +74,16 @@ ROUTES: tuple[Route, ...] = (
         "calendar",
         "iMIP: invitations, answers and cancellations",
         has_calendar_part,
-        calendar_not_handled,
+        handle_calendar,  # daemon/calendar/incoming.py
     ),
     Route("reply", "a person's mail, read for commands", any_mail, handle_reply),
 )
 
 # kind of the answered collabd mail (OutboxMessage.kind) -> handler
-REPLY_HANDLERS: dict[str, ReplyHandler] = {}
+REPLY_HANDLERS: dict[str, ReplyHandler] = {
+    # the organizer of an Outlook meeting says which collaboration it belongs to
+    "meeting_which_collab": link_from_reply,
+}
 
 
 def route(session: Session, app: App, envelope: Envelope) -> Decision:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..calendar.reminders import meeting_reminders
+
 if TYPE_CHECKING:
     from ..app import App
 
@@ -32,7 +34,9 @@ class TickReport:
 # Time-driven jobs besides the rules (minutes requests …): each takes (app, now) and returns
 # lines describing what it queued.
 Job = Callable[["App", datetime], list[str]]
-JOBS: list[tuple[str, Job]] = []
+JOBS: list[tuple[str, Job]] = [
+    ("meeting_reminders", meeting_reminders),  # daemon/calendar/reminders.py
+]
 
 
 def run_tick(app: App, now: datetime | None = None) -> TickReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..types import UTCDateTime, str_enum
@@ -18,7 +18,11 @@ class Meeting(Base):
     __tablename__ = "meetings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    collaboration_id: Mapped[int] = mapped_column(ForeignKey("collaborations.id"), index=True)
+    # NULL only while collabd waits for the organizer of a meeting scheduled in Outlook to
+    # say which collaboration it belongs to (migration 0005).
+    collaboration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collaborations.id"), index=True
+    )
     title: Mapped[str] = mapped_column(String(300))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     duration_minutes: Mapped[int] = mapped_column(Integer)
@@ -38,7 +42,10 @@ class Meeting(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    collaboration: Mapped[Collaboration] = relationship()
+    # What the invitation says beyond the agenda (Outlook's body for meetings scheduled there).
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    collaboration: Mapped[Collaboration | None] = relationship()
     host: Mapped[Person | None] = relationship(foreign_keys=[host_id])
     recorder: Mapped[Person | None] = relationship(foreign_keys=[recorder_id])
     attendees: Mapped[list[Attendee]] = relationship(
@@ -66,6 +73,9 @@ class Attendee(Base):
     rsvp: Mapped[Rsvp] = mapped_column(str_enum(Rsvp, "rsvp"), default=Rsvp.NEEDS_ACTION)
     rsvp_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     comment: Mapped[str] = mapped_column(Text, default="")
+    # An iMIP COUNTER ("propose new time"): what the attendee asked for, until the next change.
+    proposed_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    proposed_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     meeting: Mapped[Meeting] = relationship(back_populates="attendees")
     person: Mapped[Person | None] = relationship()
@@ -90,7 +100,10 @@ class AgendaItem(Base):
 
 
 class MeetingAttachment(Base):
-    """Background material (背景材料) sent with the invitation; the bytes live in the data dir."""
+    """Background material (背景材料) sent with the invitation.
+
+    The bytes are kept in the ledger (`content`), so an update or a replica resends exactly
+    the same file; `path` is where it was read from, for people to recognise it."""
 
     __tablename__ = "meeting_attachments"
 
@@ -100,6 +113,7 @@ class MeetingAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    path: Mapped[str] = mapped_column(String(1000))  # relative to the data directory
+    path: Mapped[str] = mapped_column(String(1000))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     meeting: Mapped[Meeting] = relationship(back_populates="attachments")

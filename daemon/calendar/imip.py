@@ -1,0 +1,159 @@
+"""Reading incoming calendar mail (iMIP): what the text/calendar part says, defensively.
+
+Clients disagree on almost everything, so only what RFC 5546 makes essential is required:
+a METHOD and, per event, a UID. ORGANIZER, SEQUENCE and DTSTAMP are read when present and
+never required (Outlook's REPLY has no ORGANIZER). The answer is read from PARTSTAT, never
+from the subject, which every client words in its own language ("接受:", "Accepted:").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from email.message import Message
+
+from icalendar import Calendar
+
+CALENDAR_TYPES = ("text/calendar", "application/ics")
+
+
+class CalendarError(ValueError):
+    """The calendar part cannot be read; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class CalendarPerson:
+    email: str  # lower-case, without mailto:
+    name: str = ""
+    partstat: str = ""  # upper-case PARTSTAT, "" when absent
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    uid: str
+    sequence: int | None
+    summary: str = ""
+    start: datetime | None = None  # aware, UTC
+    end: datetime | None = None
+    location: str = ""
+    description: str = ""
+    url: str = ""
+    comment: str = ""
+    status: str = ""
+    organizer: CalendarPerson | None = None
+    attendees: tuple[CalendarPerson, ...] = ()
+    recurrence_id: str = ""
+
+
+@dataclass(frozen=True)
+class CalendarMail:
+    method: str  # REQUEST, REPLY, CANCEL, COUNTER, …
+    events: tuple[IncomingEvent, ...] = field(default_factory=tuple)
+
+
+def calendar_part(message: Message) -> Message | None:
+    """The first text/calendar part (the iMIP body, not a copy attached as a file, wins)."""
+    attached = None
+    for part in message.walk():
+        if part.get_content_type() not in CALENDAR_TYPES:
+            continue
+        if "attachment" not in str(part.get("Content-Disposition", "")).lower():
+            return part
+        attached = attached or part
+    return attached
+
+
+def email_of(value: object) -> str:
+    text = str(value or "").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text.strip().lower()
+
+
+def _person(value: object) -> CalendarPerson:
+    params = getattr(value, "params", {})
+    return CalendarPerson(
+        email=email_of(value),
+        name=str(params.get("CN", "")).strip().strip('"'),
+        partstat=str(params.get("PARTSTAT", "")).strip().upper(),
+        role=str(params.get("ROLE", "")).strip().upper(),
+    )
+
+
+def _instant(component, name: str, zone: tzinfo) -> datetime | None:
+    prop = component.get(name)
+    if prop is None:
+        return None
+    value = prop.dt
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # floating time: the configured zone is the best guess
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
+    if isinstance(value, date):  # all-day
+        return datetime.combine(value, time(0), zone).astimezone(UTC)
+    return None
+
+
+def _text(component, name: str) -> str:
+    value = component.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0]
+    return str(value).strip()
+
+
+def read_calendar(message: Message, zone: tzinfo) -> CalendarMail | None:
+    """The calendar object in a mail, or None if it has none. Raises CalendarError."""
+    part = calendar_part(message)
+    if part is None:
+        return None
+    payload = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = payload.decode(charset, errors="replace")
+    except LookupError:
+        text = payload.decode("utf-8", errors="replace")
+    try:
+        calendar = Calendar.from_ical(text)
+    except Exception as exc:  # icalendar raises ValueError and friends on broken input
+        raise CalendarError(f"the text/calendar part is not iCalendar: {exc}") from None
+    method = str(calendar.get("METHOD", "") or part.get_param("method") or "").strip().upper()
+    if not method:
+        raise CalendarError("the calendar object has no METHOD: it is a file, not an iMIP mail")
+    events = []
+    for component in calendar.walk("VEVENT"):
+        uid = _text(component, "UID")
+        if not uid:
+            raise CalendarError("a VEVENT has no UID")
+        sequence = component.get("SEQUENCE")
+        attendees = component.get("ATTENDEE", [])
+        if not isinstance(attendees, list):
+            attendees = [attendees]
+        organizer = component.get("ORGANIZER")
+        try:
+            start = _instant(component, "DTSTART", zone)
+            end = _instant(component, "DTEND", zone)
+        except Exception as exc:
+            raise CalendarError(f"event {uid}: unreadable DTSTART/DTEND: {exc}") from None
+        if start is not None and end is None and component.get("DURATION") is not None:
+            end = start + component.get("DURATION").dt
+        events.append(
+            IncomingEvent(
+                uid=uid,
+                sequence=int(sequence) if sequence is not None else None,
+                summary=_text(component, "SUMMARY"),
+                start=start,
+                end=end,
+                location=_text(component, "LOCATION"),
+                description=_text(component, "DESCRIPTION"),
+                url=_text(component, "URL"),
+                comment=_text(component, "COMMENT"),
+                status=_text(component, "STATUS").upper(),
+                organizer=_person(organizer) if organizer is not None else None,
+                attendees=tuple(_person(a) for a in attendees),
+                recurrence_id=_text(component, "RECURRENCE-ID"),
+            )
+        )
+    return CalendarMail(method, tuple(events))

@@ -1,0 +1,559 @@
+"""What an incoming calendar mail does to the ledger: the handler of the "calendar" route.
+
+    REPLY    an attendee answered one of collabd's invitations: their RSVP changes
+    COUNTER  an attendee proposes a new time (Outlook's "Propose new time")
+    REQUEST  a coordinator scheduled a meeting in Outlook and invited the collabd mailbox:
+             it is registered (or updated), linked to a collaboration, and accepted
+    CANCEL   that organizer cancelled it
+
+Declines and proposals are forwarded to the coordinator in one mail each. Every decision
+returns (status, why) for the inbound log; every change writes a history row naming the
+mail's Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from email.header import decode_header, make_header
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..ledger.history import Origin, record
+from ..mail.compose import CalendarPart
+from ..mail.outbox import enqueue
+from ..store.models import (
+    Attendee,
+    AttendeeRole,
+    Collaboration,
+    CollabStatus,
+    InboundStatus,
+    Meeting,
+    MeetingAttachment,
+    MeetingStatus,
+    Participant,
+    Person,
+    Rsvp,
+    SourceKind,
+)
+from .ical import attendee_reply
+from .imip import CalendarError, IncomingEvent, read_calendar
+from .views import meeting_view
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..mail.apply import ReplyContext
+    from ..mail.ingest import Envelope
+
+Decision = tuple[InboundStatus, str]
+
+RSVPS = {
+    "ACCEPTED": Rsvp.ACCEPTED,
+    "DECLINED": Rsvp.DECLINED,
+    "TENTATIVE": Rsvp.TENTATIVE,
+    "DELEGATED": Rsvp.DELEGATED,
+    "NEEDS-ACTION": Rsvp.NEEDS_ACTION,
+}
+# `[协作 v2-launch]` / `[collab v2-launch]` in the subject links an Outlook meeting.
+COLLAB_TAG = re.compile(r"\[\s*(?:协作|collab)\s*[:：]?\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*\]", re.I)
+
+
+def handle_calendar(session: Session, app: App, envelope: Envelope) -> Decision:
+    try:
+        calendar = read_calendar(envelope.message, app.settings.tz)
+    except CalendarError as exc:
+        return InboundStatus.IGNORED, f"unreadable calendar mail: {exc}"
+    if calendar is None or not calendar.events:
+        return InboundStatus.IGNORED, "calendar mail without an event"
+    handler = METHODS.get(calendar.method)
+    if handler is None:
+        return InboundStatus.IGNORED, f"METHOD:{calendar.method} is not something collabd acts on"
+    # A recurring series may carry exceptions (RECURRENCE-ID); the master event decides.
+    event = next((e for e in calendar.events if not e.recurrence_id), calendar.events[0])
+    return handler(session, app, envelope, event)
+
+
+def _origin(session: Session, envelope: Envelope) -> Origin:
+    person = session.scalar(select(Person).where(Person.email == envelope.sender))
+    if person is not None:
+        return Origin.mail(envelope.message_id, person)
+    return Origin(SourceKind.MAIL, envelope.message_id, envelope.sender or "unknown")
+
+
+def _meeting(session: Session, uid: str) -> Meeting | None:
+    return session.scalar(select(Meeting).where(Meeting.uid == uid))
+
+
+def _record(session, origin, app, meeting, action, **kw) -> None:
+    record(
+        session,
+        origin,
+        app.clock.now(),
+        entity="meeting",
+        entity_id=meeting.id,
+        collaboration_id=meeting.collaboration_id,
+        action=action,
+        **kw,
+    )
+
+
+# --- answers to collabd's invitations ---------------------------------------------------
+
+
+def _match_attendee(
+    meeting: Meeting, event: IncomingEvent, sender: str
+) -> tuple[Attendee | None, str, str]:
+    """The invited attendee this answer is from, and the PARTSTAT they gave.
+
+    The ATTENDEE address is compared case-insensitively with the invite list and the mail
+    must come From that attendee or another invitee; when the ATTENDEE is not on the list
+    (an alias), a single ATTENDEE is matched by From."""
+    invited = {a.email.lower(): a for a in meeting.attendees}
+    for person in event.attendees:
+        # A stranger cannot answer for an attendee; another invitee (a delegate) can.
+        if person.email in invited and (sender == person.email or sender in invited):
+            return invited[person.email], person.partstat, ""
+    if len(event.attendees) == 1 and sender in invited:
+        return (
+            invited[sender],
+            event.attendees[0].partstat,
+            f" (ATTENDEE {event.attendees[0].email}, matched by From)",
+        )
+    return None, "", ""
+
+
+def _answer_checks(
+    session: Session, app: App, envelope: Envelope, event: IncomingEvent, method: str
+) -> tuple[Meeting, Attendee, str, str] | Decision:
+    meeting = _meeting(session, event.uid)
+    if meeting is None:
+        return InboundStatus.IGNORED, f"{method} for UID {event.uid}: no such meeting"
+    if meeting.organizer_email != app.identity.address:
+        return (
+            InboundStatus.IGNORED,
+            f"{method} for meeting {meeting.id}: organized by {meeting.organizer_email}, "
+            "who tracks the answers in their own calendar",
+        )
+    attendee, partstat, note = _match_attendee(meeting, event, envelope.sender)
+    if attendee is None:
+        named = ", ".join(p.email for p in event.attendees) or "nobody"
+        return (
+            InboundStatus.IGNORED,
+            f"{method} for meeting {meeting.id} from {envelope.sender} names {named}: "
+            "not on the invite list",
+        )
+    if event.sequence is not None and event.sequence < meeting.sequence:
+        return (
+            InboundStatus.IGNORED,
+            f"{method} from {attendee.email} answers version {event.sequence} of meeting "
+            f"{meeting.id}; it is at version {meeting.sequence} now",
+        )
+    return meeting, attendee, partstat, note
+
+
+def apply_reply(session: Session, app: App, envelope: Envelope, event: IncomingEvent) -> Decision:
+    checked = _answer_checks(session, app, envelope, event, "REPLY")
+    if isinstance(checked[0], InboundStatus):
+        return checked
+    meeting, attendee, partstat, note = checked
+    rsvp = RSVPS.get(partstat)
+    if rsvp is None:
+        return InboundStatus.IGNORED, f"REPLY from {attendee.email} has no usable PARTSTAT"
+    old = attendee.rsvp
+    attendee.rsvp, attendee.rsvp_at = rsvp, app.clock.now()
+    attendee.comment = event.comment
+    _record(
+        session,
+        _origin(session, envelope),
+        app,
+        meeting,
+        "rsvp",
+        field=f"rsvp:{attendee.email}",
+        old=old,
+        new=rsvp,
+        note=event.comment,
+    )
+    forwarded = ""
+    if rsvp is Rsvp.DECLINED:
+        forwarded = _tell_coordinator(session, app, envelope, meeting, attendee, "declined")
+    return (
+        InboundStatus.APPLIED,
+        f"meeting {meeting.id}: {attendee.email} {old.value} → {rsvp.value}{note}{forwarded}",
+    )
+
+
+def apply_counter(session: Session, app: App, envelope: Envelope, event: IncomingEvent) -> Decision:
+    checked = _answer_checks(session, app, envelope, event, "COUNTER")
+    if isinstance(checked[0], InboundStatus):
+        return checked
+    meeting, attendee, partstat, note = checked
+    if event.start is None:
+        return InboundStatus.IGNORED, f"COUNTER from {attendee.email} proposes no time"
+    attendee.proposed_start = event.start
+    attendee.proposed_end = event.end or event.start + timedelta(minutes=meeting.duration_minutes)
+    attendee.comment = event.comment
+    if partstat in RSVPS and RSVPS[partstat] is not Rsvp.NEEDS_ACTION:
+        attendee.rsvp, attendee.rsvp_at = RSVPS[partstat], app.clock.now()
+    zone = app.settings.tz
+    proposed = attendee.proposed_start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    _record(
+        session,
+        _origin(session, envelope),
+        app,
+        meeting,
+        "counter",
+        field=f"proposal:{attendee.email}",
+        new=proposed,
+        note=event.comment,
+    )
+    forwarded = _tell_coordinator(session, app, envelope, meeting, attendee, "counter")
+    return (
+        InboundStatus.APPLIED,
+        f"meeting {meeting.id}: {attendee.email} proposes {proposed}{note}{forwarded}",
+    )
+
+
+def _tell_coordinator(
+    session: Session, app: App, envelope: Envelope, meeting: Meeting, attendee: Attendee, what: str
+) -> str:
+    """One mail to the coordinator saying who declined or what they propose, with the tally."""
+    coordinator = meeting.collaboration.coordinator if meeting.collaboration else meeting.host
+    if coordinator is None:
+        return ""
+    session.flush()
+    view = meeting_view(meeting, app.settings.tz)
+    answer = next(a for a in view["attendees"] if a["email"] == attendee.email)
+    digest = hashlib.sha256(envelope.message_id.encode()).hexdigest()[:16]
+    enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=app.clock.now(),
+        kind="meeting_answer_notice",
+        dedupe_key=f"meeting:{meeting.id}:notice:{digest}",
+        to=coordinator,
+        context={"meeting": view, "answer": answer, "what": what},
+        collaboration_id=meeting.collaboration_id,
+        meeting_id=meeting.id,
+    )
+    return f"; told the coordinator {coordinator.email}"
+
+
+# --- meetings scheduled in Outlook ------------------------------------------------------
+
+
+def _active_collaborations(session: Session, person: Person) -> list[Collaboration]:
+    involved = select(Participant.collaboration_id).where(Participant.contact_id == person.id)
+    return list(
+        session.scalars(
+            select(Collaboration)
+            .where(
+                Collaboration.status == CollabStatus.ACTIVE,
+                or_(
+                    Collaboration.initiator_id == person.id,
+                    Collaboration.coordinator_id == person.id,
+                    Collaboration.id.in_(involved),
+                ),
+            )
+            .order_by(Collaboration.id)
+        )
+    )
+
+
+def link_collaboration(
+    session: Session, texts: list[str], organizer: Person
+) -> tuple[Collaboration | None, str]:
+    """A subject tag first, else the organizer's only active collaboration."""
+    for text in texts:
+        for code in COLLAB_TAG.findall(text or ""):
+            collab = session.scalar(select(Collaboration).where(Collaboration.code == code))
+            if collab is not None:
+                return collab, f"subject tag [{code}]"
+    active = _active_collaborations(session, organizer)
+    if len(active) == 1:
+        return active[0], f"the organizer's only active collaboration {active[0].code}"
+    return None, f"the organizer has {len(active)} active collaborations"
+
+
+def _filename(part) -> str:
+    """Outlook writes RFC 2047 words inside the quoted filename; RFC 2231 is decoded already."""
+    name = part.get_filename() or ""
+    try:
+        return str(make_header(decode_header(name))).strip()
+    except Exception:  # a broken encoded word: keep what was written
+        return name.strip()
+
+
+def _attached_files(envelope: Envelope) -> list[MeetingAttachment]:
+    files = []
+    for part in envelope.message.walk():
+        if part.is_multipart() or part.get_content_type() in ("text/calendar", "application/ics"):
+            continue
+        if "attachment" not in str(part.get("Content-Disposition", "")).lower():
+            continue
+        content = part.get_payload(decode=True) or b""
+        name = _filename(part) or f"attachment-{len(files) + 1}"
+        files.append(
+            MeetingAttachment(
+                filename=name[:255],
+                content_type=part.get_content_type(),
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                path=f"mail:{envelope.message_id}"[:1000],
+                content=content,
+            )
+        )
+    return files
+
+
+def _sync_attendees(session: Session, app: App, meeting: Meeting, event: IncomingEvent) -> None:
+    own = app.identity.address
+    wanted = {p.email: p for p in event.attendees if p.email and p.email != own}
+    for attendee in list(meeting.attendees):
+        if attendee.email not in wanted:
+            meeting.attendees.remove(attendee)
+    current = {a.email for a in meeting.attendees}
+    for email, listed in wanted.items():
+        role = {"CHAIR": AttendeeRole.CHAIR, "OPT-PARTICIPANT": AttendeeRole.OPTIONAL}.get(
+            listed.role, AttendeeRole.REQUIRED
+        )
+        if email in current:
+            continue
+        person = session.scalar(select(Person).where(Person.email == email))
+        meeting.attendees.append(
+            Attendee(
+                person=person,
+                email=email,
+                role=role,
+                rsvp=RSVPS.get(listed.partstat, Rsvp.NEEDS_ACTION),
+            )
+        )
+
+
+def register_request(
+    session: Session, app: App, envelope: Envelope, event: IncomingEvent
+) -> Decision:
+    organizer_email = event.organizer.email if event.organizer else envelope.sender
+    if organizer_email == app.identity.address:
+        return InboundStatus.IGNORED, "a REQUEST organized by collabd itself: nothing to do"
+    if event.start is None:
+        return InboundStatus.IGNORED, f"REQUEST {event.uid} has no DTSTART"
+    organizer = session.scalar(select(Person).where(Person.email == organizer_email))
+    if organizer is None:
+        return (
+            InboundStatus.IGNORED,
+            f"meeting {event.summary!r} from {organizer_email}: the organizer is not in the "
+            "people list, so collabd cannot tell which collaboration it belongs to",
+        )
+    now = app.clock.now()
+    origin = _origin(session, envelope)
+    end = event.end or event.start + timedelta(hours=1)
+    duration = max(1, int((end - event.start).total_seconds() // 60))
+    meeting = _meeting(session, event.uid)
+    if meeting is not None:
+        return _update_from_organizer(
+            session, app, envelope, event, meeting, organizer, origin, duration
+        )
+    collab, linked_by = link_collaboration(session, [envelope.subject, event.summary], organizer)
+    meeting = Meeting(
+        collaboration=collab,
+        title=event.summary or "(no subject)",
+        starts_at=event.start,
+        duration_minutes=duration,
+        timezone=app.settings.daemon.timezone,
+        location=event.location,
+        online_url=event.url,
+        host=organizer,
+        organizer_email=organizer_email,
+        uid=event.uid,
+        sequence=event.sequence or 0,
+        status=MeetingStatus.SCHEDULED,
+        description=event.description,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(meeting)
+    meeting.attachments = _attached_files(envelope)
+    _sync_attendees(session, app, meeting, event)
+    session.flush()
+    _record(
+        session,
+        origin,
+        app,
+        meeting,
+        "registered",
+        new=f"{meeting.title} ({organizer_email})",
+        note=f"linked by {linked_by}" if collab else linked_by,
+    )
+    _accept(session, app, meeting, organizer)
+    why = f"meeting {meeting.id} registered from {organizer_email}'s calendar"
+    if collab is None:
+        _ask_which_collaboration(session, app, meeting, organizer)
+        return InboundStatus.APPLIED, f"{why}; {linked_by}: asked which one"
+    return InboundStatus.APPLIED, f"{why}, linked to {collab.code} by {linked_by}; accepted"
+
+
+def _update_from_organizer(
+    session, app, envelope, event, meeting, organizer, origin, duration
+) -> Decision:
+    if meeting.organizer_email != organizer.email:
+        return (
+            InboundStatus.IGNORED,
+            f"REQUEST for meeting {meeting.id} from {organizer.email}, but it is organized by "
+            f"{meeting.organizer_email}",
+        )
+    if event.sequence is not None and event.sequence < meeting.sequence:
+        return (
+            InboundStatus.IGNORED,
+            f"an older version ({event.sequence}) of meeting {meeting.id}, "
+            f"which is at {meeting.sequence}",
+        )
+    changes = []
+    for name, new in (
+        ("title", event.summary or meeting.title),
+        ("starts_at", event.start),
+        ("duration_minutes", duration),
+        ("location", event.location),
+        ("online_url", event.url),
+        ("description", event.description),
+    ):
+        old = getattr(meeting, name)
+        if old != new:
+            setattr(meeting, name, new)
+            changes.append(name)
+            _record(session, origin, app, meeting, "changed", field=name, old=old, new=new)
+    emails = {a.email for a in meeting.attendees}
+    _sync_attendees(session, app, meeting, event)
+    if {a.email for a in meeting.attendees} != emails:
+        changes.append("attendees")
+    files = _attached_files(envelope)
+    if files and [f.sha256 for f in files] != [a.sha256 for a in meeting.attachments]:
+        meeting.attachments = files
+        changes.append("attachments")
+    meeting.status = MeetingStatus.SCHEDULED
+    meeting.sequence = max(meeting.sequence, event.sequence or 0)
+    meeting.updated_at = app.clock.now()
+    linked = ""
+    if meeting.collaboration is None:
+        collab, linked_by = link_collaboration(
+            session, [envelope.subject, event.summary], organizer
+        )
+        if collab is not None:
+            meeting.collaboration = collab
+            linked = f", linked to {collab.code} by {linked_by}"
+            _record(session, origin, app, meeting, "linked", new=collab.code, note=linked_by)
+    session.flush()
+    _accept(session, app, meeting, organizer)
+    what = ", ".join(changes) or "nothing changed"
+    return (
+        InboundStatus.APPLIED,
+        f"meeting {meeting.id} updated by its organizer (sequence {meeting.sequence}): "
+        f"{what}{linked}",
+    )
+
+
+def _accept(session: Session, app: App, meeting: Meeting, organizer: Person) -> None:
+    """Answer the organizer with REPLY PARTSTAT=ACCEPTED, once per version."""
+    ics = attendee_reply(
+        meeting,
+        attendee_email=app.identity.address,
+        attendee_name=app.identity.name,
+        partstat="ACCEPTED",
+        now=app.clock.now(),
+    )
+    enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=app.clock.now(),
+        kind="meeting_accepted",
+        dedupe_key=f"meeting:{meeting.id}:{meeting.sequence}:REPLY",
+        to=organizer,
+        context={"meeting": meeting_view(meeting, app.settings.tz)},
+        collaboration_id=meeting.collaboration_id,
+        meeting_id=meeting.id,
+        calendar=CalendarPart(ics, "REPLY"),
+    )
+
+
+def _ask_which_collaboration(
+    session: Session, app: App, meeting: Meeting, organizer: Person
+) -> None:
+    enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=app.clock.now(),
+        kind="meeting_which_collab",
+        dedupe_key=f"meeting:{meeting.id}:which-collab",
+        to=organizer,
+        context={
+            "meeting": meeting_view(meeting, app.settings.tz),
+            "choices": [
+                {"code": c.code, "theme": c.theme}
+                for c in _active_collaborations(session, organizer)
+            ],
+        },
+        meeting_id=meeting.id,
+    )
+
+
+def apply_cancel(session: Session, app: App, envelope: Envelope, event: IncomingEvent) -> Decision:
+    meeting = _meeting(session, event.uid)
+    if meeting is None:
+        return InboundStatus.IGNORED, f"CANCEL for UID {event.uid}: no such meeting"
+    organizer_email = event.organizer.email if event.organizer else envelope.sender
+    if meeting.organizer_email == app.identity.address or organizer_email != (
+        meeting.organizer_email
+    ):
+        return (
+            InboundStatus.IGNORED,
+            f"CANCEL for meeting {meeting.id} from {organizer_email}: only its organizer "
+            f"({meeting.organizer_email}) cancels it",
+        )
+    if meeting.status is MeetingStatus.CANCELLED:
+        return InboundStatus.IGNORED, f"meeting {meeting.id} is already cancelled"
+    meeting.status = MeetingStatus.CANCELLED
+    meeting.sequence = max(meeting.sequence, event.sequence or 0)
+    meeting.updated_at = app.clock.now()
+    _record(session, _origin(session, envelope), app, meeting, "cancelled", note=event.comment)
+    return InboundStatus.APPLIED, f"meeting {meeting.id} cancelled by its organizer"
+
+
+METHODS: dict[str, Callable[[Session, App, Envelope, IncomingEvent], Decision]] = {
+    "REPLY": apply_reply,
+    "COUNTER": apply_counter,
+    "REQUEST": register_request,
+    "CANCEL": apply_cancel,
+}
+
+
+# --- the organizer's answer to "which collaboration?" -----------------------------------
+
+
+def link_from_reply(ctx: ReplyContext) -> Decision:
+    """REPLY_HANDLERS["meeting_which_collab"]: the organizer typed a collaboration code."""
+    meeting = ctx.session.get(Meeting, ctx.answered.meeting_id) if ctx.answered else None
+    if meeting is None:
+        return InboundStatus.IGNORED, "answer about a meeting that no longer exists"
+    if ctx.person is None or ctx.person.email != meeting.organizer_email:
+        return InboundStatus.IGNORED, "only the meeting's organizer says where it belongs"
+    if meeting.collaboration is not None:
+        return InboundStatus.IGNORED, f"meeting {meeting.id} is already linked"
+    codes = {
+        c.code.lower(): c
+        for c in ctx.session.scalars(
+            select(Collaboration).where(Collaboration.status == CollabStatus.ACTIVE)
+        )
+    }
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9._-]*", ctx.parsed.new_text)
+    found = [codes[w.lower()] for w in words if w.lower() in codes]
+    if not found:
+        return InboundStatus.IGNORED, "no collaboration code in the organizer's answer"
+    meeting.collaboration = found[0]
+    _record(ctx.session, ctx.origin, ctx.app, meeting, "linked", new=found[0].code, note="by mail")
+    return InboundStatus.APPLIED, f"meeting {meeting.id} linked to {found[0].code}"

@@ -1,0 +1,342 @@
+"""`collabd meeting schedule|update|cancel|list|show`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from ..calendar.scheduling import cancel, find_meeting, schedule, update
+from ..calendar.specs import MeetingSpec, load_meeting_file
+from ..calendar.views import meeting_view
+from ..errors import UsageError
+from ..ledger.collaborations import find_collaboration
+from ..ledger.specs import parse_spec
+from ..store.models import HistoryEntry, Meeting, OutboxMessage, label
+from .context import Context
+from .output import emit_json, fields, table
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll it back once the mails are written to files."""
+
+
+def _meeting_flags(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    parser.add_argument("--file", type=Path, help="a TOML file with the same keys as the flags")
+    if creating:
+        parser.add_argument("--collab", metavar="CODE", help="the collaboration")
+    parser.add_argument("--title", help="会议主题")
+    parser.add_argument(
+        "--start", help="ISO 8601, e.g. 2026-11-25T14:00 (without an offset: configured zone)"
+    )
+    parser.add_argument("--duration", type=int, metavar="MINUTES")
+    parser.add_argument("--location", help="会议地点")
+    parser.add_argument("--online-url", help="online meeting link")
+    parser.add_argument("--host", help="主持人: mail address or name (default: the coordinator)")
+    parser.add_argument("--recorder", help="记录人: mail address or name")
+    parser.add_argument(
+        "--attendee",
+        action="append",
+        metavar="WHO",
+        help="a mail address, a name, or a participating department (its contact); repeatable",
+    )
+    parser.add_argument("--agenda", type=Path, metavar="FILE", help="agenda, Markdown or TOML")
+    parser.add_argument(
+        "--attach", action="append", type=Path, metavar="FILE", help="background file; repeatable"
+    )
+    parser.add_argument(
+        "--urgent", action="store_true", help="waive the notice rule (needs --reason)"
+    )
+    parser.add_argument("--reason", help="why the short notice; recorded in the history")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="write the mails to --out DIR, send nothing"
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help="where --dry-run writes .eml")
+    parser.add_argument("--json", action="store_true")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "meeting", help="meetings as calendar invitations: schedule, update, cancel, list, show"
+    )
+    sub = parser.add_subparsers(dest="meeting_command", metavar="ACTION", required=True)
+
+    sch = sub.add_parser(
+        "schedule",
+        help="schedule a meeting and send the invitations",
+        description="Schedule a meeting: every attendee, the host and the coordinator get an "
+        "Outlook-ready invitation (iCalendar REQUEST) with the agenda and files.",
+    )
+    _meeting_flags(sch, creating=True)
+    sch.set_defaults(handler=meeting_schedule)
+
+    upd = sub.add_parser(
+        "update",
+        help="change time, place, attendees, agenda or files (same UID, SEQUENCE + 1)",
+    )
+    upd.add_argument("meeting", help="meeting number (see `meeting list`) or UID")
+    _meeting_flags(upd, creating=False)
+    upd.set_defaults(handler=meeting_update)
+
+    can = sub.add_parser("cancel", help="cancel a meeting (METHOD:CANCEL to everyone)")
+    can.add_argument("meeting", help="meeting number or UID")
+    can.add_argument("--reason", default="", help="told to the attendees, kept in the history")
+    can.add_argument("--dry-run", action="store_true")
+    can.add_argument("--out", type=Path, metavar="DIR")
+    can.add_argument("--json", action="store_true")
+    can.set_defaults(handler=meeting_cancel)
+
+    lst = sub.add_parser("list", help="meetings with time, place and answers")
+    lst.add_argument("--collab", metavar="CODE")
+    lst.add_argument("--all", action="store_true", help="include cancelled and past meetings")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=meeting_list)
+
+    show = sub.add_parser("show", help="one meeting: attendees with their RSVP, proposals, history")
+    show.add_argument("meeting", help="meeting number or UID")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=meeting_show)
+
+
+def _spec(args: argparse.Namespace) -> MeetingSpec:
+    spec = load_meeting_file(args.file) if args.file else MeetingSpec()
+    flags = {
+        "collab": getattr(args, "collab", None),
+        "title": args.title,
+        "start": args.start,
+        "duration": args.duration,
+        "location": args.location,
+        "online_url": args.online_url,
+        "host": args.host,
+        "recorder": args.recorder,
+        "attendees": args.attendee,
+        "agenda": str(args.agenda) if args.agenda else None,
+        "attachments": [str(p) for p in args.attach] if args.attach else None,
+        "reason": args.reason,
+    }
+    data = spec.model_dump()
+    data.update({key: value for key, value in flags.items() if value is not None})
+    data["urgent"] = spec.urgent or args.urgent
+    return parse_spec(MeetingSpec, data, "command line")
+
+
+def _run(context: Context, args: argparse.Namespace, operation) -> int:
+    if args.dry_run and not args.out:
+        raise UsageError("--dry-run needs --out DIR (where the .eml files go)")
+    app = context.app
+    written: list[Path] = []
+    try:
+        with app.db.transaction() as session:
+            before = session.scalar(select(func.max(OutboxMessage.id))) or 0
+            outcome = operation(session)
+            view = meeting_view(outcome.meeting, app.settings.tz)
+            if args.dry_run:
+                session.flush()
+                rows = session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id > before)
+                    .order_by(OutboxMessage.id)
+                )
+                args.out.mkdir(parents=True, exist_ok=True)
+                for number, row in enumerate(rows, start=1):
+                    path = args.out / f"{number:02d}-{row.kind}-{row.recipients}.eml"
+                    path.write_bytes(row.raw)
+                    written.append(path)
+                raise _DryRun
+    except _DryRun:
+        pass
+    for warning in outcome.warnings:
+        print(f"collabd: warning: {warning}", file=sys.stderr)
+    if args.json:
+        emit_json(
+            {
+                "meeting": view,
+                "queued": 0 if args.dry_run else outcome.queued,
+                "changes": outcome.changes,
+                "warnings": outcome.warnings,
+                "dry_run_files": [str(p) for p in written],
+            }
+        )
+        return 0
+    if args.dry_run:
+        print(f"dry run: nothing saved or sent; {len(written)} mail(s) written to {args.out}:")
+        for path in written:
+            print(f"  {path}")
+        return 0
+    return outcome, view
+
+
+def meeting_schedule(context: Context, args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    result = _run(
+        context, args, lambda session: schedule(session, context.app, spec, context.origin)
+    )
+    if isinstance(result, int):
+        return result
+    outcome, view = result
+    print(
+        f"meeting {view['id']} scheduled: {view['title']}, {view['start']}–{view['end'][11:]} "
+        f"({view['timezone']}), {len(view['attendees'])} attendee(s); "
+        f"{outcome.queued} invitation(s) queued"
+    )
+    return 0
+
+
+def meeting_update(context: Context, args: argparse.Namespace) -> int:
+    spec = _spec(args)
+
+    def operation(session):
+        return update(
+            session, context.app, find_meeting(session, args.meeting), spec, context.origin
+        )
+
+    result = _run(context, args, operation)
+    if isinstance(result, int):
+        return result
+    outcome, view = result
+    if not outcome.changes:
+        print(f"meeting {view['id']}: nothing changed")
+        return 0
+    for line in outcome.changes:
+        print(f"meeting {view['id']} {line}")
+    print(f"sequence {view['sequence']}; {outcome.queued} mail(s) queued")
+    return 0
+
+
+def meeting_cancel(context: Context, args: argparse.Namespace) -> int:
+    def operation(session):
+        return cancel(
+            session, context.app, find_meeting(session, args.meeting), context.origin, args.reason
+        )
+
+    result = _run(context, args, operation)
+    if isinstance(result, int):
+        return result
+    outcome, view = result
+    print(f"meeting {view['id']} cancelled; {outcome.queued} cancellation(s) queued")
+    return 0
+
+
+def _answers(view: dict) -> str:
+    return ", ".join(f"{count} {label(rsvp, 'en')}" for rsvp, count in _rsvp_items(view))
+
+
+def _rsvp_items(view: dict):
+    from ..store.models import Rsvp
+
+    return [(Rsvp(k), v) for k, v in sorted(view["rsvp_counts"].items())]
+
+
+def meeting_list(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    with app.db.transaction() as session:
+        query = select(Meeting).order_by(Meeting.starts_at, Meeting.id)
+        if args.collab:
+            query = query.where(
+                Meeting.collaboration_id == find_collaboration(session, args.collab).id
+            )
+        if not args.all:
+            query = query.where(Meeting.status != "cancelled", Meeting.starts_at >= app.clock.now())
+        views = [meeting_view(m, app.settings.tz) for m in session.scalars(query)]
+    if args.json:
+        emit_json(views)
+        return 0
+    table(
+        ["#", "start", "meeting", "collab", "place", "status", "answers"],
+        [
+            [
+                v["id"],
+                v["start"],
+                v["title"],
+                v["collab"],
+                v["location"] or v["online_url"],
+                v["status"],
+                _answers(v),
+            ]
+            for v in views
+        ],
+    )
+    return 0
+
+
+def meeting_show(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    with app.db.transaction() as session:
+        meeting = find_meeting(session, args.meeting)
+        view = meeting_view(meeting, app.settings.tz)
+        view["history"] = [
+            {
+                "at": h.at,
+                "action": h.action,
+                "field": h.field,
+                "old": h.old_value,
+                "new": h.new_value,
+                "actor": h.actor,
+                "source": h.source,
+                "note": h.note,
+            }
+            for h in session.scalars(
+                select(HistoryEntry)
+                .where(HistoryEntry.entity == "meeting", HistoryEntry.entity_id == meeting.id)
+                .order_by(HistoryEntry.id)
+            )
+        ]
+    if args.json:
+        emit_json(view)
+        return 0
+    fields(
+        [
+            ("meeting", f"{view['id']} {view['title']}"),
+            ("collab", view["collab"] or "(not linked yet)"),
+            ("when", f"{view['start']} – {view['end'][11:]} ({view['timezone']})"),
+            ("where", view["location"] or "—"),
+            ("online", view["online_url"] or "—"),
+            ("host", view["host"] or "—"),
+            ("recorder", view["recorder"] or "—"),
+            ("organizer", view["organizer"]),
+            ("status", view["status"]),
+            ("uid", f"{view['uid']} (sequence {view['sequence']})"),
+            ("urgent", view["urgent_reason"] or "—"),
+            ("files", ", ".join(a["filename"] for a in view["attachments"]) or "—"),
+        ]
+    )
+    print("\nattendees")
+    table(
+        ["name", "email", "role", "answer", "at", "proposed", "comment"],
+        [
+            [
+                a["name"],
+                a["email"],
+                a["role"],
+                f"{label(a['rsvp'], 'zh-CN')} {a['rsvp'].value}",
+                a["rsvp_at"],
+                f"{a['proposed_start']}–{a['proposed_end'][11:]}" if a["proposed_start"] else None,
+                a["comment"] or None,
+            ]
+            for a in view["attendees"]
+        ],
+    )
+    if view["agenda"]:
+        print(f"\nagenda ({view['agenda_minutes']} min)")
+        table(
+            ["#", "topic", "owner", "min"],
+            [[i["position"], i["topic"], i["owner"], i["minutes"]] for i in view["agenda"]],
+        )
+    print("\nhistory")
+    table(
+        ["at", "change", "by", "source"],
+        [
+            [
+                context.local(h["at"]),
+                f"{h['field']}: {h['old']} → {h['new']}"
+                if h["field"]
+                else f"{h['action']} {h['new'] or ''}".strip(),
+                h["actor"],
+                h["source"],
+            ]
+            for h in view["history"]
+        ],
+    )
+    return 0

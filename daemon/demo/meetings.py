@@ -1,0 +1,81 @@
+"""Demo: a meeting scheduled from the CLI, and an attendee accepting it in Outlook.
+
+Runs after the demo has imported its people and created `v2-launch` (daemon/demo/run.py).
+"""
+
+from __future__ import annotations
+
+import mailbox
+from email.message import EmailMessage
+from email.utils import formataddr
+
+from icalendar import Calendar, Event, vCalAddress
+
+from .run import DEMO_ADDRESS, Demo
+
+AGENDA = """# 议程
+1. 开场与目标重申 | 陈静 | 5
+2. 研发进度同步 | 张伟 | 15
+3. 需求文档V2.0问题聚焦 | 李娜 | 20
+4. 行动项确认 | 陈静 | 10
+"""
+
+
+def outlook_accept(invitation: EmailMessage, attendee: str, name: str) -> bytes:
+    """The REPLY Outlook sends when someone clicks Accept: no ORGANIZER, PARTSTAT=ACCEPTED."""
+    part = next(p for p in invitation.walk() if p.get_content_type() == "text/calendar")
+    (invited,) = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
+    reply = Calendar()
+    reply.add("METHOD", "REPLY")
+    reply.add("PRODID", "Microsoft Exchange Server 2010")
+    reply.add("VERSION", "2.0")
+    event = Event()
+    who = vCalAddress(f"mailto:{attendee}")
+    who.params.update({"PARTSTAT": "ACCEPTED", "CN": name})
+    event.add("ATTENDEE", who)
+    for key in ("UID", "SEQUENCE", "DTSTART", "DTEND", "LOCATION"):
+        event[key] = invited[key]
+    event.add("SUMMARY", f"接受: {invited['SUMMARY']}")
+    event.add("DTSTAMP", invited["DTSTAMP"].dt)
+    reply.add_component(event)
+    message = EmailMessage()
+    message["From"] = formataddr((name, attendee))
+    message["To"] = DEMO_ADDRESS
+    message["Subject"] = f"接受: {invited['SUMMARY']}"
+    message["Date"] = "Tue, 24 Nov 2026 09:12:00 +0800"
+    message["Message-ID"] = "<accept-20261124091200.demo@example.com>"
+    message.set_content("")
+    message.add_alternative(
+        reply.to_ical().decode("utf-8"),
+        subtype="calendar",
+        params={"method": "REPLY"},
+        cte="base64",
+    )
+    return message.as_bytes()
+
+
+def show(demo: Demo) -> None:
+    demo.section("Meetings: the coordinator schedules, Outlook answers")
+    agenda = demo.directory / "agenda.md"
+    agenda.write_text(AGENDA, encoding="utf-8")
+    plan = demo.directory / "V2.0项目计划.txt"
+    plan.write_text("V2.0 内测计划：11月30日起内测，12月20日前完成。\n", encoding="utf-8")
+    demo.collabd(
+        "meeting", "schedule", "--collab", "v2-launch", "--title", "V2.0 进度同步会",
+        "--start", "2026-11-25T14:00", "--duration", "50", "--location", "3楼会议室A",
+        "--online-url", "https://meeting.tencent.com/dm/v2sync", "--host", "张伟",
+        "--recorder", "陈静", "--attendee", "市场部", "--attendee", "销售部",
+        "--agenda", str(agenda), "--attach", str(plan), at="2026-11-24T09:00",
+    )  # fmt: skip
+    demo.collabd("outbox", "send", at="2026-11-24T09:01")
+    root = demo.directory / "maildir"
+    invitation = next(
+        m for m in demo._messages(root / "li.na@example.com") if "会议邀请" in str(m["Subject"])
+    )
+    demo.out(f"\n李娜 receives: {invitation['Subject']} (an Outlook meeting request)")
+    mailbox.Maildir(root / DEMO_ADDRESS, create=True).add(
+        outlook_accept(invitation, "li.na@example.com", "李娜")
+    )
+    demo.out("李娜 clicks Accept in Outlook; her REPLY arrives in the collabd mailbox.")
+    demo.collabd("ingest", at="2026-11-24T09:13")
+    demo.collabd("meeting", "show", "1", at="2026-11-24T09:13")

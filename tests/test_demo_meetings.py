@@ -1,0 +1,20 @@
+"""The meetings part of `collabd demo`: scheduled from the CLI, accepted from Outlook."""
+
+from __future__ import annotations
+
+from daemon.demo import meetings
+from daemon.demo.run import Demo
+
+
+def test_demo_schedules_a_meeting_and_shows_the_accepted_rsvp(tmp_path, capsys):
+    demo = Demo(tmp_path, out=print)
+    demo.run()
+    capsys.readouterr()
+    meetings.show(demo)
+    text = capsys.readouterr().out
+    assert "meeting 1 scheduled: V2.0 进度同步会" in text
+    assert "li.na@example.com needs_action → accepted" in text  # the REPLY was applied
+    shown = text[text.rindex("$ collabd --at 2026-11-24T09:13 meeting show 1") :]
+    rows = {line.split()[1]: line for line in shown.splitlines() if "@example.com " in line}
+    assert "接受 accepted" in rows["li.na@example.com"]
+    assert "未答复 needs_action" in rows["wang.qiang@example.com"]

@@ -1,0 +1,412 @@
+"""Meetings through the calendar: invitations built for Outlook and checked by libical,
+the notice rule, updates and cancellations, RSVPs from real clients' REPLY mails, meetings
+scheduled in Outlook, and reminders. Every test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import mailbox
+import re
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select, update
+
+from daemon.app import App
+from daemon.clock import FixedClock
+from daemon.config import validate
+from daemon.rules.tick import run_tick
+from daemon.store.models import Meeting, OutboxMessage
+from tests.calendar_check import itip_problems
+
+FIXTURES = Path(__file__).parent / "calendar_fixtures"
+FIXTURE_UID = "5f0c7e8e-3c1d-4d0e-9a57-2f7b1c9d4e11@example.com"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def calendar_of(message) -> tuple[Calendar, email.message.Message]:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    return Calendar.from_ical(part.get_payload(decode=True)), part
+
+
+def tree(message) -> list[str]:
+    return [
+        f"{part.get_content_type()}{' (attachment)' if part.get_content_disposition() else ''}"
+        for part in message.walk()
+    ]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    agenda = tmp_path / "agenda.md"
+    agenda.write_text(
+        "# 议程\n\n1. 开场与目标重申 | 陈静 | 5\n2. 研发进度同步 — 张伟 — 15分钟\n"
+        "3. 问题聚焦（赵敏，20 min）\n",
+        "utf-8",
+    )
+    plan = tmp_path / "项目计划表.xlsx"
+    plan.write_bytes(b"PK\x03\x04 stand-in for a spreadsheet " + bytes(range(256)))
+    return {"agenda": agenda, "plan": plan}
+
+
+SCHEDULE = (
+    "meeting", "schedule", "--collab", "v2-launch", "--title", "V2.0 进度同步会",
+    "--start", "2026-11-25T14:00", "--duration", "60", "--location", "3楼会议室A",
+    "--online-url", "https://meeting.tencent.com/dm/8Qk2", "--host", "张伟",
+    "--recorder", "陈静", "--attendee", "市场部", "--attendee", "wang.qiang@example.com",
+)  # fmt: skip
+
+
+def outbox(cli_or_app, kind: str | None = None) -> list[OutboxMessage]:
+    app = cli_or_app
+    with app.db.transaction() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        return list(session.scalars(query))
+
+
+@pytest.fixture
+def ledger_app(demo_ledger, config_file, tmp_path):
+    """An App on the same ledger the CLI uses, to look at the outbox and the meetings."""
+    data = config_file.read_text("utf-8")
+    url = re.search(r'url = "(.*)"', data).group(1)
+    settings = validate(
+        {
+            "daemon": {"data_dir": str(tmp_path / "data")},
+            "store": {"url": url},
+            "mail": {"address": "collabd@example.com"},
+        },
+        "test",
+    )
+    app = App(settings, clock=FixedClock(datetime(2026, 11, 23, 2, 0, tzinfo=SHANGHAI)))
+    yield app
+    app.close()
+
+
+def test_invitation_is_the_mime_tree_outlook_expects_and_passes_libical(
+    demo_ledger, files, tmp_path
+):
+    out = tmp_path / "dry"
+    demo_ledger.ok(
+        *SCHEDULE, "--agenda", str(files["agenda"]), "--attach", str(files["plan"]),
+        "--dry-run", "--out", str(out), at="2026-11-23T10:00",
+    )  # fmt: skip
+    written = sorted(out.glob("*.eml"))
+    # host 张伟, recorder 陈静 (also the coordinator), 市场部's contact 李娜, 王强
+    assert [p.name.split("-", 2)[2] for p in written] == [
+        "zhang.wei@example.com.eml",
+        "chen.jing@example.com.eml",
+        "li.na@example.com.eml",
+        "wang.qiang@example.com.eml",
+    ]
+    message = parse(written[0].read_bytes())
+    assert tree(message) == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/calendar",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet (attachment)",
+    ]
+    calendar, part = calendar_of(message)
+    assert part.get_param("method") == "REQUEST" and part.get_content_charset() == "utf-8"
+    assert part["Content-Transfer-Encoding"] == "base64" and part["Content-Disposition"] is None
+    attachment = next(iter(message.iter_attachments()))
+    assert attachment.get_filename() == "项目计划表.xlsx"
+    assert attachment.get_content() == files["plan"].read_bytes()
+
+    ics = part.get_payload(decode=True)
+    assert itip_problems(ics) == []
+    assert calendar["METHOD"] == "REQUEST" and calendar["VERSION"] == "2.0"
+    (event,) = calendar.walk("VEVENT")
+    assert event["SEQUENCE"] == 0 and event["DTSTAMP"].dt.utcoffset().total_seconds() == 0
+    assert str(event["SUMMARY"]) == "V2.0 进度同步会"
+    assert event["DTSTART"].params["TZID"] == "Asia/Shanghai"
+    assert event["DTSTART"].dt == datetime(2026, 11, 25, 14, 0, tzinfo=SHANGHAI)
+    tzids = {
+        prop.params["TZID"]
+        for component in calendar.walk()
+        for prop in component.values()
+        if hasattr(prop, "params") and "TZID" in prop.params
+    }
+    defined = {str(tz["TZID"]): tz for tz in calendar.walk("VTIMEZONE")}
+    assert tzids and tzids <= set(defined)
+    shanghai = defined["Asia/Shanghai"]
+    assert [c.name for c in shanghai.subcomponents] == ["STANDARD"]  # not the 1986–91 DST
+    assert b"TZOFFSETTO:+0800" in ics
+    assert str(event["ORGANIZER"]) == "mailto:collabd@example.com"
+    assert "collabd@example.com" in message["From"]
+    attendees = {str(a).removeprefix("mailto:"): a.params for a in event["ATTENDEE"]}
+    assert attendees["zhang.wei@example.com"]["ROLE"] == "CHAIR"
+    assert attendees["li.na@example.com"]["ROLE"] == "REQ-PARTICIPANT"
+    assert attendees["li.na@example.com"]["CN"] == "李娜"
+    assert {p["PARTSTAT"] for p in attendees.values()} == {"NEEDS-ACTION"}
+    assert {p["RSVP"] for p in attendees.values()} == {"TRUE"}
+    assert "研发进度同步 (张伟, 15 min)" in str(event["DESCRIPTION"])
+    assert str(event["URL"]) == "https://meeting.tencent.com/dm/8Qk2"
+    # Lines are folded at 75 octets without breaking a character.
+    assert all(len(line) <= 75 for line in ics.split(b"\r\n"))
+    html = message.get_body(("html",)).get_content()
+    assert "<td" in html and "研发进度同步" in html and "15" in html
+    # a dry run saves and sends nothing
+    assert json.loads(demo_ledger.ok("meeting", "list", "--json")) == []
+
+
+def test_notice_rule_names_the_earliest_start_and_urgent_is_recorded(demo_ledger, tmp_path):
+    code, _, err = demo_ledger(*SCHEDULE[:7], "2026-11-24T09:00", *SCHEDULE[8:],
+                               at="2026-11-23T10:00")  # fmt: skip
+    assert code == 65
+    assert "earliest allowed start is 2026-11-24 10:00" in err and "--urgent" in err
+    code, _, err = demo_ledger(
+        *SCHEDULE[:7], "2026-11-24T09:00", *SCHEDULE[8:], "--urgent", at="2026-11-23T10:00"
+    )
+    assert code == 64 and "--reason" in err
+    long_agenda = tmp_path / "long.toml"
+    long_agenda.write_text(
+        '[[agenda]]\ntopic = "方案研讨"\nowner = "王强"\nminutes = 80\n'
+        '[[agenda]]\ntopic = "行动项确认"\nminutes = 20\n',
+        "utf-8",
+    )
+    code, _, err = demo_ledger(
+        *SCHEDULE[:7], "2026-11-24T09:00", *SCHEDULE[8:], "--urgent", "--reason",
+        "客户投诉升级，需当天对齐", "--agenda", str(long_agenda), at="2026-11-23T10:00",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "agenda adds up to 100 minutes, over 90" in err
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert shown["urgent_reason"] == "客户投诉升级，需当天对齐"
+    waived = [h for h in shown["history"] if h["action"] == "notice_waived"]
+    assert waived and waived[0]["note"] == "客户投诉升级，需当天对齐"
+
+
+def test_update_and_cancel_keep_the_uid_and_raise_the_sequence(demo_ledger, ledger_app):
+    demo_ledger.ok(*SCHEDULE, at="2026-11-23T10:00")
+    demo_ledger.ok(
+        "meeting", "update", "1", "--start", "2026-11-26T10:00", "--attendee", "市场部",
+        at="2026-11-23T11:00",
+    )  # fmt: skip
+    demo_ledger.ok("meeting", "cancel", "1", "--reason", "需求未定稿", at="2026-11-23T12:00")
+    rows = outbox(ledger_app)
+    calendars = [(r.kind, r.recipients, calendar_of(parse(r.raw))[0]) for r in rows
+                 if r.kind.startswith("meeting_")]  # fmt: skip
+    uids = {str(c.walk("VEVENT")[0]["UID"]) for _, _, c in calendars}
+    assert len(uids) == 1
+    seen = [(kind, who, c["METHOD"], c.walk("VEVENT")[0]["SEQUENCE"]) for kind, who, c in calendars]
+    assert ("meeting_invite", "li.na@example.com", "REQUEST", 0) in seen
+    assert ("meeting_invite", "li.na@example.com", "REQUEST", 1) in seen
+    # 王强 was dropped from the list: he alone gets a CANCEL naming only him
+    removed = [s for s in seen if s[1] == "wang.qiang@example.com" and s[3] == 1]
+    assert removed == [("meeting_cancel", "wang.qiang@example.com", "CANCEL", 1)]
+    cancels = [c for kind, _, c in calendars if c["METHOD"] == "CANCEL"]
+    final = [c for c in cancels if c.walk("VEVENT")[0]["SEQUENCE"] == 2]
+    assert len(final) == 3  # 张伟, 陈静, 李娜
+    assert str(final[0].walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+    for calendar in (cancels[0], final[0]):
+        assert itip_problems(calendar.to_ical()) == []
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert shown["status"] == "cancelled" and shown["sequence"] == 2
+    assert shown["start"] == "2026-11-26 10:00"
+
+
+def _inbox(app: App) -> mailbox.Maildir:
+    app.settings.maildir_root.mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(app.settings.maildir_root / "collabd@example.com", create=True)
+
+
+def _drop(app: App, *names: str) -> None:
+    inbox = _inbox(app)
+    for name in names:
+        inbox.add((FIXTURES / name).read_bytes())
+
+
+def _fixture_meeting(demo_ledger, ledger_app) -> None:
+    demo_ledger.ok(*SCHEDULE, at="2026-11-23T10:00")
+    with ledger_app.db.transaction() as session:  # the UID the fixtures answer
+        session.execute(update(Meeting).values(uid=FIXTURE_UID))
+
+
+def test_replies_from_outlook_gmail_apple_thunderbird_update_rsvps(demo_ledger, ledger_app):
+    _fixture_meeting(demo_ledger, ledger_app)
+    _drop(
+        ledger_app,
+        "outlook_reply_accepted.eml",
+        "gmail_reply_declined.eml",
+        "apple_reply_tentative.eml",
+        "thunderbird_reply_accepted.eml",
+    )
+    demo_ledger.ok("ingest", at="2026-11-23T15:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    answers = {a["email"]: (a["rsvp"], a["comment"]) for a in shown["attendees"]}
+    assert answers == {
+        "zhang.wei@example.com": ("accepted", ""),  # Thunderbird, address upper-cased
+        "chen.jing@example.com": ("tentative", ""),  # Apple
+        "li.na@example.com": ("accepted", ""),  # Outlook, no ORGANIZER, subject 接受:
+        "wang.qiang@example.com": ("declined", "周三下午在客户现场，无法参加"),  # Gmail
+    }
+    (notice,) = outbox(ledger_app, "meeting_answer_notice")
+    assert notice.recipients == "chen.jing@example.com"  # the coordinator
+    body = parse(notice.raw).get_body(("plain",)).get_content()
+    assert "王强" in body and "拒绝" in body and "周三下午在客户现场" in body
+    text = demo_ledger.ok("meeting", "show", "1")
+    assert "declined" in text and "tentative" in text
+
+
+def test_counter_proposal_is_recorded_and_forwarded(demo_ledger, ledger_app):
+    _fixture_meeting(demo_ledger, ledger_app)
+    _drop(ledger_app, "outlook_counter.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T15:30")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    li = next(a for a in shown["attendees"] if a["email"] == "li.na@example.com")
+    assert (li["proposed_start"], li["proposed_end"]) == ("2026-11-26 10:00", "2026-11-26 11:00")
+    assert li["rsvp"] == "tentative" and "周四上午10点" in li["comment"]
+    (notice,) = outbox(ledger_app, "meeting_answer_notice")
+    body = parse(notice.raw).get_body(("plain",)).get_content()
+    assert "建议新时间" in str(parse(notice.raw)["Subject"]) and "2026-11-26 10:00" in body
+
+
+def test_reply_from_someone_not_invited_changes_nothing(demo_ledger, ledger_app):
+    _fixture_meeting(demo_ledger, ledger_app)
+    raw = (FIXTURES / "outlook_reply_accepted.eml").read_bytes()
+    raw = raw.replace(b"Li.Na@example.com", b"stranger@example.org")
+    _inbox(ledger_app).add(raw)
+    out = demo_ledger.ok("ingest", at="2026-11-23T15:00")
+    assert "not on the invite list" in out or "ignored" in out
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert {a["rsvp"] for a in shown["attendees"]} == {"needs_action"}
+
+
+def test_outlook_meeting_is_registered_accepted_moved_and_cancelled(demo_ledger, ledger_app):
+    _drop(ledger_app, "outlook_request_tagged.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    (meeting,) = json.loads(demo_ledger.ok("meeting", "list", "--json"))
+    assert meeting["collab"] == "v2-launch" and meeting["organizer"] == "chen.jing@example.com"
+    assert meeting["title"] == "[协作 v2-launch] 需求文档V2.0评审会"
+    assert (meeting["start"], meeting["end"]) == ("2026-11-27 10:00", "2026-11-27 11:30")
+    assert meeting["location"] == "5楼大会议室"
+    assert [a["email"] for a in meeting["attendees"]] == [
+        "li.na@example.com",
+        "zhang.wei@example.com",
+        "external.partner@partner.example.net",
+    ]
+    assert [a["filename"] for a in meeting["attachments"]] == ["需求文档V2.0.docx"]
+    (accepted,) = outbox(ledger_app, "meeting_accepted")
+    assert accepted.recipients == "chen.jing@example.com"
+    calendar, part = calendar_of(parse(accepted.raw))
+    assert part.get_param("method") == "REPLY"
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["ATTENDEE"]) == "mailto:collabd@example.com"
+    assert event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
+    assert str(event["UID"]).startswith("040000008200E00074C5B7101A82E008")
+    assert itip_problems(calendar.to_ical()) == []
+
+    _drop(ledger_app, "outlook_request_moved.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T17:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", str(meeting["id"]), "--json"))
+    assert shown["start"] == "2026-11-27 15:00" and shown["sequence"] == 1
+    assert len(outbox(ledger_app, "meeting_accepted")) == 2  # one answer per version
+
+    _drop(ledger_app, "outlook_cancel.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T18:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", str(meeting["id"]), "--json"))
+    assert shown["status"] == "cancelled" and shown["sequence"] == 2
+
+
+def test_untagged_outlook_meeting_links_the_only_collab_or_asks(demo_ledger, ledger_app, tmp_path):
+    second = tmp_path / "second.toml"
+    second.write_text(
+        'code = "crm-fix"\ntheme = "客户投诉流程优化"\ninitiator = "chen.jing@example.com"\n',
+        "utf-8",
+    )
+    demo_ledger.ok("collab", "create", "--file", str(second))
+    _drop(ledger_app, "outlook_request_untagged.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    (meeting,) = json.loads(demo_ledger.ok("meeting", "list", "--json"))
+    assert meeting["collab"] is None  # 陈静 coordinates two collaborations
+    (question,) = outbox(ledger_app, "meeting_which_collab")
+    assert question.recipients == "chen.jing@example.com"
+    asked = parse(question.raw)
+    body = asked.get_body(("plain",)).get_content()
+    assert "v2-launch" in body and "crm-fix" in body
+    # 陈静 answers with the code; the meeting is linked
+    answer = email.message.EmailMessage()
+    answer["From"] = "陈静 <chen.jing@example.com>"
+    answer["To"] = asked["Reply-To"]
+    answer["Subject"] = "回复: " + asked["Subject"]
+    answer["Message-ID"] = "<which-answer@example.com>"
+    answer["In-Reply-To"] = asked["Message-ID"]
+    answer.set_content("v2-launch\n\n> " + body.replace("\n", "\n> "))
+    _inbox(ledger_app).add(answer.as_bytes())
+    demo_ledger.ok("ingest", at="2026-11-23T16:30")
+    (meeting,) = json.loads(demo_ledger.ok("meeting", "list", "--json"))
+    assert meeting["collab"] == "v2-launch"
+
+
+def test_reminders_go_to_who_has_not_answered_then_to_everyone_on_the_day(demo_ledger, ledger_app):
+    _fixture_meeting(demo_ledger, ledger_app)
+    _drop(ledger_app, "outlook_reply_accepted.eml", "gmail_reply_declined.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T15:00")
+    day_before = datetime(2026, 11, 24, 14, 0, tzinfo=SHANGHAI)
+    assert run_tick(ledger_app, datetime(2026, 11, 24, 13, 0, tzinfo=SHANGHAI)).queued == []
+    report = run_tick(ledger_app, day_before)
+    assert sorted(report.queued) == [
+        "meeting 1 reminder (unanswered) to chen.jing@example.com",
+        "meeting 1 reminder (unanswered) to zhang.wei@example.com",
+    ]
+    assert run_tick(ledger_app, day_before).queued == []  # the outbox key stops repeats
+    on_the_day = run_tick(ledger_app, datetime(2026, 11, 25, 8, 30, tzinfo=SHANGHAI))
+    assert sorted(on_the_day.queued) == [
+        "meeting 1 reminder (day) to chen.jing@example.com",
+        "meeting 1 reminder (day) to li.na@example.com",
+        "meeting 1 reminder (day) to zhang.wei@example.com",
+    ]  # 王强 declined
+    reminder = outbox(ledger_app, "meeting_reminder")[-1]
+    assert "今日会议提醒" in str(parse(reminder.raw)["Subject"])
+
+
+def test_invitation_through_postfix_and_dovecot(mailstack, tmp_path, db_url):
+    """The REQUEST goes out over SMTP to the real Postfix and is fetched back from Dovecot
+    over IMAP with its calendar part intact."""
+    from daemon.calendar.scheduling import schedule
+    from daemon.calendar.specs import MeetingSpec
+    from daemon.ledger.history import Origin
+    from daemon.mail.outbox import send_due
+    from tests.test_ingest import World
+    from tests.test_mail_transport import imap_app
+
+    address = mailstack.address(f"collabd-{tmp_path.name[-8:]}")
+    app = imap_app(tmp_path, db_url, address, mailstack.smtp_port, mailstack.imap_port)
+    try:
+        world = World(app, mailstack, tmp_path)
+        app.clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI))
+        spec = MeetingSpec(
+            collab="v2-launch",
+            title="V2.0 进度同步会",
+            start="2026-11-25T14:00",
+            duration=60,
+            location="3楼会议室A",
+            attendees=["市场部"],
+        )
+        with app.db.transaction() as session:
+            schedule(session, app, spec, Origin.system("test"))
+        report = send_due(app.db, app.transport.outgoing, app.clock)
+        assert len(report.sent) == 2, report  # 李娜 and the coordinator/host 陈静
+        received = world.received("li.na", "会议邀请")
+        calendar, part = calendar_of(received)
+        assert part.get_param("method") == "REQUEST"
+        (event,) = calendar.walk("VEVENT")
+        assert str(event["ORGANIZER"]) == f"mailto:{address}"
+        assert str(event["SUMMARY"]) == "V2.0 进度同步会"
+        assert itip_problems(calendar.to_ical()) == []
+        assert world.received("chen.jing", "会议邀请") is not None
+    finally:
+        app.close()
