@@ -40,11 +40,13 @@ def test_demo_runs_to_a_clean_exit_and_leaves_real_mail(tmp_path):
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]
         for p in delivered
     )
-    assert subjects == [
+    # Her mailbox holds (at least: later demo parts add more) the mails of the tour above.
+    assert {
         "[协作 v2-launch] 产品V2.0版本研发协作：协作启动通知",
         "[协作 v2-launch] 您负责的行动项：#1",
+        "[协作 v2-launch] 会议邀请：V2.0 进度同步会（2026-11-25 14:00）",
         "回复: [协作 v2-launch] 您负责的行动项：#1",
-    ]
+    } <= set(subjects)
 
 
 def test_every_package_is_listed_for_installation():

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from daemon.demo import meetings
 from daemon.demo.run import Demo
 
 
 def test_demo_schedules_a_meeting_and_shows_the_accepted_rsvp(tmp_path, capsys):
-    demo = Demo(tmp_path, out=print)
-    demo.run()
-    capsys.readouterr()
-    meetings.show(demo)
+    Demo(tmp_path, out=print).run()
     text = capsys.readouterr().out
     assert "meeting 1 scheduled: V2.0 进度同步会" in text
     assert "li.na@example.com needs_action → accepted" in text  # the REPLY was applied

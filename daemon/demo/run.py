@@ -124,6 +124,10 @@ class Demo:
         self.out("\nMailboxes (real Maildir folders; open them with any mail client):")
         self.show_mailboxes(detail_for="li.na@example.com")
 
+        from . import meetings  # the parts import Demo from here
+
+        meetings.show(self)
+
         self.section("4. 李娜 answers from her mailbox: she just replies to her mail")
         typed = "#1 进行中 60%\n#9 完成\n#1 阻赛"
         self.owner_replies("li.na@example.com", typed)
