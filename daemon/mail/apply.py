@@ -137,6 +137,17 @@ def apply_item_commands(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
 
 
+def preload_senders(session: Session, emails: list[str]) -> None:
+    """Look up a batch's senders with one query (ingest calls this before the batch)."""
+    known: dict[str, Person | None] = session.info.setdefault("collabd.people_by_email", {})
+    wanted = {email for email in emails if email and email not in known}
+    if not wanted:
+        return
+    found = {p.email: p for p in session.scalars(select(Person).where(Person.email.in_(wanted)))}
+    for email in wanted:
+        known[email] = _pinned(session, found.get(email))
+
+
 def _person_by_email(session: Session, email: str) -> Person | None:
     """People by address, remembered for the session (ingest's session spans a batch)."""
     known: dict[str, Person | None] = session.info.setdefault("collabd.people_by_email", {})
@@ -148,7 +159,8 @@ def _person_by_email(session: Session, email: str) -> Person | None:
 def _pinned(session: Session, obj: object) -> object:
     """Keep `obj` referenced for the session's life. SQLAlchemy's identity map holds objects
     weakly: without this, a batch would load the same collaboration once per mail."""
-    session.info.setdefault("collabd.pinned", set()).add(obj)
+    if obj is not None:
+        session.info.setdefault("collabd.pinned", set()).add(obj)
     return obj
 
 

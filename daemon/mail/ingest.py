@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import InboundMessage, InboundStatus, MailboxCursor
+from .apply import preload_senders
 from .reply import decode
 from .routes import route
 from .transport import Incoming, IncomingMail, Outcome
@@ -56,14 +57,6 @@ class Envelope:
         sender = parseaddr(decode.header(message, "From"))[1].strip().lower()
         subject = " ".join(decode.header(message, "Subject").split())
         return cls(message, message_id[:998], sender, subject)
-
-    @staticmethod
-    def message_id_of(raw: bytes) -> str:
-        """Just the Message-ID (as `read` would give it), without parsing the whole mail."""
-        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        message = decode.load(head + b"\n\n")
-        message_id = decode.header(message, "Message-ID").strip()
-        return (message_id or synthetic_message_id(raw))[:998]
 
 
 @dataclass
@@ -123,10 +116,13 @@ def ingest_batch(
     counts: it is applied again mail by mail, so one bad mail cannot hold back the others."""
     batch_report = IngestReport()
     try:
+        envelopes = [_read(mail) for mail in mails]
         with app.db.transaction() as session:
-            seen = _seen_rows(session, mails)
+            seen = _seen_rows(session, mails, envelopes)
+            preload_senders(session, [e.sender for e in envelopes if isinstance(e, Envelope)])
             outcomes = [
-                (mail, _apply_one(session, app, mail, seen, batch_report)) for mail in mails
+                (mail, _apply_one(session, app, mail, envelope, seen, batch_report))
+                for mail, envelope in zip(mails, envelopes, strict=True)
             ]
             _advance_cursor(session, app, mails)
     except Exception:
@@ -143,8 +139,10 @@ def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None)
     it for a retry."""
     single = IngestReport()
     try:
+        envelope = _read(mail)
         with app.db.transaction() as session:
-            outcome = _apply_one(session, app, mail, _seen_rows(session, [mail]), single)
+            seen = _seen_rows(session, [mail], [envelope])
+            outcome = _apply_one(session, app, mail, envelope, seen, single)
             _advance_cursor(session, app, [mail])
     except Exception as exc:  # the commit failed: count the try in a transaction of its own
         log.exception("ingest of %s failed at commit", mail.key)
@@ -155,17 +153,30 @@ def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None)
     return outcome
 
 
+def _read(mail: IncomingMail) -> Envelope | str:
+    """The mail's envelope, or why it cannot be read at all."""
+    try:
+        return Envelope.read(mail.raw)
+    except Exception as exc:
+        return f"unreadable mail: {exc}"
+
+
+def _message_id(mail: IncomingMail, envelope: Envelope | str) -> str:
+    return envelope.message_id if isinstance(envelope, Envelope) else synthetic_message_id(mail.raw)
+
+
 def _apply_one(
-    session: Session, app: App, mail: IncomingMail, seen: SeenRows, report: IngestReport
+    session: Session,
+    app: App,
+    mail: IncomingMail,
+    envelope: Envelope | str,
+    seen: SeenRows,
+    report: IngestReport,
 ) -> Outcome | None:
     """One mail inside the batch's transaction, under a savepoint of its own."""
-    try:
-        envelope = Envelope.read(mail.raw)
-    except Exception as exc:
+    if not isinstance(envelope, Envelope):
         message_id = synthetic_message_id(mail.raw)
-        return _count_failure(
-            session, app, mail, None, message_id, seen, f"unreadable mail: {exc}", report, True
-        )
+        return _count_failure(session, app, mail, None, message_id, seen, envelope, report, True)
     row = seen.find(mail, envelope.message_id)
     if row is not None and row.status in FINAL:
         report.duplicates += 1
@@ -218,14 +229,11 @@ class SeenRows:
         return row
 
 
-def _seen_rows(session: Session, mails: list[IncomingMail]) -> SeenRows:
+def _seen_rows(
+    session: Session, mails: list[IncomingMail], envelopes: list[Envelope | str]
+) -> SeenRows:
     """Every inbound-log row matching a mail of the batch by Message-ID or by UID, locked."""
-    message_ids: list[str] = []
-    for mail in mails:
-        try:
-            message_ids.append(Envelope.message_id_of(mail.raw))
-        except Exception:
-            message_ids.append(synthetic_message_id(mail.raw))
+    message_ids = [_message_id(m, e) for m, e in zip(mails, envelopes, strict=True)]
     conditions = [InboundMessage.message_id.in_(message_ids)]
     uids = [mail.uid for mail in mails if mail.uid is not None]
     if uids:
@@ -274,12 +282,10 @@ def _record_failure_alone(
     app: App, mail: IncomingMail, error: str, report: IngestReport
 ) -> Outcome | None:
     """When even the mail's own transaction cannot commit: count the try in a fresh one."""
-    try:
-        message_id = Envelope.message_id_of(mail.raw)
-    except Exception:
-        message_id = synthetic_message_id(mail.raw)
+    envelope = _read(mail)
+    message_id = _message_id(mail, envelope)
     with app.db.transaction() as session:
-        seen = _seen_rows(session, [mail])
+        seen = _seen_rows(session, [mail], [envelope])
         return _count_failure(session, app, mail, None, message_id, seen, error, report)
 
 
