@@ -120,8 +120,10 @@ def enqueue(
 
 # Built once: the statement compiles once per dialect, the values go in as parameters.
 # No row back means the dedupe key existed and nothing was queued.
+# On the Table, not the mapped class: a plain INSERT, without the ORM's bulk machinery.
+_OUTBOX = OutboxMessage.__table__
 _INSERT_IF_NEW = {
-    name: dialect.insert(OutboxMessage).on_conflict_do_nothing().returning(OutboxMessage.id)
+    name: dialect.insert(_OUTBOX).on_conflict_do_nothing().returning(_OUTBOX.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
