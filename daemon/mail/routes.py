@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..closing import replies as closing
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -83,7 +84,10 @@ ROUTES: tuple[Route, ...] = (
 )
 
 # kind of the answered collabd mail (OutboxMessage.kind) -> handler
-REPLY_HANDLERS: dict[str, ReplyHandler] = {}
+REPLY_HANDLERS: dict[str, ReplyHandler] = {
+    "acceptance_request": closing.handle_acceptance_reply,  # 通过 / 不通过：原因
+    "retrospective_request": closing.handle_retrospective_reply,  # 亮点 / 不足 / 改进建议
+}
 
 
 def route(session: Session, app: App, envelope: Envelope) -> Decision:
