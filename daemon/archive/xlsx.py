@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from ..cli.output import display_width
 from .record import Sheet
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -68,9 +69,31 @@ def add_sheet(book: Workbook, sheet: Sheet) -> None:
             if color:
                 cell.fill = PatternFill("solid", fgColor=color)
                 cell.alignment = Alignment(horizontal="center", vertical="top")
+        ws.row_dimensions[row_number].height = _row_height(sheet, row)
     ws.freeze_panes = "A2"
+    # Printed (or saved as PDF) the way the seed forms are: landscape, one page wide, the
+    # header row repeated on every page.
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows = "1:1"
     if sheet.rows:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{len(sheet.rows) + 1}"
+
+
+def _row_height(sheet: Sheet, row: list[object]) -> float:
+    """Tall enough for the wrapped text: openpyxl cannot measure, and Excel does not grow a
+    row on opening a file, so estimate lines from the column width (CJK counts double)."""
+    lines = 1
+    for column, value in zip(sheet.columns, row, strict=True):
+        if column.kind != "wrap" or not isinstance(value, str):
+            continue
+        count = 0
+        for text in value.splitlines() or [""]:
+            count += max(1, -(-display_width(text) // max(column.width - 1, 1)))
+        lines = max(lines, count)
+    return min(15.0 * lines + 4, 400)
 
 
 def write_workbook(sheets: list[Sheet], path: Path, title: str) -> None:
