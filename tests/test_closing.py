@@ -161,7 +161,7 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
     world.deliver(
         world.reply(
             ask,
-            "亮点：每周同步会很有效\n不足：\n初期素材提交延迟\n改进建议：前置设计资源对接",
+            "亮点：每周同步会很有效\n不足：\n#2 延期，评估晚了\n改进建议：前置设计资源对接",
             world.address("wang.qiang"),
         )
     )
@@ -170,9 +170,10 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
         (answer_row,) = session.scalars(select(RetrospectiveAnswer))
         assert (answer_row.highlights, answer_row.shortfalls, answer_row.suggestions) == (
             "每周同步会很有效",
-            "初期素材提交延迟",
+            "#2 延期，评估晚了",
             "前置设计资源对接",
         )
+    assert world.item(2).status is ItemStatus.NOT_STARTED  # part of the story, not a command
 
     # 6. The archive: a folder named after the month and the theme, read back with openpyxl.
     with app.db.transaction() as session:
@@ -224,6 +225,10 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
     assert world.item(3).status is ItemStatus.NOT_STARTED
     send(world)
     assert "本协作已归档" in text_of(world.received("zhao.min", in_reply_to=late["Message-ID"]))
+    world.deliver(world.reply(ask, "改进建议：再补一条", world.address("wang.qiang")))
+    assert world.ingest().ignored == 1
+    with app.db.transaction() as session:
+        assert len(session.scalars(select(RetrospectiveAnswer)).all()) == 1
 
 
 def test_too_large_file_is_refused_and_said_so(world):

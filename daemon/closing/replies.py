@@ -143,17 +143,20 @@ def _bare_verdict(ctx: ReplyContext) -> Acceptance | None:
 
 def handle_retrospective_reply(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     """A reply to a retrospective request: the person's look back, kept as typed and split
-    into 亮点 / 不足 / 改进建议."""
-    if ctx.person is None or ctx.collab is None or ctx.parsed.commands or ctx.parsed.acceptance:
+    into 亮点 / 不足 / 改进建议. An answer with those headings is only that: a line in it such
+    as `#2 延期了两天` is part of the story, not a command."""
+    if ctx.person is None or ctx.collab is None:
+        return apply_item_commands(ctx)
+    text = ctx.parsed.new_text
+    headed = any(retrospective.read_answer(text).values())
+    if not headed and (ctx.parsed.commands or ctx.parsed.acceptance or not text.strip()):
         return apply_item_commands(ctx)
     if ctx.collab.status is CollabStatus.ARCHIVED:
         ctx.answer([CommandResult("collab_archived")])
         return InboundStatus.IGNORED, "retrospective answer after archiving: nothing changed"
     retro = retrospective.find(ctx.session, ctx.collab)
-    if retro is None or not ctx.parsed.new_text.strip():
+    if retro is None:
         return apply_item_commands(ctx)
-    retrospective.record_answer(
-        ctx.session, ctx.app, retro, ctx.person, ctx.parsed.new_text, ctx.origin
-    )
+    retrospective.record_answer(ctx.session, ctx.app, retro, ctx.person, text, ctx.origin)
     ctx.answer([CommandResult("retro_recorded")])
     return InboundStatus.APPLIED, f"retrospective answer from {ctx.person.email} recorded"
