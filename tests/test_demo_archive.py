@@ -13,7 +13,8 @@ def test_demo_ends_with_an_archive_folder(tmp_path, capsys):
     lines: list[str] = []
     demo = Demo(tmp_path, out=lines.append)
     demo.run()
-    folder = show(demo)
+    show(demo)
+    (folder,) = (tmp_path / "archive").iterdir()
     printed = "\n".join(lines) + capsys.readouterr().out
 
     assert folder.name == "2026-11-产品V2.0版本研发协作"

@@ -117,7 +117,8 @@ def main() -> None:
         directory.mkdir()
         demo = Demo(directory, out=lambda *_: None)
         demo.run()
-        folder = show(demo)
+        show(demo)
+        (folder,) = (directory / "archive").iterdir()
         html_png = IMAGES / "archive-record-html.png"
         render_html(folder / "record.html", html_png)
         made = [html_png, *render_xlsx(folder / "record.xlsx", Path(temp))]

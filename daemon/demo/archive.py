@@ -36,7 +36,7 @@ FINAL = """# 需求文档 V2.0
 """
 
 
-def show(demo: Demo) -> Path:
+def show(demo: Demo) -> None:
     root = demo.directory / "maildir"
     demo.section("7. Closing the loop: deliverables, acceptance, retrospective, archive")
 
@@ -107,7 +107,6 @@ def show(demo: Demo) -> Path:
     folder = next(out.iterdir())
     demo.out(f"\nOpen the archive: {folder / 'record.html'}")
     demo.out(f"                  {folder / 'record.xlsx'}")
-    return folder
 
 
 def _reply(
