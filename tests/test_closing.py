@@ -6,6 +6,7 @@ folder holds the record, and a reply after archiving changes nothing."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -51,15 +52,20 @@ def send(world: World) -> int:
     return len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent)
 
 
-def latest(world: World, local: str, subject_part: str):
-    """The newest mail in the person's INBOX whose subject holds `subject_part`."""
-    found = [
-        m
-        for m in map(parse, world.stack.wait_for_mail(world.address(local), count=1))
-        if subject_part in m["Subject"]
-    ]
-    assert found, f"{local} has no mail {subject_part!r}"
-    return max(found, key=lambda m: m["Date"].datetime)
+def latest(world: World, local: str, subject_part: str, count: int = 1, timeout: float = 10):
+    """The newest mail in the person's INBOX whose subject holds `subject_part`, once there
+    are `count` of them (Postfix delivers a moment after collabd's send returns)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [
+            m
+            for m in map(parse, world.stack.wait_for_mail(world.address(local), count=1))
+            if subject_part in m["Subject"]
+        ]
+        if len(found) >= count:
+            return max(found, key=lambda m: (m["Date"].datetime, m["Message-ID"]))
+        assert time.monotonic() < deadline, f"{local} has no mail {subject_part!r} ×{count}"
+        time.sleep(0.1)
 
 
 def with_file(message, name: str, content: bytes, subtype: str = "octet-stream"):
@@ -130,7 +136,7 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
     world.deliver(second)
     assert world.ingest().applied == 1
     assert send(world) == 2
-    round_two = latest(world, "zhang.wei", "请验收 #1")
+    round_two = latest(world, "zhang.wei", "请验收 #1", count=2)
     assert "第 2 轮" in text_of(round_two)
     assert [a.get_filename() for a in round_two.iter_attachments()] == ["需求文档V2.0.docx"]
 
