@@ -12,6 +12,7 @@ from ..ledger.collaborations import create_collaboration, find_collaboration
 from ..ledger.items import ItemFilter, query_items
 from ..ledger.specs import CollaborationSpec, load_collaboration_file, parse_spec
 from ..store.models import Collaboration, CollabStatus, HistoryEntry, label
+from .archive import add_close_command
 from .context import Context
 from .output import emit_json, fields, table
 from .views import collab_view, history_view
@@ -59,6 +60,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.add_argument("code")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=collab_show)
+
+    add_close_command(sub)  # `collab close`: the retrospective (cli/archive.py)
 
 
 def _spec_from_flags(args: argparse.Namespace) -> CollaborationSpec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from ..closing.acceptance import deliver, rounds
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.items import (
@@ -21,7 +22,7 @@ from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
 from ..store.models import ItemStatus, Priority
 from .context import Context
 from .output import emit_json, fields, table
-from .views import history_view, item_view
+from .views import acceptance_views, history_view, item_view
 
 STATUS_WORDS = {
     "未开始": "not_started",
@@ -201,6 +202,7 @@ def items_show(context: Context, args: argparse.Namespace) -> int:
         item = find_item(session, args.ref, args.collab)
         view = item_view(item)
         view["history"] = [history_view(h) for h in item_history(session, item)]
+        view["acceptance"] = acceptance_views(rounds(session, item))  # deliverables, verdicts
     if args.json:
         emit_json(view)
         return 0
@@ -209,9 +211,10 @@ def items_show(context: Context, args: argparse.Namespace) -> int:
         [
             (key, ", ".join(map(str, value)) if isinstance(value, list) else value)
             for key, value in view.items()
-            if key != "history"
+            if key not in ("history", "acceptance")
         ]
     )
+    _print_acceptance(context, view["acceptance"])
     print("\nhistory")
     table(
         ["at", "change", "by", "source"],
@@ -230,6 +233,36 @@ def items_show(context: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_acceptance(context: Context, trail: list[dict]) -> None:
+    """Deliverables and the acceptance trail (成果验收), round by round."""
+    if not trail:
+        return
+    print("\ndeliverables")
+    table(
+        ["round", "file", "bytes", "sha256"],
+        [
+            [r["round"], d["file"], d["size"], d["sha256"][:16]]
+            for r in trail
+            for d in r["deliverables"]
+        ],
+    )
+    print("\nacceptance")
+    table(
+        ["round", "receiver", "requested", "verdict", "decided", "note"],
+        [
+            [
+                r["round"],
+                r["receiver"],
+                context.local(r["requested_at"]),
+                r["verdict"],
+                context.local(r["decided_at"]) if r["decided_at"] else None,
+                r["note"],
+            ]
+            for r in trail
+        ],
+    )
+
+
 def items_update(context: Context, args: argparse.Namespace) -> int:
     change = ItemChange(
         status=args.status,
@@ -246,6 +279,9 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
     with app.db.transaction() as session:
         item = find_item(session, args.ref, args.collab)
         changes = update_item(session, app, item, change, context.origin)
+        if any(name == "status" and new is ItemStatus.DONE for name, _, new in changes):
+            # Done from the command line goes to acceptance too (daemon/closing).
+            deliver(session, app, item, [], context.origin, just_done=True)
         view = item_view(item)
     if args.json:
         emit_json(

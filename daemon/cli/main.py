@@ -12,10 +12,32 @@ from .. import __version__
 from ..clock import Clock, FixedClock, parse_instant
 from ..config import config_path, load_settings
 from ..errors import CollabdError, ConfigError
-from . import collab, db, demo, items, mailin, meeting, outbox, people, settings_check
+from . import (
+    archive,
+    collab,
+    db,
+    demo,
+    items,
+    mailin,
+    meeting,
+    outbox,
+    people,
+    settings_check,
+)
 from .context import Context
 
-COMMAND_GROUPS = (people, collab, items, meeting, mailin, outbox, db, settings_check, demo)
+COMMAND_GROUPS = (
+    people,
+    collab,
+    items,
+    meeting,
+    archive,
+    mailin,
+    outbox,
+    db,
+    settings_check,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,3 +99,23 @@ def outbox_view(row: OutboxMessage) -> dict:
         "sent_at": row.sent_at,
         "rule": f"{row.rule_id}:{row.rule_level}" if row.rule_id else None,
     }
+
+
+def acceptance_views(requests: list) -> list[dict]:
+    """An item's acceptance trail (daemon/closing): each round, its files and verdict."""
+    return [
+        {
+            "round": r.round,
+            "receiver": r.receiver.email,
+            "requested_at": r.requested_at,
+            "verdict": r.verdict.value,
+            "decided_at": r.decided_at,
+            "decided_by": r.decided_by.email if r.decided_by else None,
+            "note": r.note,
+            "deliverables": [
+                {"file": d.filename, "size": d.size, "sha256": d.sha256, "path": d.path}
+                for d in r.deliverables
+            ],
+        }
+        for r in requests
+    ]

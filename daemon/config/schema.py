@@ -129,11 +129,23 @@ class MeetingsSection(Section):
         return f"{int(hours):02d}:{int(minutes):02d}"
 
 
+class ArchiveSection(Section):
+    """Deliverables and archives (issue 8: closing the loop)."""
+
+    # Per file sent with `#N 完成`; larger files are refused with a clear answer. Mail
+    # servers commonly cap a whole message at 10-25 MB, and the acceptance request carries
+    # the files on to the receiver.
+    max_attachment_mb: float = Field(default=10, gt=0, le=100)
+    # Where `collabd archive` writes when no --out is given; relative to the data directory.
+    root: Path = Path("archive")
+
+
 class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     store: StoreSection = StoreSection()
     mail: MailSection = MailSection()
     meetings: MeetingsSection = MeetingsSection()
+    archive: ArchiveSection = ArchiveSection()
 
     @property
     def data_dir(self) -> Path:
@@ -146,6 +158,11 @@ class Settings(Section):
     @property
     def maildir_root(self) -> Path:
         root = self.mail.maildir.root.expanduser()
+        return root if root.is_absolute() else self.data_dir / root
+
+    @property
+    def archive_root(self) -> Path:
+        root = self.archive.root.expanduser()
         return root if root.is_absolute() else self.data_dir / root
 
     @property

@@ -155,6 +155,10 @@ class Demo:
         self.collabd("items", "list", "--collab", "v2-launch", at="2026-12-09T09:00")
         self.collabd("items", "list", "--overdue", at="2026-12-09T09:00")
 
+        from . import archive
+
+        archive.show(self)
+
         self.section("Where it all is")
         self.out(f"  ledger:    {self.directory / 'collabd.sqlite3'}")
         self.out(f"  mailboxes: {self.directory / 'maildir'}/<address>/new/")

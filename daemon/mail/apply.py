@@ -124,7 +124,13 @@ def apply_item_commands(ctx: ReplyContext) -> tuple[InboundStatus, str]:
         ctx.collab,
         ctx.answered,
     )
-    changed = any(o.kind in ("applied", "delay_requested") for o in outcomes)
+    # Closing the loop (daemon/closing): files sent with `#N 完成` become deliverables and go
+    # to acceptance; `验收 #N 通过/不通过` verdicts are recorded. Imported here because
+    # daemon.closing builds on this module.
+    from ..closing.replies import CHANGING, after_commands
+
+    outcomes += after_commands(ctx, outcomes)
+    changed = any(o.kind in ("applied", "delay_requested", *CHANGING) for o in outcomes)
     if not outcomes:
         outcomes = [CommandResult("nothing_found")]
     if ctx.person is None:

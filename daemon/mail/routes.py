@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from ..calendar.incoming import handle_calendar, link_from_reply
+from ..closing import replies as closing
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -83,6 +84,8 @@ ROUTES: tuple[Route, ...] = (
 REPLY_HANDLERS: dict[str, ReplyHandler] = {
     # the organizer of an Outlook meeting says which collaboration it belongs to
     "meeting_which_collab": link_from_reply,
+    "acceptance_request": closing.handle_acceptance_reply,  # 通过 / 不通过：原因
+    "retrospective_request": closing.handle_retrospective_reply,  # 亮点 / 不足 / 改进建议
 }
 
 

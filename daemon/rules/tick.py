@@ -39,6 +39,15 @@ JOBS: list[tuple[str, Job]] = [
 ]
 
 
+def _acceptance_reminders(app: App, now: datetime) -> list[str]:
+    from ..closing.reminders import acceptance_reminders  # closing builds on the mail layer
+
+    return acceptance_reminders(app, now)
+
+
+JOBS.append(("acceptance-review", _acceptance_reminders))  # issue 8: remind the receiver
+
+
 def run_tick(app: App, now: datetime | None = None) -> TickReport:
     now = now or app.clock.now()
     report = TickReport(now=now)

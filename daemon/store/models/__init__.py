@@ -1,6 +1,14 @@
 """The ledger's tables, one module per concept. Import from here."""
 
 from .base import Base
+from .closing import (
+    AcceptanceRequest,
+    Deliverable,
+    LateItem,
+    Retrospective,
+    RetrospectiveAnswer,
+    Verdict,
+)
 from .collaborations import Collaboration, Participant
 from .enums import (
     AttendeeRole,
@@ -26,6 +34,7 @@ from .minutes import Minutes, MinutesConfirmation
 from .people import Department, Person
 
 __all__ = [
+    "AcceptanceRequest",
     "ActionItem",
     "AgendaItem",
     "Attendee",
@@ -34,11 +43,13 @@ __all__ = [
     "CollabStatus",
     "Collaboration",
     "Confirmation",
+    "Deliverable",
     "Department",
     "HistoryEntry",
     "InboundMessage",
     "InboundStatus",
     "ItemStatus",
+    "LateItem",
     "LedgerSecret",
     "Locale",
     "MailboxCursor",
@@ -54,8 +65,11 @@ __all__ = [
     "ParticipantRole",
     "Person",
     "Priority",
+    "Retrospective",
+    "RetrospectiveAnswer",
     "Rsvp",
     "SourceKind",
+    "Verdict",
     "item_collaborators",
     "item_dependencies",
     "label",

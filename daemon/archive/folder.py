@@ -1,0 +1,170 @@
+"""`collabd archive`: write a collaboration's folder `YYYY-MM-主题` (record.xlsx, record.html,
+the deliverable files) and make the collaboration read-only.
+
+The folder is written beside its final name and renamed into place, so a reader never sees
+half an archive; archiving again rewrites it from the ledger (the ledger stays the source of
+truth), but never over a folder collabd did not write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from importlib.resources import files as package_files
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import DataError
+from ..ledger.collaborations import find_collaboration
+from ..ledger.history import Origin, record
+from ..store.models import AcceptanceRequest, Collaboration, CollabStatus
+from . import record as records
+from .xlsx import fill_for, write_workbook
+
+if TYPE_CHECKING:
+    from ..app import App
+
+MARKER = "record.xlsx"  # a folder holding this is one collabd wrote
+
+
+@dataclass(frozen=True)
+class ArchivedFile:
+    number: int
+    path: str  # relative to the archive folder
+    size: int
+    sha256: str
+
+    @property
+    def href(self) -> str:
+        return quote(self.path)
+
+
+def write_archive(
+    session: Session, app: App, code: str, out_dir: Path | None, origin: Origin
+) -> Path:
+    collab = find_collaboration(session, code)
+    out_dir = (out_dir or app.settings.archive_root).expanduser()
+    folder = out_dir / records.folder_name(collab, app)
+    if folder.exists() and not (folder / MARKER).exists():
+        raise DataError(
+            f"{folder} exists and was not written by collabd (no {MARKER}); "
+            "move it away or choose another --out"
+        )
+    now = app.clock.now()
+    if collab.status is not CollabStatus.ARCHIVED:
+        collab.status = CollabStatus.ARCHIVED
+        collab.archived_at = now
+        record(
+            session,
+            origin,
+            now,
+            entity="collaboration",
+            entity_id=collab.id,
+            collaboration_id=collab.id,
+            action="archived",
+            new=str(folder),
+        )
+    note = (
+        f"{records.local(app, collab.archived_at):%Y-%m-%d %H:%M} 归档至“{folder.name}”："
+        "record.xlsx（表格）、record.html（网页）、deliverables/（成果文件）；"
+        "归档后协作只读，不再接受更新"
+    )
+    data = records.build(session, app, collab, archive_note=note)
+    staging = out_dir / f".{folder.name}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        copied = _copy_deliverables(session, app, collab, staging)
+        write_workbook(data.sheets, staging / "record.xlsx", f"{collab.theme} 协作记录")
+        (staging / "record.html").write_text(render_html(app, data, copied), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    return folder
+
+
+def _copy_deliverables(
+    session: Session, app: App, collab: Collaboration, target: Path
+) -> list[ArchivedFile]:
+    """The latest round's files under deliverables/N/, earlier rounds under
+    deliverables/N/round-R/; each checked against the sha256 the ledger recorded."""
+
+    requests = session.scalars(
+        select(AcceptanceRequest)
+        .where(AcceptanceRequest.collaboration_id == collab.id)
+        .order_by(AcceptanceRequest.item_id, AcceptanceRequest.round)
+    ).all()
+    latest = {}
+    for request in requests:
+        latest[request.item_id] = request.round
+    copied = []
+    for request in requests:
+        number = request.item.number
+        folder = f"deliverables/{number}"
+        if request.round != latest[request.item_id]:
+            folder += f"/round-{request.round}"
+        for deliverable in request.deliverables:
+            source = app.settings.data_dir / deliverable.path
+            try:
+                content = source.read_bytes()
+            except OSError as exc:
+                raise DataError(
+                    f"deliverable #{number} {deliverable.filename}: cannot read {source}: "
+                    f"{exc.strerror}"
+                ) from None
+            if hashlib.sha256(content).hexdigest() != deliverable.sha256:
+                raise DataError(
+                    f"deliverable #{number} {deliverable.filename}: {source} no longer matches "
+                    f"the sha256 recorded when it arrived ({deliverable.sha256[:12]}…); "
+                    "restore it before archiving"
+                )
+            relative = f"{folder}/{deliverable.filename}"
+            (target / folder).mkdir(parents=True, exist_ok=True)
+            (target / relative).write_bytes(content)
+            copied.append(ArchivedFile(number, relative, len(content), deliverable.sha256))
+    return copied
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(package_files("daemon.templates"))),
+        undefined=StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def show(value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def render_html(app: App, data: records.Record, copied: list[ArchivedFile]) -> str:
+    template = _environment().get_template("archive/record.html.j2")
+    return template.render(
+        record=data,
+        files=copied,
+        generated=show(records.local(app, data.generated_at)),
+        fill=fill_for,
+        show=show,
+        local=lambda instant: records.local(app, instant),
+    )

@@ -1,0 +1,334 @@
+"""Acceptance (成果验收): a delivered item is checked against its done-criteria by its receiver.
+
+Rounds: the first `#N 完成` opens round 1 and mails the receiver an acceptance request with
+the files; a rejection sends the item back to in_progress and tells the owner why; the next
+delivery opens round 2, and so on. Every round stays in the ledger: that is the trail
+`collabd items show` and the archive print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..ledger.history import Origin, record
+from ..ledger.items import ItemChange, update_item
+from ..mail.compose import Attachment
+from ..mail.outbox import enqueue
+from ..store.models import (
+    AcceptanceRequest,
+    ActionItem,
+    Deliverable,
+    ItemStatus,
+    Person,
+    Verdict,
+)
+from .files import IncomingFile, path_part, safe_filename, unique_name, write_file
+
+if TYPE_CHECKING:
+    from ..app import App
+
+REQUEST_KIND = "acceptance_request"
+RESULT_KIND = "acceptance_result"
+
+
+def receiver_for(item: ActionItem) -> Person:
+    """Who accepts the item: its named receiver, else the initiator (seed 000: 由发起人组织
+    相关方验收). Nobody accepts their own work: then the coordinator does."""
+    collab = item.collaboration
+    receiver = item.receiver or collab.initiator
+    if receiver.id == item.owner_id and collab.coordinator_id != item.owner_id:
+        receiver = collab.coordinator
+    return receiver
+
+
+def latest_request(session: Session, item: ActionItem) -> AcceptanceRequest | None:
+    return session.scalar(
+        select(AcceptanceRequest)
+        .where(AcceptanceRequest.item_id == item.id)
+        .order_by(AcceptanceRequest.round.desc())
+        .limit(1)
+    )
+
+
+def rounds(session: Session, item: ActionItem) -> list[AcceptanceRequest]:
+    return list(
+        session.scalars(
+            select(AcceptanceRequest)
+            .where(AcceptanceRequest.item_id == item.id)
+            .order_by(AcceptanceRequest.round)
+        )
+    )
+
+
+def pending_since(
+    session: Session, before: datetime, collaboration_id: int | None = None
+) -> list[AcceptanceRequest]:
+    """Acceptance requests still waiting for a verdict that were made before `before`.
+
+    The rules engine's question for its review reminder ([acceptance] review_within): ask
+    with `before = now - review_within` (on the working-day calendar)."""
+    query = select(AcceptanceRequest).where(
+        AcceptanceRequest.verdict == Verdict.PENDING, AcceptanceRequest.requested_at < before
+    )
+    if collaboration_id is not None:
+        query = query.where(AcceptanceRequest.collaboration_id == collaboration_id)
+    return list(session.scalars(query.order_by(AcceptanceRequest.requested_at)))
+
+
+@dataclass
+class Delivery:
+    """What one delivery did: files kept, files refused (too large), the round it went to."""
+
+    request: AcceptanceRequest | None = None
+    stored: list[Deliverable] = field(default_factory=list)
+    too_large: list[str] = field(default_factory=list)
+    requested: bool = False  # an acceptance request mail was queued
+    already_accepted: bool = False
+
+
+def deliver(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    files: list[IncomingFile],
+    origin: Origin,
+    *,
+    just_done: bool,
+) -> Delivery:
+    """An owner said the item is done, maybe with files. Keep the files in the open round
+    (opening one if the item was not already waiting for acceptance) and ask the receiver.
+
+    `just_done` is true when this very command moved the item to done; an item that was done
+    already only takes more files into its pending round."""
+    outcome = Delivery()
+    latest = latest_request(session, item)
+    if latest is not None and latest.verdict is Verdict.ACCEPTED:
+        outcome.already_accepted = bool(files)
+        return outcome
+    if latest is not None and latest.verdict is Verdict.PENDING:
+        if not files:
+            return outcome  # the receiver has been asked already; nothing new to show them
+        request = latest
+    elif just_done or files or latest is None:
+        request = AcceptanceRequest(
+            item_id=item.id,
+            collaboration_id=item.collaboration_id,
+            round=(latest.round + 1) if latest else 1,
+            receiver_id=receiver_for(item).id,
+            requested_at=app.clock.now(),
+            requested_by=origin.source,
+            verdict=Verdict.PENDING,
+            note="",
+        )
+        session.add(request)
+        session.flush()
+    else:
+        return outcome
+    outcome.request = request
+    _store(session, app, item, request, files, origin, outcome)
+    outcome.requested = _ask_receiver(session, app, item, request, origin)
+    return outcome
+
+
+def _store(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    request: AcceptanceRequest,
+    files: list[IncomingFile],
+    origin: Origin,
+    outcome: Delivery,
+) -> None:
+    limit = int(app.settings.archive.max_attachment_mb * 1024 * 1024)
+    folder = (
+        f"deliverables/{path_part(item.collaboration.code)}/{item.number}/round-{request.round}"
+    )
+    taken = {d.filename for d in request.deliverables}
+    now = app.clock.now()
+    for index, incoming in enumerate(files, start=1):
+        shown = incoming.filename or f"attachment-{index}"
+        if incoming.size > limit:
+            outcome.too_large.append(shown)
+            continue
+        name = unique_name(safe_filename(incoming.filename, f"attachment-{index}.bin"), taken)
+        taken.add(name)
+        relative = f"{folder}/{name}"
+        write_file(app.settings.data_dir / relative, incoming.content)
+        deliverable = Deliverable(
+            item_id=item.id,
+            request=request,
+            filename=name,
+            original_filename=incoming.filename,
+            content_type=incoming.content_type or "application/octet-stream",
+            size=incoming.size,
+            sha256=incoming.sha256,
+            path=relative,
+            submitted_by_id=origin.person.id if origin.person else None,
+            source=origin.source,
+            submitted_at=now,
+        )
+        session.add(deliverable)
+        outcome.stored.append(deliverable)
+        record(
+            session,
+            origin,
+            now,
+            entity="item",
+            entity_id=item.id,
+            collaboration_id=item.collaboration_id,
+            action="delivered",
+            new=f"{name} ({incoming.size} bytes, sha256 {incoming.sha256[:12]}…)",
+            note=f"round {request.round}",
+        )
+    session.flush()
+
+
+def _ask_receiver(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    request: AcceptanceRequest,
+    origin: Origin,
+    *,
+    reminder: bool = False,
+    rule_id: str | None = None,
+) -> bool:
+    session.refresh(request, ["deliverables"])
+    attachments = [
+        Attachment(d.filename, (app.settings.data_dir / d.path).read_bytes(), d.content_type)
+        for d in request.deliverables
+    ]
+    # One mail per cause: the first delivery of a round, each later batch of files, and at
+    # most one reminder per round.
+    key = (
+        f"acceptance-reminder:{request.id}"
+        if reminder
+        else f"acceptance-request:{request.id}:{len(request.deliverables)}"
+    )
+    queued = enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=app.clock.now(),
+        kind=REQUEST_KIND,
+        dedupe_key=key,
+        to=request.receiver,
+        context={
+            "collab": item.collaboration,
+            "item": item,
+            "request": request,
+            "deliverables": request.deliverables,
+            "reminder": reminder,
+        },
+        collaboration_id=item.collaboration_id,
+        item_id=item.id,
+        rule_id=rule_id,
+        rule_level=1 if reminder else None,
+        attachments=attachments,
+    )
+    if queued and not reminder:
+        record(
+            session,
+            origin,
+            app.clock.now(),
+            entity="item",
+            entity_id=item.id,
+            collaboration_id=item.collaboration_id,
+            action="acceptance_requested",
+            new=request.receiver.email,
+            note=f"round {request.round}, {len(attachments)} file(s)",
+        )
+    return queued
+
+
+def remind(session: Session, app: App, request: AcceptanceRequest, rule_id: str) -> bool:
+    """Ask the receiver again, once per round (the review reminder)."""
+    return _ask_receiver(
+        session,
+        app,
+        request.item,
+        request,
+        Origin.rule(rule_id, 1),
+        reminder=True,
+        rule_id=rule_id,
+    )
+
+
+def may_decide(person: Person, request: AcceptanceRequest) -> bool:
+    """The receiver decides; the initiator and the coordinator may decide for them."""
+    collab = request.item.collaboration
+    return person.id in {request.receiver_id, collab.initiator_id, collab.coordinator_id}
+
+
+def decide(
+    session: Session,
+    app: App,
+    request: AcceptanceRequest,
+    verdict: Verdict,
+    note: str,
+    origin: Origin,
+) -> None:
+    """Record the verdict. Rejected: the item goes back to in_progress with the reason, and
+    the owner is told. Accepted: recorded, and the owner is told too."""
+    item = request.item
+    now = app.clock.now()
+    request.verdict = verdict
+    request.decided_at = now
+    request.decided_by_id = origin.person.id if origin.person else None
+    request.decision_source = origin.source
+    request.note = note or ""
+    record(
+        session,
+        origin,
+        now,
+        entity="item",
+        entity_id=item.id,
+        collaboration_id=item.collaboration_id,
+        action=f"acceptance_{verdict.value}",
+        new=verdict.value,
+        note=f"round {request.round}" + (f": {note}" if note else ""),
+    )
+    if verdict is Verdict.REJECTED:
+        update_item(
+            session,
+            app,
+            item,
+            ItemChange(
+                status=ItemStatus.IN_PROGRESS, note=f"验收不通过：{note}" if note else "验收不通过"
+            ),
+            origin,
+        )
+    enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=now,
+        kind=RESULT_KIND,
+        dedupe_key=f"acceptance-result:{request.id}",
+        to=item.owner,
+        context={"collab": item.collaboration, "item": item, "request": request},
+        collaboration_id=item.collaboration_id,
+        item_id=item.id,
+    )
+    session.flush()
+
+
+def all_accepted(session: Session, collaboration_id: int) -> bool:
+    """Every item done, and its latest acceptance round accepted."""
+    items = list(
+        session.scalars(select(ActionItem).where(ActionItem.collaboration_id == collaboration_id))
+    )
+    if not items:
+        return False
+    for item in items:
+        latest = latest_request(session, item)
+        if item.status is not ItemStatus.DONE or latest is None:
+            return False
+        if latest.verdict is not Verdict.ACCEPTED:
+            return False
+    return True
