@@ -13,7 +13,7 @@ from pathlib import Path
 from ..mail.ingest import IngestReport, ingest_pass
 from ..mail.outbox import send_due
 from ..mail.reply import parse_reply
-from ..mail.transport import ImapMailbox
+from ..mail.transport import EwsMailbox, ImapMailbox
 from ..mail.watcher import MailboxWatcher
 from .context import Context
 from .output import emit_json
@@ -128,7 +128,7 @@ def watch_command(context: Context, args: argparse.Namespace) -> int:
 
     incoming = app.transport.incoming
     print(f"watching {incoming.name} (Ctrl-C to stop)", flush=True)
-    if isinstance(incoming, ImapMailbox):
+    if isinstance(incoming, ImapMailbox | EwsMailbox):  # both can wait for new mail
         MailboxWatcher(app, incoming, stop, after_pass=send_answers).run()
         return 0
     while not stop.is_set():

@@ -80,6 +80,8 @@ def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestRep
     batch instead of one round trip per mail."""
     report = IngestReport()
     since = 0 if full else _cursor_uid(app, incoming.name)
+    if getattr(incoming, "cursor", "uid") == "sync_state":  # EWS: a SyncFolderItems state
+        since = "" if full else _cursor_sync_state(app, incoming.name)
     filed: dict[Outcome, list[IncomingMail]] = {Outcome.PROCESSED: [], Outcome.QUARANTINED: []}
     for mail in incoming.fetch(since):
         outcome = ingest_one(app, mail, report)
@@ -201,6 +203,9 @@ def _cursor_uid(app: App, mailbox: str) -> int:
 def _advance_cursor(session: Session, app: App, mail: IncomingMail) -> None:
     """UIDVALIDITY + last UID, committed with the mail it covers. A new UIDVALIDITY means the
     server renumbered the folder: start again from its first UID (dedupe keeps it safe)."""
+    if mail.sync_state is not None:
+        _store_sync_state(session, app, mail)
+        return
     if mail.uid is None:
         return
     cursor = session.get(MailboxCursor, mail.mailbox, with_for_update=True)
@@ -211,3 +216,21 @@ def _advance_cursor(session: Session, app: App, mail: IncomingMail) -> None:
         cursor.uidvalidity, cursor.last_uid = mail.uidvalidity, 0
     cursor.last_uid = max(cursor.last_uid or 0, mail.uid)
     cursor.updated_at = app.clock.now()
+
+
+# --- EWS (transport/ews.py): the cursor is the folder's SyncFolderItems state -------------
+
+
+def _cursor_sync_state(app: App, mailbox: str) -> str:
+    with app.db.transaction() as session:
+        cursor = session.get(MailboxCursor, mailbox)
+        return (cursor.sync_state or "") if cursor else ""
+
+
+def _store_sync_state(session: Session, app: App, mail: IncomingMail) -> None:
+    """The state covers every mail of its sync: it rides on the last one, committed with it."""
+    cursor = session.get(MailboxCursor, mail.mailbox, with_for_update=True)
+    if cursor is None:
+        cursor = MailboxCursor(mailbox=mail.mailbox, updated_at=app.clock.now())
+        session.add(cursor)
+    cursor.sync_state, cursor.updated_at = mail.sync_state, app.clock.now()
