@@ -378,7 +378,8 @@ class Operations:
 
     def FindFolder(self, request) -> list[str]:
         out = []
-        wanted = request.findtext(".//t:Constant", default=None, namespaces=NS)
+        constant = request.find(".//t:Constant", NS)
+        wanted = constant.get("Value") if constant is not None else None
         deep = request.get("Traversal") == "Deep"
         for parent in self._folder_refs(request.find("m:ParentFolderIds", NS)):
             found = self._children(parent.id, deep)
@@ -492,13 +493,19 @@ class Operations:
                     raise ValueError("expired")
                 since = int(position)
             except ValueError:
+                # Exchange still writes (empty) SyncState and IncludesLastItemInRange here.
+                error = _error_message(
+                    "SyncFolderItems",
+                    EwsError(
+                        "ErrorInvalidSyncStateData",
+                        "Synchronization state data is corrupt or otherwise invalid.",
+                    ),
+                )
+                tail = "<m:SyncState/><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange>"
                 return [
-                    _error_message(
-                        "SyncFolderItems",
-                        EwsError(
-                            "ErrorInvalidSyncStateData",
-                            "Synchronization state data is corrupt or otherwise invalid.",
-                        ),
+                    error.replace(
+                        "</m:SyncFolderItemsResponseMessage>",
+                        tail + "</m:SyncFolderItemsResponseMessage>",
                     )
                 ]
         changes: list[tuple[int, str]] = []

@@ -314,6 +314,9 @@ class EwsMailbox:
 
     def _changes(self, state: str) -> tuple[list[tuple[str, str]], str]:
         folder = self._folder(self.settings.folder)
+        # exchangelib falls back to the state its folder object remembers when given none:
+        # a full sync must really start from nothing.
+        folder.item_sync_state = state or None
         created: dict[str, str] = {}
         for change, item in folder.sync_items(
             sync_state=state or None,
