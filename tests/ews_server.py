@@ -450,10 +450,10 @@ class Operations:
         constant = restriction.find(".//t:Constant", NS)
         if uri is None or constant is None or entry is None:
             raise EwsError("ErrorUnsupportedQueryFilter", "This fixture only filters on a GOID.")
-        if (uri.get("PropertySetId", "").lower(), uri.get("PropertyId")) != (
-            PSETID_MEETING,
-            str(CLEAN_GOID_ID),
-        ):
+        property_set = uri.get("PropertySetId", "").lower()
+        if uri.get("DistinguishedPropertySetId") == "Meeting":
+            property_set = PSETID_MEETING
+        if (property_set, uri.get("PropertyId")) != (PSETID_MEETING, str(CLEAN_GOID_ID)):
             raise EwsError("ErrorUnsupportedQueryFilter", "Only CleanGlobalObjectId is supported.")
         return base64.b64decode(constant.get("Value")) == goid_for_uid(entry.uid)
 

@@ -1,0 +1,182 @@
+"""Meetings as Exchange calendar items (calendar.backend = "ews"), at the SOAP level.
+
+NO EXCHANGE SERVER IS INVOLVED: exchangelib talks to tests/ews_server.py, a loopback HTTP
+server answering SOAP bodies shaped like Microsoft's documented EWS responses — a
+protocol-level fixture, not a live server. What is checked is what collabd asks Exchange to
+do (CreateItem of a CalendarItem with UID, attendees, attachments and
+SendMeetingInvitations=SendToAllAndSaveCopy; DeleteItem with cancellations) and how it reads
+the organizer's item back (FindItem on the CleanGlobalObjectId, GetItem of the attendees).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from daemon.calendar.ews import cancel_meeting, send_meeting, sync_rsvps
+from daemon.ledger.collaborations import create_collaboration
+from daemon.ledger.history import Origin
+from daemon.ledger.people import import_people
+from daemon.ledger.specs import load_collaboration_file
+from daemon.mail.transport import TemporaryFailure
+from daemon.store.models import (
+    AgendaItem,
+    Attendee,
+    AttendeeRole,
+    Collaboration,
+    HistoryEntry,
+    Meeting,
+    MeetingAttachment,
+    Person,
+    Rsvp,
+)
+from tests.conftest import DEMO, START
+from tests.ews_fixture import ews_app
+
+
+@pytest.fixture
+def calendar_app(tmp_path, db_url, ews_server):
+    app = ews_app(tmp_path, db_url, ews_server)
+    people = tmp_path / "people.csv"
+    people.write_text((DEMO / "people.csv").read_text("utf-8"), "utf-8")
+    with app.db.transaction() as session:
+        import_people(session, people, Origin.system("test"), START)
+        create_collaboration(
+            session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
+        )
+    yield app
+    app.close()
+
+
+def add_meeting(app) -> int:
+    files = app.settings.data_dir / "meetings"
+    files.mkdir(parents=True, exist_ok=True)
+    content = "背景材料：Top3 用户问题\n".encode()
+    (files / "background.txt").write_bytes(content)
+    with app.db.transaction() as session:
+        person = {p.email: p for p in session.scalars(select(Person))}
+        meeting = Meeting(
+            collaboration_id=session.scalar(select(Collaboration.id)),
+            title="V2.0 启动会",
+            starts_at=START + timedelta(days=2),
+            duration_minutes=60,
+            timezone="Asia/Shanghai",
+            location="3楼会议室",
+            online_url="https://meet.example.com/v2",
+            host_id=person["chen.jing@example.com"].id,
+            organizer_email=app.settings.mail.address,
+            uid=f"{uuid.uuid4()}@collabd",
+            created_at=START,
+            updated_at=START,
+        )
+        meeting.attendees = [
+            Attendee(email="chen.jing@example.com", role=AttendeeRole.CHAIR),
+            Attendee(email="Li.Na@example.com", role=AttendeeRole.REQUIRED),
+            Attendee(email="wang.qiang@example.com", role=AttendeeRole.OPTIONAL),
+        ]
+        meeting.agenda = [
+            AgendaItem(position=1, topic="需求评审", minutes=30),
+            AgendaItem(position=2, topic="排期 <确认>", minutes=30),
+        ]
+        meeting.attachments = [
+            MeetingAttachment(
+                filename="背景材料.txt",
+                content_type="text/plain",
+                size=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                path="meetings/background.txt",
+            )
+        ]
+        session.add(meeting)
+        session.flush()
+        return meeting.id
+
+
+def test_meeting_is_created_as_a_calendar_item_and_exchange_invites(calendar_app, ews_server):
+    meeting_id = add_meeting(calendar_app)
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        item_id = send_meeting(calendar_app, meeting)
+        uid = meeting.uid
+    (entry,) = ews_server.box.calendar_items
+    assert entry.item.id == item_id
+    assert entry.invitations == "SendToAllAndSaveCopy"  # Exchange sends the invitations
+    assert entry.uid == uid  # the same UID as an iMIP invitation would carry
+    assert entry.subject == "V2.0 启动会" and entry.location == "3楼会议室"
+    assert (entry.start, entry.end) == ("2026-11-25T09:00:00+08:00", "2026-11-25T10:00:00+08:00")
+    required = {a.email for a in entry.attendees if a.required}
+    optional = {a.email for a in entry.attendees if not a.required}
+    assert required == {"chen.jing@example.com", "Li.Na@example.com"}
+    assert optional == {"wang.qiang@example.com"}
+    assert entry.attachments == [
+        ("背景材料.txt", "text/plain", "背景材料：Top3 用户问题\n".encode())
+    ]
+    assert "排期 &lt;确认&gt;" in entry.body and "https://meet.example.com/v2" in entry.body
+
+    with calendar_app.db.transaction() as session:  # sending again does not duplicate it
+        assert send_meeting(calendar_app, session.get(Meeting, meeting_id)) == item_id
+    assert len(ews_server.box.calendar_items) == 1
+
+
+def test_rsvps_are_read_from_the_organizers_item(calendar_app, ews_server):
+    meeting_id = add_meeting(calendar_app)
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        send_meeting(calendar_app, meeting)
+        uid = meeting.uid
+        assert sync_rsvps(calendar_app, meeting) == []  # nobody has answered yet
+
+    ews_server.box.respond(uid, "li.na@example.com", "Accept")
+    ews_server.box.respond(
+        uid, "wang.qiang@example.com", "Tentative", "2026-11-26T06:00:00Z", "2026-11-26T07:00:00Z"
+    )
+    with calendar_app.db.transaction() as session:
+        changes = sync_rsvps(calendar_app, session.get(Meeting, meeting_id))
+    assert [(c.email, c.new) for c in changes] == [
+        ("Li.Na@example.com", Rsvp.ACCEPTED),  # matched case-insensitively
+        ("wang.qiang@example.com", Rsvp.TENTATIVE),
+    ]
+    with calendar_app.db.transaction() as session:
+        rows = {a.email: a for a in session.get(Meeting, meeting_id).attendees}
+        assert rows["Li.Na@example.com"].rsvp is Rsvp.ACCEPTED
+        assert rows["Li.Na@example.com"].rsvp_at is not None
+        assert rows["chen.jing@example.com"].rsvp is Rsvp.NEEDS_ACTION
+        assert rows["wang.qiang@example.com"].rsvp is Rsvp.TENTATIVE
+        assert "2026-11-26T06:00:00+00:00" in rows["wang.qiang@example.com"].comment
+        history = list(session.scalars(select(HistoryEntry).where(HistoryEntry.action == "rsvp")))
+        assert {(h.field, h.new_value) for h in history} == {
+            ("rsvp:Li.Na@example.com", "accepted"),
+            ("rsvp:wang.qiang@example.com", "tentative"),
+        }
+
+    with calendar_app.db.transaction() as session:  # nothing new: nothing changes
+        assert sync_rsvps(calendar_app, session.get(Meeting, meeting_id)) == []
+    ews_server.box.respond(uid, "li.na@example.com", "Decline")
+    with calendar_app.db.transaction() as session:
+        (change,) = sync_rsvps(calendar_app, session.get(Meeting, meeting_id))
+    assert (change.old, change.new) == (Rsvp.ACCEPTED, Rsvp.DECLINED)
+
+
+def test_cancel_deletes_the_item_with_cancellations(calendar_app, ews_server):
+    meeting_id = add_meeting(calendar_app)
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert cancel_meeting(calendar_app, meeting) is False  # never sent: nothing to cancel
+        send_meeting(calendar_app, meeting)
+        assert cancel_meeting(calendar_app, meeting) is True
+    (entry,) = ews_server.box.calendar_items
+    assert entry.cancelled and entry.invitations == "SendToAllAndSaveCopy"
+    assert ews_server.box.in_folder("calendar") == []
+
+
+def test_throttled_create_is_temporary_and_creates_nothing(calendar_app, ews_server):
+    meeting_id = add_meeting(calendar_app)
+    ews_server.box.fail_next("busy", "CreateItem", back_off_ms=5000)
+    with calendar_app.db.transaction() as session, pytest.raises(TemporaryFailure) as raised:
+        send_meeting(calendar_app, session.get(Meeting, meeting_id))
+    assert raised.value.retry_after == 5
+    assert ews_server.box.calendar_items == []
