@@ -196,3 +196,24 @@ def test_pull_subscription_wakes_the_waiter_on_new_mail(ews_world_):
     world.deliver(reply)
     assert incoming.wait_for_new(5, poll=0.1) is True
     assert {"Subscribe", "GetEvents"} <= set(world.server.box.requests)
+
+
+def test_password_from_a_file_logs_in_and_a_wrong_one_keeps_mail_queued(tmp_path, db_url):
+    with EwsServer("collabd@ews.test") as server:
+        secret = tmp_path / "ews.pw"
+        secret.write_text(server.password + "\n", encoding="utf-8")
+        app = ews_app(tmp_path, db_url, server, password="", password_file=str(secret))
+        try:
+            server.box.deliver(b"From: a@ews.test\r\nMessage-ID: <m1@ews.test>\r\n\r\nhi\r\n")
+            assert ingest_pass(app, app.transport.incoming).ignored == 1  # logged in, read it
+        finally:
+            app.close()
+        secret.write_text("wrong\n", encoding="utf-8")
+        app = ews_app(tmp_path, db_url, server, password="", password_file=str(secret))
+        try:
+            with pytest.raises(TemporaryFailure) as raised:
+                ingest_pass(app, app.transport.incoming)
+            assert "refused the credentials of [mail.ews]" in str(raised.value)
+            assert "wrong" not in str(raised.value)  # the secret is never shown
+        finally:
+            app.close()

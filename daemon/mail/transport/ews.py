@@ -97,7 +97,12 @@ def failure(exc: BaseException, doing: str) -> TemporaryFailure | PermanentFailu
             return TemporaryFailure(f"{doing}: {name}: {exc}")
         return PermanentFailure(f"{doing}: {name}: {exc}")
     if isinstance(exc, UnauthorizedError):
-        return PermanentFailure(f"{doing}: Exchange refused the credentials: {exc}")
+        # A wrong or expired password is fixed by the admin, not by dropping mail: keep
+        # everything queued and say loudly why it does not go.
+        return TemporaryFailure(
+            f"{doing}: Exchange refused the credentials of [mail.ews] (check username and "
+            f"password): {exc}"
+        )
     return TemporaryFailure(f"{doing}: {name}: {exc}")
 
 
