@@ -180,3 +180,23 @@ def test_throttled_create_is_temporary_and_creates_nothing(calendar_app, ews_ser
         send_meeting(calendar_app, session.get(Meeting, meeting_id))
     assert raised.value.retry_after == 5
     assert ews_server.box.calendar_items == []
+
+
+def test_tick_job_reads_answers_only_with_the_ews_calendar(tmp_path, calendar_app, ews_server):
+    from daemon.calendar.ews import sync_upcoming_rsvps
+
+    meeting_id = add_meeting(calendar_app)
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        send_meeting(calendar_app, meeting)
+        uid = meeting.uid
+    ews_server.box.respond(uid, "chen.jing@example.com", "Accept")
+    assert sync_upcoming_rsvps(calendar_app, START) == []  # calendar.backend is imip here
+    ews_calendar = calendar_app.settings.model_copy(
+        update={"calendar": calendar_app.settings.calendar.model_copy(update={"backend": "ews"})}
+    )
+    calendar_app.settings = ews_calendar
+    assert sync_upcoming_rsvps(calendar_app, START) == [
+        f"rsvp {uid}: chen.jing@example.com: needs_action → accepted"
+    ]
+    assert sync_upcoming_rsvps(calendar_app, START + timedelta(days=5)) == []  # long over

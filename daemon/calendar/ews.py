@@ -256,3 +256,29 @@ def agenda_html(meeting: Meeting) -> str:
         f"<tr><th {cell}>#</th><th {cell}>议题 Topic</th><th {cell}>负责人 Owner</th>"
         f"<th {cell}>时长 Time</th></tr>{rows}</table></body></html>"
     )
+
+
+def sync_upcoming_rsvps(app: App, now: datetime) -> list[str]:
+    """A tick job (rules/tick.py JOBS) for calendar.backend = "ews": read the answers to
+    every scheduled meeting that has not ended yet, one transaction per meeting."""
+    from sqlalchemy import select
+
+    from ..store.models import MeetingStatus
+
+    if app.settings.calendar.backend != "ews":
+        return []
+    with app.db.transaction() as session:
+        ids = list(
+            session.scalars(
+                select(Meeting.id).where(
+                    Meeting.status == MeetingStatus.SCHEDULED,
+                    Meeting.starts_at >= now - timedelta(days=1),
+                )
+            )
+        )
+    lines = []
+    for meeting_id in ids:
+        with app.db.transaction() as session:
+            meeting = session.get(Meeting, meeting_id)
+            lines += [f"rsvp {meeting.uid}: {c.describe()}" for c in sync_rsvps(app, meeting)]
+    return lines
