@@ -186,13 +186,30 @@ class Mailbox:
         with self.lock:
             self.sync_generation += 1
 
-    def respond(self, uid: str, attendee: str, response: str, start: str = "", end: str = ""):
-        """An attendee answered; Exchange records it on the organizer's calendar item."""
+    def respond(
+        self,
+        uid: str,
+        attendee: str,
+        response: str,
+        start: str = "",
+        end: str = "",
+        deliver: bool = False,
+    ) -> Item | None:
+        """An attendee answered; Exchange records it on the organizer's calendar item and,
+        with `deliver`, drops the MeetingResponse into the organizer's inbox."""
         with self.lock:
             entry = next(c for c in self.calendar_items if c.uid == uid)
             person = next(a for a in entry.attendees if a.email.lower() == attendee.lower())
             person.response, person.proposed_start, person.proposed_end = response, start, end
             entry.item.changekey = f"CK{next(self._ids)}"
+            if not deliver:
+                return None
+            suffix = {"Accept": "Pos", "Decline": "Neg", "Tentative": "Tent"}[response]
+            return self.deliver(
+                meeting_response_mime(entry, person, self.address),
+                element="MeetingResponse",
+                item_class=f"IPM.Schedule.Meeting.Resp.{suffix}",
+            )
 
     # --- internals ----------------------------------------------------------------------------
     def _new_id(self, kind: str) -> str:
@@ -221,6 +238,41 @@ class Mailbox:
                     del self.faults[index]
                     return kind, back_off
         return None
+
+
+def meeting_response_mime(entry: CalendarEntry, person: Attendee, organizer: str) -> bytes:
+    """The MIME Exchange hands out (GetItem MimeContent) for a MeetingResponse: a short text
+    part and the iCalendar answer, METHOD:REPLY, or METHOD:COUNTER for a new time."""
+    partstat = {"Accept": "ACCEPTED", "Decline": "DECLINED", "Tentative": "TENTATIVE"}
+    prefix = {"Accept": "Accepted", "Decline": "Declined", "Tentative": "Tentative"}
+    method = "COUNTER" if person.proposed_start else "REPLY"
+    if method == "COUNTER":
+        prefix["Tentative"] = "New Time Proposed"
+    when = ""
+    if person.proposed_start:
+        fmt = lambda v: v.replace("-", "").replace(":", "")  # noqa: E731 - iCalendar UTC form
+        when = f"DTSTART:{fmt(person.proposed_start)}\r\nDTEND:{fmt(person.proposed_end)}\r\n"
+    ical = (
+        f"BEGIN:VCALENDAR\r\nMETHOD:{method}\r\nPRODID:Microsoft Exchange Server 2010\r\n"
+        "VERSION:2.0\r\nBEGIN:VEVENT\r\n"
+        f"ATTENDEE;PARTSTAT={partstat[person.response]}:mailto:{person.email}\r\n"
+        f"SUMMARY;LANGUAGE=zh-CN:{prefix[person.response]}: {entry.subject}\r\n"
+        f"{when}UID:{entry.uid}\r\nSEQUENCE:0\r\nDTSTAMP:20261123T020000Z\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    boundary = "_000_exchange_response_"
+    subject = f"{prefix[person.response]}: {entry.subject}"
+    return (
+        f"From: <{person.email}>\r\nTo: <{organizer}>\r\n"
+        f"Subject: =?utf-8?b?{base64.b64encode(subject.encode()).decode()}?=\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@exchange.test>\r\n"
+        "Date: Mon, 23 Nov 2026 10:00:00 +0800\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\r\n"
+        f'--{boundary}\r\nContent-Type: text/calendar; charset="utf-8"; method={method}\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        f"{base64.encodebytes(ical.encode()).decode()}\r\n--{boundary}--\r\n"
+    ).encode()
 
 
 class EwsError(Exception):

@@ -22,15 +22,19 @@ from daemon.ledger.collaborations import create_collaboration
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
+from daemon.mail.ingest import ingest_pass
 from daemon.mail.transport import TemporaryFailure
+from daemon.rules.tick import run_tick
 from daemon.store.models import (
     AgendaItem,
     Attendee,
     AttendeeRole,
     Collaboration,
     HistoryEntry,
+    InboundMessage,
     Meeting,
     MeetingAttachment,
+    OutboxMessage,
     Person,
     Rsvp,
 )
@@ -200,3 +204,58 @@ def test_tick_job_reads_answers_only_with_the_ews_calendar(tmp_path, calendar_ap
         f"rsvp {uid}: chen.jing@example.com: needs_action → accepted"
     ]
     assert sync_upcoming_rsvps(calendar_app, START + timedelta(days=5)) == []  # long over
+    ews_server.box.respond(uid, "chen.jing@example.com", "Decline")
+    report = run_tick(calendar_app, START)  # the daemon's tick runs it
+    assert f"rsvp {uid}: chen.jing@example.com: accepted → declined" in report.queued
+    assert report.errors == []
+
+
+def test_meeting_responses_in_the_inbox_update_rsvps_once(tmp_path, db_url, ews_server):
+    """With calendar.backend = ews, Exchange's MeetingResponse mails are matched to the meeting
+    by their iCalendar UID and the answer is read from the organizer's item; the mail is
+    logged and filed like any other."""
+    app = ews_app(tmp_path, db_url, ews_server)
+    app.settings = app.settings.model_copy(
+        update={"calendar": app.settings.calendar.model_copy(update={"backend": "ews"})}
+    )
+    people = tmp_path / "people.csv"
+    people.write_text((DEMO / "people.csv").read_text("utf-8"), "utf-8")
+    with app.db.transaction() as session:
+        import_people(session, people, Origin.system("test"), START)
+        create_collaboration(
+            session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
+        )
+    try:
+        meeting_id = add_meeting(app)
+        with app.db.transaction() as session:
+            meeting = session.get(Meeting, meeting_id)
+            send_meeting(app, meeting)
+            uid = meeting.uid
+        ews_server.box.respond(uid, "li.na@example.com", "Accept", deliver=True)
+        ews_server.box.respond(
+            uid,
+            "wang.qiang@example.com",
+            "Tentative",
+            "2026-11-26T06:00:00Z",
+            "2026-11-26T07:00:00Z",
+            deliver=True,
+        )
+        report = ingest_pass(app, app.transport.incoming)
+        assert (report.applied, report.ignored, report.failed) == (1, 1, 0)
+        with app.db.transaction() as session:
+            rows = {a.email: a for a in session.get(Meeting, meeting_id).attendees}
+            assert rows["Li.Na@example.com"].rsvp is Rsvp.ACCEPTED
+            assert rows["wang.qiang@example.com"].rsvp is Rsvp.TENTATIVE
+            assert "proposes a new time" in rows["wang.qiang@example.com"].comment
+            details = sorted(r.detail for r in session.scalars(select(InboundMessage)))
+        # The first response read brought both answers in; the second found nothing new.
+        assert all(d.startswith("[exchange-rsvp] ") for d in details)
+        assert any("Li.Na@example.com: needs_action → accepted" in d for d in details)
+        assert any("shows nothing new" in d for d in details)
+        assert ews_server.box.in_folder("inbox") == []
+        assert len(ews_server.box.in_folder("collabd/processed")) == 2
+        with app.db.transaction() as session:  # a calendar answer gets no answer mail
+            kinds = set(session.scalars(select(OutboxMessage.kind)))
+        assert "reply_answer" not in kinds
+    finally:
+        app.close()

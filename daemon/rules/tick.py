@@ -35,6 +35,16 @@ Job = Callable[["App", datetime], list[str]]
 JOBS: list[tuple[str, Job]] = []
 
 
+def _ews_calendar_rsvps(app: App, now: datetime) -> list[str]:
+    """calendar.backend = "ews": read attendees' answers from Exchange (calendar/ews.py)."""
+    from ..calendar.ews import sync_upcoming_rsvps
+
+    return sync_upcoming_rsvps(app, now)
+
+
+JOBS.append(("ews-calendar-rsvps", _ews_calendar_rsvps))
+
+
 def run_tick(app: App, now: datetime | None = None) -> TickReport:
     now = now or app.clock.now()
     report = TickReport(now=now)
