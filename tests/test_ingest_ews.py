@@ -217,3 +217,22 @@ def test_password_from_a_file_logs_in_and_a_wrong_one_keeps_mail_queued(tmp_path
             assert "wrong" not in str(raised.value)  # the secret is never shown
         finally:
             app.close()
+
+
+def test_throttled_send_waits_as_long_as_exchange_asked(ews_world_):
+    world = ews_world_
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
+    )
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    world.server.box.fail_next("busy", "CreateItem", back_off_ms=10 * 60 * 1000)
+    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert report.sent == [] and "back off 600s" in report.deferred[0][1]
+    (answer,) = world.answers()
+    now = world.app.clock.now()
+    assert answer.not_before == now + timedelta(minutes=10)  # not the outbox's 1 minute
+    world.app.clock.advance(timedelta(minutes=5))
+    assert send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent == []
+    world.app.clock.advance(timedelta(minutes=5))
+    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
