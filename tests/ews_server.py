@@ -108,6 +108,7 @@ class CalendarEntry:
     attachments: list[tuple[str, str, bytes]]  # (name, content type, bytes)
     invitations: str  # SendMeetingInvitations as requested
     cancelled: bool = False
+    updates: list[str] = field(default_factory=list)  # one per UpdateItem: what was sent
 
 
 class Mailbox:
@@ -701,6 +702,57 @@ class Operations:
         self.box._arrive(item)
         self.box.calendar_items.append(entry)
         return _message("CreateItem", f"<m:Items>{_item_xml(item, set(), True)}</m:Items>")
+
+    def UpdateItem(self, request) -> list[str]:
+        """The organizer changes a meeting; with SendMeetingInvitationsOrCancellations Exchange
+        sends the update to the attendees (recorded in `updates`)."""
+        out = []
+        entries = {c.item.id: c for c in self.box.calendar_items}
+        for change in request.find("m:ItemChanges", NS):
+            item_id = change.find("t:ItemId", NS).get("Id")
+            entry = entries.get(item_id)
+            if entry is None:
+                out.append(
+                    _error_message(
+                        "UpdateItem",
+                        EwsError(
+                            "ErrorItemNotFound", "The specified object was not found in the store."
+                        ),
+                    )
+                )
+                continue
+            for update in change.find("t:Updates", NS):
+                if etree.QName(update).localname != "SetItemField":
+                    continue
+                value = update.find("t:CalendarItem", NS)[0]
+                field_name = etree.QName(value).localname
+                if field_name in ("RequiredAttendees", "OptionalAttendees"):
+                    required = field_name == "RequiredAttendees"
+                    answers = {a.email.lower(): a for a in entry.attendees}
+                    kept = [a for a in entry.attendees if a.required != required]
+                    for e in value.iterfind(".//t:Mailbox/t:EmailAddress", NS):
+                        old = answers.get(e.text.lower())
+                        kept.append(
+                            Attendee(
+                                e.text,
+                                old.response if old else "NoResponseReceived",
+                                required=required,
+                            )
+                        )
+                    entry.attendees = kept
+                elif field_name in ("Subject", "Start", "End", "Location", "Body"):
+                    setattr(entry, field_name.lower(), value.text or "")
+            entry.updates.append(request.get("SendMeetingInvitationsOrCancellations", ""))
+            entry.item.changekey = f"CK{next(self.box._ids)}"
+            out.append(
+                _message(
+                    "UpdateItem",
+                    f"<m:Items>{_item_xml(entry.item, set(), True)}"
+                    "</m:Items><m:ConflictResults><t:Count>0</t:Count>"
+                    "</m:ConflictResults>",
+                )
+            )
+        return out
 
     def DeleteItem(self, request) -> list[str]:
         """Deleting the organizer's meeting with SendMeetingCancellations cancels it."""

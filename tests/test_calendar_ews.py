@@ -259,3 +259,25 @@ def test_meeting_responses_in_the_inbox_update_rsvps_once(tmp_path, db_url, ews_
         assert "reply_answer" not in kinds
     finally:
         app.close()
+
+
+def test_an_update_rewrites_the_item_and_exchange_sends_it(calendar_app, ews_server):
+    meeting_id = add_meeting(calendar_app)
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        item_id = send_meeting(calendar_app, meeting)
+        uid = meeting.uid
+    ews_server.box.respond(uid, "li.na@example.com", "Accept")
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        meeting.starts_at += timedelta(hours=5)
+        meeting.location = "5楼大会议室"
+        meeting.attendees.append(Attendee(email="zhao.min@example.com"))
+        session.flush()
+        assert send_meeting(calendar_app, meeting) == item_id  # the same item, updated
+    (entry,) = ews_server.box.calendar_items
+    assert entry.updates == ["SendToAllAndSaveCopy"]
+    assert (entry.start, entry.location) == ("2026-11-25T14:00:00+08:00", "5楼大会议室")
+    answers = {a.email.lower(): a.response for a in entry.attendees}
+    assert answers["zhao.min@example.com"] == "NoResponseReceived"
+    assert answers["li.na@example.com"] == "Accept"  # the answers already given stay

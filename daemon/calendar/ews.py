@@ -98,19 +98,23 @@ def find_item(app: App, meeting: Meeting) -> Any | None:
     return item
 
 
-def send_meeting(app: App, meeting: Meeting) -> str:
-    """Create the meeting in the collabd mailbox's calendar and have Exchange invite every
-    attendee. Returns the Exchange item id. Raises TemporaryFailure (try again; nothing was
-    created) or PermanentFailure. A meeting already in Exchange is not created twice."""
-    from exchangelib import Attendee as ExchangeAttendee
-    from exchangelib import CalendarItem, EWSTimeZone, FileAttachment, HTMLBody
-    from exchangelib import Mailbox as ExchangeMailbox
-    from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+# What collabd owns on the organizer's item; an update rewrites exactly these.
+MEETING_FIELDS = (
+    "subject",
+    "start",
+    "end",
+    "location",
+    "body",
+    "required_attendees",
+    "optional_attendees",
+)
 
-    existing = find_item(app, meeting)
-    if existing is not None:
-        return existing.id
-    account = _account(app).get()
+
+def _meeting_fields(meeting: Meeting) -> dict[str, Any]:
+    from exchangelib import Attendee as ExchangeAttendee
+    from exchangelib import EWSTimeZone, HTMLBody
+    from exchangelib import Mailbox as ExchangeMailbox
+
     zone = EWSTimeZone.from_zoneinfo(ZoneInfo(meeting.timezone))
     start = meeting.starts_at.astimezone(zone)
 
@@ -123,17 +127,35 @@ def send_meeting(app: App, meeting: Meeting) -> str:
             if a.role in roles
         ]
 
+    return {
+        "subject": meeting.title,
+        "start": start,
+        "end": start + timedelta(minutes=meeting.duration_minutes),
+        "location": meeting.location or meeting.online_url or None,
+        "body": HTMLBody(agenda_html(meeting)),
+        "required_attendees": attendees(AttendeeRole.CHAIR, AttendeeRole.REQUIRED) or None,
+        "optional_attendees": attendees(AttendeeRole.OPTIONAL) or None,
+    }
+
+
+def send_meeting(app: App, meeting: Meeting) -> str:
+    """Create the meeting in the collabd mailbox's calendar and have Exchange invite every
+    attendee; for a meeting already in Exchange, rewrite time, place, agenda and attendees
+    and have Exchange send the update (Exchange raises the sequence number itself).
+    Returns the Exchange item id. Raises TemporaryFailure (try again; nothing changed) or
+    PermanentFailure."""
+    from exchangelib import CalendarItem, FileAttachment
+    from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+    existing = find_item(app, meeting)
+    if existing is not None:
+        return _update_meeting(meeting, existing)
+    account = _account(app).get()
     item = CalendarItem(
         account=account,
         folder=account.calendar,
-        subject=meeting.title,
-        start=start,
-        end=start + timedelta(minutes=meeting.duration_minutes),
-        location=meeting.location or meeting.online_url or None,
-        body=HTMLBody(agenda_html(meeting)),
         uid=meeting.uid,
-        required_attendees=attendees(AttendeeRole.CHAIR, AttendeeRole.REQUIRED) or None,
-        optional_attendees=attendees(AttendeeRole.OPTIONAL) or None,
+        **_meeting_fields(meeting),
         attachments=[
             FileAttachment(
                 name=file.filename,
@@ -147,6 +169,21 @@ def send_meeting(app: App, meeting: Meeting) -> str:
         item.save(send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
     except _exchange_errors() as exc:
         raise failure(exc, f"creating meeting {meeting.uid} in Exchange") from exc
+    return item.id
+
+
+def _update_meeting(meeting: Meeting, item: Any) -> str:
+    from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+    for name, value in _meeting_fields(meeting).items():
+        setattr(item, name, value)
+    try:
+        # Attachments are not re-sent with an update: files added later go by mail.
+        item.save(
+            update_fields=list(MEETING_FIELDS), send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY
+        )
+    except _exchange_errors() as exc:
+        raise failure(exc, f"updating meeting {meeting.uid} in Exchange") from exc
     return item.id
 
 
