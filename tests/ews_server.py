@@ -12,8 +12,9 @@ BackOffMilliseconds; and ErrorInvalidSyncStateData for a sync state it no longer
 
 State lives in memory (`Mailbox`): tests drop mail into a folder with `deliver()`, look at
 what was sent in `sent`, at calendar items in `calendar_items`, and let attendees answer a
-meeting with `respond()`. What it does NOT do: NTLM or OAuth handshakes (basic auth only),
-autodiscover, recurrence, search restrictions other than the few exchangelib sends for us.
+meeting with `respond()`. Authentication is HTTP basic, or a real NTLM handshake (pyspnego
+as the acceptor, keep-alive connections). What it does NOT do: OAuth, autodiscover,
+recurrence, search restrictions other than the few exchangelib sends for us.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class Mailbox:
         self.calendar_items: list[CalendarEntry] = []
         self.subscriptions: dict[str, dict] = {}
         self.requests: list[str] = []  # operation names, in order
+        self.logins: list[str] = []  # NTLM principals that authenticated a connection
         self.faults: list[tuple[str, str, int]] = []  # (operation or "*", kind, back-off ms)
         self.rejected_recipients: set[str] = set()
         root = self._folder("", None, "root")
@@ -834,6 +836,44 @@ class Operations:
 
 class _Handler(BaseHTTPRequestHandler):
     server: EwsServer
+    # Keep-alive: NTLM authenticates a connection, in a three-message handshake on it.
+    protocol_version = "HTTP/1.1"
+    _ntlm: object | None = None
+    _ntlm_user: str | None = None
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if self.server.auth == "basic":
+            secret = f"{self.server.username}:{self.server.password}".encode()
+            if header == "Basic " + base64.b64encode(secret).decode():
+                return True
+            return self._challenge('Basic realm="ews"')
+        if self._ntlm_user is not None:  # this connection has authenticated
+            return True
+        if not header.startswith("NTLM "):
+            return self._challenge("NTLM")
+        import spnego
+
+        token = base64.b64decode(header[5:])
+        if token[8:12] == (1).to_bytes(4, "little"):  # NEGOTIATE starts a new handshake
+            self._ntlm = spnego.server(protocol="ntlm")
+        try:
+            answer = self._ntlm.step(token)  # type: ignore[union-attr]
+        except Exception:  # wrong password: the acceptor refuses the AUTHENTICATE message
+            self._ntlm = None
+            return self._challenge("NTLM")
+        if self._ntlm.complete:  # type: ignore[union-attr]
+            self._ntlm_user = str(self._ntlm.client_principal)  # type: ignore[union-attr]
+            self.server.box.logins.append(self._ntlm_user)
+            return True
+        return self._challenge("NTLM " + base64.b64encode(answer).decode())
+
+    def _challenge(self, value: str) -> bool:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
 
     def log_message(self, format: str, *args) -> None:  # quiet: pytest shows failures
         pass
@@ -843,15 +883,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path.lower() != "/ews/exchange.asmx":
             return self._reply(404, b"not found", "text/plain")
-        expected = (
-            "Basic "
-            + base64.b64encode(f"{self.server.username}:{self.server.password}".encode()).decode()
-        )
-        if self.headers.get("Authorization") != expected:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="ews"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        if not self._authorized():
             return None
         envelope = etree.fromstring(body)
         request = envelope.find("s:Body", NS)[0]
@@ -888,10 +920,16 @@ class EwsServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: str, username: str = "collab", password: str = "s3cret") -> None:
+    def __init__(
+        self,
+        address: str,
+        username: str = "collab",
+        password: str = "s3cret",
+        auth: str = "basic",  # or "ntlm": needs NTLM_USER_FILE naming DOMAIN:USER:PASSWORD
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.box = Mailbox(address)
-        self.username, self.password = username, password
+        self.username, self.password, self.auth = username, password, auth
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

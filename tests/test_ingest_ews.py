@@ -236,3 +236,44 @@ def test_throttled_send_waits_as_long_as_exchange_asked(ews_world_):
     assert send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent == []
     world.app.clock.advance(timedelta(minutes=5))
     assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
+
+
+def test_ntlm_login_reads_the_mailbox(tmp_path, db_url, monkeypatch):
+    """auth = "ntlm", the on-premises default: a real NTLM handshake (the fixture server
+    accepts with pyspnego against a credential file), then the same reading and filing."""
+    users = tmp_path / "ntlm-users"
+    users.write_text("CORP:collab:N7lm-pass\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    monkeypatch.setenv("COLLABD_TEST_EWS_PW", "N7lm-pass")
+    with EwsServer("collabd@ews.test", auth="ntlm") as server:
+        app = ews_app(
+            tmp_path,
+            db_url,
+            server,
+            auth="ntlm",
+            username="CORP\\collab",
+            password="",
+            password_env="COLLABD_TEST_EWS_PW",
+        )
+        try:
+            server.box.deliver(b"From: a@ews.test\r\nMessage-ID: <n1@ews.test>\r\n\r\nhi\r\n")
+            assert ingest_pass(app, app.transport.incoming).ignored == 1
+            assert server.box.in_folder("inbox") == []
+            assert server.box.logins and server.box.logins[0].lower().endswith("collab")
+        finally:
+            app.close()
+        monkeypatch.setenv("COLLABD_TEST_EWS_PW", "wrong")
+        app = ews_app(
+            tmp_path,
+            db_url,
+            server,
+            auth="ntlm",
+            username="CORP\\collab",
+            password="",
+            password_env="COLLABD_TEST_EWS_PW",
+        )
+        try:
+            with pytest.raises(TemporaryFailure, match="refused the credentials"):
+                ingest_pass(app, app.transport.incoming)
+        finally:
+            app.close()

@@ -289,6 +289,9 @@ class EwsMailbox:
         The new sync state rides on the last mail: stored when that mail is committed."""
         state = since if isinstance(since, str) else ""
         try:
+            # Subscribe before syncing: mail that lands between this sync and the first
+            # GetEvents then still raises an event, instead of waiting for the next rescan.
+            self._subscribe()
             ids, new_state = self._changes(state)
         except _exchange_errors() as exc:
             from exchangelib.errors import ErrorInvalidSyncStateData
@@ -373,16 +376,19 @@ class EwsMailbox:
             self._drop()
             raise failure(exc, f"waiting for mail in {self.name}") from exc
 
+    def _subscribe(self) -> tuple[str, str]:
+        if self._subscription is None:
+            self._subscription = self._folder(self.settings.folder).subscribe_to_pull(
+                event_types=["NewMailEvent", "CreatedEvent", "MovedEvent"], timeout=30
+            )
+        return self._subscription
+
     def _new_events(self) -> bool:
         from exchangelib.errors import ErrorSubscriptionNotFound
         from exchangelib.properties import CreatedEvent, MovedEvent, NewMailEvent
 
         folder = self._folder(self.settings.folder)
-        if self._subscription is None:
-            self._subscription = folder.subscribe_to_pull(
-                event_types=["NewMailEvent", "CreatedEvent", "MovedEvent"], timeout=30
-            )
-        subscription, watermark = self._subscription
+        subscription, watermark = self._subscribe()
         new = False
         try:
             for notification in folder.get_events(subscription, watermark):
