@@ -73,7 +73,7 @@ class EwsSettings:
     @property
     def name(self) -> str:
         where = self.url.split("//", 1)[-1].split("/", 1)[0] if self.url else "autodiscover"
-        return f"ews://{self.address}@{where}/{self.folder}"
+        return f"ews://{where}/{self.address}/{self.folder}"
 
 
 def failure(exc: BaseException, doing: str) -> TemporaryFailure | PermanentFailure:
