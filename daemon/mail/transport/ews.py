@@ -136,7 +136,7 @@ class EwsAccount:
 
         s = self.settings
         credentials = self.credentials()
-        BaseProtocol.TIMEOUT = s.timeout
+        BaseProtocol.TIMEOUT = s.timeout  # exchangelib reads its HTTP timeout from here
         # FailFast: exchangelib must not sleep through throttling inside a call; collabd
         # turns it into a TemporaryFailure and its own loops decide when to come back.
         if s.url:
