@@ -1,5 +1,9 @@
 """Replies through the real mail stack: an owner answers collabd's mail from their mailbox,
-collabd reads it over IMAP, applies it exactly once, files it, and answers in the thread."""
+collabd reads it over IMAP, applies it exactly once, files it, and answers in the thread.
+
+Every test here also runs on the Exchange (EWS) backend (`world` is parametrized): there the
+mailbox is tests/ews_server.py, a loopback server answering exchangelib's SOAP requests with
+Microsoft-documented response shapes — a protocol-level fixture, not a live Exchange server."""
 
 from __future__ import annotations
 
@@ -127,9 +131,20 @@ class World:
                 )
             )
 
+    def quarantined(self) -> int:
+        quarantine = self.app.transport.incoming.server_name("collabd/quarantine")
+        with self.stack.imap_login(self.app.settings.mail.address) as client:
+            return client.select_folder(quarantine, readonly=True)[b"EXISTS"]
 
-@pytest.fixture
-def world(mailstack, tmp_path, db_url):
+
+@pytest.fixture(params=["imap", "ews"])
+def world(request, tmp_path, db_url):
+    if request.param == "ews":  # the same scenarios on Exchange Web Services
+        from tests.test_ingest_ews import ews_world
+
+        yield from ews_world(request, tmp_path, db_url)
+        return
+    mailstack = request.getfixturevalue("mailstack")
     address = mailstack.address(f"collabd-{uuid.uuid4().hex[:8]}")
     app = imap_app(tmp_path, db_url, address, mailstack.smtp_port, mailstack.imap_port)
     yield World(app, mailstack, tmp_path)
@@ -249,9 +264,7 @@ def test_a_mail_that_keeps_failing_is_quarantined_and_does_not_block_others(worl
         )
         assert (row.status, row.attempts) == (InboundStatus.QUARANTINED, MAX_ATTEMPTS)
         assert "poisoned" in row.detail
-    quarantine = world.app.transport.incoming.server_name("collabd/quarantine")
-    with world.stack.imap_login(world.app.settings.mail.address) as client:
-        assert client.select_folder(quarantine, readonly=True)[b"EXISTS"] == 1
+    assert world.quarantined() == 1
 
 
 def _reject_history_from(app, message_id: str) -> None:

@@ -1,9 +1,10 @@
 """Sending an invitation: the one place that decides HOW a meeting reaches calendars.
 
-Today that is iMIP (RFC 6047): one mail per person through the outbox, each carrying the
-same calendar object, so every calendar shows the full attendee list. An Exchange (EWS)
-backend replaces the body of `send_invitation` and nothing else: scheduling, updates and
-cancellations all come through here.
+By default that is iMIP (RFC 6047): one mail per person through the outbox, each carrying
+the same calendar object, so every calendar shows the full attendee list. With
+`calendar.backend = "ews"` the meeting is written into the collabd mailbox's Exchange
+calendar instead and Exchange sends the invitations (calendar/ews.py). Scheduling, updates
+and cancellations all come through here.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def send_invitation(
     `change` (scheduled, updated, cancelled, removed) words the mail; `listed` are the
     ATTENDEEs written into the object (default: all; a CANCEL to removed people lists only
     them). People outside the ledger (no Person row) are skipped: the outbox mails people.
-    Returns how many mails were queued."""
+    Returns how many mails were queued (or, through Exchange, how many people it invites)."""
+    # A dry run never touches Exchange: it writes the iMIP mails that show the invitation.
+    if app.settings.calendar.backend == "ews" and not session.info.get("collabd.dry_run"):
+        return _through_exchange(app, meeting, method, recipients, listed)
     now = app.clock.now()
     ics = organizer_request(
         meeting,
@@ -76,3 +80,25 @@ def send_invitation(
             attachments=attachments,
         )
     return queued
+
+
+def _through_exchange(
+    app: App,
+    meeting: Meeting,
+    method: str,
+    recipients: Sequence[Attendee],
+    listed: Sequence[Attendee] | None,
+) -> int:
+    """Exchange keeps the attendee list and sends REQUESTs and CANCELs itself. Called inside
+    the scheduling transaction: if Exchange refuses, the error rolls the change back and the
+    coordinator sees why (TemporaryFailure / PermanentFailure from calendar/ews.py)."""
+    from . import ews
+
+    if method == "REQUEST":
+        # New, or rewritten with the current attendees: Exchange sends the update, and the
+        # cancellations to anyone taken off the list.
+        ews.send_meeting(app, meeting)
+    elif listed is None:  # the whole meeting is cancelled
+        ews.cancel_meeting(app, meeting)
+    # else: a CANCEL to removed people, already sent by Exchange with the REQUEST above
+    return len(recipients)

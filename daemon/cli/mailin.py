@@ -13,7 +13,7 @@ from pathlib import Path
 from ..mail.ingest import IngestReport, ingest_pass
 from ..mail.outbox import send_due
 from ..mail.reply import parse_reply
-from ..mail.transport import ImapMailbox
+from ..mail.transport import EwsMailbox, ImapMailbox
 from ..mail.watcher import MailboxWatcher
 from .context import Context
 from .output import emit_json
@@ -53,8 +53,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     ingest = commands.add_parser(
         "ingest",
         help="read the collabd mailbox once, apply every reply, then exit",
-        description="One pass over the collabd mailbox (maildir or IMAP): every mail is applied "
-        "in one transaction with its log row, then filed into the processed folder "
+        description="One pass over the collabd mailbox (maildir, IMAP or EWS): every mail is "
+        "applied in one transaction with its log row, then filed into the processed folder "
         "(or quarantine after 3 failed tries). Answers are queued in the outbox.",
     )
     ingest.add_argument("--json", action="store_true")
@@ -63,7 +63,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     watch = commands.add_parser(
         "watch",
         help="keep reading the collabd mailbox and sending answers until stopped",
-        description="Watch the collabd mailbox (IMAP IDLE; a maildir is polled), apply each "
+        description="Watch the collabd mailbox (IMAP IDLE, an EWS pull subscription; a "
+        "maildir is polled), apply each "
         "reply as it arrives and send the answers. Stops cleanly on SIGINT or "
         "SIGTERM. (`collabd run` adds the rule ticks.)",
     )
@@ -128,7 +129,7 @@ def watch_command(context: Context, args: argparse.Namespace) -> int:
 
     incoming = app.transport.incoming
     print(f"watching {incoming.name} (Ctrl-C to stop)", flush=True)
-    if isinstance(incoming, ImapMailbox):
+    if isinstance(incoming, ImapMailbox | EwsMailbox):  # both can wait for new mail
         MailboxWatcher(app, incoming, stop, after_pass=send_answers).run()
         return 0
     while not stop.is_set():

@@ -129,6 +129,7 @@ def _run(context: Context, args: argparse.Namespace, operation) -> int:
     written: list[Path] = []
     try:
         with app.db.transaction() as session:
+            session.info["collabd.dry_run"] = bool(args.dry_run)
             before = session.scalar(select(func.max(OutboxMessage.id))) or 0
             outcome = operation(session)
             view = meeting_view(outcome.meeting, app.settings.tz)

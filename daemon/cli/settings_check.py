@@ -31,6 +31,8 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
     print(f"  mail backend:   {settings.mail.backend} as {settings.mail.address}")
     if settings.mail.backend == "maildir":
         print(f"  maildir root:   {settings.maildir_root}")
+    elif settings.mail.backend == "ews":
+        _print_ews(settings)
     else:
         print(
             f"  smtp:           {settings.mail.smtp.host}:{settings.mail.smtp.port} "
@@ -42,7 +44,24 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
         )
     print(f"  timezone:       {settings.daemon.timezone}")
     print(f"  meeting notice: {settings.meetings.min_notice}")
+    print(f"  calendar:       {settings.calendar.backend}")
     return 0
+
+
+def _print_ews(settings) -> None:
+    """Where and as whom, never the secret: only which kind of source holds it."""
+    ews = settings.mail.ews
+    where = ews.url or f"autodiscover for {settings.mail.address}"
+    secret = (
+        f"from file {ews.password_file}"
+        if ews.password_file
+        else f"from ${ews.password_env}"
+        if ews.password_env
+        else "in the config file"
+    )
+    print(f"  ews:            {where}")
+    print(f"  ews auth:       {ews.auth} as {ews.username or settings.mail.address}, {secret}")
+    print(f"  ews folders:    {ews.folder} → {ews.processed_folder} | {ews.quarantine_folder}")
 
 
 def _safe_url(url: str) -> str:

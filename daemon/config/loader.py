@@ -113,15 +113,8 @@ def semantic_problems(settings: Settings) -> list[Problem]:
     """Checks that span several keys, with the key an admin has to edit."""
     problems: list[Problem] = []
     mail = settings.mail
-    if mail.backend == "ews":
-        problems.append(
-            Problem(
-                "mail.backend",
-                "ews",
-                "the Exchange (EWS) backend is not in this version yet; "
-                'use "imap" (with [mail.smtp]) or "maildir"',
-            )
-        )
+    if mail.backend == "ews" or settings.calendar.backend == "ews":
+        problems += ews_problems(settings)
     if mail.backend == "imap":
         for section, name in ((mail.imap, "imap"), (mail.smtp, "smtp")):
             if not section.host:
@@ -169,7 +162,89 @@ def semantic_problems(settings: Settings) -> list[Problem]:
     return problems
 
 
-def secret_from(password: str, password_file: Path | None) -> str:
+def ews_problems(settings: Settings) -> list[Problem]:
+    """[mail.ews]: where Exchange is, and how collabd proves who it is (never printed)."""
+    ews, problems = settings.mail.ews, []
+    needed_by = (
+        'mail.backend = "ews"' if settings.mail.backend == "ews" else 'calendar.backend = "ews"'
+    )
+    if not ews.url and not ews.autodiscover:
+        problems.append(
+            Problem(
+                "mail.ews.url",
+                _MISSING,
+                f"required when {needed_by} (e.g. https://mail.example.com/EWS/Exchange.asmx), "
+                "or set mail.ews.autodiscover = true",
+            )
+        )
+    if ews.url and ews.autodiscover:
+        problems.append(
+            Problem("mail.ews.autodiscover", True, "set either mail.ews.url or this, not both")
+        )
+    sources = [
+        name
+        for name, value in (
+            ("password", ews.password),
+            ("password_file", ews.password_file),
+            ("password_env", ews.password_env),
+        )
+        if value
+    ]
+    secret = "the client secret" if ews.auth == "oauth" else "the password"
+    if not sources:
+        problems.append(
+            Problem(
+                "mail.ews.password",
+                _MISSING,
+                f"required when {needed_by}: set {secret} with one of mail.ews.password, "
+                "mail.ews.password_file or mail.ews.password_env",
+            )
+        )
+    for extra in sources[1:]:
+        problems.append(
+            Problem(
+                f"mail.ews.{extra}",
+                str(getattr(ews, extra)),
+                f"set only one of mail.ews.{sources[0]} and this",
+            )
+        )
+    if ews.password_file is not None and not ews.password_file.is_file():
+        problems.append(Problem("mail.ews.password_file", str(ews.password_file), "no such file"))
+    if ews.password_env and not os.environ.get(ews.password_env):
+        problems.append(
+            Problem(
+                "mail.ews.password_env",
+                ews.password_env,
+                "this environment variable is not set (or empty) for collabd",
+            )
+        )
+    if ews.auth == "oauth":
+        for key in ("client_id", "tenant_id"):
+            if not getattr(ews, key):
+                problems.append(
+                    Problem(f"mail.ews.{key}", _MISSING, 'required when mail.ews.auth = "oauth"')
+                )
+    for key in ("timeout", "poll_interval"):
+        if getattr(ews, key).needs_calendar:
+            problems.append(
+                Problem(f"mail.ews.{key}", str(getattr(ews, key)), "use wall-clock units (s, m, h)")
+            )
+    for key in ("processed_folder", "quarantine_folder"):
+        value = getattr(ews, key)
+        if not value.strip("/") or value.strip("/").lower() == ews.folder.strip("/").lower():
+            problems.append(
+                Problem(
+                    f"mail.ews.{key}",
+                    value,
+                    f"must be a folder other than the watched one ({ews.folder})",
+                )
+            )
+    return problems
+
+
+def secret_from(password: str, password_file: Path | None, env: str = "") -> str:
     if password_file is not None:
         return password_file.read_text(encoding="utf-8").strip()
+    if env:
+        return os.environ.get(env, "")
     return password

@@ -89,6 +89,37 @@ class ImapSection(Section):
     timeout: DurationField = Duration(60, "s")
 
 
+class EwsSection(Section):
+    """Exchange Web Services (on-premises Exchange): see docs/exchange.md."""
+
+    # https://mail.example.com/EWS/Exchange.asmx; leave empty and set autodiscover = true
+    # to let exchangelib find it from the mailbox address.
+    url: str = ""
+    autodiscover: bool = False
+    auth: Literal["ntlm", "basic", "oauth"] = "ntlm"
+    username: str = ""  # DOMAIN\\user or user@domain; empty means mail.address
+    # The password (for oauth: the client secret) from exactly one of these three.
+    password: str = ""
+    password_file: Path | None = None
+    password_env: str = ""  # the name of an environment variable holding it
+    client_id: str = ""  # oauth only (client credentials grant)
+    tenant_id: str = ""  # oauth only
+    folder: str = "inbox"  # the watched folder: "inbox" or a path below the mailbox top
+    processed_folder: str = "collabd/processed"
+    quarantine_folder: str = "collabd/quarantine"
+    timeout: DurationField = Duration(60, "s")
+    poll_interval: DurationField = Duration(10, "s")  # GetEvents on the pull subscription
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(
+                "the EWS endpoint is an https:// URL, e.g. https://mail.example.com/EWS/Exchange.asmx"
+            )
+        return value
+
+
 class MaildirSection(Section):
     # Relative paths are under the data directory.
     root: Path = Path("maildir")
@@ -100,6 +131,7 @@ class MailSection(Section):
     display_name: str = "collabd 协作助手"
     smtp: SmtpSection = SmtpSection()
     imap: ImapSection = ImapSection()
+    ews: EwsSection = EwsSection()
     maildir: MaildirSection = MaildirSection()
 
     @field_validator("address")
@@ -140,12 +172,20 @@ class ArchiveSection(Section):
     root: Path = Path("archive")
 
 
+class CalendarSection(Section):
+    # How invitations go out: "imip" mails iCalendar invitations (works with every
+    # calendar); "ews" creates the meeting in the collabd mailbox's Exchange calendar and
+    # lets Exchange send the invitations (needs mail.backend = "ews"'s [mail.ews] settings).
+    backend: Literal["imip", "ews"] = "imip"
+
+
 class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     store: StoreSection = StoreSection()
     mail: MailSection = MailSection()
     meetings: MeetingsSection = MeetingsSection()
     archive: ArchiveSection = ArchiveSection()
+    calendar: CalendarSection = CalendarSection()
 
     @property
     def data_dir(self) -> Path:

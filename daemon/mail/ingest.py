@@ -91,6 +91,8 @@ def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestRep
     filed on the server (one IMAP MOVE per outcome) only after its commit."""
     report = IngestReport()
     since = 0 if full else _cursor_uid(app, incoming.name)
+    if getattr(incoming, "cursor", "uid") == "sync_state":  # EWS: a SyncFolderItems state
+        since = "" if full else _cursor_sync_state(app, incoming.name)
     batch: list[IncomingMail] = []
     for mail in incoming.fetch(since):
         batch.append(mail)
@@ -316,6 +318,10 @@ def _cursor_uid(app: App, mailbox: str) -> int:
 def _advance_cursor(session: Session, app: App, mails: list[IncomingMail]) -> None:
     """UIDVALIDITY + last UID, committed with the mails it covers. A new UIDVALIDITY means the
     server renumbered the folder: start again from its first UID (dedupe keeps it safe)."""
+    synced = [mail for mail in mails if mail.sync_state is not None]
+    if synced:
+        _store_sync_state(session, app, synced[-1])
+        return
     numbered = [mail for mail in mails if mail.uid is not None]
     if not numbered:
         return
@@ -329,3 +335,21 @@ def _advance_cursor(session: Session, app: App, mails: list[IncomingMail]) -> No
     uids = [mail.uid for mail in numbered if mail.uidvalidity == last.uidvalidity]
     cursor.last_uid = max(cursor.last_uid or 0, *uids)
     cursor.updated_at = app.clock.now()
+
+
+# --- EWS (transport/ews.py): the cursor is the folder's SyncFolderItems state -------------
+
+
+def _cursor_sync_state(app: App, mailbox: str) -> str:
+    with app.db.transaction() as session:
+        cursor = session.get(MailboxCursor, mailbox)
+        return (cursor.sync_state or "") if cursor else ""
+
+
+def _store_sync_state(session: Session, app: App, mail: IncomingMail) -> None:
+    """The state covers every mail of its sync: it rides on the last one, committed with it."""
+    cursor = session.get(MailboxCursor, mail.mailbox, with_for_update=True)
+    if cursor is None:
+        cursor = MailboxCursor(mailbox=mail.mailbox, updated_at=app.clock.now())
+        session.add(cursor)
+    cursor.sync_state, cursor.updated_at = mail.sync_state, app.clock.now()

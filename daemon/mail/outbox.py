@@ -194,7 +194,7 @@ def _send_one(
     try:
         outgoing.send(envelope)
     except TemporaryFailure as exc:
-        _settle(db, row, clock.now(), temporary=str(exc))
+        _settle(db, row, clock.now(), temporary=str(exc), retry_after=exc.retry_after)
         report.deferred.append((row.message_id, str(exc)))
         log.warning("outbox: %s to %s deferred: %s", row.message_id, row.recipients, exc)
         return
@@ -209,7 +209,13 @@ def _send_one(
 
 
 def _settle(
-    db: Database, row: OutboxMessage, now: datetime, *, temporary: str = "", permanent: str = ""
+    db: Database,
+    row: OutboxMessage,
+    now: datetime,
+    *,
+    temporary: str = "",
+    permanent: str = "",
+    retry_after: float | None = None,  # the server's own "come back in" (EWS throttling)
 ) -> None:
     with db.transaction() as session:
         current = session.get(OutboxMessage, row.id, with_for_update=True)
@@ -220,6 +226,7 @@ def _settle(
             current.status, current.last_error = OutboxStatus.FAILED, permanent
         elif temporary:
             backoff = RETRY_BACKOFF[min(current.attempts, len(RETRY_BACKOFF)) - 1]
+            backoff = max(backoff, timedelta(seconds=retry_after or 0))
             current.not_before, current.last_error = now + backoff, temporary
         else:
             current.status, current.sent_at, current.last_error = OutboxStatus.SENT, now, ""

@@ -69,8 +69,26 @@ def handle_reply(session: Session, app: App, envelope: Envelope) -> Decision:
     return handler(context)
 
 
+def exchange_meeting_answer(app: App, envelope: Envelope) -> bool:
+    from ..calendar.ews_route import is_exchange_meeting_answer  # calendar.backend = "ews"
+
+    return is_exchange_meeting_answer(app, envelope)
+
+
+def apply_exchange_meeting_answer(session: Session, app: App, envelope: Envelope) -> Decision:
+    from ..calendar.ews_route import apply_exchange_meeting_answer as apply
+
+    return apply(session, app, envelope)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("loop", "collabd's own mail coming back", is_own_mail, drop_own_mail),
+    Route(
+        "exchange-rsvp",
+        "an answer to a meeting in Exchange's calendar (calendar.backend = ews)",
+        exchange_meeting_answer,
+        apply_exchange_meeting_answer,
+    ),
     Route(
         "calendar",
         "iMIP: invitations, answers and cancellations",

@@ -1,5 +1,6 @@
-"""Watching the collabd mailbox: IMAP IDLE, a rescan after every (re)connect, and
-reconnecting with backoff when the server goes away.
+"""Watching the collabd mailbox: IMAP IDLE (or an EWS pull subscription: the same
+`wait_for_new`), a rescan after every (re)connect, and reconnecting with backoff when the
+server goes away.
 
 The watcher never trusts a notification alone: every (re)connect starts with a full rescan
 of the folder (mail may have arrived while it was away), and a full rescan also runs every
@@ -52,6 +53,8 @@ class MailboxWatcher:
                 failures = 0
             except TransportError as exc:
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+                # Exchange's throttling says how long to stay away (EWS BackOffMilliseconds).
+                delay = max(delay, getattr(exc, "retry_after", None) or 0)
                 failures += 1
                 log.warning("mailbox %s: %s; reconnecting in %ss", self.mailbox.name, exc, delay)
                 self.stop.wait(delay)

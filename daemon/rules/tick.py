@@ -48,6 +48,16 @@ def _acceptance_reminders(app: App, now: datetime) -> list[str]:
 JOBS.append(("acceptance-review", _acceptance_reminders))  # issue 8: remind the receiver
 
 
+def _ews_calendar_rsvps(app: App, now: datetime) -> list[str]:
+    """calendar.backend = "ews": read attendees' answers from Exchange (calendar/ews.py)."""
+    from ..calendar.ews import sync_upcoming_rsvps
+
+    return sync_upcoming_rsvps(app, now)
+
+
+JOBS.append(("ews-calendar-rsvps", _ews_calendar_rsvps))
+
+
 def run_tick(app: App, now: datetime | None = None) -> TickReport:
     now = now or app.clock.now()
     report = TickReport(now=now)

@@ -1,4 +1,4 @@
-"""Mail transports behind one small interface (see base.py): maildir, IMAP + SMTP; EWS later."""
+"""Mail transports behind one small interface (see base.py): maildir, IMAP + SMTP, EWS."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .base import (
     Transport,
     TransportError,
 )
+from .ews import EwsAccount, EwsMailbox, EwsSender, EwsSettings
 from .imap import ImapMailbox
 from .maildir import MaildirTransport
 from .smtp import SmtpSender
@@ -47,11 +48,35 @@ def open_transport(settings: Settings) -> Transport:
                 timeout=imap.timeout.as_timedelta().total_seconds(),
             ),
         )
+    if mail.backend == "ews":
+        account = EwsAccount(ews_settings(settings))
+        return Transport(outgoing=EwsSender(account), incoming=EwsMailbox(account))
     raise NotImplementedError(f"mail.backend = {mail.backend!r} is not available yet")
+
+
+def ews_settings(settings: Settings) -> EwsSettings:
+    """[mail.ews] as the EWS transport (and the EWS calendar) take it."""
+    ews = settings.mail.ews
+    return EwsSettings(
+        address=settings.mail.address,
+        url=ews.url,
+        auth=ews.auth,
+        username=ews.username,
+        password=secret_from(ews.password, ews.password_file, ews.password_env),
+        client_id=ews.client_id,
+        tenant_id=ews.tenant_id,
+        folder=ews.folder,
+        processed_folder=ews.processed_folder,
+        quarantine_folder=ews.quarantine_folder,
+        timeout=ews.timeout.as_timedelta().total_seconds(),
+        poll_seconds=ews.poll_interval.as_timedelta().total_seconds(),
+    )
 
 
 __all__ = [
     "Envelope",
+    "EwsMailbox",
+    "EwsSender",
     "ImapMailbox",
     "Incoming",
     "IncomingMail",

@@ -24,6 +24,9 @@ class TransportError(Exception):
 class TemporaryFailure(TransportError):
     """The server or network said "not now" (4xx, connection refused, timeout)."""
 
+    # Seconds the server asked us to stay away (EWS throttling's BackOffMilliseconds).
+    retry_after: float | None = None
+
 
 class PermanentFailure(TransportError):
     """The server said "never" (5xx): retrying the same mail will not help."""
@@ -44,6 +47,9 @@ class IncomingMail:
     raw: bytes
     uidvalidity: int | None = None
     uid: int | None = None
+    # EWS: the folder's sync state, on the last mail of a sync; stored as the mailbox's
+    # cursor in the same transaction as that mail (see transport/ews.py).
+    sync_state: str | None = None
 
 
 class Outcome(StrEnum):

@@ -1,0 +1,282 @@
+"""Reading replies from an Exchange mailbox through EWS.
+
+NO EXCHANGE SERVER IS INVOLVED: exchangelib talks to tests/ews_server.py, a loopback HTTP
+server answering its SOAP requests with bodies shaped like Microsoft's documented EWS
+responses (protocol-level fixtures, not a live server). The reply-reading scenarios of
+tests/test_ingest.py run on this backend through `EwsWorld`; this module adds what only
+EWS has: the sync state as the cursor, an expired state, throttling.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from daemon.mail.ingest import ingest_pass
+from daemon.mail.outbox import send_due
+from daemon.mail.transport import TemporaryFailure
+from daemon.store.models import InboundMessage, ItemStatus, MailboxCursor
+from tests.ews_fixture import ews_app
+from tests.ews_server import EwsServer
+from tests.test_ingest import World, parse
+
+
+class EwsWorld(World):
+    """The World of test_ingest.py with its mailboxes on the EWS fixture server: what
+    collabd sends is read from the server's record of CreateItem requests, and replies are
+    dropped into the collabd mailbox's Inbox."""
+
+    domain = "ews.test"
+
+    def __init__(self, app, server: EwsServer, tmp_path) -> None:
+        self.server = server
+        super().__init__(app, _Domain(self.domain), tmp_path)
+
+    def received(self, local, subject_part="", in_reply_to="", timeout=10) -> EmailMessage:
+        for sent in reversed(self.server.box.sent):
+            message = parse(sent.mime)
+            if self.address(local) not in sent.to + sent.bcc:
+                continue
+            if in_reply_to and message["In-Reply-To"] == in_reply_to:
+                return message
+            if not in_reply_to and subject_part in message["Subject"]:
+                return message
+        raise AssertionError(f"{local} was sent no mail {subject_part or in_reply_to!r}")
+
+    def deliver(self, message: EmailMessage, wait: bool = True) -> None:
+        self.server.box.deliver(message.as_bytes())
+
+    def inbox_uids(self) -> list[str]:
+        return [item.id for item in self.server.box.in_folder("inbox")]
+
+    def quarantined(self) -> int:
+        return len(self.server.box.in_folder("collabd/quarantine"))
+
+
+class _Domain:  # what World needs of a mail stack: the domain people's addresses are at
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+
+
+def ews_world(request, tmp_path, db_url):
+    with EwsServer(f"collabd-{uuid.uuid4().hex[:8]}@{EwsWorld.domain}") as server:
+        app = ews_app(tmp_path, db_url, server)
+        try:
+            yield EwsWorld(app, server, tmp_path)
+        finally:
+            app.close()
+
+
+@pytest.fixture
+def ews_world_(request, tmp_path, db_url):
+    yield from ews_world(request, tmp_path, db_url)
+
+
+def test_mail_goes_out_as_the_exact_mime_collabd_composed(ews_world_):
+    world = ews_world_
+    sent = world.server.box.sent
+    assert len(sent) == 9 and {s.disposition for s in sent} == {"SendAndSaveCopy"}
+    with world.app.db.transaction() as session:
+        from daemon.store.models import OutboxMessage
+
+        rows = {row.message_id: row.raw for row in session.scalars(select(OutboxMessage))}
+    for mail in sent:  # byte for byte: headers, Message-ID and reply token as over SMTP
+        assert rows[parse(mail.mime)["Message-ID"]] == mail.mime
+    assignment = world.received("li.na", "您负责的行动项")
+    reply_to = assignment["Reply-To"].addresses[0].addr_spec
+    assert reply_to.startswith("collabd-") and "+" in reply_to  # the reply token survives
+    assert len(world.server.box.in_folder("sentitems")) == 9  # a copy, as Outlook keeps
+
+
+def test_sync_state_is_the_cursor_and_downtime_is_caught_up(ews_world_):
+    world = ews_world_
+    first = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
+    )
+    world.deliver(first)
+    assert world.ingest().applied == 1
+    with world.app.db.transaction() as session:
+        (cursor,) = session.scalars(select(MailboxCursor))
+        stored = cursor.sync_state
+    assert stored and cursor.mailbox == world.app.transport.incoming.name
+
+    # collabd is down; two replies arrive; the next incremental pass starts at the cursor.
+    zhang = world.received("zhang.wei", "您负责的行动项")
+    world.deliver(world.reply(zhang, "#2 进行中 20%", world.address("zhang.wei")))
+    zhao = world.received("zhao.min", "您负责的行动项")
+    world.deliver(world.reply(zhao, "#3 进行中 50%", world.address("zhao.min")))
+    requests_before = len(world.server.box.requests)
+    report = ingest_pass(world.app, world.app.transport.incoming, full=False)
+    assert (report.applied, report.duplicates) == (2, 0)  # only the new ones were read
+    assert (world.item(2).progress, world.item(3).progress) == (20, 50)
+    assert "SyncFolderItems" in world.server.box.requests[requests_before:]
+    with world.app.db.transaction() as session:
+        assert session.get(MailboxCursor, cursor.mailbox).sync_state != stored
+    assert world.inbox_uids() == []
+
+
+def test_expired_sync_state_means_a_full_resync_that_changes_nothing_twice(ews_world_):
+    world = ews_world_
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
+    )
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    world.deliver(reply)  # the same mail again, and Exchange forgets our sync state
+    world.server.box.expire_sync_states()
+    report = ingest_pass(world.app, world.app.transport.incoming, full=False)
+    assert world.app.transport.incoming.resyncs == 1
+    assert (report.applied, report.duplicates) == (0, 1)
+    changes = [h for h in world.history_from(reply["Message-ID"]) if h.field]
+    assert len(changes) == 2  # status + progress, once
+    assert world.inbox_uids() == []
+    with world.app.db.transaction() as session:
+        assert session.scalar(select(InboundMessage).where(InboundMessage.attempts > 1)) is None
+
+
+def test_throttled_sync_is_a_temporary_failure_with_the_servers_back_off(ews_world_):
+    world = ews_world_
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
+    )
+    world.deliver(reply)
+    world.server.box.fail_next("busy", "SyncFolderItems", back_off_ms=30000)
+    with pytest.raises(TemporaryFailure) as raised:
+        world.ingest()
+    assert raised.value.retry_after == 30 and "throttled" in str(raised.value)
+    assert world.item(1).status is ItemStatus.NOT_STARTED and len(world.inbox_uids()) == 1
+    assert world.ingest().applied == 1  # the next pass, once Exchange lets us back in
+    assert world.item(1).status is ItemStatus.DONE
+
+
+# The sending tests reply "in progress": a "done" reply would also queue an acceptance
+# request, and these tests follow exactly one mail through the outbox.
+def test_http_503_while_sending_defers_the_mail_and_keeps_it(ews_world_):
+    world = ews_world_
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 进行中 50%", world.address("li.na")
+    )
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    world.server.box.fail_next("503", "CreateItem")
+    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert report.sent == [] and len(report.deferred) == 1
+    (answer,) = world.answers()
+    assert answer.sent_at is None and answer.attempts == 1 and "503" in answer.last_error
+    world.app.clock.advance(timedelta(minutes=2))  # past the retry back-off
+    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
+    answered = world.received("li.na", in_reply_to=reply["Message-ID"])
+    assert "#1 → 进行中 50% ✓" in answered.get_body(("plain",)).get_content()
+
+
+def test_refused_recipient_is_a_permanent_failure(ews_world_):
+    world = ews_world_
+    world.server.box.rejected_recipients.add(world.address("li.na"))
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 进行中 50%", world.address("li.na")
+    )
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert report.sent == [] and len(report.failed) == 1
+    assert "ErrorInvalidRecipients" in report.failed[0][1]
+
+
+def test_pull_subscription_wakes_the_waiter_on_new_mail(ews_world_):
+    world = ews_world_
+    incoming = world.app.transport.incoming
+    started = time.monotonic()
+    assert incoming.wait_for_new(0.3, poll=0.1) is False  # nothing yet: waits, says no
+    assert time.monotonic() - started >= 0.25
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
+    )
+    world.deliver(reply)
+    assert incoming.wait_for_new(5, poll=0.1) is True
+    assert {"Subscribe", "GetEvents"} <= set(world.server.box.requests)
+
+
+def test_password_from_a_file_logs_in_and_a_wrong_one_keeps_mail_queued(tmp_path, db_url):
+    with EwsServer("collabd@ews.test") as server:
+        secret = tmp_path / "ews.pw"
+        secret.write_text(server.password + "\n", encoding="utf-8")
+        app = ews_app(tmp_path, db_url, server, password="", password_file=str(secret))
+        try:
+            server.box.deliver(b"From: a@ews.test\r\nMessage-ID: <m1@ews.test>\r\n\r\nhi\r\n")
+            assert ingest_pass(app, app.transport.incoming).ignored == 1  # logged in, read it
+        finally:
+            app.close()
+        secret.write_text("wrong\n", encoding="utf-8")
+        app = ews_app(tmp_path, db_url, server, password="", password_file=str(secret))
+        try:
+            with pytest.raises(TemporaryFailure) as raised:
+                ingest_pass(app, app.transport.incoming)
+            assert "refused the credentials of [mail.ews]" in str(raised.value)
+            assert "wrong" not in str(raised.value)  # the secret is never shown
+        finally:
+            app.close()
+
+
+def test_throttled_send_waits_as_long_as_exchange_asked(ews_world_):
+    world = ews_world_
+    reply = world.reply(
+        world.received("li.na", "您负责的行动项"), "#1 进行中 50%", world.address("li.na")
+    )
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    world.server.box.fail_next("busy", "CreateItem", back_off_ms=10 * 60 * 1000)
+    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert report.sent == [] and "back off 600s" in report.deferred[0][1]
+    (answer,) = world.answers()
+    now = world.app.clock.now()
+    assert answer.not_before == now + timedelta(minutes=10)  # not the outbox's 1 minute
+    world.app.clock.advance(timedelta(minutes=5))
+    assert send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent == []
+    world.app.clock.advance(timedelta(minutes=5))
+    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
+
+
+def test_ntlm_login_reads_the_mailbox(tmp_path, db_url, monkeypatch):
+    """auth = "ntlm", the on-premises default: a real NTLM handshake (the fixture server
+    accepts with pyspnego against a credential file), then the same reading and filing."""
+    users = tmp_path / "ntlm-users"
+    users.write_text("CORP:collab:N7lm-pass\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    monkeypatch.setenv("COLLABD_TEST_EWS_PW", "N7lm-pass")
+    with EwsServer("collabd@ews.test", auth="ntlm") as server:
+        app = ews_app(
+            tmp_path,
+            db_url,
+            server,
+            auth="ntlm",
+            username="CORP\\collab",
+            password="",
+            password_env="COLLABD_TEST_EWS_PW",
+        )
+        try:
+            server.box.deliver(b"From: a@ews.test\r\nMessage-ID: <n1@ews.test>\r\n\r\nhi\r\n")
+            assert ingest_pass(app, app.transport.incoming).ignored == 1
+            assert server.box.in_folder("inbox") == []
+            assert server.box.logins and server.box.logins[0].lower().endswith("collab")
+        finally:
+            app.close()
+        monkeypatch.setenv("COLLABD_TEST_EWS_PW", "wrong")
+        app = ews_app(
+            tmp_path,
+            db_url,
+            server,
+            auth="ntlm",
+            username="CORP\\collab",
+            password="",
+            password_env="COLLABD_TEST_EWS_PW",
+        )
+        try:
+            with pytest.raises(TemporaryFailure, match="refused the credentials"):
+                ingest_pass(app, app.transport.incoming)
+        finally:
+            app.close()
