@@ -22,7 +22,7 @@ from .history import HistoryEntry
 from .items import ActionItem, item_collaborators, item_dependencies
 from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
-from .minutes import Minutes, MinutesConfirmation
+from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesRequest
 from .people import Department, Person
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
     "MeetingStatus",
     "Minutes",
     "MinutesConfirmation",
+    "MinutesItemRow",
+    "MinutesRequest",
     "MinutesStatus",
     "OutboxMessage",
     "OutboxStatus",
