@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..minutes import replies as minutes_replies
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -83,7 +84,13 @@ ROUTES: tuple[Route, ...] = (
 )
 
 # kind of the answered collabd mail (OutboxMessage.kind) -> handler
-REPLY_HANDLERS: dict[str, ReplyHandler] = {}
+REPLY_HANDLERS: dict[str, ReplyHandler] = {
+    # minutes (daemon/minutes/replies.py): the recorder's filled form, attendees' verdicts
+    "minutes_request": minutes_replies.minutes_from_reply,
+    "minutes_problems": minutes_replies.minutes_from_reply,
+    "minutes_objection": minutes_replies.minutes_from_reply,
+    "minutes_published": minutes_replies.verdict_on_minutes,
+}
 
 
 def route(session: Session, app: App, envelope: Envelope) -> Decision:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..minutes.jobs import request_minutes_of_ended_meetings
+
 if TYPE_CHECKING:
     from ..app import App
 
@@ -32,7 +34,9 @@ class TickReport:
 # Time-driven jobs besides the rules (minutes requests …): each takes (app, now) and returns
 # lines describing what it queued.
 Job = Callable[["App", datetime], list[str]]
-JOBS: list[tuple[str, Job]] = []
+JOBS: list[tuple[str, Job]] = [
+    ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
+]
 
 
 def run_tick(app: App, now: datetime | None = None) -> TickReport:
