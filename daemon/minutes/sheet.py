@@ -46,8 +46,8 @@ class Problem:
         return self.where
 
     def __str__(self) -> str:
-        shown = f" {self.text.strip()!r}" if self.text.strip() else ""
-        return f"{self.where}:{shown}: {self.en}"
+        shown = f" {self.text.strip()!r}:" if self.text.strip() else ""
+        return f"{self.where}:{shown} {self.en}"
 
 
 @dataclass
