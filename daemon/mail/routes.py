@@ -90,6 +90,7 @@ REPLY_HANDLERS: dict[str, ReplyHandler] = {
     "minutes_problems": minutes_replies.minutes_from_reply,
     "minutes_objection": minutes_replies.minutes_from_reply,
     "minutes_published": minutes_replies.verdict_on_minutes,
+    "minutes_answer": minutes_replies.reply_to_answer,
 }
 
 

@@ -186,7 +186,6 @@ def _items(
     affected: set[int] = set()
     old_rows = list(previous.rows) if previous is not None else []
     pairs = _match(old_rows, rows)
-    stored: list[tuple[MinutesItemRow, MinutesRow]] = []
     to_create: list[tuple[MinutesItemRow, MinutesRow]] = []
     for old, new in pairs:
         row = MinutesItemRow(
@@ -206,12 +205,10 @@ def _items(
             to_create.append((row, new))
             continue
         row.item_id = item.id
-        stored.append((row, new))
+        before = {old.owner_id} | {p.id for p in item.collaborators}
         if _correct(session, app, item, new, origin):
             result.changed.append(item)
-            affected |= {old.owner_id, new.owner.id}
-            affected |= {p.id for p in new.collaborators}
-            affected |= {p.id for p in item.collaborators}
+            affected |= before | {new.owner.id} | {p.id for p in new.collaborators}
     used = {old.id for old, _ in pairs if old is not None}
     for old in old_rows:
         if old.id in used or not old.item_id:
@@ -220,7 +217,7 @@ def _items(
         if item is None:
             continue
         result.dropped.append(item)
-        affected.add(old.owner_id)
+        affected |= {old.owner_id} | {p.id for p in item.collaborators}
         record(
             session,
             origin,

@@ -105,6 +105,13 @@ def verdict_on_minutes(ctx: ReplyContext) -> Decision:
     )
 
 
+def reply_to_answer(ctx: ReplyContext) -> Decision:
+    """A reply to collabd's short answer: a verdict if it holds one, else a (corrected) form."""
+    if ctx.parsed.minutes is not None:
+        return verdict_on_minutes(ctx)
+    return minutes_from_reply(ctx)
+
+
 def _meeting(ctx: ReplyContext) -> Meeting | None:
     answered = ctx.answered
     if answered is None or not answered.meeting_id:
