@@ -288,3 +288,33 @@ def test_sections_need_their_headings():
         "no minutes sections found: keep the headings (【共识事项】, 【行动项清单】 …)"
     ]
     assert json.dumps(sheet.sections) == "{}"
+
+
+def test_signature_looking_content_is_kept_and_a_real_signature_dropped(app, meeting):
+    typed = (
+        "【会议议程与讨论内容】\n"
+        "1. 进度同步方式：使用企业微信群同步进度\n"
+        "2. 需求文档：市场部负责\n"
+        "【行动项清单】\n"
+        "1. 任务：建群；负责人：李娜；截止日期：12月1日\n"
+        "【下次会议】\n"
+        "12月7日14:00\n"
+        "\n"
+        "发自我的iPhone\n"
+    )
+    mail = reply_mail(f"{typed}\n在 2026年11月23日 15:31，collabd 写道：\n> 【行动项清单】\n", None)
+    resolved = read(app, meeting, reply_text(mail))
+    assert resolved.discussion == "1. 进度同步方式：使用企业微信群同步进度\n2. 需求文档：市场部负责"
+    assert resolved.next_meeting == "12月7日14:00"
+    assert [r.description for r in resolved.rows] == ["建群"]
+
+
+def test_outlook_multipart_reads_the_html_table_not_the_flattened_plain_part(app, meeting):
+    flattened = (
+        "【行动项清单】\n序号\n任务\n负责人\n1\n输出需求文档V2.0\n李娜\n"  # as Outlook flattens
+    )
+    mail = reply_mail(flattened, OUTLOOK_HTML)
+    assert [r.description for r in read(app, meeting, reply_text(mail)).rows] == [
+        "输出需求文档V2.0",
+        "协调客户沟通",
+    ]

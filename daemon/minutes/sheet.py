@@ -355,7 +355,20 @@ def reply_text(message: Message) -> str:
         text = html_to_text(tables_as_rows(html))
     else:
         text = (plain or other or "").replace(CUT_MARK, "")
-    return quotes.strip_history(text)
+    return trim_signature(quotes.strip_history(text, signatures=False))
+
+
+def trim_signature(text: str) -> str:
+    """Drop a signature (发自我的iPhone, `--`, a disclaimer) only after the last section
+    heading: inside the minutes, a line like "使用企业微信群同步进度" is content."""
+    lines = text.split("\n")
+    cut = len(lines)
+    for index in range(len(lines) - 1, -1, -1):
+        if section_of(lines[index]):
+            break
+        if quotes.is_signature_start(fold(lines[index]).strip()):
+            cut = index
+    return quotes.tidy(lines[:cut])
 
 
 _INNERMOST_ROW = re.compile(r"<tr\b[^>]*>((?:(?!<tr\b|</tr>).)*)</tr>", re.I | re.S)
