@@ -4,6 +4,8 @@ engine applies."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import UTC, datetime
 
@@ -128,3 +130,37 @@ def test_silence_policy_for_the_rules_engine(app, cli, meeting):
         )
         assert rows == 5
     assert set(states(cli, meeting).values()) == {("confirmed", "silence")}
+
+
+def test_reminders_for_the_rules_engine(app, cli, meeting):
+    from daemon.minutes import remind_about_minutes, remind_to_confirm
+
+    cli.ok("minutes", "request", meeting, at=AT)
+    with app.db.transaction() as session:
+        (request,) = awaiting_minutes(session)
+        assert remind_about_minutes(session, app, request, 1) is True
+        assert remind_about_minutes(session, app, request, 1) is False  # once per level
+        assert remind_about_minutes(session, app, request, 2) is True
+    reminders = mails(app, "minutes_request")[1:]
+    assert [(m.recipients, m.rule_id, m.rule_level) for m in reminders] == [
+        ("chen.jing@example.com", "minutes.submit_within", 1),
+        ("zhang.wei@example.com", "minutes.submit_within", 2),
+    ]
+    assert all(m.subject.startswith("【提醒】[协作 q3-iter] 请提交会议纪要") for m in reminders)
+    host_text = (
+        email.message_from_bytes(reminders[1].raw, policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )
+    assert "记录人陈静尚未提交会议纪要" in host_text and "【行动项清单】" in host_text
+
+    cli.ok("minutes", "publish", meeting, str(FILES / "filled.md"), at=AT)
+    with app.db.transaction() as session:
+        assert awaiting_minutes(session) == []
+        pending = {c.person.email: c for c in pending_confirmations(session)}
+        li_na = pending["li.na@example.com"]
+        assert remind_to_confirm(session, app, li_na, 1) is True
+        assert remind_to_confirm(session, app, li_na, 1) is False
+    (reminder,) = [m for m in mails(app, "minutes_published") if m.rule_level == 1]
+    assert reminder.recipients == "li.na@example.com"
+    assert reminder.subject == "【提醒】[协作 q3-iter] 会议纪要请确认：Q3产品迭代跨部门协调会"

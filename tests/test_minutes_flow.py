@@ -206,18 +206,24 @@ def test_meeting_to_confirmed_minutes_by_mail(world):
     to_li = world.received("li.na", "会议纪要请确认")
     assert "#3 协调客户沟通“个性化推荐”延后事宜" in world.body(to_li)
     assert "<td" in world.html(to_li) and "q3-iter" in to_li["Subject"]
-    assert "Minutes, please confirm" in world.received("emily.chen", "Minutes")["Subject"]
     assert "请确认" not in world.received("liu.yang", "会议纪要")["Subject"]
     assert "您负责的行动项：#3" in world.received("zhao.min", "您负责的行动项")["Subject"]
     to_wang = world.received("wang.qiang", "会议纪要请确认")
 
-    # 李娜 confirms; 王强 objects.
+    # 李娜 confirms, Emily in English; 王强 objects.
+    to_emily = world.received("emily.chen", "Minutes, please confirm")
     objection = "有异议：第3项截止日期应为12月8日，客户12月7日才回复"
-    world.deliver_all(world.reply(to_li, "确认", li), world.reply(to_wang, objection, wang))
-    assert world.ingest().applied == 2
+    emily_ok = world.reply(to_emily, "OK\n\nEmily", world.address("emily.chen"))
+    world.deliver_all(
+        world.reply(to_li, "确认", li), emily_ok, world.reply(to_wang, objection, wang)
+    )
+    assert world.ingest().applied == 3
     assert world.states()["li.na"] == ("confirmed", "reply")
+    assert world.states()["emily.chen"] == ("confirmed", "reply")
     assert world.states()["wang.qiang"] == ("objection", "reply")
-    assert world.send() == 2 + 2  # two answers; the objection to recorder and host
+    assert world.send() == 3 + 2  # three answers; the objection to recorder and host
+    thanks = world.body(world.received("emily.chen", in_reply_to=emily_ok["Message-ID"]))
+    assert "Recorded: you confirmed version 1 of the minutes" in thanks
     told = world.received("chen.jing", "纪要有异议")
     assert "第3项截止日期应为12月8日，客户12月7日才回复" in world.body(told)
     assert "截止日期：2026-12-06" in world.body(told)  # the current version, ready to correct
@@ -246,7 +252,7 @@ def test_meeting_to_confirmed_minutes_by_mail(world):
         "li.na": ("confirmed", "carried"),
         "wang.qiang": ("pending", ""),
         "zhao.min": ("pending", ""),
-        "emily.chen": ("pending", ""),
+        "emily.chen": ("confirmed", "carried"),
     }
     world.send()
     again = world.received("wang.qiang", "更正第2版）请确认")

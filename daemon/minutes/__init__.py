@@ -16,11 +16,12 @@ from .confirm import (
     awaiting_minutes,
     pending_confirmations,
     record_verdict,
+    remind_to_confirm,
     settle_silent_confirmations,
 )
 from .publish import Published, current_minutes, publish_minutes
 from .read import read_minutes, read_minutes_file
-from .request import request_minutes
+from .request import remind_about_minutes, request_minutes
 from .resolve import MinutesProblems
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "read_minutes",
     "read_minutes_file",
     "record_verdict",
+    "remind_about_minutes",
+    "remind_to_confirm",
     "request_minutes",
     "settle_silent_confirmations",
 ]

@@ -23,8 +23,8 @@ from ..store.models import (
     MinutesStatus,
     Person,
 )
-from .form import filled_form, form_context
-from .publish import current_minutes
+from .form import Form, attendee_lines, filled_form, form_context
+from .publish import current_minutes, row_views
 
 if TYPE_CHECKING:
     from ..app import App
@@ -104,6 +104,46 @@ def tell_about_objection(
             minutes_id=minutes.id,
         )
     return queued
+
+
+def remind_to_confirm(
+    session: Session,
+    app: App,
+    confirmation: MinutesConfirmation,
+    level: int,
+    *,
+    rule_id: str = "minutes.confirm_within",
+    now: datetime | None = None,
+) -> bool:
+    """For the rules engine: the minutes again, to one attendee who has not answered, marked
+    as a reminder. Once per level; False if already queued or no longer pending."""
+    if confirmation.state is not Confirmation.PENDING:
+        return False
+    minutes, person = confirmation.minutes, confirmation.person
+    meeting = minutes.meeting
+    return enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=now or app.clock.now(),
+        kind="minutes_published",  # a reply to it is a verdict, like the minutes mail's
+        dedupe_key=f"minutes-confirm-reminder:{confirmation.id}:{level}",
+        to=person,
+        context={
+            **form_context(meeting, Form(), person.locale),
+            "minutes": minutes,
+            "rows": row_views(session, minutes),
+            "ask": "ask",
+            "carried_state": "",
+            "attendees": attendee_lines(meeting),
+            "reminder": level,
+        },
+        collaboration_id=meeting.collaboration_id,
+        meeting_id=meeting.id,
+        minutes_id=minutes.id,
+        rule_id=rule_id,
+        rule_level=level,
+    )
 
 
 def pending_confirmations(session: Session) -> list[MinutesConfirmation]:

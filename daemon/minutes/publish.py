@@ -374,6 +374,7 @@ def _mail_everyone(
                 "ask": ask,
                 "carried_state": _state_word(state, person.locale),
                 "attendees": attendee_lines(meeting),
+                "reminder": 0,
             },
             collaboration_id=meeting.collaboration_id,
             meeting_id=meeting.id,

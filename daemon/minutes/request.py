@@ -65,10 +65,51 @@ def request_minutes(
         kind="minutes_request",
         dedupe_key=f"minutes-request:{meeting.id}:{request.sent_count}",
         to=recorder,
-        context=form_context(meeting, empty_form(recorder.locale), recorder.locale),
+        context={
+            **form_context(meeting, empty_form(recorder.locale), recorder.locale),
+            "reminder": 0,
+            "requested_at": request.requested_at,
+        },
         collaboration_id=meeting.collaboration_id,
         meeting_id=meeting.id,
         rule_id=RULE_ID,
         rule_level=request.sent_count - 1,
     )
     return request
+
+
+def remind_about_minutes(
+    session: Session,
+    app: App,
+    request: MinutesRequest,
+    level: int,
+    *,
+    rule_id: str = "minutes.submit_within",
+    now: datetime | None = None,
+) -> bool:
+    """For the rules engine, when the minutes are late: level 1 reminds the recorder, level 2
+    and up tells the host (the coordinator if the meeting has none) — each with the form, so
+    a reply with the minutes publishes them. Once per level; False if already queued."""
+    meeting = request.meeting
+    if level <= 1:
+        to = meeting.recorder or request.recorder
+    else:
+        to = meeting.host or meeting.collaboration.coordinator
+    return enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=now or app.clock.now(),
+        kind="minutes_request",  # a reply to it is the filled form, like the request's
+        dedupe_key=f"minutes-reminder:{meeting.id}:{level}",
+        to=to,
+        context={
+            **form_context(meeting, empty_form(to.locale), to.locale),
+            "reminder": level,
+            "requested_at": request.requested_at,
+        },
+        collaboration_id=meeting.collaboration_id,
+        meeting_id=meeting.id,
+        rule_id=rule_id,
+        rule_level=level,
+    )
