@@ -318,3 +318,25 @@ def test_outlook_multipart_reads_the_html_table_not_the_flattened_plain_part(app
         "输出需求文档V2.0",
         "协调客户沟通",
     ]
+
+
+def test_an_item_may_span_lines_one_field_per_line(app, meeting):
+    text = (
+        "## 行动项清单\n"
+        "1. 任务：输出需求文档V2.0\n"
+        "   负责人：李娜\n"
+        "   截止日期：12月2日\n"
+        "2. 任务：评估需求文档\n"
+        "   负责人：nobody\n"
+        "   截止日期：12月4日\n"
+    )
+    with pytest.raises(MinutesProblems) as caught:
+        read(app, meeting, text)
+    (problem,) = caught.value.problems
+    assert problem.where == "line 5"  # the item's first line, with all of its lines
+    assert problem.text.splitlines()[1].strip() == "负责人：nobody"
+    fixed = read(app, meeting, text.replace("nobody", "张伟"))
+    assert [(r.description, r.owner.name, r.deadline) for r in fixed.rows] == [
+        ("输出需求文档V2.0", "李娜", date(2026, 12, 2)),
+        ("评估需求文档", "张伟", date(2026, 12, 4)),
+    ]

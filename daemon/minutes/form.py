@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from ..mail.render import _environment
+from ..mail.render import _environment  # the mail templates' own environment and filters
 from ..store.models import Attendee, Locale, Meeting, Minutes, Person, Priority, Rsvp, label
 
 EMPTY_ROWS = 3

@@ -368,7 +368,7 @@ def _mail_everyone(
             dedupe_key=f"minutes:{minutes.id}:{person.id}",
             to=person,
             context={
-                **form_context(meeting, _no_form(), person.locale),
+                **form_context(meeting, Form(), person.locale),
                 "minutes": minutes,
                 "rows": rows,
                 "ask": ask,
@@ -380,10 +380,6 @@ def _mail_everyone(
             meeting_id=meeting.id,
             minutes_id=minutes.id,
         )
-
-
-def _no_form() -> Form:
-    return Form()
 
 
 STATE_WORDS = {

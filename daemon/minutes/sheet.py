@@ -197,7 +197,7 @@ def _read_item_lines(lines: list[tuple[int, str]], sheet: Sheet) -> None:
                         f"{len(cells)} cells, but the header has {len(header)} columns",
                     )
                 )
-            _add_row(sheet, SheetRow(where, line, fields))
+            sheet.rows.append(SheetRow(where, line, fields))
             continue
         starts_item = bool(_LIST_MARKER.match(line))
         body = _LIST_MARKER.sub("", line, count=1) if starts_item else stripped
@@ -207,13 +207,10 @@ def _read_item_lines(lines: list[tuple[int, str]], sheet: Sheet) -> None:
             continue
         if row is None or starts_item or "description" in fields or (set(fields) & set(row.fields)):
             row = SheetRow(where, line, {})
-            _add_row(sheet, row)
+            sheet.rows.append(row)
+        elif row.text != line:  # a continuation line of the same item
+            row.text = f"{row.text}\n{line}"
         row.fields.update(fields)
-        row.text = f"{row.text}\n{line}" if row.text != line else line
-
-
-def _add_row(sheet: Sheet, row: SheetRow) -> None:
-    sheet.rows.append(row)
 
 
 def placeholder(row: SheetRow) -> bool:
