@@ -38,7 +38,7 @@ FINAL = """# 需求文档 V2.0
 
 def show(demo: Demo) -> None:
     root = demo.directory / "maildir"
-    demo.section("7. Closing the loop: deliverables, acceptance, retrospective, archive")
+    demo.section("Closing the loop: deliverables, acceptance, retrospective, archive")
 
     demo.out("\n李娜 replies `#1 完成` with the requirements attached:")
     _reply(

@@ -35,8 +35,13 @@ class Demo:
         self.directory = directory
         self.config = directory / "collabd.toml"
         self.out = out
+        self.sections = 0
 
-    def section(self, title: str) -> None:
+    def section(self, title: str, numbered: bool = True) -> None:
+        """A numbered heading (the parts of the tour number themselves in order)."""
+        if numbered:
+            self.sections += 1
+            title = f"{self.sections}. {title}"
         self.out("")
         self.out(title)
         self.out("=" * display_width(title))
@@ -109,26 +114,27 @@ class Demo:
         )
         self.out(f"collabd demo in {self.directory} (SQLite + local maildir, simulated clock)")
 
-        self.section("1. Admin: import the people (CSV as Excel saves it)")
+        self.section("Admin: import the people (CSV as Excel saves it)")
         with as_file(data / "people.csv") as people:
             self.collabd("people", "import", str(people), at="2026-11-23T09:00")
         self.collabd("people", "list")
 
-        self.section("2. Coordinator: start a collaboration with its first action items")
+        self.section("Coordinator: start a collaboration with its first action items")
         with as_file(data / "collaboration.toml") as collab:
             self.collabd("collab", "create", "--file", str(collab), at="2026-11-23T09:05")
         self.collabd("collab", "show", "v2-launch", at="2026-11-23T09:05")
 
-        self.section("3. collabd mails everyone involved (kick-off, then each owner's items)")
+        self.section("collabd mails everyone involved (kick-off, then each owner's items)")
         self.collabd("outbox", "send", at="2026-11-23T09:06")
         self.out("\nMailboxes (real Maildir folders; open them with any mail client):")
         self.show_mailboxes(detail_for="li.na@example.com")
 
-        from . import meetings  # the parts import Demo from here
+        from . import meetings, minutes  # the parts import Demo from here
 
         meetings.show(self)
+        minutes.show(self)
 
-        self.section("4. 李娜 answers from her mailbox: she just replies to her mail")
+        self.section("李娜 answers from her mailbox: she just replies to her mail")
         typed = "#1 进行中 60%\n#9 完成\n#1 阻赛"
         self.owner_replies("li.na@example.com", typed)
         self.out("\n(李娜 replies in Outlook, the original quoted below; she typed:)")
@@ -138,7 +144,7 @@ class Demo:
         self.out("\ncollabd's answer, in her thread:")
         self.show_latest("li.na@example.com")
 
-        self.section("5. The coordinator records a blocker from the command line")
+        self.section("The coordinator records a blocker from the command line")
         self.collabd(
             "items",
             "update",
@@ -151,7 +157,7 @@ class Demo:
         )
         self.collabd("items", "show", "v2-launch#1", at="2026-11-30T10:00")
 
-        self.section("6. The follow-up ledger (跟进台账): what is overdue on 9 December?")
+        self.section("The follow-up ledger (跟进台账): what is overdue on 9 December?")
         self.collabd("items", "list", "--collab", "v2-launch", at="2026-12-09T09:00")
         self.collabd("items", "list", "--overdue", at="2026-12-09T09:00")
 
@@ -159,7 +165,7 @@ class Demo:
 
         archive.show(self)
 
-        self.section("Where it all is")
+        self.section("Where it all is", numbered=False)
         self.out(f"  ledger:    {self.directory / 'collabd.sqlite3'}")
         self.out(f"  mailboxes: {self.directory / 'maildir'}/<address>/new/")
         self.out(f"  explore:   collabd --config {self.config} items list --json")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..calendar.incoming import handle_calendar, link_from_reply
 from ..closing import replies as closing
+from ..minutes import replies as minutes_replies
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -104,6 +105,12 @@ REPLY_HANDLERS: dict[str, ReplyHandler] = {
     "meeting_which_collab": link_from_reply,
     "acceptance_request": closing.handle_acceptance_reply,  # 通过 / 不通过：原因
     "retrospective_request": closing.handle_retrospective_reply,  # 亮点 / 不足 / 改进建议
+    # minutes (daemon/minutes/replies.py): the recorder's filled form, attendees' verdicts
+    "minutes_request": minutes_replies.minutes_from_reply,
+    "minutes_problems": minutes_replies.minutes_from_reply,
+    "minutes_objection": minutes_replies.minutes_from_reply,
+    "minutes_published": minutes_replies.verdict_on_minutes,
+    "minutes_answer": minutes_replies.reply_to_answer,
 }
 
 

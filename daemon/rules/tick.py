@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..calendar.reminders import meeting_reminders
+from ..minutes.jobs import request_minutes_of_ended_meetings
 
 if TYPE_CHECKING:
     from ..app import App
@@ -36,6 +37,7 @@ class TickReport:
 Job = Callable[["App", datetime], list[str]]
 JOBS: list[tuple[str, Job]] = [
     ("meeting_reminders", meeting_reminders),  # daemon/calendar/reminders.py
+    ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
 ]
 
 

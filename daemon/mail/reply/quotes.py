@@ -158,6 +158,11 @@ def _next_nonblank(norm: list[str], index: int) -> str | None:
     return None
 
 
+def is_signature_start(line: str) -> bool:
+    """A folded, stripped line that starts a signature or a disclaimer."""
+    return any(p.match(line) for p in P.SIGNATURES.values()) or bool(P.DISCLAIMERS.match(line))
+
+
 def tidy(lines: list[str]) -> str:
     """Strip, squeeze blank runs, drop trailing rule-only lines ("***", "----")."""
     out: list[str] = []
@@ -173,8 +178,11 @@ def tidy(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def strip_history(text: str) -> str:
-    """Return only the new text of a reply body (see module docstring)."""
+def strip_history(text: str, *, signatures: bool = True) -> str:
+    """Return only the new text of a reply body (see module docstring).
+
+    `signatures=False` keeps signature-looking lines: minutes (daemon/minutes) are long free
+    text where "使用企业微信群同步" is content, so that reader trims signatures itself."""
     raw_lines = clean(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")[:_MAX_LINES]
     norm = [fold(line).strip() for line in raw_lines]
     attributions = _find_attributions(norm)
@@ -199,7 +207,7 @@ def strip_history(text: str) -> str:
         if in_signature or P.NOISE.match(line):
             i += 1
             continue
-        if any(p.match(line) for p in P.SIGNATURES.values()) or P.DISCLAIMERS.match(line):
+        if signatures and is_signature_start(line):
             in_signature = True
             i += 1
             continue

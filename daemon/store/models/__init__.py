@@ -30,7 +30,7 @@ from .history import HistoryEntry
 from .items import ActionItem, item_collaborators, item_dependencies
 from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
-from .minutes import Minutes, MinutesConfirmation
+from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesRequest
 from .people import Department, Person
 
 __all__ = [
@@ -58,6 +58,8 @@ __all__ = [
     "MeetingStatus",
     "Minutes",
     "MinutesConfirmation",
+    "MinutesItemRow",
+    "MinutesRequest",
     "MinutesStatus",
     "OutboxMessage",
     "OutboxStatus",

@@ -1,0 +1,199 @@
+"""Replies to the minutes mails (rows in daemon/mail/routes.py `REPLY_HANDLERS`):
+
+* to a minutes request, a problems list or an objection: the recorder's (or host's) filled
+  form → read, and published if all of it reads, else sent back line by line;
+* to the published minutes: an attendee's 确认 / 有异议：… (the reply reader's
+  `parsed.minutes`); item commands (`#3 完成`) in that thread still work.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ..mail.apply import ReplyContext, apply_item_commands
+from ..mail.headers import header_values
+from ..mail.outbox import enqueue
+from ..store.models import InboundStatus, Meeting, Minutes, Person
+from .confirm import record_verdict
+from .publish import publish_minutes
+from .read import meeting_day
+from .resolve import MinutesProblems, resolve
+from .sheet import read_text, reply_text
+
+Decision = tuple[InboundStatus, str]
+
+
+def minutes_from_reply(ctx: ReplyContext) -> Decision:
+    meeting = _meeting(ctx)
+    if meeting is None:
+        return apply_item_commands(ctx)
+    person = ctx.person
+    text = reply_text(ctx.envelope.message)
+    sheet = read_text(text)
+    if not sheet.sections:  # not minutes: a question, or item commands
+        if ctx.parsed.commands:
+            return apply_item_commands(ctx)
+        if person is not None:
+            _answer(ctx, person, meeting, "no_minutes")
+        return InboundStatus.IGNORED, f"meeting {meeting.id}: no minutes form in the reply"
+    if person is None or person.id not in (meeting.recorder_id, meeting.host_id):
+        recipient = person or ctx.session.get(Person, ctx.claims.person_id)
+        if recipient is not None:
+            _answer(ctx, recipient, meeting, "not_permitted")
+        who = person.email if person else ctx.envelope.sender
+        return InboundStatus.IGNORED, f"meeting {meeting.id}: {who} may not send its minutes"
+    try:
+        resolved = resolve(ctx.session, sheet, meeting.collaboration, meeting_day(meeting))
+    except MinutesProblems as exc:
+        _send_problems(ctx, person, meeting, exc)
+        return (
+            InboundStatus.IGNORED,
+            f"meeting {meeting.id}: minutes not published, {len(exc.problems)} problem(s) "
+            "sent back to the sender",
+        )
+    published = publish_minutes(
+        ctx.session, ctx.app, meeting, resolved, raw_text=text, origin=ctx.origin
+    )
+    numbers = _numbers(published.created)
+    _answer(
+        ctx,
+        person,
+        meeting,
+        "published",
+        minutes=published.minutes,
+        numbers=numbers,
+        asked=len(published.asked),
+    )
+    return (
+        InboundStatus.APPLIED,
+        f"meeting {meeting.id}: minutes v{published.minutes.version} published; "
+        f"new items {numbers or 'none'}; {len(published.asked)} asked to confirm",
+    )
+
+
+def verdict_on_minutes(ctx: ReplyContext) -> Decision:
+    minutes = (
+        ctx.session.get(Minutes, ctx.answered.minutes_id)
+        if ctx.answered is not None and ctx.answered.minutes_id
+        else None
+    )
+    if minutes is None:
+        return apply_item_commands(ctx)
+    meeting = minutes.meeting
+    verdict = ctx.parsed.minutes
+    if verdict is None:
+        if ctx.parsed.commands:
+            return apply_item_commands(ctx)
+        may_correct = ctx.person is not None and ctx.person.id in (
+            meeting.recorder_id,
+            meeting.host_id,
+        )
+        if may_correct and read_text(reply_text(ctx.envelope.message)).sections:
+            return minutes_from_reply(ctx)  # the recorder replied with a correction
+        if ctx.person is not None:
+            _answer(ctx, ctx.person, meeting, "unreadable", minutes=minutes)
+        return InboundStatus.IGNORED, f"minutes {minutes.id}: no 确认 / 有异议 in the reply"
+    if ctx.person is None:
+        return InboundStatus.IGNORED, "verdict from someone outside the ledger: not recorded"
+    outcome, current = record_verdict(
+        ctx.session, ctx.app, minutes, ctx.person, verdict.verdict, verdict.note, ctx.origin
+    )
+    _answer(ctx, ctx.person, meeting, outcome, minutes=current, note=verdict.note or "")
+    return (
+        InboundStatus.APPLIED if outcome != "not_asked" else InboundStatus.IGNORED,
+        f"minutes v{current.version} of meeting {meeting.id}: {ctx.person.email} {outcome}",
+    )
+
+
+def reply_to_answer(ctx: ReplyContext) -> Decision:
+    """A reply to collabd's short answer: a verdict if it holds one, else a (corrected) form."""
+    if ctx.parsed.minutes is not None:
+        return verdict_on_minutes(ctx)
+    return minutes_from_reply(ctx)
+
+
+def _meeting(ctx: ReplyContext) -> Meeting | None:
+    answered = ctx.answered
+    if answered is None or not answered.meeting_id:
+        return None
+    return ctx.session.get(Meeting, answered.meeting_id)
+
+
+def _numbers(items) -> str:
+    return "、".join(f"#{item.number}" for item in items)
+
+
+def _thread(ctx: ReplyContext) -> tuple[str, dict[str, str]]:
+    envelope = ctx.envelope
+    earlier = " ".join(header_values(envelope.message, "References")).split()
+    references = " ".join([*earlier, envelope.message_id])
+    subject = (
+        envelope.subject
+        if envelope.subject.lower().startswith(("re:", "回复", "答复"))
+        else f"Re: {envelope.subject}".strip()
+    )
+    return subject, {"In-Reply-To": envelope.message_id, "References": references[-900:]}
+
+
+def _answer(
+    ctx: ReplyContext, person: Person, meeting: Meeting, outcome: str, **context: object
+) -> None:
+    subject, headers = _thread(ctx)
+    context.setdefault("minutes", None)
+    context.setdefault("numbers", "")
+    context.setdefault("asked", 0)
+    context.setdefault("note", "")
+    _enqueue(
+        ctx.session,
+        ctx,
+        person,
+        meeting,
+        "minutes_answer",
+        subject,
+        headers,
+        outcome=outcome,
+        **context,
+    )
+
+
+def _send_problems(
+    ctx: ReplyContext, person: Person, meeting: Meeting, problems: MinutesProblems
+) -> None:
+    subject, headers = _thread(ctx)
+    _enqueue(
+        ctx.session,
+        ctx,
+        person,
+        meeting,
+        "minutes_problems",
+        subject,
+        headers,
+        problems=problems.problems,
+    )
+
+
+def _enqueue(
+    session: Session,
+    ctx: ReplyContext,
+    person: Person,
+    meeting: Meeting,
+    kind: str,
+    subject: str,
+    headers: dict[str, str],
+    **context: object,
+) -> None:
+    minutes = context.get("minutes")
+    enqueue(
+        session,
+        renderer=ctx.app.renderer,
+        identity=ctx.app.identity,
+        now=ctx.app.clock.now(),
+        kind=kind,
+        dedupe_key=f"{kind}:{ctx.envelope.message_id}",
+        to=person,
+        context={"meeting": meeting, "original_subject": subject, **context},
+        collaboration_id=meeting.collaboration_id,
+        meeting_id=meeting.id,
+        minutes_id=minutes.id if isinstance(minutes, Minutes) else None,
+        headers=headers,
+    )
