@@ -115,11 +115,18 @@ class MeetingsSection(Section):
     min_notice: DurationField = Duration(1, "d")  # seed 000: 提前至少1天通知参与方
 
 
+class RulesSection(Section):
+    # The rules file (reminders, escalations, calendar …; see config/rules.toml and
+    # docs/rules.md). Relative to this config file. Empty: the embedded default rules.
+    file: Path | None = None
+
+
 class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     store: StoreSection = StoreSection()
     mail: MailSection = MailSection()
     meetings: MeetingsSection = MeetingsSection()
+    rules: RulesSection = RulesSection()
 
     @property
     def data_dir(self) -> Path:

@@ -24,6 +24,7 @@ from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation
 from .people import Department, Person
+from .rules import DelayRequest, RuleCursor, RuleSchedule
 
 __all__ = [
     "ActionItem",
@@ -34,6 +35,7 @@ __all__ = [
     "CollabStatus",
     "Collaboration",
     "Confirmation",
+    "DelayRequest",
     "Department",
     "HistoryEntry",
     "InboundMessage",
@@ -55,6 +57,8 @@ __all__ = [
     "Person",
     "Priority",
     "Rsvp",
+    "RuleCursor",
+    "RuleSchedule",
     "SourceKind",
     "item_collaborators",
     "item_dependencies",
