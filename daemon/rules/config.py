@@ -20,10 +20,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    PlainSerializer,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from ..config.loader import _MISSING, Problem
-from ..config.schema import DurationField
+from ..config.schema import _duration
 from ..durations import Duration
 from ..errors import ConfigError
 from .workdays import WorkCalendar, parse_overrides
@@ -72,6 +80,10 @@ def _period(value: object) -> tuple[time, time]:
 
 
 Clock = Annotated[time, BeforeValidator(_clock)]
+# Serialised as written ("2wd"), so an escalation's stored snapshot reads back.
+DurationField = Annotated[
+    Duration, BeforeValidator(_duration), PlainSerializer(str, return_type=str)
+]
 Period = Annotated[tuple[time, time], BeforeValidator(_period)]
 
 
@@ -116,7 +128,8 @@ class Cadence(Section):
 
 class Reminders(Section):
     enabled: bool = True
-    before_deadline: list[DurationField] = [Duration(2, "wd"), Duration(1, "wd")]
+    # seed: 提前1-2天提醒; the 2wd touch is the risk check below
+    before_deadline: list[DurationField] = [Duration(1, "wd")]
     cadence: Cadence = Cadence()
 
     @field_validator("before_deadline")
