@@ -223,13 +223,13 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
         return []
     latest = due[-1]
     row.last_due_at = latest.due
-    for skipped in due[:-1]:
+    if len(due) > 1:  # missed while collabd was not running: one mail, not a burst
         run.note(
             rule.rule_id,
-            skipped.level,
+            latest.level,
             "collapsed",
             item.ref,
-            f"{skipped.why}; superseded by a later occurrence",
+            f"{len(due) - 1} earlier occurrence(s) superseded by the one due {latest.due:%Y-%m-%d}",
             item.id,
         )
     if item.collaboration.status is CollabStatus.ARCHIVED:
@@ -343,7 +343,7 @@ def _mail(run: Pass, firings: list[Firing]) -> None:
                 "reasons": {f.item.id: f.occurrence.why for f in group},
                 "today": run.now.astimezone(run.rules.zone).date(),
             },
-            subject=", ".join(f.item.ref for f in group),
+            subject=", ".join(dict.fromkeys(f.item.ref for f in group)),
             why="; ".join(f"#{f.item.number}: {f.occurrence.why}" for f in group),
             collaboration_id=collab.id,
             item_id=items[0].id if len(items) == 1 else None,
