@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..rules.delay import answer_delay
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -83,7 +84,9 @@ ROUTES: tuple[Route, ...] = (
 )
 
 # kind of the answered collabd mail (OutboxMessage.kind) -> handler
-REPLY_HANDLERS: dict[str, ReplyHandler] = {}
+REPLY_HANDLERS: dict[str, ReplyHandler] = {
+    "delay_approval": answer_delay,  # the initiator approves or rejects an owner's new date
+}
 
 
 def route(session: Session, app: App, envelope: Envelope) -> Decision:
