@@ -37,6 +37,9 @@ RETRY_BACKOFF = (
     timedelta(minutes=15),
     timedelta(hours=1),
 )
+# A 4xx is retried with backoff until the mail is this old, then recorded as failed (and the
+# coordinator told, see rules/failures.py): a mail that cannot go out must not vanish quietly.
+RETRY_DEADLINE = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,9 @@ def send_due(db: Database, outgoing: Outgoing, clock: Clock, limit: int = 500) -
         log.warning("outbox: cannot send now: %s", exc)
         for row in rows:
             if row.id not in settled:
-                _settle(db, row, clock.now(), temporary=str(exc))
-                report.deferred.append((row.message_id, str(exc)))
+                status = _settle(db, row, clock.now(), temporary=str(exc))
+                gave_up = status is OutboxStatus.FAILED  # past RETRY_DEADLINE
+                (report.failed if gave_up else report.deferred).append((row.message_id, str(exc)))
     return report
 
 
@@ -190,8 +194,9 @@ def _send_one(
     try:
         outgoing.send(envelope)
     except TemporaryFailure as exc:
-        _settle(db, row, clock.now(), temporary=str(exc))
-        report.deferred.append((row.message_id, str(exc)))
+        status = _settle(db, row, clock.now(), temporary=str(exc))
+        gave_up = status is OutboxStatus.FAILED  # past RETRY_DEADLINE
+        (report.failed if gave_up else report.deferred).append((row.message_id, str(exc)))
         log.warning("outbox: %s to %s deferred: %s", row.message_id, row.recipients, exc)
         return
     except PermanentFailure as exc:
@@ -206,7 +211,7 @@ def _send_one(
 
 def _settle(
     db: Database, row: OutboxMessage, now: datetime, *, temporary: str = "", permanent: str = ""
-) -> None:
+) -> OutboxStatus:
     with db.transaction() as session:
         current = session.get(OutboxMessage, row.id, with_for_update=True)
         assert current is not None
@@ -214,8 +219,12 @@ def _settle(
         current.claimed_by = current.claimed_until = None
         if permanent:
             current.status, current.last_error = OutboxStatus.FAILED, permanent
+        elif temporary and now - current.created_at >= RETRY_DEADLINE:
+            current.status = OutboxStatus.FAILED
+            current.last_error = f"gave up after {current.attempts} attempts: {temporary}"
         elif temporary:
             backoff = RETRY_BACKOFF[min(current.attempts, len(RETRY_BACKOFF)) - 1]
             current.not_before, current.last_error = now + backoff, temporary
         else:
             current.status, current.sent_at, current.last_error = OutboxStatus.SENT, now, ""
+        return current.status

@@ -37,6 +37,15 @@ Job = Callable[["App", datetime], list[str]]
 JOBS: list[tuple[str, Job]] = []
 
 
+def _report_failures(app: App, now: datetime) -> list[str]:
+    from .failures import report_failures
+
+    return report_failures(app, now)
+
+
+JOBS.append(("delivery_failures", _report_failures))  # the coordinator hears of bounces
+
+
 def run_tick(app: App, now: datetime | None = None) -> TickReport:
     now = now or app.clock.now()
     report = TickReport(now=now)
