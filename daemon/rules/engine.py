@@ -93,6 +93,7 @@ class Pass:
         self.rules: Rules = app.rules
         self.item_ids = set(item_ids) if item_ids else None
         self.decisions: list[Decision] = []
+        self.in_flight: dict[tuple[str, int], int] = {}  # escalations, for inhibit rules
         self.release, self.quiet_why = release_time(
             self.rules.spec.quiet_hours, self.rules.calendar, now
         )
@@ -193,6 +194,7 @@ def _item_pass(run: Pass, rules: list[ItemRule]) -> None:
     items = load_items(run.session, {row.item_id for row in rows})
     # Escalations first: an escalation reaching the head this tick inhibits the reminder.
     rows.sort(key=lambda row: (not row.rule_id.startswith("escalation."), row.id))
+    run.in_flight = _in_flight(run, {row.item_id for row in rows})
     firings: list[Firing] = []
     for row in rows:
         rule, item = by_id.get(row.rule_id), items.get(row.item_id)
@@ -246,6 +248,7 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
         )
         return []
     if latest.episode:
+        run.in_flight[(row.rule_id, item.id)] = latest.level  # may inhibit later rows
         if row.episode != latest.episode:
             row.episode, row.rule_version, row.snapshot = (
                 latest.episode,
@@ -270,6 +273,24 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
     return [Firing(rule, item, latest, person, role) for person, role in people]
 
 
+def _in_flight(run: Pass, item_ids: set[int]) -> dict[tuple[str, int], int]:
+    """{(rule id, item id): level} of escalations in flight for these items, in one query."""
+    sources = {inhibit.source for inhibit in run.rules.spec.inhibit}
+    found: dict[tuple[str, int], int] = {}
+    if not sources or not item_ids:
+        return found
+    ids = list(item_ids)
+    with run.session.no_autoflush:
+        for start in range(0, len(ids), 500):
+            query = select(RuleSchedule.rule_id, RuleSchedule.item_id, RuleSchedule.level).where(
+                RuleSchedule.item_id.in_(ids[start : start + 500]),
+                RuleSchedule.rule_id.in_(sources),
+                RuleSchedule.episode != "",
+            )
+            found.update({(rule, item): level for rule, item, level in run.session.execute(query)})
+    return found
+
+
 def _inhibited(run: Pass, rule_id: str, item: ActionItem) -> str:
     for inhibit in run.rules.spec.inhibit:
         if not any(
@@ -277,17 +298,10 @@ def _inhibited(run: Pass, rule_id: str, item: ActionItem) -> str:
             for pattern in inhibit.suppress
         ):
             continue
-        source = run.session.scalar(
-            select(RuleSchedule).where(
-                RuleSchedule.rule_id == inhibit.source,
-                RuleSchedule.subject == f"item:{item.id}",
-                RuleSchedule.episode != "",
-                RuleSchedule.level >= inhibit.min_level,
-            )
-        )
-        if source is not None:
+        level = run.in_flight.get((inhibit.source, item.id), 0)
+        if level >= inhibit.min_level:
             reason = inhibit.reason or "inhibited"
-            return f"suppressed by {inhibit.source} at level {source.level}: {reason}"
+            return f"suppressed by {inhibit.source} at level {level}: {reason}"
     return ""
 
 

@@ -29,7 +29,11 @@ def load_items(session: Session, ids: Iterable[int]) -> dict[int, ActionItem]:
         query = (
             select(ActionItem)
             .where(ActionItem.id.in_(chunk))
-            .options(selectinload(ActionItem.collaborators))
+            .options(
+                selectinload(ActionItem.collaborators),
+                selectinload(ActionItem.owner),
+                selectinload(ActionItem.collaboration),
+            )
         )
         found.update({item.id: item for item in session.scalars(query)})
     return found
