@@ -18,5 +18,5 @@ def test_rules_demo(tmp_path, capsys) -> None:
     assert "escalation.blocked L1 v2-launch#3" in text
     assert "escalation.overdue L1 v2-launch#1 → 李娜" in text
     assert "escalation.overdue L2 v2-launch#1 → 李娜" in text
-    assert "能否按期完成" in text  # the risk check mail in her mailbox
+    assert "提醒原因：high priority: every working day" in text  # the reminder she got
     assert "升级（第2级）" in text  # the level-2 escalation she received last
