@@ -231,3 +231,37 @@ def test_simulate_shows_the_arithmetic(rules_setup) -> None:
     assert "2026-09-30 09:00 queued     risk_check" in lines[0]
     assert any("2026-10-08 09:00 queued     reminder.before_deadline" in line for line in lines)
     assert any("2026-10-10 09:00 queued     escalation.overdue L1" in line for line in lines)
+
+
+def test_weekly_digest_has_rag_and_an_inline_gantt(rules_setup) -> None:
+    import email
+    import email.policy
+
+    cli, config_file, _ = rules_setup
+    cli.ok("items", "update", "nd#3", "--status", "blocked", at="2026-09-22T10:00")
+    cli.ok("tick", "--no-send", at="2026-09-21T10:00")  # schedules the digest
+    cli.ok("tick", "--no-send", at="2026-09-24T15:00")  # Friday 09-25 is Mid-Autumn
+    app = _app(config_file, datetime(2026, 9, 24, 7, 0, tzinfo=UTC))
+    with app.db.transaction() as session:
+        digest = session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "weekly_digest",
+                OutboxMessage.recipients == "zhang.wei@example.com",
+            )
+        )
+        raw = digest.raw
+        assert digest.rule_id == "digest.weekly"
+    app.close()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()
+    # red: #3 is blocked; amber: #2 is due 09-29, 2 working days after 09-24 (09-25 is
+    # Mid-Autumn, 09-26/27 the weekend); green: #1, due after National Day
+    order = [line.split("]")[0] + "]" for line in text.splitlines() if line.startswith("[")]
+    assert order == ["[红]", "[黄]", "[绿]"]
+    assert text.index("#3 接口联调") < text.index("#2 Launch checklist")
+    related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
+    image = next(p for p in related.walk() if p.get_content_type() == "image/png")
+    assert image["Content-ID"] == "<gantt@collabd>"
+    assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = related.get_body(("html",)).get_content()
+    assert 'src="cid:gantt@collabd"' in html
