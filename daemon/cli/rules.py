@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from ..clock import parse_instant
+from ..clock import FixedClock, parse_instant
 from ..errors import ConfigError, UsageError
 from ..ledger.items import find_item
 from ..mail.outbox import send_due
@@ -28,6 +28,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "tick", help="run the rules and time-driven jobs once (as of --at), then send due mail"
     )
     tick.add_argument("--no-send", action="store_true", help="queue only, do not send")
+    tick.add_argument(
+        "--every",
+        type=int,
+        metavar="SECONDS",
+        help="keep ticking at this interval (a failing pass is logged, never stops the loop)",
+    )
     tick.add_argument("--json", action="store_true")
     tick.set_defaults(handler=tick_command)
 
@@ -58,6 +64,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def tick_command(context: Context, args: argparse.Namespace) -> int:
     app = context.app
+    if args.every:
+        return _loop(context, args)
     report = run_tick(app, app.clock.now())
     sent = None if args.no_send else send_due(app.db, app.transport.outgoing, app.clock)
     if args.json:
@@ -81,6 +89,36 @@ def tick_command(context: Context, args: argparse.Namespace) -> int:
                 f"sent {len(sent.sent)}, deferred {len(sent.deferred)}, failed {len(sent.failed)}"
             )
     return 1 if report.errors or (sent and sent.failed) else 0
+
+
+def _loop(context: Context, args: argparse.Namespace) -> int:
+    """The daemon's heartbeat: `schedule` runs one pass per interval, on the real clock."""
+    import logging
+    import time
+
+    import schedule
+
+    if isinstance(context.clock, FixedClock):
+        raise UsageError("--every runs on the real clock; leave out --at")
+    app, log = context.app, logging.getLogger("collabd.tick")
+
+    def one_pass() -> None:
+        try:
+            report = run_tick(app, app.clock.now())
+            for line in report.queued + report.deferred:
+                log.info("%s", line)
+            for error in report.errors:
+                log.error("%s", error)
+            if not args.no_send:
+                send_due(app.db, app.transport.outgoing, app.clock)
+        except Exception:  # logged; the next pass tries again
+            log.exception("tick failed")
+
+    one_pass()
+    schedule.every(args.every).seconds.do(one_pass)
+    while True:
+        schedule.run_pending()
+        time.sleep(min(1.0, args.every))
 
 
 def check_command(context: Context, args: argparse.Namespace) -> int:
