@@ -19,6 +19,10 @@ from .base import ItemRule
 
 CURSOR = "history"
 CHUNK = 500
+# PostgreSQL hands out history ids at insert time, so a transaction that commits after a
+# tick may hold ids below that tick's cursor. Each tick re-reads this many ids behind the
+# cursor (rescheduling is idempotent); SQLite has one writer at a time and needs none.
+PG_LOOKBACK_IDS = 200
 
 
 def load_items(session: Session, ids: Iterable[int]) -> dict[int, ActionItem]:
@@ -49,13 +53,14 @@ def sync(session: Session, rules: list[ItemRule], now: datetime) -> int:
         )
         session.add(RuleCursor(name=CURSOR, position=top, updated_at=now))
     else:
-        if top <= cursor.position:
+        lookback = PG_LOOKBACK_IDS if session.bind.dialect.name == "postgresql" else 0
+        if top <= cursor.position and not lookback:
             return 0
         changed = list(
             session.scalars(
                 select(HistoryEntry.entity_id)
                 .where(
-                    HistoryEntry.id > cursor.position,
+                    HistoryEntry.id > cursor.position - lookback,
                     HistoryEntry.id <= top,
                     HistoryEntry.entity == "item",
                 )
