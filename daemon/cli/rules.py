@@ -18,7 +18,14 @@ from ..rules.engine import evaluate
 from ..rules.itemrules import item_rules
 from ..rules.tick import run_tick
 from ..rules.workdays import CalendarCoverageError
-from ..store.models import RuleSchedule
+from ..store.models import (
+    ActionItem,
+    Collaboration,
+    CollabStatus,
+    ItemStatus,
+    Person,
+    RuleSchedule,
+)
 from .context import Context
 from .output import emit_json
 
@@ -134,6 +141,7 @@ def check_command(context: Context, args: argparse.Namespace) -> int:
             if year == today.year:
                 problems.append(f"{rules.source}: calendar: {exc}")
     warnings = rules.calendar.coverage_warnings(today) + rules.calendar.warnings
+    warnings += _role_gaps(app, rules)
     first, last = rules.calendar.coverage()
     listed = [{"id": rule.rule_id, "description": rule.description} for rule in item_rules(rules)]
     listed += [
@@ -163,6 +171,37 @@ def check_command(context: Context, args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError("\n".join(problems))
     return 0
+
+
+def _role_gaps(app, rules) -> list[str]:
+    """Roles the rules use that some people in open collaborations cannot fill."""
+    used = {role for e in rules.spec.escalations for level in e.levels for role in level.to}
+    used |= set(rules.spec.digest.to)
+    gaps = []
+    with app.db.transaction() as session:
+        if "owner_head" in used:
+            owners = select(ActionItem.owner_id).where(ActionItem.status != ItemStatus.DONE)
+            names = session.scalars(
+                select(Person.name).where(Person.id.in_(owners), Person.head_id.is_(None))
+            ).all()
+            if names:
+                gaps.append(
+                    f"owner_head: {len(names)} owner(s) of open items have no department head "
+                    f"in the people list ({', '.join(sorted(names)[:5])}…): their escalations "
+                    "skip that role"
+                )
+        if "initiator_leader" in used:
+            active = select(Collaboration.initiator_id).where(
+                Collaboration.status == CollabStatus.ACTIVE
+            )
+            names = session.scalars(
+                select(Person.name).where(Person.id.in_(active), Person.leader_id.is_(None))
+            ).all()
+            if names:
+                gaps.append(
+                    f"initiator_leader: initiator(s) without a leader: {', '.join(sorted(names))}"
+                )
+    return gaps
 
 
 def _item_ids(context: Context, session, ref: str | None) -> list[int] | None:
