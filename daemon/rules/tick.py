@@ -61,8 +61,19 @@ def run_tick(app: App, now: datetime | None = None) -> TickReport:
     return report
 
 
+_WARNED: set[tuple[str, object]] = set()  # calendar coverage warnings, once a day per process
+
+
 def _rules(app: App, now: datetime, report: TickReport) -> None:
+    import logging
+
     from .engine import evaluate
+
+    today = now.astimezone(app.rules.zone).date()
+    for warning in app.rules.calendar.coverage_warnings(today):
+        if (warning, today) not in _WARNED:  # e.g. from 15 November: next year is missing
+            _WARNED.add((warning, today))
+            logging.getLogger(__name__).warning("%s", warning)
 
     with app.db.transaction() as session:
         decisions = evaluate(session, app, now)
