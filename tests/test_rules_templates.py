@@ -18,7 +18,19 @@ __all__ = ["rules_setup"]
 @pytest.mark.parametrize(
     ("locale", "words"),
     [
-        ("zh-CN", ["提醒", "能否按期完成", "已逾期", "延期申请待批准", "周报", "请提交会议纪要"]),
+        (
+            "zh-CN",
+            [
+                "提醒",
+                "能否按期完成",
+                "已逾期",
+                "延期申请待批准",
+                "周报",
+                "请提交会议纪要",
+                "请确认会议纪要",
+                "邮件无法投递",
+            ],
+        ),
         (
             "en",
             ["Reminder", "make its deadline", "is overdue", "Delay request", "Weekly", "Minutes"],
@@ -83,6 +95,25 @@ def test_every_rules_mail_renders(rules_setup, locale, words) -> None:
                 "level": 2,
                 "ended": app.clock.now(),
                 "why": "why",
+            },
+            "minutes_unconfirmed": {
+                "collab": collab,
+                "meeting": meeting,
+                "why": "why",
+                "pending": [person],
+                "minutes": None,
+            },
+            "delivery_failed": {
+                "collab": collab,
+                "failed": type(
+                    "Failed",
+                    (),
+                    {
+                        "recipients": "x@elsewhere.example",
+                        "subject": "s",
+                        "last_error": "554 relay denied",
+                    },
+                )(),
             },
         }
         subjects = []
