@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .config import Settings
@@ -17,6 +18,9 @@ from .mail.tokens import ReplyTokens
 from .mail.transport import Transport, open_transport
 from .store import Database
 from .store.secrets import ledger_secret
+
+if TYPE_CHECKING:
+    from .rules.config import Rules
 
 
 @dataclass
@@ -47,6 +51,14 @@ class App:
     def identity(self) -> MailIdentity:
         mail = self.settings.mail
         return MailIdentity(mail.display_name, mail.address, self.tokens)
+
+    @cached_property
+    def rules(self) -> Rules:
+        """The rules file named by `[rules] file` (or the embedded defaults), loaded once:
+        a new App is a config reload."""
+        from .rules.config import load_rules
+
+        return load_rules(self.settings.rules.file, self.settings.tz)
 
     @cached_property
     def transport(self) -> Transport:

@@ -21,7 +21,8 @@ def test_minutes_demo(tmp_path, capsys):
     assert "applied 2, ignored 0, duplicates 0, failed 0, quarantined 0" in out
     assert "v2-launch#5" in out and "v2-launch#7" in out  # after the collaboration's #1..#4
     assert "published minutes v2 of meeting 1 (V2.0 进度同步会): new items none, changed " in out
-    final = printed.split("\nconfirmations\n")[-1].splitlines()  # the last `minutes show`
+    # the table of the last `minutes show`: up to the first blank line after its heading
+    final = printed.split("\nconfirmations\n")[-1].split("\n\n")[0].splitlines()
     (li_na,) = [line for line in final if "<li.na@example.com>" in line]
     assert li_na.split()[2:4] == ["confirmed", "carried"]  # not affected by the correction
     (wang,) = [line for line in final if "<wang.qiang@example.com>" in line]

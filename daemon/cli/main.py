@@ -23,6 +23,7 @@ from . import (
     minutes,
     outbox,
     people,
+    rules,
     settings_check,
 )
 from .context import Context
@@ -39,6 +40,7 @@ COMMAND_GROUPS = (
     db,
     settings_check,
     demo,
+    rules,
 )
 
 
@@ -82,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = config_path(args.config)
         settings = load_settings(path)
+        if not args.verbose:  # the config's level; -v always shows INFO
+            level = max(logging.WARNING, logging.getLevelName(settings.daemon.log_level.upper()))
+            logging.getLogger().setLevel(level)
         if args.data_dir is not None:
             settings = settings.model_copy(
                 update={"daemon": settings.daemon.model_copy(update={"data_dir": args.data_dir})}

@@ -69,7 +69,15 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"{source}: cannot read the config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return validate(raw, source)
+    settings = validate(raw, source)
+    # The rules file is named relative to the config file that names it.
+    rules_file = settings.rules.file
+    if rules_file is not None and not rules_file.expanduser().is_absolute():
+        resolved = path.parent / rules_file
+        settings = settings.model_copy(
+            update={"rules": settings.rules.model_copy(update={"file": resolved})}
+        )
+    return settings
 
 
 def validate(raw: dict[str, Any], source: str) -> Settings:

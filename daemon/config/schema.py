@@ -179,6 +179,12 @@ class CalendarSection(Section):
     backend: Literal["imip", "ews"] = "imip"
 
 
+class RulesSection(Section):
+    # The rules file (reminders, escalations, calendar …; see config/rules.toml and
+    # docs/rules.md). Relative to this config file. Empty: the embedded default rules.
+    file: Path | None = None
+
+
 class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     store: StoreSection = StoreSection()
@@ -186,6 +192,7 @@ class Settings(Section):
     meetings: MeetingsSection = MeetingsSection()
     archive: ArchiveSection = ArchiveSection()
     calendar: CalendarSection = CalendarSection()
+    rules: RulesSection = RulesSection()
 
     @property
     def data_dir(self) -> Path:

@@ -22,6 +22,9 @@ CONFIG = """# written by `collabd demo`: the embedded defaults, in a throw-away 
 [daemon]
 data_dir = "{data_dir}"
 timezone = "Asia/Shanghai"
+# The demo runs on a simulated clock in late 2026; warnings about the real calendar's data
+# for 2027 (`collabd rules check` reports them) would only be noise here.
+log_level = "error"
 
 [mail]
 backend = "maildir"
@@ -93,8 +96,10 @@ class Demo:
         )
         mailbox.Maildir(root / DEMO_ADDRESS, create=True).add(reply.as_bytes())
 
-    def show_latest(self, owner: str) -> None:
-        message = self._messages(self.directory / "maildir" / owner)[-1]
+    def show_latest(self, owner: str, subject_part: str = "") -> None:
+        """The newest mail in the owner's mailbox (whose subject contains `subject_part`)."""
+        messages = self._messages(self.directory / "maildir" / owner)
+        message = [m for m in messages if subject_part in str(m["Subject"])][-1]
         self.out(f"  ✉ {message['Subject']}")
         for line in message.get_body(("plain",)).get_content().rstrip().splitlines():
             self.out(f"    │ {line}")
@@ -157,9 +162,13 @@ class Demo:
         )
         self.collabd("items", "show", "v2-launch#1", at="2026-11-30T10:00")
 
+        from . import rules
+
+        rules.show(self)
+
         self.section("The follow-up ledger (跟进台账): what is overdue on 9 December?")
-        self.collabd("items", "list", "--collab", "v2-launch", at="2026-12-09T09:00")
-        self.collabd("items", "list", "--overdue", at="2026-12-09T09:00")
+        self.collabd("items", "list", "--collab", "v2-launch", at="2026-12-09T11:00")
+        self.collabd("items", "list", "--overdue", at="2026-12-09T11:00")
 
         from . import archive
 

@@ -278,6 +278,12 @@ def _apply_commands(
             if changes
             else "unchanged"
         )
+        if kind == "delay_requested":  # rules issue: the initiator approves the new date
+            from ..rules.delay import request_delay
+
+            request_delay(
+                session, app, item, person, command.due, command.note or "", envelope.message_id
+            )
         outcomes.append(
             CommandResult(
                 kind,

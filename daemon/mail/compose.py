@@ -65,6 +65,25 @@ class CalendarPart:
         return part
 
 
+@dataclass(frozen=True)
+class InlineImage:
+    """A picture the HTML shows with <img src="cid:CONTENT_ID"> (the weekly digest's Gantt):
+    the HTML and its images go together in a multipart/related part."""
+
+    content_id: str
+    filename: str
+    content: bytes
+    subtype: str = "png"
+
+    def part(self) -> MIMEBase:
+        part = MIMEBase("image", self.subtype)
+        part.set_payload(self.content)
+        encoders.encode_base64(part)
+        part.add_header("Content-ID", f"<{self.content_id}>")
+        part.add_header("Content-Disposition", "inline", filename=self.filename)
+        return part
+
+
 def _address(name: str, address: str) -> str:
     return formataddr((name, address), charset="utf-8")
 
@@ -81,14 +100,24 @@ def compose(
     reply_to: str | None = None,
     extra_headers: dict[str, str] | None = None,
     calendar: CalendarPart | None = None,
-    attachments: Sequence[Attachment] = (),
+    attachments: Sequence[Attachment | InlineImage] = (),
 ) -> bytes:
     """multipart/alternative (plain, html[, calendar]); with attachments, that goes first
     inside a multipart/mixed and each file follows as its own part (the shape Outlook
     expects for invitations with files)."""
     body = MIMEMultipart("alternative")
     body.attach(MIMEText(mail.text, "plain", "utf-8"))
-    body.attach(MIMEText(mail.html, "html", "utf-8"))
+    # Inline images (attachments that are InlineImage) travel with the HTML they belong to.
+    images = [a for a in attachments if isinstance(a, InlineImage)]
+    attachments = [a for a in attachments if not isinstance(a, InlineImage)]
+    if images:
+        related = MIMEMultipart("related")
+        related.attach(MIMEText(mail.html, "html", "utf-8"))
+        for image in images:
+            related.attach(image.part())
+        body.attach(related)
+    else:
+        body.attach(MIMEText(mail.html, "html", "utf-8"))
     if calendar is not None:
         body.attach(calendar.part())
     if attachments:

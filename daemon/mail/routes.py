@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..calendar.incoming import handle_calendar, link_from_reply
 from ..closing import replies as closing
 from ..minutes import replies as minutes_replies
+from ..rules.delay import answer_delay
 from ..store.models import InboundStatus
 from .apply import ReplyContext, apply_item_commands, read_reply
 from .compose import LOOP_HEADER
@@ -111,6 +112,7 @@ REPLY_HANDLERS: dict[str, ReplyHandler] = {
     "minutes_objection": minutes_replies.minutes_from_reply,
     "minutes_published": minutes_replies.verdict_on_minutes,
     "minutes_answer": minutes_replies.reply_to_answer,
+    "delay_approval": answer_delay,  # the initiator approves or rejects an owner's new date
 }
 
 

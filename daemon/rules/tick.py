@@ -6,7 +6,8 @@ state that caused it, deduplicated by key) and returns what it did. Sending is t
 sender's job, so a tick can be re-run, or run by several replicas, without sending twice.
 
 This is the agreed seam between the rules engine, the minutes follow-up and the daemon:
-`run_tick(app, now)` and the `JOBS` table of time-driven jobs beside the rules.
+`run_tick(app, now)` and the `JOBS` table of time-driven jobs beside the rules. The rules
+engine (daemon/rules/engine.py) runs first, in its own transaction; then the JOBS.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class TickReport:
     deferred: list[str] = field(default_factory=list)  # held back (quiet hours …), and why
     suppressed: list[str] = field(default_factory=list)  # not sent at all, and why
     errors: list[str] = field(default_factory=list)  # a job that failed; the others still ran
+    decisions: list = field(default_factory=list)  # the rules engine's Decisions, structured
 
 
 # Time-driven jobs besides the rules (minutes requests …): each takes (app, now) and returns
@@ -60,12 +62,55 @@ def _ews_calendar_rsvps(app: App, now: datetime) -> list[str]:
 JOBS.append(("ews-calendar-rsvps", _ews_calendar_rsvps))
 
 
+def _report_failures(app: App, now: datetime) -> list[str]:
+    from .failures import report_failures
+
+    return report_failures(app, now)
+
+
+JOBS.append(("delivery_failures", _report_failures))  # the coordinator hears of bounces
+
+
 def run_tick(app: App, now: datetime | None = None) -> TickReport:
     now = now or app.clock.now()
     report = TickReport(now=now)
+    try:
+        _rules(app, now, report)
+    except Exception as exc:  # the rules failing never stops the jobs
+        report.errors.append(f"rules: {type(exc).__name__}: {exc}")
     for name, job in JOBS:
         try:
             report.queued += job(app, now)
         except Exception as exc:  # one failing job never stops the others
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
     return report
+
+
+_WARNED: set[tuple[str, object]] = set()  # calendar coverage warnings, once a day per process
+
+
+def _rules(app: App, now: datetime, report: TickReport) -> None:
+    import logging
+
+    from .engine import evaluate
+
+    today = now.astimezone(app.rules.zone).date()
+    for warning in app.rules.calendar.coverage_warnings(today):
+        if (warning, today) not in _WARNED:  # e.g. from 15 November: next year is missing
+            _WARNED.add((warning, today))
+            logging.getLogger(__name__).warning("%s", warning)
+
+    with app.db.transaction() as session:
+        decisions = evaluate(session, app, now)
+    zone = app.rules.zone
+    report.decisions += decisions
+    for decision in decisions:
+        line = decision.line(zone)
+        if decision.status == "queued":
+            report.queued.append(line)
+        elif decision.status == "deferred":
+            report.deferred.append(line)
+        elif decision.status == "error":
+            report.errors.append(line)
+        elif decision.status in ("suppressed", "stale", "no-recipient", "skipped"):
+            report.suppressed.append(line)

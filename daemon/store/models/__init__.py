@@ -32,6 +32,7 @@ from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesRequest
 from .people import Department, Person
+from .rules import DelayRequest, RuleCursor, RuleSchedule
 
 __all__ = [
     "AcceptanceRequest",
@@ -43,6 +44,7 @@ __all__ = [
     "CollabStatus",
     "Collaboration",
     "Confirmation",
+    "DelayRequest",
     "Deliverable",
     "Department",
     "HistoryEntry",
@@ -70,6 +72,8 @@ __all__ = [
     "Retrospective",
     "RetrospectiveAnswer",
     "Rsvp",
+    "RuleCursor",
+    "RuleSchedule",
     "SourceKind",
     "Verdict",
     "item_collaborators",

@@ -1,7 +1,7 @@
 """minutes flow: the raw minutes text, action-item rows per version, requests, confirmations
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-21 13:40:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 A meeting scheduled in Outlook may arrive before collabd knows its collaboration, so
 `meetings.collaboration_id` becomes nullable.
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-21 13:40:00
 """
@@ -11,7 +11,7 @@ Create Date: 2026-11-21 13:40:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

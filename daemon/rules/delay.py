@@ -1,0 +1,169 @@
+"""Delay approval: an owner's `#3 延期至12月5日，原因：…` asks for a new deadline; the
+initiator approves (`同意` / `批准` / `approve`) or rejects (`驳回：原因` / `reject: reason`)
+by replying to the approval mail, and both hear the outcome. The deadline changes only on
+approval; either way the item leaves 延期 (delayed) and goes back to 进行中, so the rules
+chase it again against whichever deadline now stands."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..ledger.history import Origin
+from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
+from ..mail.outbox import enqueue
+from ..store.models import ActionItem, DelayRequest, InboundStatus, ItemStatus, Person
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..mail.apply import ReplyContext
+
+KIND = "delay_approval"
+RULE_ID = "delay.approval"
+_APPROVE = re.compile(r"^\s*(同意|批准|准予|可以|approved?|ok(?:ay)?|yes)\b", re.I)
+_REJECT = re.compile(
+    r"^\s*(驳回|拒绝|不同意|不批准|rejected?|no)\s*[:：,，\-]?\s*(?P<why>.*)$", re.I
+)
+
+
+def request_delay(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    owner: Person,
+    new_deadline,
+    reason: str,
+    message_id: str,
+) -> DelayRequest:
+    """Record the request and ask the initiator, in the same transaction as the reply."""
+    now = app.clock.now()
+    session.execute(  # a newer request replaces one still waiting
+        update(DelayRequest)
+        .where(DelayRequest.item_id == item.id, DelayRequest.status == "pending")
+        .values(status="superseded", decided_at=now)
+    )
+    request = DelayRequest(
+        item_id=item.id,
+        requested_by_id=owner.id,
+        old_deadline=item.deadline,
+        new_deadline=new_deadline,
+        reason=reason,
+        status="pending",
+        source=message_id,
+        requested_at=now,
+        decision_note="",
+    )
+    session.add(request)
+    session.flush()
+    collab = item.collaboration
+    enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=now,
+        kind=KIND,
+        dedupe_key=f"{RULE_ID}:r{request.id}",
+        to=collab.initiator,
+        context={"collab": collab, "item": item, "request": request, "owner": owner},
+        collaboration_id=collab.id,
+        item_id=item.id,
+        rule_id=RULE_ID,
+        rule_level=0,
+    )
+    return request
+
+
+def verdict(text: str) -> tuple[str, str] | None:
+    """('approved', '') or ('rejected', reason) from the first line that says either."""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if match := _REJECT.match(line):
+            return "rejected", match["why"].strip()
+        if _APPROVE.match(line):
+            return "approved", ""
+    return None
+
+
+def answer_delay(ctx: ReplyContext) -> tuple[InboundStatus, str]:
+    """REPLY_HANDLERS row for replies to a delay approval mail."""
+    session, app = ctx.session, ctx.app
+    item = session.get(ActionItem, ctx.answered.item_id) if ctx.answered else None
+    request = (
+        session.scalar(
+            select(DelayRequest)
+            .where(DelayRequest.item_id == item.id)
+            .order_by(DelayRequest.id.desc())
+            .limit(1)
+        )
+        if item is not None
+        else None
+    )
+    if item is None or request is None:
+        return InboundStatus.IGNORED, "delay approval: no delay request for this item"
+    collab = item.collaboration
+    person = ctx.person
+    if person is None or person.id not in (collab.initiator_id, collab.coordinator_id):
+        return InboundStatus.IGNORED, "delay approval: only the initiator or coordinator decides"
+    if request.status != "pending":
+        _tell(session, app, request, [person], problem=f"already {request.status}")
+        return InboundStatus.IGNORED, f"delay request {request.id} already {request.status}"
+    decided = verdict(ctx.parsed.new_text)
+    if decided is None:
+        _tell(session, app, request, [person], problem="no verdict")
+        return InboundStatus.IGNORED, "delay approval: no 同意/驳回 (approve/reject) found"
+    status, why = decided
+    now = app.clock.now()
+    origin = Origin.mail(ctx.envelope.message_id, person)
+    change = ItemChange(
+        status=ItemStatus.IN_PROGRESS,
+        deadline=request.new_deadline if status == "approved" else None,
+        note=(
+            f"延期至 {request.new_deadline} 已批准"
+            if status == "approved"
+            else f"延期申请被驳回：{why}"
+            if why
+            else "延期申请被驳回"
+        ),
+    )
+    try:
+        update_item(session, app, item, change, origin)
+    except ArchivedCollaboration:
+        return InboundStatus.IGNORED, "delay approval: the collaboration is archived"
+    request.status, request.decided_by_id, request.decided_at = status, person.id, now
+    request.decision_note = why
+    _tell(session, app, request, [request.requested_by, person])
+    return InboundStatus.APPLIED, f"delay request {request.id} {status}" + (
+        f": {why}" if why else ""
+    )
+
+
+def _tell(session, app, request: DelayRequest, people, problem: str = "") -> None:
+    item = request.item
+    seen = set()
+    for person in people:
+        if person.id in seen:
+            continue
+        seen.add(person.id)
+        enqueue(
+            session,
+            renderer=app.renderer,
+            identity=app.identity,
+            now=app.clock.now(),
+            kind="delay_decision",
+            dedupe_key=f"delay.decision:r{request.id}:{request.status}:{problem}:p{person.id}",
+            to=person,
+            context={
+                "collab": item.collaboration,
+                "item": item,
+                "request": request,
+                "problem": problem,
+            },
+            collaboration_id=item.collaboration_id,
+            item_id=item.id,
+            rule_id=RULE_ID,
+            rule_level=1,
+        )

@@ -1,0 +1,364 @@
+"""The rules engine: one pass over what is due, as of one instant.
+
+Runs inside one transaction (run_tick commits it; `rules test` and `rules simulate` roll it
+back): bring the schedule up to date with the ledger, take the due rows (SKIP LOCKED on
+PostgreSQL, so a second replica takes other rows), let each rule decide, and write every
+mail to the outbox with a dedupe key of rule, subject, level and period — so a restart,
+a config reload or a second replica can never send the same notice twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..mail.outbox import enqueue
+from ..store.models import ActionItem, CollabStatus, Person, RuleSchedule
+from . import digest, minutes
+from .base import ItemRule, Occurrence
+from .config import Rules
+from .itemrules import item_rules
+from .quiet import release_time
+from .recipients import resolve
+from .schedule import load_items, sync
+
+if TYPE_CHECKING:
+    from ..app import App
+
+log = logging.getLogger(__name__)
+BATCH = 5000
+
+
+@dataclass
+class Decision:
+    """One thing the engine decided, with the reason; what `rules test --json` prints."""
+
+    at: datetime
+    rule: str
+    level: int
+    status: str  # queued, deferred, suppressed, duplicate, stale, skipped
+    subject: str  # v2-launch#3, meeting 4, digest v2-launch
+    to: list[str] = field(default_factory=list)
+    kind: str = ""
+    why: str = ""
+    not_before: datetime | None = None
+    item_id: int | None = None
+
+    def line(self, zone) -> str:
+        when = self.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        level = f" L{self.level}" if self.level else ""
+        to = f" → {', '.join(self.to)}" if self.to else ""
+        text = f"{when} {self.status:<10} {self.rule}{level} {self.subject}{to}: {self.why}"
+        if self.not_before is not None:
+            text += f" [held until {self.not_before.astimezone(zone).strftime('%Y-%m-%d %H:%M')}]"
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "at": self.at,
+            "rule": self.rule,
+            "level": self.level,
+            "status": self.status,
+            "subject": self.subject,
+            "to": self.to,
+            "kind": self.kind,
+            "why": self.why,
+            "not_before": self.not_before,
+        }
+
+
+@dataclass
+class Firing:
+    """A rule speaking about one item to one person (before mails are put together)."""
+
+    rule: ItemRule
+    item: ActionItem
+    occurrence: Occurrence
+    person: Person
+    role: str
+
+
+class Pass:
+    """One evaluation: the app, the session, the instant, and what was decided."""
+
+    def __init__(self, session: Session, app: App, now: datetime, item_ids=None) -> None:
+        self.session, self.app, self.now = session, app, now
+        self.rules: Rules = app.rules
+        self.item_ids = set(item_ids) if item_ids else None
+        self.decisions: list[Decision] = []
+        self.in_flight: dict[tuple[str, int], int] = {}  # escalations, for inhibit rules
+        self.release, self.quiet_why = release_time(
+            self.rules.spec.quiet_hours, self.rules.calendar, now
+        )
+
+    # -- mail --
+
+    def send(
+        self,
+        *,
+        rule: str,
+        level: int,
+        kind: str,
+        key: str,
+        to: Person,
+        context: dict,
+        subject: str,
+        why: str,
+        collaboration_id: int | None = None,
+        item_id: int | None = None,
+        meeting_id: int | None = None,
+        minutes_id: int | None = None,
+        attachments=(),
+    ) -> None:
+        deferred = self.release > self.now
+        queued = enqueue(
+            self.session,
+            renderer=self.app.renderer,
+            identity=self.app.identity,
+            now=self.now,
+            kind=kind,
+            dedupe_key=key,
+            to=to,
+            context=context,
+            collaboration_id=collaboration_id,
+            item_id=item_id,
+            meeting_id=meeting_id,
+            minutes_id=minutes_id,
+            rule_id=rule,
+            rule_level=level,
+            not_before=self.release,
+            attachments=attachments,
+        )
+        status = "duplicate" if not queued else "deferred" if deferred else "queued"
+        if status == "deferred":
+            why = f"{why}; deferred: {self.quiet_why}"
+        elif status == "duplicate":
+            why = f"{why}; already queued ({key})"
+        self.decisions.append(
+            Decision(
+                self.now,
+                rule,
+                level,
+                status,
+                subject,
+                [f"{to.name} <{to.email}>"],
+                kind,
+                why,
+                self.release if deferred else None,
+                item_id,
+            )
+        )
+
+    def note(self, rule: str, level: int, status: str, subject: str, why: str, item=None):
+        self.decisions.append(
+            Decision(self.now, rule, level, status, subject, why=why, item_id=item)
+        )
+
+
+def evaluate(session: Session, app: App, now: datetime, item_ids=None) -> list[Decision]:
+    """Decide everything due at `now`; the caller commits (tick) or rolls back (test)."""
+    run = Pass(session, app, now, item_ids)
+    rules = item_rules(run.rules)
+    sync(session, rules, now)
+    _item_pass(run, rules)
+    if run.item_ids is None:
+        digest.run(run)
+        minutes.run(run)
+    return run.decisions
+
+
+def _due_rows(run: Pass, limit: int) -> list[RuleSchedule]:
+    query = (
+        select(RuleSchedule)
+        .where(RuleSchedule.next_due_at <= run.now)
+        .order_by(RuleSchedule.next_due_at, RuleSchedule.id)
+        .limit(limit)
+    )
+    if run.item_ids is not None:
+        query = query.where(RuleSchedule.item_id.in_(run.item_ids))
+    if run.session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(run.session.scalars(query))
+
+
+def _item_pass(run: Pass, rules: list[ItemRule]) -> None:
+    by_id = {rule.rule_id: rule for rule in rules}
+    rows = [row for row in _due_rows(run, BATCH) if row.item_id is not None]
+    items = load_items(run.session, {row.item_id for row in rows})
+    # Escalations first: an escalation reaching the head this tick inhibits the reminder.
+    rows.sort(key=lambda row: (not row.rule_id.startswith("escalation."), row.id))
+    run.in_flight = _in_flight(run, {row.item_id for row in rows})
+    firings: list[Firing] = []
+    for row in rows:
+        rule, item = by_id.get(row.rule_id), items.get(row.item_id)
+        if rule is None or item is None:
+            row.next_due_at = None  # a rule removed from the file, or the item is gone
+            continue
+        try:
+            firings += _fire(run, rule, item, row)
+        except Exception as exc:
+            log.exception("rule %s on item %s failed", row.rule_id, row.item_id)
+            run.note(rule.rule_id, 0, "error", item.ref, f"{type(exc).__name__}: {exc}", item.id)
+            row.next_due_at = None
+    _mail(run, firings)
+
+
+def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> list[Firing]:
+    due, upcoming = [], None
+    for occurrence in rule.occurrences(item, row):
+        if row.last_due_at is not None and occurrence.due <= row.last_due_at:
+            continue
+        if occurrence.due > run.now:
+            upcoming = occurrence
+            break
+        due.append(occurrence)
+    row.next_due_at = upcoming.due if upcoming else None
+    row.updated_at = run.now
+    if not due:
+        return []
+    latest = due[-1]
+    row.last_due_at = latest.due
+    if len(due) > 1:  # missed while collabd was not running: one mail, not a burst
+        run.note(
+            rule.rule_id,
+            latest.level,
+            "collapsed",
+            item.ref,
+            f"{len(due) - 1} earlier occurrence(s) superseded by the one due {latest.due:%Y-%m-%d}",
+            item.id,
+        )
+    if item.collaboration.status is CollabStatus.ARCHIVED:
+        run.note(rule.rule_id, latest.level, "skipped", item.ref, "collaboration archived", item.id)
+        return []
+    if latest.until is not None and run.now >= latest.until:
+        run.note(
+            rule.rule_id,
+            latest.level,
+            "stale",
+            item.ref,
+            f"{latest.why}; its window closed at {latest.until:%Y-%m-%d %H:%M}",
+            item.id,
+        )
+        return []
+    if latest.episode:
+        run.in_flight[(row.rule_id, item.id)] = latest.level  # may inhibit later rows
+        if row.episode != latest.episode:
+            row.episode, row.rule_version, row.snapshot = (
+                latest.episode,
+                latest.version,
+                latest.snapshot,
+            )
+        row.level = latest.level
+    inhibitor = _inhibited(run, rule.rule_id, item)
+    if inhibitor:
+        run.note(
+            rule.rule_id,
+            latest.level,
+            "suppressed",
+            item.ref,
+            f"{latest.why}; {inhibitor}",
+            item.id,
+        )
+        return []
+    people, missing = resolve(list(latest.roles), item.collaboration, item)
+    for problem in missing:
+        run.note(rule.rule_id, latest.level, "no-recipient", item.ref, problem, item.id)
+    return [Firing(rule, item, latest, person, role) for person, role in people]
+
+
+def _in_flight(run: Pass, item_ids: set[int]) -> dict[tuple[str, int], int]:
+    """{(rule id, item id): level} of escalations in flight for these items, in one query."""
+    sources = {inhibit.source for inhibit in run.rules.spec.inhibit}
+    found: dict[tuple[str, int], int] = {}
+    if not sources or not item_ids:
+        return found
+    ids = list(item_ids)
+    with run.session.no_autoflush:
+        for start in range(0, len(ids), 500):
+            query = select(RuleSchedule.rule_id, RuleSchedule.item_id, RuleSchedule.level).where(
+                RuleSchedule.item_id.in_(ids[start : start + 500]),
+                RuleSchedule.rule_id.in_(sources),
+                RuleSchedule.episode != "",
+            )
+            found.update({(rule, item): level for rule, item, level in run.session.execute(query)})
+    return found
+
+
+def _inhibited(run: Pass, rule_id: str, item: ActionItem) -> str:
+    for inhibit in run.rules.spec.inhibit:
+        if not any(
+            rule_id == pattern or (pattern.endswith("*") and rule_id.startswith(pattern[:-1]))
+            for pattern in inhibit.suppress
+        ):
+            continue
+        level = run.in_flight.get((inhibit.source, item.id), 0)
+        if level >= inhibit.min_level:
+            reason = inhibit.reason or "inhibited"
+            return f"suppressed by {inhibit.source} at level {level}: {reason}"
+    return ""
+
+
+def _mail(run: Pass, firings: list[Firing]) -> None:
+    grouped: dict[tuple[int, int], list[Firing]] = defaultdict(list)
+    for firing in firings:
+        if firing.rule.group:
+            grouped[(firing.person.id, firing.item.collaboration_id)].append(firing)
+            continue
+        item, occurrence = firing.item, firing.occurrence
+        run.send(
+            rule=firing.rule.rule_id,
+            level=occurrence.level,
+            kind=firing.rule.kind,
+            key=(
+                f"{firing.rule.rule_id}:item{item.id}:L{occurrence.level}:"
+                f"{occurrence.period}:p{firing.person.id}"
+            ),
+            to=firing.person,
+            context={
+                "collab": item.collaboration,
+                "item": item,
+                "level": occurrence.level,
+                "role": firing.role,
+                "why": occurrence.why,
+                "today": run.now.astimezone(run.rules.zone).date(),
+            },
+            subject=item.ref,
+            why=f"{occurrence.why} (as {firing.role})",
+            collaboration_id=item.collaboration_id,
+            item_id=item.id,
+        )
+    for group in grouped.values():
+        group.sort(key=lambda f: (f.item.deadline is None, f.item.deadline, f.item.number))
+        person, collab = group[0].person, group[0].item.collaboration
+        items = list({f.item.id: f.item for f in group}.values())
+        fingerprint = hashlib.sha256(
+            ";".join(f"{f.rule.rule_id}/{f.item.id}/{f.occurrence.period}" for f in group).encode()
+        ).hexdigest()[:16]
+        rule = next(
+            (f.rule.rule_id for f in group if f.rule.rule_id == "reminder.before_deadline"),
+            group[0].rule.rule_id,
+        )
+        run.send(
+            rule=rule,
+            level=0,
+            kind="reminder",
+            key=f"reminder:p{person.id}:c{collab.id}:{run.now:%Y%m%d}:{fingerprint}",
+            to=person,
+            context={
+                "collab": collab,
+                "items": items,
+                "reasons": {f.item.id: f.occurrence.why for f in group},
+                "today": run.now.astimezone(run.rules.zone).date(),
+            },
+            subject=", ".join(dict.fromkeys(f.item.ref for f in group)),
+            why="; ".join(f"#{f.item.number}: {f.occurrence.why}" for f in group),
+            collaboration_id=collab.id,
+            item_id=items[0].id if len(items) == 1 else None,
+        )

@@ -1,0 +1,199 @@
+"""The rules about action items: reminders, the risk check, escalations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from ..durations import Duration
+from ..store.models import ActionItem, ItemStatus, Priority, RuleSchedule
+from .base import ItemRule, Occurrence, days_before
+from .config import WEEKDAYS, Escalation
+
+OPEN = frozenset(s for s in ItemStatus if s is not ItemStatus.DONE)
+
+
+class BeforeDeadlineReminder(ItemRule):
+    rule_id = "reminder.before_deadline"
+    description = "remind the owner N working days before the deadline (seed: 1–2)"
+    kind = "reminder"
+    group = True
+
+    def enabled(self) -> bool:
+        spec = self.rules.spec.reminders
+        return spec.enabled and bool(spec.before_deadline)
+
+    def occurrences(self, item: ActionItem, state: RuleSchedule | None) -> Iterator[Occurrence]:
+        if item.deadline is None or item.status not in OPEN:
+            return
+        offsets = sorted(
+            {(int(d.amount), d.unit) for d in self.rules.spec.reminders.before_deadline},
+            key=lambda pair: -pair[0],
+        )
+        planned = []
+        for amount, unit in offsets:
+            day, why = days_before(self.rules, item.deadline, amount, unit)
+            planned.append(
+                Occurrence(
+                    due=self.at_send_time(day),
+                    period=f"{item.deadline}-{amount}{unit}",
+                    why=why,
+                    until=self.end_of(item.deadline),
+                )
+            )
+        yield from sorted(planned, key=lambda o: o.due)
+
+
+class CadenceReminder(ItemRule):
+    rule_id = "reminder.cadence"
+    description = "remind the owner of an open item daily (high) or weekly (normal)"
+    kind = "reminder"
+    group = True
+
+    def enabled(self) -> bool:
+        return self.rules.spec.reminders.enabled
+
+    def occurrences(self, item: ActionItem, state: RuleSchedule | None) -> Iterator[Occurrence]:
+        if item.status not in OPEN:
+            return
+        cadence = self.rules.spec.reminders.cadence
+        how = {Priority.HIGH: cadence.high, Priority.NORMAL: cadence.normal}.get(
+            item.priority, cadence.low
+        )
+        if how == "off":
+            return
+        weekday = WEEKDAYS.index(cadence.weekday)
+        day = item.created_at.astimezone(self.rules.zone).date() + timedelta(days=1)
+        if state is not None and state.last_due_at is not None:
+            day = max(day, state.last_due_at.astimezone(self.rules.zone).date() + timedelta(1))
+        # Stops where the deadline takes over (the before-deadline reminder and overdue).
+        last = item.deadline - timedelta(days=1) if item.deadline else None
+        for _ in range(3660):
+            if last is not None and day > last:
+                return
+            if (how == "daily" or day.weekday() == weekday) and self.calendar.is_working_day(day):
+                why = (
+                    f"{item.priority.value} priority: every working day"
+                    if how == "daily"
+                    else f"{item.priority.value} priority: weekly on {cadence.weekday}"
+                )
+                yield Occurrence(
+                    due=self.at_send_time(day),
+                    period=f"{day}",
+                    why=why,
+                    until=self.end_of(day),
+                )
+            day += timedelta(days=1)
+
+
+class RiskCheck(ItemRule):
+    rule_id = "risk_check"
+    description = "ask the owner, 2 working days before the deadline, whether it is on track"
+    kind = "risk_check"
+
+    def enabled(self) -> bool:
+        return self.rules.spec.risk_check.enabled
+
+    def occurrences(self, item: ActionItem, state: RuleSchedule | None) -> Iterator[Occurrence]:
+        if item.deadline is None or item.status not in OPEN or item.status is ItemStatus.DELAYED:
+            return
+        offset = self.rules.spec.risk_check.before_deadline
+        day, why = days_before(self.rules, item.deadline, int(offset.amount), offset.unit)
+        yield Occurrence(
+            due=self.at_send_time(day),
+            period=f"{item.deadline}",
+            why=why,
+            until=self.end_of(item.deadline),
+        )
+
+
+class EscalationRule(ItemRule):
+    """Levels with delays, repeats and a repeat limit (PagerDuty-like), per episode.
+
+    An episode starts when the trigger starts (the deadline passes; the item becomes blocked)
+    and ends when it stops. The first mail of an episode stores the rule's definition on the
+    schedule row; the rest of the episode follows that stored version even if the rules file
+    changes meanwhile."""
+
+    kind = "escalation"
+
+    def __init__(self, rules, escalation: Escalation) -> None:
+        super().__init__(rules)
+        self.escalation = escalation
+
+    @property
+    def rule_id(self) -> str:  # type: ignore[override]
+        return self.escalation.rule_id
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return self.escalation.description or f"escalate {self.escalation.trigger} items"
+
+    def episode(self, item: ActionItem) -> tuple[str, datetime, str] | None:
+        """(episode id, when the trigger started counting, why) or None if not triggered."""
+        trigger = self.escalation.trigger
+        if item.status not in OPEN:
+            return None
+        if trigger == "overdue":
+            if item.deadline is None or item.status is ItemStatus.DELAYED:
+                return None
+            start = self.calendar.next_working_time(self.end_of(item.deadline))
+            return f"overdue@{item.deadline}", start, f"deadline {item.deadline} passed"
+        wanted = ItemStatus.BLOCKED if trigger == "blocked" else ItemStatus.NEEDS_SUPPORT
+        if item.status is not wanted:
+            return None
+        since = item.status_since
+        return f"{trigger}@{since.isoformat()[:19]}", since, f"{trigger} since {self._local(since)}"
+
+    def occurrences(self, item: ActionItem, state: RuleSchedule | None) -> Iterator[Occurrence]:
+        found = self.episode(item)
+        if found is None:
+            return
+        episode, start, why = found
+        spec = self.escalation
+        version, snapshot = spec.version(), ""
+        if state is not None and state.episode == episode and state.snapshot:
+            spec = Escalation.model_validate(json.loads(state.snapshot))
+            version, snapshot = state.rule_version, state.snapshot
+        if snapshot == "":
+            snapshot = json.dumps(spec.model_dump(mode="json"), ensure_ascii=False)
+        begin = self.calendar.add(start, spec.after) if spec.after.amount else start
+        if spec.after.amount:
+            why += f", + {spec.after}"
+        levels = spec.levels
+        dues = [self._add(begin, level.after) for level in levels]
+        for number, (level, due) in enumerate(zip(levels, dues, strict=True), start=1):
+            following = dues[number] if number < len(levels) else None
+            repeat = 0
+            while True:
+                yield Occurrence(
+                    due=due,
+                    period=f"{episode}:L{number}r{repeat}",
+                    why=f"{why}; level {number} after {level.after}"
+                    + (f", repeat {repeat}/{level.max_repeats}" if repeat else ""),
+                    level=number,
+                    roles=tuple(level.to),
+                    episode=episode,
+                    version=version,
+                    snapshot=snapshot,
+                )
+                repeat += 1
+                if level.repeat is None or repeat > level.max_repeats:
+                    break
+                due = self._add(due, level.repeat)
+                if following is not None and due >= following:
+                    break
+
+    def _add(self, instant: datetime, duration: Duration) -> datetime:
+        return self.calendar.add(instant, duration) if duration.amount else instant
+
+    def _local(self, instant: datetime) -> str:
+        return instant.astimezone(self.rules.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def item_rules(rules) -> list[ItemRule]:
+    """Every item rule the rules file switches on, escalations first (they can inhibit)."""
+    candidates: list[ItemRule] = [EscalationRule(rules, e) for e in rules.spec.escalations]
+    candidates += [BeforeDeadlineReminder(rules), CadenceReminder(rules), RiskCheck(rules)]
+    return [rule for rule in candidates if rule.enabled()]

@@ -1,0 +1,114 @@
+"""Keeping `rule_schedule` in step with the ledger, at a cost that follows the changes.
+
+Every change to an item writes a history row (ledger/history.py), and history ids only
+grow. The rules remember the last history id they read (`rule_cursors`); each tick
+reschedules just the items that changed since. The very first tick on a ledger schedules
+every open item once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..store.models import ActionItem, HistoryEntry, ItemStatus, RuleCursor, RuleSchedule
+from .base import ItemRule
+
+CURSOR = "history"
+CHUNK = 500
+# PostgreSQL hands out history ids at insert time, so a transaction that commits after a
+# tick may hold ids below that tick's cursor. Each tick re-reads this many ids behind the
+# cursor (rescheduling is idempotent); SQLite has one writer at a time and needs none.
+PG_LOOKBACK_IDS = 200
+
+
+def load_items(session: Session, ids: Iterable[int]) -> dict[int, ActionItem]:
+    ids = list(ids)
+    found: dict[int, ActionItem] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        query = (
+            select(ActionItem)
+            .where(ActionItem.id.in_(chunk))
+            .options(
+                selectinload(ActionItem.collaborators),
+                selectinload(ActionItem.owner),
+                selectinload(ActionItem.collaboration),
+            )
+        )
+        found.update({item.id: item for item in session.scalars(query)})
+    return found
+
+
+def sync(session: Session, rules: list[ItemRule], now: datetime) -> int:
+    """Reschedule the items changed since the last tick; returns how many."""
+    cursor = session.get(RuleCursor, CURSOR, with_for_update=True)
+    top = session.scalar(select(func.max(HistoryEntry.id))) or 0
+    if cursor is None:
+        changed = list(
+            session.scalars(select(ActionItem.id).where(ActionItem.status != ItemStatus.DONE))
+        )
+        session.add(RuleCursor(name=CURSOR, position=top, updated_at=now))
+    else:
+        lookback = PG_LOOKBACK_IDS if session.bind.dialect.name == "postgresql" else 0
+        if top <= cursor.position and not lookback:
+            return 0
+        changed = list(
+            session.scalars(
+                select(HistoryEntry.entity_id)
+                .where(
+                    HistoryEntry.id > cursor.position - lookback,
+                    HistoryEntry.id <= top,
+                    HistoryEntry.entity == "item",
+                )
+                .distinct()
+            )
+        )
+        cursor.position, cursor.updated_at = top, now
+    reschedule(session, rules, load_items(session, changed), now)
+    return len(changed)
+
+
+def reschedule(
+    session: Session, rules: list[ItemRule], items: dict[int, ActionItem], now: datetime
+) -> None:
+    if not items:
+        return
+    existing: dict[tuple[str, int], RuleSchedule] = {}
+    ids = list(items)
+    for start in range(0, len(ids), CHUNK):
+        query = select(RuleSchedule).where(RuleSchedule.item_id.in_(ids[start : start + CHUNK]))
+        existing.update({(row.rule_id, row.item_id): row for row in session.scalars(query)})
+    for item in items.values():
+        for rule in rules:
+            row = existing.get((rule.rule_id, item.id))
+            upcoming = next_occurrence(rule, item, row)
+            if row is None:
+                if upcoming is None:
+                    continue
+                row = RuleSchedule(
+                    rule_id=rule.rule_id,
+                    subject=f"item:{item.id}",
+                    item_id=item.id,
+                    episode="",
+                    level=0,
+                    rule_version="",
+                    snapshot="",
+                )
+                session.add(row)
+            row.next_due_at = upcoming.due if upcoming else None
+            if upcoming is None or (row.episode and upcoming.episode != row.episode):
+                # the episode is over: the next one starts from level 1 with the current rule
+                row.episode, row.level, row.rule_version, row.snapshot = "", 0, "", ""
+            row.updated_at = now
+
+
+def next_occurrence(rule: ItemRule, item: ActionItem, row: RuleSchedule | None):
+    after = row.last_due_at if row is not None else None
+    for occurrence in rule.occurrences(item, row):
+        if after is None or occurrence.due > after:
+            return occurrence
+    return None

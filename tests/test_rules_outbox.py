@@ -1,0 +1,84 @@
+"""Sending what the rules decide, through the real Postfix: a 5xx is recorded as failed and
+the coordinator told; a 4xx (here: the server is down) is retried with backoff until the
+retry deadline, then failed."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from daemon.clock import FixedClock
+from daemon.ledger.history import Origin
+from daemon.ledger.people import import_people
+from daemon.mail.outbox import RETRY_DEADLINE, send_due
+from daemon.rules.tick import run_tick
+from daemon.store.models import OutboxMessage, OutboxStatus, Person
+from tests.conftest import DEMO, START
+from tests.test_ingest import world
+from tests.test_mail_transport import imap_app
+
+__all__ = ["world"]
+
+
+def test_permanent_failure_tells_the_coordinator(world):
+    app = world.app
+    with app.db.transaction() as session:  # Emily's address is at a domain Postfix refuses
+        session.execute(
+            update(Person)
+            .where(Person.email == world.address("emily.chen"))
+            .values(email="emily.chen@elsewhere.example")
+        )
+    app.clock = FixedClock(datetime.fromisoformat("2026-12-11T09:00+08:00"))
+    report = run_tick(app, app.clock.now())
+    assert any("risk_check v2-launch#4 → Emily Chen" in line for line in report.queued)
+    sent = send_due(app.db, app.transport.outgoing, app.clock)
+    assert [error for _, error in sent.failed] and "elsewhere.example" not in sent.sent
+    with app.db.transaction() as session:
+        failed = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+        )
+        assert failed.recipients == "emily.chen@elsewhere.example"
+        assert failed.last_error.startswith("5") or " 5" in failed.last_error
+    app.clock.advance(timedelta(minutes=1))
+    report = run_tick(app, app.clock.now())
+    assert any("delivery failed" in line for line in report.queued)
+    assert run_tick(app, app.clock.now()).queued == []  # once
+    send_due(app.db, app.transport.outgoing, app.clock)
+    notice = world.received("chen.jing", "邮件无法投递")
+    assert "emily.chen@elsewhere.example" in notice["Subject"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_temporary_failure_is_retried_until_the_deadline(tmp_path, db_url):
+    app = imap_app(tmp_path, db_url, "collabd@collabd.test", _closed_port(), _closed_port())
+    with app.db.transaction() as session:
+        import_people(session, DEMO / "people.csv", Origin.system("test"), START)
+    app.clock = FixedClock(datetime.fromisoformat("2026-12-11T09:00+08:00"))
+    from daemon.ledger.collaborations import create_collaboration
+    from daemon.ledger.specs import load_collaboration_file
+
+    with app.db.transaction() as session:
+        create_collaboration(
+            session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
+        )
+    first = send_due(app.db, app.transport.outgoing, app.clock)
+    assert first.deferred and not first.sent and not first.failed
+    with app.db.transaction() as session:
+        row = session.scalars(select(OutboxMessage)).first()
+        assert row.status is OutboxStatus.PENDING and row.not_before > app.clock.now()
+    app.clock.advance(RETRY_DEADLINE + timedelta(minutes=1))
+    last = send_due(app.db, app.transport.outgoing, app.clock)
+    assert last.deferred == [] and len(last.failed) == len(first.deferred)
+    with app.db.transaction() as session:
+        statuses = {r.status for r in session.scalars(select(OutboxMessage))}
+        errors = {r.last_error.split(":")[0] for r in session.scalars(select(OutboxMessage))}
+    assert statuses == {OutboxStatus.FAILED}
+    assert errors == {"gave up after 2 attempts"}
+    app.close()
