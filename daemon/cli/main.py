@@ -12,10 +12,10 @@ from .. import __version__
 from ..clock import Clock, FixedClock, parse_instant
 from ..config import config_path, load_settings
 from ..errors import CollabdError, ConfigError
-from . import collab, db, demo, items, mailin, outbox, people, settings_check
+from . import collab, db, demo, items, mailin, outbox, people, service, settings_check
 from .context import Context
 
-COMMAND_GROUPS = (people, collab, items, mailin, outbox, db, settings_check, demo)
+COMMAND_GROUPS = (people, collab, items, mailin, outbox, db, settings_check, demo, service)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -135,8 +135,14 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_due(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Take up to `limit` due rows for this process, for the lease's length."""
+def claim_due(
+    db: Database, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE
+) -> list[OutboxMessage]:
+    """Take up to `limit` due rows for this process, for the lease's length.
+
+    A row still marked `sending_since` had an attempt whose outcome is unknown (the sender
+    died between SMTP and commit): it is not taken here but settled by
+    daemon/service/journal.py, which first looks for proof that it went out."""
     worker = _worker_name()
     with db.transaction() as session:
         query = (
@@ -145,6 +151,7 @@ def claim_due(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
                 OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.not_before <= now,
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                OutboxMessage.sending_since.is_(None),
             )
             .order_by(OutboxMessage.not_before, OutboxMessage.id)
             .limit(limit)
@@ -153,22 +160,38 @@ def claim_due(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
             query = query.with_for_update(skip_locked=True)
         rows = list(session.scalars(query))
         for row in rows:
-            row.claimed_by, row.claimed_until = worker, now + CLAIM_LEASE
+            row.claimed_by, row.claimed_until = worker, now + lease
         return rows
 
 
-def send_due(db: Database, outgoing: Outgoing, clock: Clock, limit: int = 500) -> SendReport:
-    """Send what is due now on one connection; each row is settled in its own commit."""
+def send_due(
+    db: Database,
+    outgoing: Outgoing,
+    clock: Clock,
+    limit: int = 500,
+    *,
+    lease: timedelta = CLAIM_LEASE,
+    journal: str | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SendReport:
+    """Send what is due now on one connection; each row is settled in its own commit.
+
+    `journal`: an address of collabd's own mailbox that gets a copy of each mail in the same
+    SMTP transaction, the proof that lets an interrupted send be settled without sending it
+    twice (daemon/service/journal.py). `should_stop` is asked between mails."""
     report = SendReport()
-    rows = claim_due(db, clock.now(), limit)
+    rows = claim_due(db, clock.now(), limit, lease)
     if not rows:
         return report
     settled: set[int] = set()
     try:
         with outgoing.session() as connection:
             for row in rows:
-                _send_one(db, connection, clock, row, report)
+                if should_stop():  # the rest of the claim runs out and is taken again
+                    break
+                _send_one(db, connection, clock, row, report, journal)
                 settled.add(row.id)
+        _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
         for row in rows:
@@ -179,14 +202,21 @@ def send_due(db: Database, outgoing: Outgoing, clock: Clock, limit: int = 500) -
 
 
 def _send_one(
-    db: Database, outgoing: Outgoing, clock: Clock, row: OutboxMessage, report: SendReport
+    db: Database,
+    outgoing: Outgoing,
+    clock: Clock,
+    row: OutboxMessage,
+    report: SendReport,
+    journal: str | None = None,
 ) -> None:
+    recipients = [address for _, address in getaddresses([row.recipients])]
     envelope = Envelope(
         sender=row.sender,
-        recipients=[address for _, address in getaddresses([row.recipients])],
+        recipients=[*recipients, journal] if journal else recipients,
         raw=row.raw,
         message_id=row.message_id,
     )
+    _mark_sending(db, row, clock.now())
     try:
         outgoing.send(envelope)
     except TemporaryFailure as exc:
@@ -201,7 +231,33 @@ def _send_one(
         return
     _settle(db, row, clock.now())
     report.sent.append(row.message_id)
-    log.info("outbox: sent %s (%s) to %s", row.message_id, row.kind, row.recipients)
+    log.info(
+        "outbox: sent %s (%s) to %s",
+        row.message_id,
+        row.kind,
+        row.recipients,
+        extra={"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id},
+    )
+
+
+def _release(db: Database, ids: list[int]) -> None:
+    """Give back claimed rows that were never tried (shutdown): due again at once."""
+    if ids:
+        with db.transaction() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.sending_since.is_(None))
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+
+def _mark_sending(db: Database, row: OutboxMessage, now: datetime) -> None:
+    """Committed before the SMTP transaction: if the process dies before `_settle`, the row
+    says an attempt was made, and when."""
+    with db.transaction() as session:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id).values(sending_since=now)
+        )
 
 
 def _settle(
@@ -211,7 +267,7 @@ def _settle(
         current = session.get(OutboxMessage, row.id, with_for_update=True)
         assert current is not None
         current.attempts += 1
-        current.claimed_by = current.claimed_until = None
+        current.claimed_by = current.claimed_until = current.sending_since = None
         if permanent:
             current.status, current.last_error = OutboxStatus.FAILED, permanent
         elif temporary:

@@ -24,6 +24,7 @@ from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation
 from .people import Department, Person
+from .service import ServiceLease, ServiceReplica
 
 __all__ = [
     "ActionItem",
@@ -55,6 +56,8 @@ __all__ = [
     "Person",
     "Priority",
     "Rsvp",
+    "ServiceLease",
+    "ServiceReplica",
     "SourceKind",
     "item_collaborators",
     "item_dependencies",
