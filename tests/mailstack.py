@@ -63,6 +63,7 @@ def _slot() -> int:
         raise ValueError(f"COLLABD_MAILSTACK_SLOT = {raw!r}: expected a number from 0 to 50")
     return int(raw)
 
+
 # Unprivileged owner of the delivered mail: a system user of our own, so the
 # test mail belongs to neither daemon's account and nothing else's files are
 # reachable from Dovecot (first_valid_uid is set to it).

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import schedule
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..app import App
@@ -33,7 +34,7 @@ from ..config import Settings, load_settings
 from ..errors import CollabdError
 from ..mail.ingest import IngestReport, ingest_pass
 from ..mail.outbox import send_due
-from ..mail.transport import ImapMailbox, TransportError
+from ..mail.transport import ImapMailbox, TemporaryFailure, TransportError
 from ..mail.watcher import MailboxWatcher
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
@@ -51,6 +52,15 @@ MAILDIR_POLL_SECONDS = 2.0
 TICK_LEASE = "tick"
 
 
+def _uidnext(mailbox: ImapMailbox) -> int:
+    try:
+        status = mailbox.client().folder_status(mailbox.folder, [b"UIDNEXT"])
+    except (OSError, IMAPClientError) as exc:
+        mailbox._drop()
+        raise TemporaryFailure(f"STATUS on {mailbox.name} failed: {exc}") from exc
+    return int(status[b"UIDNEXT"])
+
+
 class StoppableMailbox:
     """The mailbox as the watcher sees it: stops yielding mail once shutdown is asked (so
     ingest_pass files what it committed and returns), and notes signs of life."""
@@ -58,6 +68,7 @@ class StoppableMailbox:
     def __init__(self, mailbox, stop: threading.Event, on_activity: Callable[[], None]):
         self._mailbox, self._stop, self._activity = mailbox, stop, on_activity
         self.pass_started: datetime | None = None
+        self._uidnext: int | None = None  # the folder's UIDNEXT when the last pass began
 
     def __getattr__(self, name: str):
         return getattr(self._mailbox, name)
@@ -65,14 +76,23 @@ class StoppableMailbox:
     def fetch(self, since: int = 0) -> Iterator:
         self.pass_started = datetime.now(UTC)
         self._activity()
+        if isinstance(self._mailbox, ImapMailbox):
+            self._uidnext = self._read_uidnext()
         for mail in self._mailbox.fetch(since):
             self._activity()
             if self._stop.is_set():
                 return
             yield mail
 
+    def _read_uidnext(self) -> int:
+        return _uidnext(self._mailbox)
+
     def wait_for_new(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """IDLE only reports mail that arrives while idling: mail delivered during the pass
+        just finished would wait for the next full rescan. Compare UIDNEXT first."""
         self._activity()
+        if self._uidnext is not None and self._read_uidnext() > self._uidnext:
+            return True
         try:
             return self._mailbox.wait_for_new(timeout, stop)
         finally:
@@ -165,6 +185,8 @@ class Service:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.reload_asked = False
+        self.more_to_send = False
+        self.send_wanted = True
         self.app: App | None = None
         self.lock: MailboxLock | None = None
         self.watch: WatchThread | None = None
@@ -205,8 +227,9 @@ class Service:
                 if healthy and watchdog and time.monotonic() - self.last_ping >= 1.0:
                     self.notifier.watchdog()
                     self.last_ping = time.monotonic()
-                self.wake.wait(LOOP_SECONDS)
+                woke = self.more_to_send or self.wake.wait(LOOP_SECONDS)
                 self.wake.clear()
+                self.send_wanted = woke
         finally:
             self._shutdown()
         return 0
@@ -331,11 +354,12 @@ class Service:
     def _send(self) -> None:
         assert self.app is not None
         service = self.settings.service
-        if not self.wake.is_set() and (
+        if not self.send_wanted and (
             time.monotonic() - self.last_send < service.send_every.as_timedelta().total_seconds()
         ):
             return
         self.last_send = time.monotonic()
+        self.more_to_send = False
         journaled = self.settings.mail.backend == "imap"
         journal.settle_unknown(
             self.app.db,
@@ -344,23 +368,21 @@ class Service:
             journaled=journaled,
             synced_since=replicas.last_sync(self.app.db),
         )
-        sent = 0
-        while not self.stopping.is_set():
-            report = send_due(
-                self.app.db,
-                self.app.transport.outgoing,
-                self.clock,
-                SEND_BATCH,
-                lease=service.claim_lease.as_timedelta(),
-                journal=journal.journal_address(self.settings.mail.address) if journaled else None,
-                should_stop=self.stopping.is_set,
-            )
-            sent += len(report.sent)
-            settled = len(report.sent) + len(report.failed) + len(report.deferred)
-            if settled < SEND_BATCH or report.deferred:
-                break
-            self._heartbeat()  # a long backlog: stay visibly alive
-        if sent:
+        # One batch per iteration: a long backlog must not keep the loop from its other
+        # duties (heartbeat, watchdog, signals); a full batch asks for the next one at once.
+        report = send_due(
+            self.app.db,
+            self.app.transport.outgoing,
+            self.clock,
+            SEND_BATCH,
+            lease=service.claim_lease.as_timedelta(),
+            journal=journal.journal_address(self.settings.mail.address) if journaled else None,
+            should_stop=self.stopping.is_set,
+        )
+        settled = len(report.sent) + len(report.failed) + len(report.deferred)
+        if settled >= SEND_BATCH and not report.deferred:
+            self.more_to_send = True
+        if report.sent:
             replicas.beat(
                 self.app.db, self.replica_id, self.clock.now(), last_send_at=self.clock.now()
             )
