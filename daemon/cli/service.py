@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
+from ..errors import CollabdError
 from ..service import logs
 from ..service.health import LEVELS, assess
 from ..service.runner import Service
@@ -48,7 +50,13 @@ def run_command(context: Context, args: argparse.Namespace) -> int:
     service = Service(
         context.settings, context.config_path, clock=context.clock, settings_override=override
     )
-    return service.run()
+    try:
+        return service.run()
+    except CollabdError:  # config, schema …: the CLI maps these to their exit codes
+        raise
+    except Exception:  # one line in the journal, and exit 1 so systemd restarts us
+        logging.getLogger("daemon.service").exception("collabd run stopped by an error")
+        return 1
 
 
 def status_command(context: Context, args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from ..store.models import OutboxMessage, OutboxStatus, Person
 from .compose import Attachment, CalendarPart, compose
 from .render import Renderer
 from .tokens import ReplyTokens
-from .transport import Envelope, Outgoing, PermanentFailure, TemporaryFailure
+from .transport import Envelope, OutcomeUnknown, Outgoing, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ class SendReport:
     sent: list[str] = field(default_factory=list)
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unreachable: str = ""  # the server could not be reached at all
 
 
 def _worker_name() -> str:
@@ -173,12 +174,15 @@ def send_due(
     lease: timedelta = CLAIM_LEASE,
     journal: str | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    release_when_unreachable: bool = False,
 ) -> SendReport:
     """Send what is due now on one connection; each row is settled in its own commit.
 
     `journal`: an address of collabd's own mailbox that gets a copy of each mail in the same
     SMTP transaction, the proof that lets an interrupted send be settled without sending it
-    twice (daemon/service/journal.py). `should_stop` is asked between mails."""
+    twice (daemon/service/journal.py). `should_stop` is asked between mails.
+    `release_when_unreachable`: when the server cannot be reached at all, give the claims
+    back without counting an attempt against each mail (the daemon backs off instead)."""
     report = SendReport()
     rows = claim_due(db, clock.now(), limit, lease)
     if not rows:
@@ -194,6 +198,10 @@ def send_due(
         _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
+        report.unreachable = str(exc)
+        if release_when_unreachable:
+            _release(db, [row.id for row in rows if row.id not in settled])
+            return report
         for row in rows:
             if row.id not in settled:
                 _settle(db, row, clock.now(), temporary=str(exc))
@@ -219,6 +227,20 @@ def _send_one(
     _mark_sending(db, row, clock.now())
     try:
         outgoing.send(envelope)
+    except OutcomeUnknown as exc:
+        if journal:  # keep `sending_since`: the journal will tell whether it went out
+            _release(db, [row.id], in_flight=True)
+            report.deferred.append((row.message_id, str(exc)))
+            log.warning(
+                "outbox: %s: %s; outcome unknown until its journal copy is looked for",
+                row.message_id,
+                exc,
+                extra={"message_id": row.message_id},
+            )
+            return
+        _settle(db, row, clock.now(), temporary=str(exc))
+        report.deferred.append((row.message_id, str(exc)))
+        return
     except TemporaryFailure as exc:
         _settle(db, row, clock.now(), temporary=str(exc))
         report.deferred.append((row.message_id, str(exc)))
@@ -240,13 +262,19 @@ def _send_one(
     )
 
 
-def _release(db: Database, ids: list[int]) -> None:
-    """Give back claimed rows that were never tried (shutdown): due again at once."""
+def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
+    """Give back claimed rows that were never tried (shutdown, server unreachable): due
+    again at once. `in_flight`: rows whose attempt's outcome is unknown, left marked."""
     if ids:
         with db.transaction() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.sending_since.is_(None))
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.sending_since.is_not(None)
+                    if in_flight
+                    else OutboxMessage.sending_since.is_(None),
+                )
                 .values(claimed_by=None, claimed_until=None)
             )
 

@@ -20,8 +20,9 @@ def new_replica_id() -> str:
 
 
 def register(db: Database, replica_id: str, now: datetime) -> None:
+    """Announce this replica (again, after a config reload)."""
     with db.transaction() as session:
-        session.add(
+        session.merge(
             ServiceReplica(
                 id=replica_id,
                 hostname=socket.gethostname(),

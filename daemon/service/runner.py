@@ -50,6 +50,7 @@ STUCK_SECONDS = 180  # a watcher with no sign of life for this long fails the wa
 WATCH_IDLE_SECONDS = 60  # re-issue IDLE every minute: a sign of life, well under 29 min
 MAILDIR_POLL_SECONDS = 2.0
 TICK_LEASE = "tick"
+SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
 
 
 def _uidnext(mailbox: ImapMailbox) -> int:
@@ -187,6 +188,8 @@ class Service:
         self.reload_asked = False
         self.more_to_send = False
         self.send_wanted = True
+        self.send_failures = 0
+        self.send_paused_until = 0.0
         self.app: App | None = None
         self.lock: MailboxLock | None = None
         self.watch: WatchThread | None = None
@@ -354,6 +357,8 @@ class Service:
     def _send(self) -> None:
         assert self.app is not None
         service = self.settings.service
+        if time.monotonic() < self.send_paused_until:  # the server was unreachable
+            return
         if not self.send_wanted and (
             time.monotonic() - self.last_send < service.send_every.as_timedelta().total_seconds()
         ):
@@ -378,7 +383,16 @@ class Service:
             lease=service.claim_lease.as_timedelta(),
             journal=journal.journal_address(self.settings.mail.address) if journaled else None,
             should_stop=self.stopping.is_set,
+            release_when_unreachable=True,
         )
+        if report.unreachable:
+            delay = SEND_BACKOFF[min(self.send_failures, len(SEND_BACKOFF) - 1)]
+            self.send_failures += 1
+            self.send_paused_until = time.monotonic() + delay
+            self._set_status(f"degraded: cannot send: {report.unreachable}")
+            log.warning("outbox: server unreachable; next try in %s s", delay)
+            return
+        self.send_failures = 0
         settled = len(report.sent) + len(report.failed) + len(report.deferred)
         if settled >= SEND_BATCH and not report.deferred:
             self.more_to_send = True
@@ -426,9 +440,18 @@ class Service:
         log.info("config reload: applying %s", self.config_path)
         self._stop_watching()
         self._close_app()
-        self.settings = new
+        old, self.settings = self.settings, new
+        try:
+            self._open()
+        except Exception as exc:  # e.g. the new database cannot be opened: keep the old
+            log.error(
+                "config reload failed, back to the old config: %s: %s", type(exc).__name__, exc
+            )
+            self._close_app()
+            self.settings = old
+            self._open()
+            return
         logging.getLogger().setLevel(new.daemon.log_level.upper())
-        self._open()
 
     def _close_app(self) -> None:
         if self.app is not None:

@@ -25,6 +25,11 @@ class TemporaryFailure(TransportError):
     """The server or network said "not now" (4xx, connection refused, timeout)."""
 
 
+class OutcomeUnknown(TemporaryFailure):
+    """The connection broke while the mail was being handed over: the server may have
+    accepted it or not. Sending it again blindly could deliver it twice."""
+
+
 class PermanentFailure(TransportError):
     """The server said "never" (5xx): retrying the same mail will not help."""
 
