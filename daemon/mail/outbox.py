@@ -224,7 +224,13 @@ def _send_one(
         raw=row.raw,
         message_id=row.message_id,
     )
-    _mark_sending(db, row, clock.now())
+    if not _mark_sending(db, row, clock.now()):
+        log.warning(
+            "outbox: claim on %s ran out before sending: left to its new owner",
+            row.message_id,
+            extra={"message_id": row.message_id},
+        )
+        return
     try:
         outgoing.send(envelope)
     except OutcomeUnknown as exc:
@@ -271,6 +277,7 @@ def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id.in_(ids),
+                    OutboxMessage.claimed_by == _worker_name(),  # still ours, not a successor's
                     OutboxMessage.sending_since.is_not(None)
                     if in_flight
                     else OutboxMessage.sending_since.is_(None),
@@ -279,13 +286,24 @@ def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
             )
 
 
-def _mark_sending(db: Database, row: OutboxMessage, now: datetime) -> None:
+def _mark_sending(db: Database, row: OutboxMessage, now: datetime) -> bool:
     """Committed before the SMTP transaction: if the process dies before `_settle`, the row
-    says an attempt was made, and when."""
+    says an attempt was made, and when. False if our claim ran out meanwhile (another
+    sender may have taken the row): then it is not ours to send."""
     with db.transaction() as session:
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == row.id).values(sending_since=now)
-        )
+        marked = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.claimed_by == row.claimed_by,
+                OutboxMessage.claimed_until > now,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.sending_since.is_(None),
+            )
+            .values(sending_since=now)
+            .returning(OutboxMessage.id)
+        ).scalar_one_or_none()
+        return marked is not None
 
 
 def _settle(

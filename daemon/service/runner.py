@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 LOOP_SECONDS = 0.5
 HEARTBEAT_SECONDS = 2.0
-SEND_BATCH = 50
+SEND_BATCH = 20  # small enough to be sent well within any sane claim lease
 STUCK_SECONDS = 180  # a watcher with no sign of life for this long fails the watchdog
 WATCH_IDLE_SECONDS = 60  # re-issue IDLE every minute: a sign of life, well under 29 min
 MAILDIR_POLL_SECONDS = 2.0
