@@ -157,3 +157,15 @@ def test_a_failing_tick_is_logged_and_the_loop_goes_on(tmp_path, db_url, monkeyp
         assert session.query(OutboxMessage).filter_by(status=OutboxStatus.PENDING).count() == 0
     app.close()
     assert time.monotonic() > 0
+
+
+def test_status_is_critical_when_the_ledger_is_unreachable(tmp_path):
+    config = tmp_path / "collabd.toml"
+    config.write_text(
+        f'[daemon]\ndata_dir = "{tmp_path}"\n[store]\n'
+        'url = "postgresql://postgres@127.0.0.1:9/nowhere?connect_timeout=2"\n',
+        encoding="utf-8",
+    )
+    code, report = status(config)
+    assert code == 2 and report["status"] == "critical"
+    assert report["checks"][0]["detail"].startswith("the ledger cannot be read")

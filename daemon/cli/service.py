@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..errors import CollabdError
 from ..service import logs
-from ..service.health import LEVELS, assess
+from ..service.health import CRITICAL, LEVELS, assess
 from ..service.runner import Service
 from .context import Context
 from .output import emit_json
@@ -60,7 +62,20 @@ def run_command(context: Context, args: argparse.Namespace) -> int:
 
 
 def status_command(context: Context, args: argparse.Namespace) -> int:
-    health = assess(context.app)
+    try:
+        health = assess(context.app)
+    except SQLAlchemyError as exc:  # a monitor must hear CRITICAL, not a traceback
+        reason = f"the ledger cannot be read: {str(exc).splitlines()[0]}"
+        if args.json:
+            emit_json(
+                {
+                    "status": "critical",
+                    "checks": [{"name": "ledger", "status": "critical", "detail": reason}],
+                }
+            )
+        else:
+            print(f"collabd CRITICAL\n  ledger      critical {reason}")
+        return CRITICAL
     if args.json:
         emit_json(health.to_json())
         return health.level

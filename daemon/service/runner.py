@@ -286,6 +286,9 @@ class Service:
                 extra={"mailbox": self.lock.mailbox},
             )
             self._stop_watching(release=False)
+        if self.watch is not None and not self.watch.alive() and not self.stopping.is_set():
+            log.error("the watcher thread ended unexpectedly: starting it again")
+            self._stop_watching()
         if self.watch is None and self.lock.try_acquire():
             log.info("watching %s", self.lock.mailbox, extra={"mailbox": self.lock.mailbox})
             self.watch = WatchThread(self.app, wake=self.wake)
