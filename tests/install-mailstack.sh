@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Idempotent installer for the real mail stack the tests run against:
-# Postfix (SMTP) delivering over LMTP into Dovecot (IMAP), from Debian packages.
+# Postfix (SMTP) delivering over LMTP into Dovecot (IMAP), from Debian packages,
+# and systemd's systemd-analyze (tests/test_systemd_unit.py checks the unit with it; it runs
+# without systemd being PID 1).
 # Quiet on success; prints apt's output only when something fails.
 set -euo pipefail
 
 # gir1.2-ical-3.0 + python3-gi: libical's iTIP check of every invitation collabd builds
-# (tests/calendar_check.py runs it through the system python3).
-PACKAGES=(postfix dovecot-imapd dovecot-lmtpd gir1.2-ical-3.0 python3-gi)
+# (tests/calendar_check.py runs it through the system python3); systemd for
+# systemd-analyze, which checks the unit file (nothing is started by it).
+PACKAGES=(postfix dovecot-imapd dovecot-lmtpd gir1.2-ical-3.0 python3-gi systemd)
 
 have_everything() {
     command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || return 1
     command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || return 1
+    command -v systemd-analyze >/dev/null 2>&1 || return 1
     dpkg-query -W -f='${Status}' dovecot-lmtpd 2>/dev/null | grep -q 'install ok installed' \
         || return 1
     dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q 'install ok installed' \

@@ -174,13 +174,18 @@ def test_unanswered_acceptance_request_is_reminded_once_after_a_working_day(app,
 
     demo_ledger.ok("items", "update", "v2-launch#1", "--status", "done", at="2026-11-27T10:00")
     friday_evening = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # 18:00 in Shanghai
-    assert run_tick(app, friday_evening).queued == []
+
+    def acceptance_lines(report) -> list[str]:  # the tick also runs the other rules
+        return [line for line in report.queued if line.startswith("acceptance.review_within")]
+
+    assert acceptance_lines(run_tick(app, friday_evening)) == []
     monday = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 11:00, one working day later
     report = run_tick(app, monday)
     assert report.errors == []
-    (line,) = report.queued
+    (line,) = acceptance_lines(report)
     assert "v2-launch#1 round 1 → zhang.wei@example.com" in line
-    assert run_tick(app, monday).queued == []  # once per round, however often the tick runs
+    # once per round, however often the tick runs
+    assert acceptance_lines(run_tick(app, monday)) == []
     with app.db.transaction() as session:
         reminder = session.scalar(
             select(OutboxMessage).where(OutboxMessage.rule_id == "acceptance.review_within")

@@ -144,6 +144,16 @@ def world(request, tmp_path, db_url):
 
         yield from ews_world(request, tmp_path, db_url)
         return
+    yield from _imap_world(request, tmp_path, db_url)
+
+
+@pytest.fixture
+def imap_world(request, tmp_path, db_url):
+    """The IMAP + SMTP world only: for what only a real SMTP server does (refusing a domain)."""
+    yield from _imap_world(request, tmp_path, db_url)
+
+
+def _imap_world(request, tmp_path, db_url):
     mailstack = request.getfixturevalue("mailstack")
     address = mailstack.address(f"collabd-{uuid.uuid4().hex[:8]}")
     app = imap_app(tmp_path, db_url, address, mailstack.smtp_port, mailstack.imap_port)

@@ -177,6 +177,9 @@ def test_weeks_across_national_day(rules_setup) -> None:
         # normal priority: weekly on Monday (10-05 is National Day: no weekly reminder)
         ("09-28 09:00", "09-28 09:00", "reminder.cadence", 0, li, 1),
         ("09-28 09:00", "09-28 09:00", "reminder.cadence", 0, zhang, 3),
+        # #2 was delivered on 09-25 10:00 (a holiday): its receiver, the initiator, is asked
+        # again one working day later, on Monday 10:00
+        ("09-28 10:00", "09-28 10:00", "acceptance.review_within", 1, zhang, 2),
         # 10-09 minus 2wd = 09-30 because of National Day
         ("09-30 09:00", "09-30 09:00", "risk_check", 0, li, 1),
         # level 2 of the blocked escalation, 3wd later, keeps the rule version it started

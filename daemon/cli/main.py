@@ -24,6 +24,7 @@ from . import (
     outbox,
     people,
     rules,
+    service,
     settings_check,
 )
 from .context import Context
@@ -39,8 +40,9 @@ COMMAND_GROUPS = (
     outbox,
     db,
     settings_check,
-    demo,
     rules,
+    service,
+    demo,
 )
 
 

@@ -197,6 +197,7 @@ def _ask_receiver(
     *,
     reminder: bool = False,
     rule_id: str | None = None,
+    now: datetime | None = None,  # the tick's instant, for a reminder
 ) -> bool:
     session.refresh(request, ["deliverables"])
     attachments = [
@@ -214,7 +215,7 @@ def _ask_receiver(
         session,
         renderer=app.renderer,
         identity=app.identity,
-        now=app.clock.now(),
+        now=now or app.clock.now(),
         kind=REQUEST_KIND,
         dedupe_key=key,
         to=request.receiver,
@@ -246,8 +247,10 @@ def _ask_receiver(
     return queued
 
 
-def remind(session: Session, app: App, request: AcceptanceRequest, rule_id: str) -> bool:
-    """Ask the receiver again, once per round (the review reminder)."""
+def remind(
+    session: Session, app: App, request: AcceptanceRequest, rule_id: str, now: datetime
+) -> bool:
+    """Ask the receiver again, once per round (the review reminder), as of the tick's `now`."""
     return _ask_receiver(
         session,
         app,
@@ -256,6 +259,7 @@ def remind(session: Session, app: App, request: AcceptanceRequest, rule_id: str)
         Origin.rule(rule_id, 1),
         reminder=True,
         rule_id=rule_id,
+        now=now,
     )
 
 

@@ -11,31 +11,28 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..durations import Duration
-from ..rules.workdays import WorkCalendar
 from .acceptance import pending_since, remind
 
 if TYPE_CHECKING:
     from ..app import App
 
 RULE_ID = "acceptance.review_within"
-DEFAULT_REVIEW_WITHIN = Duration(1, "wd")
 
 
 def review_within(app: App) -> Duration:
-    """`[acceptance] review_within` when the rules config has it, else 1 working day."""
-    section = getattr(app.settings, "acceptance", None)
-    return getattr(section, "review_within", None) or DEFAULT_REVIEW_WITHIN
+    """`[acceptance] review_within` of the rules file (default 1 working day)."""
+    return app.rules.spec.acceptance.review_within
 
 
 def acceptance_reminders(app: App, now: datetime) -> list[str]:
     wait = review_within(app)
-    calendar = WorkCalendar(app.settings.tz)
+    calendar = app.rules.calendar  # the admin's working days, overrides and work hours
     queued = []
     with app.db.transaction() as session:
         for request in pending_since(session, now):
             if calendar.add(request.requested_at, wait) > now:
                 continue
-            if remind(session, app, request, RULE_ID):
+            if remind(session, app, request, RULE_ID, now):
                 queued.append(
                     f"{RULE_ID}: {request.item.ref} round {request.round} → "
                     f"{request.receiver.email} (asked {request.requested_at:%Y-%m-%d %H:%M} UTC)"

@@ -185,6 +185,28 @@ class RulesSection(Section):
     file: Path | None = None
 
 
+class ServiceSection(Section):
+    """`collabd run`: how often it does time-driven work and how long a claim lasts."""
+
+    tick_every: DurationField = Duration(1, "m")  # rule ticks
+    send_every: DurationField = Duration(5, "s")  # outbox sweeps besides those after ingest
+    # A claim (outbox rows, the tick) not settled within this is another replica's to take.
+    claim_lease: DurationField = Duration(2, "m")
+    # A replica whose heartbeat is older than this is dead: its claims are released at once.
+    replica_timeout: DurationField = Duration(30, "s")
+    # How long a mail whose send outcome is unknown (crash between the SMTP server's "250"
+    # and the commit) waits for its journal copy before it is sent again; see
+    # docs/operations.md, "Exactly once".
+    journal_grace: DurationField = Duration(10, "m")
+
+    @field_validator("tick_every", "send_every", "claim_lease", "replica_timeout", "journal_grace")
+    @classmethod
+    def _wall_clock(cls, value: Duration) -> Duration:
+        if value.needs_calendar or value.as_timedelta().total_seconds() <= 0:
+            raise ValueError("must be a positive wall-clock duration (s, m, h, d)")
+        return value
+
+
 class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     store: StoreSection = StoreSection()
@@ -193,6 +215,7 @@ class Settings(Section):
     archive: ArchiveSection = ArchiveSection()
     calendar: CalendarSection = CalendarSection()
     rules: RulesSection = RulesSection()
+    service: ServiceSection = ServiceSection()  # `collabd run`
 
     @property
     def data_dir(self) -> Path:

@@ -67,6 +67,7 @@ class IngestReport:
     failed: int = 0
     quarantined: int = 0
     details: list[str] = field(default_factory=list)
+    events: list[tuple[str, str, str, str]] = field(default_factory=list)  # for the log
 
     def merge(self, other: IngestReport) -> None:
         self.applied += other.applied
@@ -75,6 +76,7 @@ class IngestReport:
         self.failed += other.failed
         self.quarantined += other.quarantined
         self.details += other.details
+        self.events += other.events
 
     @property
     def handled(self) -> int:
@@ -131,9 +133,21 @@ def ingest_batch(
         log.exception("a batch of %d mails failed to commit: applying them one by one", len(mails))
         return [(mail, ingest_one(app, mail, report)) for mail in mails]
     report.merge(batch_report)
-    for line in batch_report.details:
-        log.info("mail %s", line)
+    _log_applied(batch_report)
     return outcomes
+
+
+def _log_applied(report: IngestReport) -> None:
+    """One line per mail, written after the commit that made it true."""
+    for message_id, sender, status, detail in report.events:
+        log.info(
+            "mail %s from %s: %s (%s)",
+            message_id,
+            sender,
+            status,
+            detail,
+            extra={"message_id": message_id},
+        )
 
 
 def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None) -> Outcome | None:
@@ -150,6 +164,7 @@ def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None)
         log.exception("ingest of %s failed at commit", mail.key)
         single = IngestReport()  # what the rolled-back transaction counted never happened
         outcome = _record_failure_alone(app, mail, f"{type(exc).__name__}: {exc}", single)
+    _log_applied(single)
     if report is not None:
         report.merge(single)
     return outcome
@@ -202,6 +217,7 @@ def _apply_one(
     else:
         report.ignored += 1
     report.details.append(f"{envelope.message_id} from {envelope.sender}: {status.value}: {detail}")
+    report.events.append((envelope.message_id, envelope.sender, status.value, detail))
     return Outcome.PROCESSED
 
 
@@ -262,7 +278,13 @@ def _count_failure(
 ) -> Outcome | None:
     """Count a failed try (in the batch's transaction, outside the mail's rolled-back
     savepoint); quarantine after MAX_ATTEMPTS."""
-    row = seen.find(mail, message_id) or seen.add(_log_row(mail, message_id, envelope))
+    row = seen.find(mail, message_id)
+    if row is not None and row.status in FINAL:
+        # Another process applied (or filed) it meanwhile: that outcome stands, and this
+        # failed try was a duplicate's, not the mail's.
+        report.duplicates += 1
+        return Outcome.QUARANTINED if row.status is InboundStatus.QUARANTINED else Outcome.PROCESSED
+    row = row or seen.add(_log_row(mail, message_id, envelope))
     row.attempts += 1
     row.received_at, row.detail = app.clock.now(), error[:4000]
     quarantined = final or row.attempts >= MAX_ATTEMPTS

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses
@@ -27,7 +27,7 @@ from ..store.types import UTCDateTime
 from .compose import Attachment, CalendarPart, compose
 from .render import Renderer
 from .tokens import ReplyTokens
-from .transport import Envelope, Outgoing, PermanentFailure, TemporaryFailure
+from .transport import Envelope, OutcomeUnknown, Outgoing, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ class SendReport:
     sent: list[str] = field(default_factory=list)
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unreachable: str = ""  # the server could not be reached at all
 
 
 def _worker_name() -> str:
@@ -151,11 +152,17 @@ _CLAIMED = (
     OutboxMessage.sender,
     OutboxMessage.recipients,
     OutboxMessage.raw,
+    OutboxMessage.item_id,
+    OutboxMessage.rule_id,
 )
 
 
-def claim_due(db: Database, now: datetime, limit: int) -> list[Row]:
-    """Take up to `limit` due rows for this process, for the lease's length."""
+def claim_due(db: Database, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE) -> list[Row]:
+    """Take up to `limit` due rows for this process, for the lease's length.
+
+    A row still marked `sending_since` had an attempt whose outcome is unknown (the sender
+    died between SMTP and commit): it is not taken here but settled by
+    daemon/service/journal.py, which first looks for proof that it went out."""
     worker = _worker_name()
     with db.transaction() as session:
         query = (
@@ -164,6 +171,7 @@ def claim_due(db: Database, now: datetime, limit: int) -> list[Row]:
                 OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.not_before <= now,
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                OutboxMessage.sending_since.is_(None),
             )
             .order_by(OutboxMessage.not_before, OutboxMessage.id)
             .limit(limit)
@@ -175,16 +183,32 @@ def claim_due(db: Database, now: datetime, limit: int) -> list[Row]:
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_([row.id for row in rows]))
-                .values(claimed_by=worker, claimed_until=now + CLAIM_LEASE)
+                .values(claimed_by=worker, claimed_until=now + lease)
                 .execution_options(synchronize_session=False)
             )
         return rows
 
 
-def send_due(db: Database, outgoing: Outgoing, clock: Clock, limit: int = 500) -> SendReport:
-    """Send what is due now on one connection; each row is settled in its own commit."""
+def send_due(
+    db: Database,
+    outgoing: Outgoing,
+    clock: Clock,
+    limit: int = 500,
+    *,
+    lease: timedelta = CLAIM_LEASE,
+    journal: str | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    release_when_unreachable: bool = False,
+) -> SendReport:
+    """Send what is due now on one connection; each row is settled in its own commit.
+
+    `journal`: an address of collabd's own mailbox that gets a copy of each mail in the same
+    SMTP transaction, the proof that lets an interrupted send be settled without sending it
+    twice (daemon/service/journal.py). `should_stop` is asked between mails.
+    `release_when_unreachable`: when the server cannot be reached at all, give the claims
+    back without counting an attempt against each mail (the daemon backs off instead)."""
     report = SendReport()
-    rows = claim_due(db, clock.now(), limit)
+    rows = claim_due(db, clock.now(), limit, lease)
     if not rows:
         return report
     settled: set[int] = set()
@@ -194,10 +218,17 @@ def send_due(db: Database, outgoing: Outgoing, clock: Clock, limit: int = 500) -
         # the throughput (bench/tick.py).
         with outgoing.session() as connection, db.engine.connect() as ledger:
             for row in rows:
-                _send_one(db, connection, clock, row, report, ledger)
+                if should_stop():  # the rest of the claim runs out and is taken again
+                    break
+                _send_one(db, connection, clock, row, report, ledger, journal)
                 settled.add(row.id)
+        _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
+        report.unreachable = str(exc)
+        if release_when_unreachable:
+            _release(db, [row.id for row in rows if row.id not in settled])
+            return report
         for row in rows:
             if row.id not in settled:
                 status = _settle(db, row, clock.now(), temporary=str(exc))
@@ -213,15 +244,38 @@ def _send_one(
     row: Row,
     report: SendReport,
     ledger: Connection | None = None,
+    journal: str | None = None,
 ) -> None:
+    recipients = [address for _, address in getaddresses([row.recipients])]
     envelope = Envelope(
         sender=row.sender,
-        recipients=[address for _, address in getaddresses([row.recipients])],
+        recipients=[*recipients, journal] if journal else recipients,
         raw=row.raw,
         message_id=row.message_id,
     )
+    if not _mark_sending(db, row, clock.now()):
+        log.warning(
+            "outbox: claim on %s ran out before sending: left to its new owner",
+            row.message_id,
+            extra={"message_id": row.message_id},
+        )
+        return
     try:
         outgoing.send(envelope)
+    except OutcomeUnknown as exc:
+        if journal:  # keep `sending_since`: the journal will tell whether it went out
+            _release(db, [row.id], in_flight=True)
+            report.deferred.append((row.message_id, str(exc)))
+            log.warning(
+                "outbox: %s: %s; outcome unknown until its journal copy is looked for",
+                row.message_id,
+                exc,
+                extra={"message_id": row.message_id},
+            )
+            return
+        _settle(db, row, clock.now(), temporary=str(exc))
+        report.deferred.append((row.message_id, str(exc)))
+        return
     except TemporaryFailure as exc:
         status = _settle(db, row, clock.now(), temporary=str(exc), retry_after=exc.retry_after)
         gave_up = status is OutboxStatus.FAILED  # past RETRY_DEADLINE
@@ -238,7 +292,51 @@ def _send_one(
     else:
         _settle(db, row, clock.now())
     report.sent.append(row.message_id)
-    log.info("outbox: sent %s (%s) to %s", row.message_id, row.kind, row.recipients)
+    log.info(
+        "outbox: sent %s (%s) to %s",
+        row.message_id,
+        row.kind,
+        row.recipients,
+        extra={"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id},
+    )
+
+
+def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
+    """Give back claimed rows that were never tried (shutdown, server unreachable): due
+    again at once. `in_flight`: rows whose attempt's outcome is unknown, left marked."""
+    if ids:
+        with db.transaction() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.claimed_by == _worker_name(),  # still ours, not a successor's
+                    OutboxMessage.sending_since.is_not(None)
+                    if in_flight
+                    else OutboxMessage.sending_since.is_(None),
+                )
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+
+def _mark_sending(db: Database, row: Row, now: datetime) -> bool:
+    """Committed before the SMTP transaction: if the process dies before `_settle`, the row
+    says an attempt was made, and when. False if our claim ran out meanwhile (another
+    sender may have taken the row): then it is not ours to send."""
+    with db.transaction() as session:
+        marked = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.claimed_by == _worker_name(),
+                OutboxMessage.claimed_until > now,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.sending_since.is_(None),
+            )
+            .values(sending_since=now)
+            .returning(OutboxMessage.id)
+        ).scalar_one_or_none()
+        return marked is not None
 
 
 # Built once: composing the statement per mail cost more than executing it.
@@ -249,6 +347,7 @@ _MARK_SENT = (
         attempts=OutboxMessage.attempts + 1,
         claimed_by=None,
         claimed_until=None,
+        sending_since=None,
         status=OutboxStatus.SENT,
         sent_at=bindparam("sent_at", type_=UTCDateTime()),
         last_error="",
@@ -275,7 +374,7 @@ def _settle(
         current = session.get(OutboxMessage, row.id, with_for_update=True)
         assert current is not None
         current.attempts += 1
-        current.claimed_by = current.claimed_until = None
+        current.claimed_by = current.claimed_until = current.sending_since = None
         if permanent:
             current.status, current.last_error = OutboxStatus.FAILED, permanent
         elif temporary and now - current.created_at >= RETRY_DEADLINE:

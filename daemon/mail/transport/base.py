@@ -28,6 +28,11 @@ class TemporaryFailure(TransportError):
     retry_after: float | None = None
 
 
+class OutcomeUnknown(TemporaryFailure):
+    """The connection broke while the mail was being handed over: the server may have
+    accepted it or not. Sending it again blindly could deliver it twice."""
+
+
 class PermanentFailure(TransportError):
     """The server said "never" (5xx): retrying the same mail will not help."""
 

@@ -7,7 +7,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 
-from .base import Envelope, PermanentFailure, TemporaryFailure
+from .base import Envelope, OutcomeUnknown, PermanentFailure, TemporaryFailure
 
 
 class SmtpSender:
@@ -73,9 +73,10 @@ class SmtpSender:
             cls = TemporaryFailure if 400 <= exc.smtp_code < 500 else PermanentFailure
             raise cls(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            # The connection broke mid-batch: drop it so the next send reconnects.
+            # The connection broke mid-batch: drop it so the next send reconnects. Whether
+            # the server took the mail before it broke nobody knows (OutcomeUnknown).
             self._connection = None
-            raise TemporaryFailure(f"SMTP connection lost: {exc}") from exc
+            raise OutcomeUnknown(f"SMTP connection lost: {exc}") from exc
         if refused:
             # Some got it, some did not; resending would duplicate it for the others.
             raise _failure("some recipients refused", refused, partial=True)

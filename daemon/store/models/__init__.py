@@ -33,6 +33,7 @@ from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesRequest
 from .people import Department, Person
 from .rules import DelayRequest, RuleCursor, RuleSchedule
+from .service import ServiceLease, ServiceReplica
 
 __all__ = [
     "AcceptanceRequest",
@@ -74,6 +75,8 @@ __all__ = [
     "Rsvp",
     "RuleCursor",
     "RuleSchedule",
+    "ServiceLease",
+    "ServiceReplica",
     "SourceKind",
     "Verdict",
     "item_collaborators",

@@ -80,6 +80,10 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set (and committed) just before the SMTP transaction starts. A row still carrying it
+    # once its claim ran out had an attempt whose outcome nobody recorded: the daemon checks
+    # the journal copy before sending it again (daemon/service/journal.py).
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),

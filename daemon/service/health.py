@@ -1,0 +1,179 @@
+"""`collabd status`: is the service doing its job? Read from the ledger only, so it works on
+any machine that can reach the database, whichever replica is where.
+
+Exit codes follow the monitoring-plugin convention: 0 OK, 1 WARNING (someone should look:
+quarantined mail, failed sends, missing holiday data), 2 CRITICAL (the service is not doing
+its job: no live replica, mailbox not read, ticks not running, mail not going out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..app import App
+from ..rules.workdays import WorkCalendar
+from ..store.models import (
+    InboundMessage,
+    InboundStatus,
+    OutboxMessage,
+    OutboxStatus,
+    ServiceLease,
+    ServiceReplica,
+)
+from .journal import unknown_query
+from .runner import TICK_LEASE
+
+OK, WARNING, CRITICAL = 0, 1, 2
+LEVELS = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
+
+# Thresholds (documented in docs/operations.md).
+SYNC_STALE = timedelta(minutes=10)  # IDLE is renewed every minute, a full rescan every 5
+TICK_STALE_TICKS = 5  # five missed ticks in a row
+BACKLOG_STALE = timedelta(minutes=15)  # the oldest due mail has waited this long
+RECENT = timedelta(hours=24)  # quarantined mail and failed sends counted over this window
+
+
+@dataclass
+class Check:
+    name: str
+    level: int
+    detail: str
+
+
+@dataclass
+class Health:
+    now: datetime
+    checks: list[Check] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def level(self) -> int:
+        return max((check.level for check in self.checks), default=OK)
+
+    def add(self, name: str, level: int, detail: str) -> None:
+        self.checks.append(Check(name, level, detail))
+
+    def to_json(self) -> dict:
+        return {
+            "status": LEVELS[self.level],
+            "now": self.now.isoformat(),
+            "checks": [
+                {"name": c.name, "status": LEVELS[c.level], "detail": c.detail} for c in self.checks
+            ],
+            **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.facts.items()},
+        }
+
+
+def assess(app: App) -> Health:
+    now = app.clock.now()
+    service = app.settings.service
+    health = Health(now)
+    with app.db.transaction() as session:
+        replica_rows = list(session.scalars(select(ServiceReplica)))
+        alive = [
+            r
+            for r in replica_rows
+            if r.stopped_at is None
+            and r.heartbeat_at >= now - service.replica_timeout.as_timedelta()
+        ]
+        health.facts["replicas"] = [
+            {
+                "id": r.id,
+                "heartbeat_at": r.heartbeat_at.isoformat(),
+                "watching": r.watching,
+                "status": r.status,
+            }
+            for r in alive
+        ]
+        if alive:
+            health.add("replicas", OK, f"{len(alive)} alive")
+        else:
+            health.add("replicas", CRITICAL, "no `collabd run` replica has a fresh heartbeat")
+
+        last_sync = max((r.last_sync_at for r in replica_rows if r.last_sync_at), default=None)
+        health.facts["last_sync_at"] = last_sync
+        watchers = [r for r in alive if r.watching]
+        if last_sync is None:
+            health.add("mailbox", CRITICAL, "the mailbox has never been read")
+        elif now - last_sync > SYNC_STALE:
+            health.add("mailbox", CRITICAL, f"last read {_ago(now - last_sync)} ago")
+        elif not watchers:
+            health.add("mailbox", CRITICAL, "no live replica watches the mailbox")
+        else:
+            health.add("mailbox", OK, f"last read {_ago(now - last_sync)} ago by {watchers[0].id}")
+
+        tick = session.get(ServiceLease, TICK_LEASE)
+        last_tick = tick.done_at if tick else None
+        health.facts["last_tick_at"] = last_tick
+        tick_stale = service.tick_every.as_timedelta() * TICK_STALE_TICKS
+        if last_tick is None:
+            health.add("ticks", CRITICAL, "the rules have never ticked")
+        elif now - last_tick > tick_stale:
+            health.add("ticks", CRITICAL, f"last tick {_ago(now - last_tick)} ago")
+        else:
+            health.add("ticks", OK, f"last tick {_ago(now - last_tick)} ago ({tick.detail})")
+
+        due = (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.not_before <= now)
+        backlog = session.scalar(select(func.count(OutboxMessage.id)).where(due)) or 0
+        oldest = session.scalar(select(func.min(OutboxMessage.not_before)).where(due))
+        unknown = len(list(session.scalars(unknown_query(now))))
+        health.facts.update(outbox_backlog=backlog, oldest_pending=oldest, unknown_sends=unknown)
+        if oldest is not None and now - oldest > BACKLOG_STALE:
+            health.add(
+                "outbox", CRITICAL, f"{backlog} due, the oldest waiting {_ago(now - oldest)}"
+            )
+        else:
+            waiting = f", the oldest waiting {_ago(now - oldest)}" if oldest else ""
+            health.add("outbox", OK, f"{backlog} due{waiting}; {unknown} awaiting journal proof")
+
+        since = now - RECENT
+        quarantined = session.scalar(
+            select(func.count(InboundMessage.id)).where(
+                InboundMessage.status == InboundStatus.QUARANTINED,
+                InboundMessage.received_at >= since,
+            )
+        )
+        total_quarantined = session.scalar(
+            select(func.count(InboundMessage.id)).where(
+                InboundMessage.status == InboundStatus.QUARANTINED
+            )
+        )
+        health.facts["quarantined"] = total_quarantined
+        health.add(
+            "quarantine",
+            WARNING if quarantined else OK,
+            f"{quarantined} mail(s) quarantined in the last 24 h ({total_quarantined} in all)",
+        )
+        failed = session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.created_at >= since
+            )
+        )
+        total_failed = session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.status == OutboxStatus.FAILED)
+        )
+        health.facts["failed_sends"] = total_failed
+        health.add(
+            "sends",
+            WARNING if failed else OK,
+            f"{failed} send(s) failed for good in the last 24 h ({total_failed} in all)",
+        )
+
+    warnings = WorkCalendar(app.settings.tz).coverage_warnings(
+        now.astimezone(app.settings.tz).date()
+    )
+    health.facts["calendar_warnings"] = warnings
+    health.add("calendar", WARNING if warnings else OK, "; ".join(warnings) or "covered")
+    return health
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"

@@ -1,0 +1,103 @@
+"""Exactly once out: settling a send whose outcome a crash left unknown.
+
+The outbox marks a row `sending_since` (committed) before its SMTP transaction and settles
+it after the server's answer. A process killed between the server's "250 queued" and that
+commit leaves the row marked, its claim running out: the mail may or may not have gone.
+SMTP offers no way to ask. So every mail also goes, in the SAME SMTP transaction (one more
+RCPT), to the journal address `collab+journal@…` — collabd's own mailbox. The server
+accepts the transaction for all recipients or for none, so the journal copy exists if and
+only if the mail went out. Ingest records the copy's Message-ID in the inbound log (the
+"loop" route: collabd's own mail, dropped), and that row is the proof:
+
+- the proof exists             → the row is marked sent; nothing is sent again;
+- no proof, and a pass over the mailbox that started `journal_grace` after the attempt
+  found none                   → the server never accepted it: the row is sent again;
+- otherwise                    → wait.
+
+What is left: a server that accepted the mail and then takes longer than `journal_grace`
+to deliver into collabd's own mailbox (its queue backed up) can still cause one duplicate.
+Without a journal (maildir transport) an unknown row is sent again after `journal_grace`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from ..store import Database
+from ..store.models import InboundMessage, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+JOURNAL_DETAIL = "journal"
+
+
+def journal_address(address: str) -> str:
+    """collab@example.com → collab+journal@example.com (the server must deliver +detail
+    to the mailbox itself, as reply tokens already require)."""
+    local, _, domain = address.partition("@")
+    return f"{local}+{JOURNAL_DETAIL}@{domain}"
+
+
+def unknown_query(now: datetime):
+    return select(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.sending_since.is_not(None),
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+
+
+def settle_unknown(
+    db: Database,
+    now: datetime,
+    *,
+    grace: timedelta,
+    journaled: bool,
+    synced_since: datetime | None,
+) -> tuple[int, int]:
+    """Settle interrupted sends; returns (confirmed sent, released to send again)."""
+    confirmed = released = 0
+    with db.transaction() as session:
+        query = unknown_query(now).limit(500)
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for row in session.scalars(query):
+            fields = {"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id}
+            attempt = row.sending_since
+            assert attempt is not None
+            proof = journaled and session.scalar(
+                select(InboundMessage.id).where(InboundMessage.message_id == row.message_id)
+            )
+            if proof:
+                row.status, row.sent_at = OutboxStatus.SENT, attempt
+                row.attempts += 1
+                row.last_error = ""
+                confirmed += 1
+                log.warning(
+                    "outbox: %s was accepted before a crash (journal copy found): marked sent",
+                    row.message_id,
+                    extra=fields,
+                )
+            elif not journaled and now >= attempt + grace:
+                released += 1
+                row.last_error = "outcome of an interrupted send unknown (no journal): resent"
+                log.warning(
+                    "outbox: %s: interrupted send, no journal: sending again",
+                    row.message_id,
+                    extra=fields,
+                )
+            elif journaled and synced_since is not None and synced_since >= attempt + grace:
+                released += 1
+                row.last_error = "interrupted send never reached the server (no journal copy)"
+                log.warning(
+                    "outbox: %s: interrupted send has no journal copy after %s: sending again",
+                    row.message_id,
+                    grace,
+                    extra=fields,
+                )
+            else:
+                continue
+            row.sending_since = row.claimed_by = row.claimed_until = None
+    return confirmed, released

@@ -1,0 +1,487 @@
+"""The daemon's main loop: one process, one shutdown path.
+
+Threads: the mailbox watcher runs in a thread of its own (IMAP IDLE blocks), started only
+while this replica holds the mailbox's lock. Everything else happens in the main loop, in
+this order, about twice a second: reload the config if SIGHUP asked for it; take or check
+the mailbox lock; run the scheduled jobs (the rule tick every `service.tick_every`, claimed
+so one replica ticks per period); settle interrupted sends; send what is due; refresh the
+heartbeat; tell systemd (READY once, WATCHDOG after each healthy iteration, STATUS).
+
+SIGTERM and SIGINT only set an event. The watcher stops between two mails (the mail in hand
+is committed and filed first), the sender between two sends; the main loop then releases
+the lock, records the stop and returns 0. A side thread never talks to systemd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import schedule
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..app import App
+from ..clock import Clock
+from ..config import Settings, load_settings
+from ..errors import CollabdError
+from ..mail.ingest import IngestReport, ingest_pass
+from ..mail.outbox import send_due
+from ..mail.transport import ImapMailbox, TemporaryFailure, TransportError
+from ..mail.watcher import MailboxWatcher
+from ..rules.tick import run_tick
+from . import journal, leases, replicas
+from .locks import MailboxLock
+from .notify import Notifier, watchdog_interval
+
+log = logging.getLogger(__name__)
+
+LOOP_SECONDS = 0.5
+HEARTBEAT_SECONDS = 2.0
+SEND_BATCH = 20  # small enough to be sent well within any sane claim lease
+STUCK_SECONDS = 180  # a watcher with no sign of life for this long fails the watchdog
+WATCH_IDLE_SECONDS = 60  # re-issue IDLE every minute: a sign of life, well under 29 min
+MAILDIR_POLL_SECONDS = 2.0
+TICK_LEASE = "tick"
+SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
+
+
+def _uidnext(mailbox: ImapMailbox) -> int:
+    try:
+        status = mailbox.client().folder_status(mailbox.folder, [b"UIDNEXT"])
+    except (OSError, IMAPClientError) as exc:
+        mailbox._drop()
+        raise TemporaryFailure(f"STATUS on {mailbox.name} failed: {exc}") from exc
+    return int(status[b"UIDNEXT"])
+
+
+class StoppableMailbox:
+    """The mailbox as the watcher sees it: stops yielding mail once shutdown is asked (so
+    ingest_pass files what it committed and returns), and notes signs of life."""
+
+    def __init__(self, mailbox, stop: threading.Event, on_activity: Callable[[], None]):
+        self._mailbox, self._stop, self._activity = mailbox, stop, on_activity
+        self.pass_started: datetime | None = None
+        self._uidnext: int | None = None  # the folder's UIDNEXT when the last pass began
+
+    def __getattr__(self, name: str):
+        return getattr(self._mailbox, name)
+
+    def fetch(self, since: int = 0) -> Iterator:
+        self.pass_started = datetime.now(UTC)
+        self._activity()
+        if isinstance(self._mailbox, ImapMailbox):
+            self._uidnext = self._read_uidnext()
+        for mail in self._mailbox.fetch(since):
+            self._activity()
+            if self._stop.is_set():
+                return
+            yield mail
+
+    def _read_uidnext(self) -> int:
+        return _uidnext(self._mailbox)
+
+    def wait_for_new(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """IDLE only reports mail that arrives while idling: mail delivered during the pass
+        just finished would wait for the next full rescan. Compare UIDNEXT first."""
+        self._activity()
+        if self._uidnext is not None and self._read_uidnext() > self._uidnext:
+            return True
+        try:
+            return self._mailbox.wait_for_new(timeout, stop)
+        finally:
+            self._activity()
+
+
+@dataclass
+class WatchThread:
+    """The watcher thread of one lock tenure, and what it reports to the main loop."""
+
+    app: App
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    last_activity: float = field(default_factory=time.monotonic)
+    synced: int = 0  # passes finished
+    last_sync_at: datetime | None = None  # start of the last finished pass
+    wake: threading.Event | None = None  # set after a pass: answers to send
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="collabd-watch", daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def stuck(self) -> bool:
+        return time.monotonic() - self.last_activity > STUCK_SECONDS
+
+    def _touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def _after_pass(self, mailbox: StoppableMailbox, report: IngestReport) -> None:
+        self.synced += 1
+        self.last_sync_at = mailbox.pass_started
+        self._touch()
+        if self.wake is not None:
+            self.wake.set()
+
+    def _run(self) -> None:
+        incoming = self.app.transport.incoming
+        mailbox = StoppableMailbox(incoming, self.stop, self._touch)
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                if isinstance(incoming, ImapMailbox):
+                    MailboxWatcher(
+                        self.app,
+                        mailbox,  # type: ignore[arg-type]
+                        self.stop,
+                        after_pass=lambda report: self._after_pass(mailbox, report),
+                        idle_seconds=WATCH_IDLE_SECONDS,
+                    ).run()
+                else:  # a maildir: poll
+                    report = ingest_pass(self.app, mailbox, full=True)  # type: ignore[arg-type]
+                    self._after_pass(mailbox, report)
+                    self.stop.wait(MAILDIR_POLL_SECONDS)
+                failures = 0
+            except Exception as exc:  # the ledger is unreachable, or a bug: back off, retry
+                delay = min(30, 2**failures)
+                failures += 1
+                log.error(
+                    "watching %s failed: %s: %s; again in %ss",
+                    incoming.name,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                    extra={"mailbox": incoming.name},
+                )
+                with contextlib.suppress(Exception):
+                    incoming.close()
+                self._touch()
+                self.stop.wait(delay)
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        config_path: Path | None,
+        *,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+        settings_override: Callable[[Settings], Settings] = lambda s: s,
+    ) -> None:
+        self.settings, self.config_path = settings, config_path
+        self.clock = clock or Clock()
+        self.notifier = notifier or Notifier()
+        self.settings_override = settings_override  # --data-dir applies to reloads too
+        self.replica_id = replicas.new_replica_id()
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.reload_asked = False
+        self.more_to_send = False
+        self.send_wanted = True
+        self.send_failures = 0
+        self.send_paused_until = 0.0
+        self.app: App | None = None
+        self.lock: MailboxLock | None = None
+        self.watch: WatchThread | None = None
+        self.ready = False
+        self.unexpected_failures = 0
+        self.last_beat = 0.0
+        self.last_send = 0.0
+        self.last_ping = 0.0
+        self.status_text = "starting"
+        self.scheduler = schedule.Scheduler()
+
+    # --- signals ----------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        def stop(signum, _frame) -> None:
+            log.info("%s: finishing the work in hand, then stopping", signal.Signals(signum).name)
+            self.stopping.set()
+            self.wake.set()
+
+        def reload(_signum, _frame) -> None:
+            self.reload_asked = True
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    # --- life -------------------------------------------------------------------------------
+    def run(self) -> int:
+        self.install_signal_handlers()
+        self._open()
+        watchdog = watchdog_interval()
+        log.info("collabd run started", extra={"replica": self.replica_id})
+        try:
+            while not self.stopping.is_set():
+                healthy = self._iteration()
+                # From this thread only, and only after a healthy iteration: a hung loop or a
+                # stuck watcher stops the pings, and systemd restarts the service.
+                if healthy and watchdog and time.monotonic() - self.last_ping >= 1.0:
+                    self.notifier.watchdog()
+                    self.last_ping = time.monotonic()
+                woke = self.more_to_send or self.wake.wait(LOOP_SECONDS)
+                self.wake.clear()
+                self.send_wanted = woke
+        finally:
+            self._shutdown()
+        return 0
+
+    def _open(self) -> None:
+        self.app = App(self.settings, clock=self.clock)
+        self.app.db  # noqa: B018 - opens (and if empty, creates) the ledger now
+        self.app.transport  # noqa: B018 - before the watcher thread can race for it
+        replicas.register(self.app.db, self.replica_id, self.clock.now())
+        self.lock = MailboxLock(self.app.db, self.app.transport.incoming.name)
+        self.scheduler.clear()
+        every = self.settings.service.tick_every.as_timedelta().total_seconds()
+        self.scheduler.every(every).seconds.do(self._job, "tick", self._tick)
+        self.ready_sent_for_config = False
+        self.first_tick_pending = True
+
+    def _iteration(self) -> bool:
+        """One pass of the main loop; True if everything in it was healthy."""
+        assert self.app is not None
+        if self.reload_asked:
+            self.reload_asked = False
+            self._reload()
+        try:
+            self._keep_watching()
+            if self.first_tick_pending:  # the first tick right away, then on schedule
+                self.first_tick_pending = False
+                self._job("tick", self._tick)
+            self.scheduler.run_pending()
+            self._send()
+            self._heartbeat()
+            self.unexpected_failures = 0
+        except (SQLAlchemyError, TransportError, OSError) as exc:
+            # The ledger or a server is away: nothing is lost, the next iteration retries.
+            self._set_status(f"degraded: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            log.warning("main loop: %s: %s", type(exc).__name__, str(exc).splitlines()[0])
+            self.stopping.wait(1.0)
+        except Exception:
+            self.unexpected_failures += 1
+            log.exception("main loop failed (%d in a row)", self.unexpected_failures)
+            self.stopping.wait(1.0)
+        self._maybe_ready()
+        watcher_ok = self.watch is None or (self.watch.alive() and not self.watch.stuck())
+        return watcher_ok and self.unexpected_failures < 3
+
+    def _keep_watching(self) -> None:
+        assert self.app is not None and self.lock is not None
+        if self.watch is not None and not self.lock.still_held():
+            log.error(
+                "lost the lock on %s: stopping the watcher",
+                self.lock.mailbox,
+                extra={"mailbox": self.lock.mailbox},
+            )
+            self._stop_watching(release=False)
+        if self.watch is not None and not self.watch.alive() and not self.stopping.is_set():
+            log.error("the watcher thread ended unexpectedly: starting it again")
+            self._stop_watching()
+        if self.watch is None and self.lock.try_acquire():
+            log.info("watching %s", self.lock.mailbox, extra={"mailbox": self.lock.mailbox})
+            self.watch = WatchThread(self.app, wake=self.wake)
+            self.watch.start()
+            replicas.beat(
+                self.app.db, self.replica_id, self.clock.now(), watching=self.lock.mailbox
+            )
+
+    def _stop_watching(self, release: bool = True) -> None:
+        watch, self.watch = self.watch, None
+        if watch is not None:
+            watch.stop.set()
+            if watch.thread is not None:
+                watch.thread.join(timeout=30)
+                if watch.thread.is_alive():
+                    log.error("the watcher did not stop within 30 s")
+        if release and self.lock is not None:
+            self.lock.release()
+
+    def _maybe_ready(self) -> None:
+        if self.ready_sent_for_config:
+            return
+        synced = self.watch is not None and self.watch.synced > 0
+        other_watches = self.watch is None and self.last_beat > 0  # ledger reachable
+        if synced or other_watches:
+            self.ready_sent_for_config = True
+            if not self.ready:
+                self.ready = True
+                what = "watching the mailbox" if synced else "another replica watches the mailbox"
+                self._set_status(f"ready: {what}")
+                self.notifier.ready(self.status_text)
+                log.info("ready: %s", what, extra={"replica": self.replica_id})
+            else:
+                self.notifier.notify("READY=1", "STATUS=config reloaded")
+
+    # --- work -------------------------------------------------------------------------------
+    def _job(self, name: str, work: Callable[[], None]) -> None:
+        """A scheduled job that fails is logged; the loop and the other jobs go on."""
+        try:
+            work()
+        except Exception:
+            log.exception("job %s failed; next run on schedule", name)
+
+    def _tick(self) -> None:
+        assert self.app is not None
+        now = self.clock.now()
+        every = self.settings.service.tick_every.as_timedelta()
+        period = _floor(now, every)
+        lease = self.settings.service.claim_lease.as_timedelta()
+        if not leases.claim(self.app.db, TICK_LEASE, period, now, lease, self.replica_id):
+            return
+        try:
+            report = run_tick(self.app, now)
+        except Exception:
+            leases.release(self.app.db, TICK_LEASE, self.replica_id)
+            raise
+        for line in report.queued:
+            log.info("tick: queued %s", line)
+        for line in report.errors:
+            log.error("tick: job failed: %s", line)
+        summary = (
+            f"{len(report.queued)} queued, {len(report.deferred)} deferred, "
+            f"{len(report.suppressed)} suppressed, {len(report.errors)} failed"
+        )
+        leases.finish(self.app.db, TICK_LEASE, period, self.clock.now(), self.replica_id, summary)
+        replicas.beat(self.app.db, self.replica_id, self.clock.now(), last_tick_at=now)
+        self.wake.set()
+
+    def _send(self) -> None:
+        assert self.app is not None
+        service = self.settings.service
+        if time.monotonic() < self.send_paused_until:  # the server was unreachable
+            return
+        if not self.send_wanted and (
+            time.monotonic() - self.last_send < service.send_every.as_timedelta().total_seconds()
+        ):
+            return
+        self.last_send = time.monotonic()
+        self.more_to_send = False
+        journaled = self.settings.mail.backend == "imap"
+        journal.settle_unknown(
+            self.app.db,
+            self.clock.now(),
+            grace=service.journal_grace.as_timedelta(),
+            journaled=journaled,
+            synced_since=replicas.last_sync(self.app.db),
+        )
+        # One batch per iteration: a long backlog must not keep the loop from its other
+        # duties (heartbeat, watchdog, signals); a full batch asks for the next one at once.
+        report = send_due(
+            self.app.db,
+            self.app.transport.outgoing,
+            self.clock,
+            SEND_BATCH,
+            lease=service.claim_lease.as_timedelta(),
+            journal=journal.journal_address(self.settings.mail.address) if journaled else None,
+            should_stop=self.stopping.is_set,
+            release_when_unreachable=True,
+        )
+        if report.unreachable:
+            delay = SEND_BACKOFF[min(self.send_failures, len(SEND_BACKOFF) - 1)]
+            self.send_failures += 1
+            self.send_paused_until = time.monotonic() + delay
+            self._set_status(f"degraded: cannot send: {report.unreachable}")
+            log.warning("outbox: server unreachable; next try in %s s", delay)
+            return
+        self.send_failures = 0
+        settled = len(report.sent) + len(report.failed) + len(report.deferred)
+        if settled >= SEND_BATCH and not report.deferred:
+            self.more_to_send = True
+        if report.sent:
+            replicas.beat(
+                self.app.db, self.replica_id, self.clock.now(), last_send_at=self.clock.now()
+            )
+
+    def _heartbeat(self) -> None:
+        assert self.app is not None
+        if time.monotonic() - self.last_beat < HEARTBEAT_SECONDS:
+            return
+        values: dict[str, object] = {"status": self.status_text[:500]}
+        if self.watch is not None:
+            values["watching"] = self.lock.mailbox if self.lock else None
+            if self.watch.last_sync_at is not None:
+                values["last_sync_at"] = self.watch.last_sync_at
+        else:
+            values["watching"] = None
+        replicas.beat(self.app.db, self.replica_id, self.clock.now(), **values)
+        self.last_beat = time.monotonic()
+        if self.ready and not self.status_text.startswith("ready"):
+            self._set_status("ready")
+
+    def _set_status(self, text: str) -> None:
+        if text != self.status_text:
+            self.status_text = text
+            self.notifier.status(text)
+
+    # --- reload and stop ----------------------------------------------------------------------
+    def _reload(self) -> None:
+        """SIGHUP: read the config again. Validate first; a bad file changes nothing."""
+        try:
+            new = self.settings_override(load_settings(self.config_path))
+        except CollabdError as exc:
+            log.error(
+                "config reload refused, still running the old config: %s",
+                str(exc).replace("\n", "; "),
+            )
+            return
+        if new == self.settings:
+            log.info("config reload: nothing changed")
+            return
+        self.notifier.reloading()
+        log.info("config reload: applying %s", self.config_path)
+        self._stop_watching()
+        self._close_app()
+        old, self.settings = self.settings, new
+        try:
+            self._open()
+        except Exception as exc:  # e.g. the new database cannot be opened: keep the old
+            log.error(
+                "config reload failed, back to the old config: %s: %s", type(exc).__name__, exc
+            )
+            self._close_app()
+            self.settings = old
+            self._open()
+            return
+        logging.getLogger().setLevel(new.daemon.log_level.upper())
+
+    def _close_app(self) -> None:
+        if self.app is not None:
+            with contextlib.suppress(Exception):
+                replicas.beat(self.app.db, self.replica_id, self.clock.now(), watching=None)
+            self.app.close()
+            self.app = None
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping("stopping: finishing the work in hand")
+        log.info("stopping", extra={"replica": self.replica_id})
+        self._stop_watching()
+        if self.app is not None:
+            with contextlib.suppress(Exception):
+                replicas.beat(
+                    self.app.db,
+                    self.replica_id,
+                    self.clock.now(),
+                    watching=None,
+                    stopped_at=self.clock.now(),
+                    status="stopped",
+                )
+            self._close_app()
+        log.info("stopped", extra={"replica": self.replica_id})
+
+
+def _floor(instant: datetime, every: timedelta) -> datetime:
+    seconds = every.total_seconds()
+    epoch = instant.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
