@@ -356,15 +356,19 @@ def test_reminders_go_to_who_has_not_answered_then_to_everyone_on_the_day(demo_l
     _drop(ledger_app, "outlook_reply_accepted.eml", "gmail_reply_declined.eml")
     demo_ledger.ok("ingest", at="2026-11-23T15:00")
     day_before = datetime(2026, 11, 24, 14, 0, tzinfo=SHANGHAI)
-    assert run_tick(ledger_app, datetime(2026, 11, 24, 13, 0, tzinfo=SHANGHAI)).queued == []
+
+    def meeting_lines(report) -> list[str]:  # the tick also runs the rules (reminders …)
+        return sorted(line for line in report.queued if line.startswith("meeting "))
+
+    assert meeting_lines(run_tick(ledger_app, datetime(2026, 11, 24, 13, 0, tzinfo=SHANGHAI))) == []
     report = run_tick(ledger_app, day_before)
-    assert sorted(report.queued) == [
+    assert meeting_lines(report) == [
         "meeting 1 reminder (unanswered) to chen.jing@example.com",
         "meeting 1 reminder (unanswered) to zhang.wei@example.com",
     ]
-    assert run_tick(ledger_app, day_before).queued == []  # the outbox key stops repeats
+    assert meeting_lines(run_tick(ledger_app, day_before)) == []  # the outbox key stops repeats
     on_the_day = run_tick(ledger_app, datetime(2026, 11, 25, 8, 30, tzinfo=SHANGHAI))
-    assert sorted(on_the_day.queued) == [
+    assert meeting_lines(on_the_day) == [
         "meeting 1 reminder (day) to chen.jing@example.com",
         "meeting 1 reminder (day) to li.na@example.com",
         "meeting 1 reminder (day) to zhang.wei@example.com",
