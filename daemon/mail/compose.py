@@ -7,6 +7,7 @@ answer to a reply is composed inside the ingest transaction.
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 
 from .render import RenderedMail
@@ -25,7 +26,26 @@ from .render import RenderedMail
 # Our own mails say so: auto-responders stay quiet (RFC 3834) and collabd drops a mail that
 # carries its own loop header instead of answering itself.
 LOOP_HEADER = "X-Collabd-Loop"
-WIRE = compat32.clone(linesep="\r\n")
+
+
+class _Wire(Compat32):
+    """compat32 with CRLF line ends, and a fast path for short ASCII headers: the stock
+    policy builds an email.header.Header for every header only to fold it, which was half
+    of composing a mail (bench/ingest.py answers every reply inside its transaction)."""
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and len(name) + len(value) + 2 <= self.max_line_length
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+WIRE = _Wire(linesep="\r\n")
 
 
 @dataclass(frozen=True)
@@ -105,13 +125,16 @@ def compose(
     """multipart/alternative (plain, html[, calendar]); with attachments, that goes first
     inside a multipart/mixed and each file follows as its own part (the shape Outlook
     expects for invitations with files)."""
-    body = MIMEMultipart("alternative")
+    # Boundaries from the Message-ID: the generator then need not invent one and search the
+    # whole text for it ("=_" never occurs in base64 or in our header lines).
+    boundary = "=_collabd_" + hashlib.sha1(message_id.encode()).hexdigest()[:24]
+    body = MIMEMultipart("alternative", boundary=boundary + "_a")
     body.attach(MIMEText(mail.text, "plain", "utf-8"))
     # Inline images (attachments that are InlineImage) travel with the HTML they belong to.
     images = [a for a in attachments if isinstance(a, InlineImage)]
     attachments = [a for a in attachments if not isinstance(a, InlineImage)]
     if images:
-        related = MIMEMultipart("related")
+        related = MIMEMultipart("related", boundary=boundary + "_r")
         related.attach(MIMEText(mail.html, "html", "utf-8"))
         for image in images:
             related.attach(image.part())
@@ -121,7 +144,7 @@ def compose(
     if calendar is not None:
         body.attach(calendar.part())
     if attachments:
-        message = MIMEMultipart("mixed")
+        message = MIMEMultipart("mixed", boundary=boundary + "_m")
         message.attach(body)
         for attachment in attachments:
             message.attach(attachment.part())
