@@ -213,15 +213,18 @@ def send_due(
         return report
     settled: set[int] = set()
     try:
-        # One ledger connection for the batch's "sent" marks (each still its own commit,
-        # right after the server accepted the mail): a session per mail cost a third of
-        # the throughput (bench/tick.py).
+        # One ledger connection for the batch's marks: a session per mail cost a third of
+        # the throughput (bench/tick.py). One commit per mail: mail N's "sent" mark is
+        # committed together with mail N+1's "in flight" mark, before N+1 goes out.
         with outgoing.session() as connection, db.engine.connect() as ledger:
-            for row in rows:
-                if should_stop():  # the rest of the claim runs out and is taken again
-                    break
-                _send_one(db, connection, clock, row, report, ledger, journal)
-                settled.add(row.id)
+            try:
+                for row in rows:
+                    if should_stop():  # the rest of the claim runs out and is taken again
+                        break
+                    _send_one(db, connection, clock, row, report, ledger, journal)
+                    settled.add(row.id)
+            finally:
+                ledger.commit()  # the last mail's "sent" mark
         _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
@@ -253,7 +256,7 @@ def _send_one(
         raw=row.raw,
         message_id=row.message_id,
     )
-    if not _mark_sending(db, row, clock.now()):
+    if not _mark_sending(db, row, clock.now(), ledger):
         log.warning(
             "outbox: claim on %s ran out before sending: left to its new owner",
             row.message_id,
@@ -319,24 +322,33 @@ def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
             )
 
 
-def _mark_sending(db: Database, row: Row, now: datetime) -> bool:
-    """Committed before the SMTP transaction: if the process dies before `_settle`, the row
-    says an attempt was made, and when. False if our claim ran out meanwhile (another
-    sender may have taken the row): then it is not ours to send."""
-    with db.transaction() as session:
-        marked = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == row.id,
-                OutboxMessage.claimed_by == _worker_name(),
-                OutboxMessage.claimed_until > now,
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.sending_since.is_(None),
-            )
-            .values(sending_since=now)
-            .returning(OutboxMessage.id)
-        ).scalar_one_or_none()
+# Committed before the SMTP transaction: if the process dies before the row is settled, it
+# says an attempt was made, and when. Only while our claim holds (another sender may have
+# taken a row whose claim ran out): then it is not ours to send.
+_MARK_SENDING = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("row_id"),
+        OutboxMessage.claimed_by == bindparam("worker"),
+        OutboxMessage.claimed_until > bindparam("now", type_=UTCDateTime()),
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.sending_since.is_(None),
+    )
+    .values(sending_since=bindparam("now", type_=UTCDateTime()))
+    .returning(OutboxMessage.id)
+)
+
+
+def _mark_sending(db: Database, row: Row, now: datetime, ledger: Connection | None = None) -> bool:
+    """Mark the row in flight and commit; False if our claim on it ran out. On the batch's
+    ledger connection when there is one (a session per mail halved the send rate)."""
+    params = {"row_id": row.id, "worker": _worker_name(), "now": now}
+    if ledger is not None:
+        marked = ledger.execute(_MARK_SENDING, params).scalar_one_or_none()
+        ledger.commit()
         return marked is not None
+    with db.transaction() as session:
+        return session.execute(_MARK_SENDING, params).scalar_one_or_none() is not None
 
 
 # Built once: composing the statement per mail cost more than executing it.
@@ -356,9 +368,10 @@ _MARK_SENT = (
 
 
 def _mark_sent(ledger: Connection, row: Row, now: datetime) -> None:
-    """Sent: one UPDATE and its commit on the batch's connection."""
+    """Sent: one UPDATE on the batch's connection, committed with the next mail's in-flight
+    mark (or at the end of the batch). Until then the row is in flight: a crash in between
+    leaves it to the journal (daemon/service/journal.py), never to a second send."""
     ledger.execute(_MARK_SENT, {"row_id": row.id, "sent_at": now})
-    ledger.commit()
 
 
 def _settle(
