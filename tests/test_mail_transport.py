@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import smtplib
+import time
 import uuid
 from email.message import EmailMessage
 
@@ -185,6 +186,26 @@ def test_collabd_reads_its_mailbox_without_marking_seen_and_files_after_ack(stac
     with mailstack.imap_login(collabd) as client:
         processed = incoming_side.server_name("collabd/processed")
         assert client.select_folder(processed, readonly=True)[b"EXISTS"] == 1
+
+
+def test_mail_delivered_during_a_pass_wakes_the_watcher_at_once(stack_app, mailstack):
+    """IDLE announces only mail that arrives while idling. A mail delivered while the
+    watcher was busy with a pass must not wait for the 5-minute rescan."""
+    collabd = stack_app.settings.mail.address
+    mailstack.clear_mailbox(collabd)
+    mailbox = stack_app.transport.incoming
+    assert list(mailbox.fetch()) == []  # a pass over the empty inbox has begun and ended
+    late = EmailMessage()
+    late["From"], late["To"], late["Subject"] = mailstack.address("li.na"), collabd, "#1 完成"
+    late.set_content("#1 完成\n")
+    with smtplib.SMTP(mailstack.host, mailstack.smtp_port) as smtp:
+        smtp.send_message(late)
+    mailstack.wait_for_mail(collabd)  # delivered before the watcher goes back to IDLE
+    started = time.monotonic()
+    assert mailbox.wait_for_new(timeout=20) is True
+    assert time.monotonic() - started < 2  # not after IDLE's timeout
+    assert len(list(mailbox.fetch())) == 1
+    assert mailbox.wait_for_new(timeout=1) is False  # nothing newer: IDLE runs its course
 
 
 def test_smtp_outage_defers_mail_and_keeps_it(app, tmp_path, db_url):

@@ -107,8 +107,20 @@ class ImapMailbox:
     ) -> bool:
         """IDLE (RFC 2177) until the server announces new mail, `timeout` passes or `stop` is
         set. True if new mail was announced. Checking every `poll` seconds keeps shutdown
-        prompt; the caller re-issues IDLE well before the server's 29-minute limit."""
+        prompt; the caller re-issues IDLE well before the server's 29-minute limit.
+
+        Mail delivered during the pass that just ended is announced by neither IDLE (its
+        EXISTS comes before IDLE's continuation, which imapclient drops) nor STATUS (Dovecot
+        answers it from the session's own view): it would wait for the next full rescan. A
+        NOOP first brings the session up to date and reports it."""
         client = self.client()
+        try:
+            _, responses = client.noop()
+        except (OSError, IMAPClientError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"NOOP on {self.name} failed: {exc}") from exc
+        if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+            return True
         try:
             client.idle()
             try:
