@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import schedule
-from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..app import App
@@ -34,7 +33,7 @@ from ..config import Settings, load_settings
 from ..errors import CollabdError
 from ..mail.ingest import IngestReport, ingest_pass
 from ..mail.outbox import send_due
-from ..mail.transport import ImapMailbox, TemporaryFailure, TransportError
+from ..mail.transport import ImapMailbox, TransportError
 from ..mail.watcher import MailboxWatcher
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
@@ -53,15 +52,6 @@ TICK_LEASE = "tick"
 SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
 
 
-def _uidnext(mailbox: ImapMailbox) -> int:
-    try:
-        status = mailbox.client().folder_status(mailbox.folder, [b"UIDNEXT"])
-    except (OSError, IMAPClientError) as exc:
-        mailbox._drop()
-        raise TemporaryFailure(f"STATUS on {mailbox.name} failed: {exc}") from exc
-    return int(status[b"UIDNEXT"])
-
-
 class StoppableMailbox:
     """The mailbox as the watcher sees it: stops yielding mail once shutdown is asked (so
     ingest_pass files what it committed and returns), and notes signs of life."""
@@ -69,7 +59,6 @@ class StoppableMailbox:
     def __init__(self, mailbox, stop: threading.Event, on_activity: Callable[[], None]):
         self._mailbox, self._stop, self._activity = mailbox, stop, on_activity
         self.pass_started: datetime | None = None
-        self._uidnext: int | None = None  # the folder's UIDNEXT when the last pass began
 
     def __getattr__(self, name: str):
         return getattr(self._mailbox, name)
@@ -77,23 +66,15 @@ class StoppableMailbox:
     def fetch(self, since: int = 0) -> Iterator:
         self.pass_started = datetime.now(UTC)
         self._activity()
-        if isinstance(self._mailbox, ImapMailbox):
-            self._uidnext = self._read_uidnext()
         for mail in self._mailbox.fetch(since):
             self._activity()
             if self._stop.is_set():
                 return
             yield mail
 
-    def _read_uidnext(self) -> int:
-        return _uidnext(self._mailbox)
-
     def wait_for_new(self, timeout: float, stop: threading.Event | None = None) -> bool:
-        """IDLE only reports mail that arrives while idling: mail delivered during the pass
-        just finished would wait for the next full rescan. Compare UIDNEXT first."""
+        """The transport's wait (IMAP: a NOOP, then IDLE), noting signs of life."""
         self._activity()
-        if self._uidnext is not None and self._read_uidnext() > self._uidnext:
-            return True
         try:
             return self._mailbox.wait_for_new(timeout, stop)
         finally:
