@@ -177,6 +177,7 @@ class Demo:
         self.section("Where it all is", numbered=False)
         self.out(f"  ledger:    {self.directory / 'collabd.sqlite3'}")
         self.out(f"  mailboxes: {self.directory / 'maildir'}/<address>/new/")
+        self.out(f"  archive:   {self.directory / 'archive'}/ (record.html, record.xlsx, files)")
         self.out(f"  explore:   collabd --config {self.config} items list --json")
 
 
