@@ -34,22 +34,16 @@ class TickReport:
     decisions: list = field(default_factory=list)  # the rules engine's Decisions, structured
 
 
-# Time-driven jobs besides the rules (minutes requests …): each takes (app, now) and returns
-# lines describing what it queued.
+# Time-driven jobs besides the rules: each takes (app, now) and returns lines describing
+# what it queued. Some are imported when first run: they sit on top of the mail layer, or,
+# for Exchange, of exchangelib, which a tick without EWS need not load.
 Job = Callable[["App", datetime], list[str]]
-JOBS: list[tuple[str, Job]] = [
-    ("meeting_reminders", meeting_reminders),  # daemon/calendar/reminders.py
-    ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
-]
 
 
 def _acceptance_reminders(app: App, now: datetime) -> list[str]:
-    from ..closing.reminders import acceptance_reminders  # closing builds on the mail layer
+    from ..closing.reminders import acceptance_reminders
 
     return acceptance_reminders(app, now)
-
-
-JOBS.append(("acceptance-review", _acceptance_reminders))  # issue 8: remind the receiver
 
 
 def _ews_calendar_rsvps(app: App, now: datetime) -> list[str]:
@@ -59,16 +53,19 @@ def _ews_calendar_rsvps(app: App, now: datetime) -> list[str]:
     return sync_upcoming_rsvps(app, now)
 
 
-JOBS.append(("ews-calendar-rsvps", _ews_calendar_rsvps))
-
-
 def _report_failures(app: App, now: datetime) -> list[str]:
     from .failures import report_failures
 
     return report_failures(app, now)
 
 
-JOBS.append(("delivery_failures", _report_failures))  # the coordinator hears of bounces
+JOBS: list[tuple[str, Job]] = [
+    ("meeting-reminders", meeting_reminders),  # unanswered invitations, the day's meetings
+    ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
+    ("acceptance-review", _acceptance_reminders),  # the receiver, after review_within
+    ("ews-calendar-rsvps", _ews_calendar_rsvps),  # answers kept by Exchange
+    ("delivery-failures", _report_failures),  # the coordinator hears of undeliverable mail
+]
 
 
 def run_tick(app: App, now: datetime | None = None) -> TickReport:

@@ -42,6 +42,7 @@ class ImapMailbox:
         self.name = f"imap://{username}@{host}:{port}/{folder}"
         self._client: IMAPClient | None = None
         self._delimiter = "/"
+        self._uidnext_at_pass: int | None = None  # UIDNEXT when the last fetch began
 
     # --- connection -----------------------------------------------------------------------
     def client(self) -> IMAPClient:
@@ -82,7 +83,10 @@ class ImapMailbox:
     def fetch(self, since: int = 0) -> Iterator[IncomingMail]:
         client = self.client()
         try:
-            uidvalidity = int(client.select_folder(self.folder)[b"UIDVALIDITY"])
+            selected = client.select_folder(self.folder)
+            uidvalidity = int(selected[b"UIDVALIDITY"])
+            # Mail delivered from here on gets a UID at or past this (see wait_for_new).
+            self._uidnext_at_pass = int(selected.get(b"UIDNEXT", 0)) or None
             # "N:*" always matches the last message, even below N: filter again.
             uids = sorted(u for u in client.search(["UID", f"{since + 1}:*"]) if u > since)
             for start in range(0, len(uids), FETCH_BATCH):
@@ -109,18 +113,23 @@ class ImapMailbox:
         set. True if new mail was announced. Checking every `poll` seconds keeps shutdown
         prompt; the caller re-issues IDLE well before the server's 29-minute limit.
 
-        Mail delivered during the pass that just ended is announced by neither IDLE (its
-        EXISTS comes before IDLE's continuation, which imapclient drops) nor STATUS (Dovecot
-        answers it from the session's own view): it would wait for the next full rescan. A
-        NOOP first brings the session up to date and reports it."""
+        Mail delivered during the pass that just ended is announced by neither IDLE nor a
+        later NOOP: the server told the session during the pass's own commands, whose
+        untagged EXISTS imapclient drops. So: a NOOP brings the session up to date (Dovecot
+        answers STATUS on the selected mailbox from the session's view), then UIDNEXT is
+        compared with its value when the pass began; only with nothing new does IDLE start."""
         client = self.client()
         try:
             _, responses = client.noop()
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                return True
+            if self._uidnext_at_pass is not None:
+                status = client.folder_status(self.folder, [b"UIDNEXT"])
+                if int(status[b"UIDNEXT"]) > self._uidnext_at_pass:
+                    return True
         except (OSError, IMAPClientError) as exc:
             self._drop()
-            raise TemporaryFailure(f"NOOP on {self.name} failed: {exc}") from exc
-        if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-            return True
+            raise TemporaryFailure(f"checking {self.name} for new mail failed: {exc}") from exc
         try:
             client.idle()
             try:
