@@ -197,11 +197,23 @@ def _answered_mail(session: Session, thread_ids: list[str]) -> OutboxMessage | N
 
 
 def _sent_lines(answered: OutboxMessage | None) -> list[str]:
-    """The plain text of the collabd mail being answered: its lines are never commands."""
+    """The plain text of the collabd mail being answered: its lines are never commands.
+
+    Remembered by Message-ID (a queued mail never changes): many replies answer the same
+    reminder, and parsing it again for each was a MIME parse per reply."""
     if answered is None:
         return []
-    body, is_html = decode.best_body(decode.load(answered.raw))
-    return [] if is_html else body.splitlines()
+    lines = _SENT_LINES.get(answered.message_id)
+    if lines is None:
+        body, is_html = decode.best_body(decode.load(answered.raw))
+        lines = [] if is_html else body.splitlines()
+        _SENT_LINES[answered.message_id] = lines
+        while len(_SENT_LINES) > 1024:  # the oldest first (dicts keep insertion order)
+            del _SENT_LINES[next(iter(_SENT_LINES))]
+    return lines
+
+
+_SENT_LINES: dict[str, list[str]] = {}
 
 
 def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) -> bool:
