@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from ..mail.compose import Attachment, CalendarPart
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import Attendee, Meeting
 from .ical import organizer_request
 from .views import meeting_view
@@ -65,10 +65,9 @@ def send_invitation(
     for attendee in recipients:
         if attendee.person is None:
             continue
-        queued += enqueue(
+        queued += queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
+            app,
             now=now,
             kind=KINDS[method],
             dedupe_key=f"meeting:{meeting.id}:{meeting.sequence}:{method}:{attendee.person.id}",

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record
 from ..mail.compose import CalendarPart
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import (
     Attendee,
     AttendeeRole,
@@ -228,11 +228,9 @@ def _tell_coordinator(
     view = meeting_view(meeting, app.settings.tz)
     answer = next(a for a in view["attendees"] if a["email"] == attendee.email)
     digest = hashlib.sha256(envelope.message_id.encode()).hexdigest()[:16]
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
-        now=app.clock.now(),
+        app,
         kind="meeting_answer_notice",
         dedupe_key=f"meeting:{meeting.id}:notice:{digest}",
         to=coordinator,
@@ -465,11 +463,9 @@ def _accept(session: Session, app: App, meeting: Meeting, organizer: Person) -> 
         partstat="ACCEPTED",
         now=app.clock.now(),
     )
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
-        now=app.clock.now(),
+        app,
         kind="meeting_accepted",
         dedupe_key=f"meeting:{meeting.id}:{meeting.sequence}:REPLY",
         to=organizer,
@@ -483,11 +479,9 @@ def _accept(session: Session, app: App, meeting: Meeting, organizer: Person) -> 
 def _ask_which_collaboration(
     session: Session, app: App, meeting: Meeting, organizer: Person
 ) -> None:
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
-        now=app.clock.now(),
+        app,
         kind="meeting_which_collab",
         dedupe_key=f"meeting:{meeting.id}:which-collab",
         to=organizer,

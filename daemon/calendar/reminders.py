@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import Meeting, MeetingStatus, Rsvp
 from .views import meeting_view
 
@@ -59,10 +59,9 @@ def meeting_reminders(app: App, now: datetime) -> list[str]:
                 if attendee.person is None:
                     continue
                 view = view or meeting_view(meeting, app.settings.tz)
-                if enqueue(
+                if queue_mail(
                     session,
-                    renderer=app.renderer,
-                    identity=app.identity,
+                    app,
                     now=now,
                     kind="meeting_reminder",
                     dedupe_key=f"meeting:{meeting.id}:remind-{reason}:{attendee.person.id}:{stamp}",

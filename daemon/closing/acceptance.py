@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..ledger.history import Origin, record
 from ..ledger.items import ItemChange, update_item
 from ..mail.compose import Attachment
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import (
     AcceptanceRequest,
     ActionItem,
@@ -211,10 +211,9 @@ def _ask_receiver(
         if reminder
         else f"acceptance-request:{request.id}:{len(request.deliverables)}"
     )
-    queued = enqueue(
+    queued = queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now or app.clock.now(),
         kind=REQUEST_KIND,
         dedupe_key=key,
@@ -307,10 +306,9 @@ def decide(
             ),
             origin,
         )
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now,
         kind=RESULT_KIND,
         dedupe_key=f"acceptance-result:{request.id}",

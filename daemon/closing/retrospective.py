@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record
 from ..ledger.items import item_history
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import (
     ActionItem,
     Collaboration,
@@ -115,10 +115,9 @@ def start(
     session.flush()
     session.refresh(retro, ["late_items"])
     for person in participants(collaboration, items):
-        enqueue(
+        queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
+            app,
             now=now,
             kind=REQUEST_KIND,
             dedupe_key=f"retrospective:{collaboration.id}:{person.id}",

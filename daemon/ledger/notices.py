@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import ActionItem, Collaboration, Person
 
 if TYPE_CHECKING:
@@ -28,11 +28,9 @@ def kickoff(session: Session, app: App, collaboration: Collaboration) -> int:
         people.setdefault(person.id, person)
     queued = 0
     for person in people.values():
-        queued += enqueue(
+        queued += queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
-            now=app.clock.now(),
+            app,
             kind="collab_kickoff",
             dedupe_key=f"kickoff:{collaboration.id}:{person.id}",
             to=person,
@@ -51,11 +49,9 @@ def items_assigned(session: Session, app: App, items: list[ActionItem]) -> int:
     for owned in by_owner.values():
         owner = owned[0].owner
         ids = ",".join(str(item.id) for item in owned)
-        queued += enqueue(
+        queued += queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
-            now=app.clock.now(),
+            app,
             kind="items_assigned",
             dedupe_key=f"assigned:{owner.id}:{ids}",
             to=owner,

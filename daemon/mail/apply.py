@@ -27,7 +27,7 @@ from ..store.models import (
     Person,
 )
 from .headers import addresses, header_values
-from .outbox import enqueue
+from .outbox import queue_mail
 from .reply import ParsedReply, decode, parse_reply
 from .tokens import TokenClaims, TokenError
 
@@ -334,10 +334,9 @@ def _answer(
         if envelope.subject.lower().startswith(("re:", "回复", "答复"))
         else f"Re: {envelope.subject}".strip()
     )
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now,
         kind="reply_answer",
         dedupe_key=f"answer:{envelope.message_id}",

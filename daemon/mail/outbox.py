@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Row, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +29,9 @@ from .compose import Attachment, CalendarPart, compose
 from .render import Renderer
 from .tokens import ReplyTokens
 from .transport import Envelope, OutcomeUnknown, Outgoing, PermanentFailure, TemporaryFailure
+
+if TYPE_CHECKING:
+    from ..app import App
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,18 @@ def enqueue(
 
 # Built once: the statement compiles once per dialect, the values go in as parameters.
 # No row back means the dedupe key existed and nothing was queued.
+def queue_mail(session: Session, app: App, *, now: datetime | None = None, **mail) -> bool:
+    """`enqueue` as collabd's parts call it: with the app's renderer, identity and clock
+    (`now` only when the caller decides for another instant, e.g. a tick's)."""
+    return enqueue(
+        session,
+        renderer=app.renderer,
+        identity=app.identity,
+        now=now or app.clock.now(),
+        **mail,
+    )
+
+
 # On the Table, not the mapped class: a plain INSERT, without the ORM's bulk machinery.
 _OUTBOX = OutboxMessage.__table__
 _INSERT_IF_NEW = {

@@ -14,7 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import (
     Confirmation,
     Minutes,
@@ -85,11 +85,9 @@ def tell_about_objection(
     meeting = minutes.meeting
     queued = 0
     for person in {p.id: p for p in (meeting.recorder, meeting.host) if p}.values():
-        queued += enqueue(
+        queued += queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
-            now=app.clock.now(),
+            app,
             kind="minutes_objection",
             dedupe_key=f"minutes-objection:{confirmation.id}:{confirmation.source}:{person.id}",
             to=person,
@@ -121,10 +119,9 @@ def remind_to_confirm(
         return False
     minutes, person = confirmation.minutes, confirmation.person
     meeting = minutes.meeting
-    return enqueue(
+    return queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now or app.clock.now(),
         kind="minutes_published",  # a reply to it is a verdict, like the minutes mail's
         dedupe_key=f"minutes-confirm-reminder:{confirmation.id}:{level}",
@@ -226,10 +223,9 @@ def settle_silent_confirmations(
         return silent
     meeting = minutes.meeting
     host = meeting.host or meeting.collaboration.coordinator
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now,
         kind="minutes_silence",
         dedupe_key=f"minutes-silence:{minutes.id}",

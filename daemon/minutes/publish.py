@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..ledger.history import Origin, record
 from ..ledger.items import ItemChange, add_items, update_item
 from ..ledger.specs import ItemSpec
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import (
     ActionItem,
     Confirmation,
@@ -359,11 +359,9 @@ def _mail_everyone(
             ask, state = "carried", carried[person.id].state.value
         else:
             ask, state = "none", ""
-        enqueue(
+        queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
-            now=app.clock.now(),
+            app,
             kind="minutes_published",
             dedupe_key=f"minutes:{minutes.id}:{person.id}",
             to=person,

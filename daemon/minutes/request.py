@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..errors import DataError
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import Meeting, MinutesRequest
 from .form import empty_form, form_context
 
@@ -57,10 +57,9 @@ def request_minutes(
         request.sent_count += 1
         request.last_sent_at = now
         request.recorder_id = recorder.id
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now,
         kind="minutes_request",
         dedupe_key=f"minutes-request:{meeting.id}:{request.sent_count}",
@@ -95,10 +94,9 @@ def remind_about_minutes(
         to = meeting.recorder or request.recorder
     else:
         to = meeting.host or meeting.collaboration.coordinator
-    return enqueue(
+    return queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now or app.clock.now(),
         kind="minutes_request",  # a reply to it is the filled form, like the request's
         dedupe_key=f"minutes-reminder:{meeting.id}:{level}",

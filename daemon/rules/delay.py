@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin
 from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import ActionItem, DelayRequest, InboundStatus, ItemStatus, Person
 
 if TYPE_CHECKING:
@@ -59,10 +59,9 @@ def request_delay(
     session.add(request)
     session.flush()
     collab = item.collaboration
-    enqueue(
+    queue_mail(
         session,
-        renderer=app.renderer,
-        identity=app.identity,
+        app,
         now=now,
         kind=KIND,
         dedupe_key=f"{RULE_ID}:r{request.id}",
@@ -148,11 +147,9 @@ def _tell(session, app, request: DelayRequest, people, problem: str = "") -> Non
         if person.id in seen:
             continue
         seen.add(person.id)
-        enqueue(
+        queue_mail(
             session,
-            renderer=app.renderer,
-            identity=app.identity,
-            now=app.clock.now(),
+            app,
             kind="delay_decision",
             dedupe_key=f"delay.decision:r{request.id}:{request.status}:{problem}:p{person.id}",
             to=person,

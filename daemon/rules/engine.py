@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import ActionItem, CollabStatus, Person, RuleSchedule
 from . import digest, minutes
 from .base import ItemRule, Occurrence
@@ -118,10 +118,9 @@ class Pass:
         attachments=(),
     ) -> None:
         deferred = self.release > self.now
-        queued = enqueue(
+        queued = queue_mail(
             self.session,
-            renderer=self.app.renderer,
-            identity=self.app.identity,
+            self.app,
             now=self.now,
             kind=kind,
             dedupe_key=key,

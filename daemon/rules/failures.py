@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..mail.outbox import enqueue
+from ..mail.outbox import queue_mail
 from ..store.models import Collaboration, OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
@@ -43,10 +43,9 @@ def report_failures(app: App, now: datetime) -> list[str]:
             if key in done:
                 continue
             collab = session.get(Collaboration, row.collaboration_id)
-            queued = enqueue(
+            queued = queue_mail(
                 session,
-                renderer=app.renderer,
-                identity=app.identity,
+                app,
                 now=now,
                 kind=KIND,
                 dedupe_key=key,
