@@ -124,13 +124,15 @@ def deliver(
             requested_by=origin.source,
             verdict=Verdict.PENDING,
             note="",
+            deliverables=[],  # known empty: reading it later needs no query
         )
         session.add(request)
         session.flush()
     else:
         return outcome
     outcome.request = request
-    _store(session, app, item, request, files, origin, outcome)
+    if files:
+        _store(session, app, item, request, files, origin, outcome)
     outcome.requested = _ask_receiver(session, app, item, request, origin)
     return outcome
 
@@ -199,7 +201,8 @@ def _ask_receiver(
     rule_id: str | None = None,
     now: datetime | None = None,  # the tick's instant, for a reminder
 ) -> bool:
-    session.refresh(request, ["deliverables"])
+    # The files of the round: loaded with the request, plus those _store just added (the
+    # relationship's back_populates puts them in this list).
     attachments = [
         Attachment(d.filename, (app.settings.data_dir / d.path).read_bytes(), d.content_type)
         for d in request.deliverables

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin
@@ -104,11 +104,8 @@ def read_reply(
         _answer(session, app, envelope, person, None, [CommandResult("no_token")], token_problem)
         return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
 
-    collab = (
-        _pinned(session, session.get(Collaboration, claims.collaboration_id))
-        if claims.collaboration_id
-        else None
-    )
+    collab_id = claims.collaboration_id
+    collab = session.get(Collaboration, collab_id) if collab_id else None
     return ReplyContext(session, app, envelope, parsed, person, claims, collab, answered)
 
 
@@ -151,7 +148,7 @@ def preload_senders(session: Session, emails: list[str]) -> None:
         return
     found = {p.email: p for p in session.scalars(select(Person).where(Person.email.in_(wanted)))}
     for email in wanted:
-        known[email] = _pinned(session, found.get(email))
+        known[email] = found.get(email)
 
 
 def _person_by_email(session: Session, email: str) -> Person | None:
@@ -162,12 +159,18 @@ def _person_by_email(session: Session, email: str) -> Person | None:
     return known[email]
 
 
-def _pinned(session: Session, obj: object) -> object:
-    """Keep `obj` referenced for the session's life. SQLAlchemy's identity map holds objects
-    weakly: without this, a batch would load the same collaboration once per mail."""
-    if obj is not None:
-        session.info.setdefault("collabd.pinned", set()).add(obj)
-    return obj
+def keep_loaded(session: Session) -> None:
+    """Keep every object the session loads for the session's life (ingest: one batch).
+
+    SQLAlchemy's identity map holds objects weakly: without this, a batch loaded the same
+    collaboration, department or person again for every mail that touched it, once the
+    previous mail's references were gone. A batch is at most ingest.BATCH mails, so what
+    is kept stays small; it is all let go with the session."""
+    kept: list[object] = session.info.setdefault("collabd.kept", [])
+
+    @event.listens_for(session, "loaded_as_persistent")
+    def keep(session: Session, instance: object) -> None:
+        kept.append(instance)
 
 
 def _claims(app: App, message: Message, thread_ids: list[str]) -> tuple[TokenClaims | None, str]:

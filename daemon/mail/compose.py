@@ -1,25 +1,25 @@
 """Turning a rendered mail into RFC 5322 bytes with the headers collabd always sets.
 
-Built with the email package's compat32 MIME classes: the modern EmailMessage API folds
-headers about ten times slower (bench/ingest.py: 7.6 ms against 0.8 ms per mail), and every
-answer to a reply is composed inside the ingest transaction.
+collabd's mails have few shapes: multipart/alternative (plain, html[, calendar]), the HTML
+maybe in multipart/related with its pictures, all maybe in multipart/mixed with files. Every
+leaf is base64. So the bytes are written here directly instead of building email.message
+objects and running the email package's generator over them: that was two thirds of
+queueing an answer, and every answer to a reply is composed inside the ingest transaction
+(bench/ingest.py). Non-ASCII headers are still encoded by email.header (RFC 2047), and
+tests/test_compose.py reads every shape back with the email package's strict parser.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import encoders
 from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.mime.text import MIMEText
-from email.policy import Compat32
 from email.utils import format_datetime, formataddr
+from urllib.parse import quote
 
 from .render import RenderedMail
 
@@ -27,25 +27,91 @@ from .render import RenderedMail
 # carries its own loop header instead of answering itself.
 LOOP_HEADER = "X-Collabd-Loop"
 
-
-class _Wire(Compat32):
-    """compat32 with CRLF line ends, and a fast path for short ASCII headers: the stock
-    policy builds an email.header.Header for every header only to fold it, which was half
-    of composing a mail (bench/ingest.py answers every reply inside its transaction)."""
-
-    def _fold(self, name: str, value: object, sanitize: bool) -> str:
-        if (
-            isinstance(value, str)
-            and value.isascii()
-            and "\n" not in value
-            and "\r" not in value
-            and len(name) + len(value) + 2 <= self.max_line_length
-        ):
-            return f"{name}: {value}{self.linesep}"
-        return super()._fold(name, value, sanitize)
+CRLF = "\r\n"
+MAX_LINE = 78  # RFC 5322 2.1.1: lines SHOULD be at most 78 characters
+_RFC2231_CHUNK = 57  # percent-encoded characters per continuation: lines stay within 78
 
 
-WIRE = _Wire(linesep="\r\n")
+def header_line(name: str, value: str) -> str:
+    """`Name: value` CRLF, folded to MAX_LINE where the value allows it.
+
+    ASCII is folded at spaces (RFC 5322 folding); anything else becomes RFC 2047 encoded
+    words, which email.header folds itself."""
+    if not value.isascii():
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
+        return f"{name}: {encoded}{CRLF}"
+    value = " ".join(value.split())  # no CR/LF or runs of blanks from a caller's value
+    if len(name) + 2 + len(value) <= MAX_LINE:
+        return f"{name}: {value}{CRLF}"
+    lines, line = [], f"{name}:"
+    for word in value.split(" "):
+        if len(line) + 1 + len(word) > MAX_LINE and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return CRLF.join(lines) + CRLF
+
+
+def _base64(content: bytes) -> bytes:
+    """Base64 in lines of 76 characters (RFC 2045 6.8), CRLF-terminated."""
+    return base64.encodebytes(content).replace(b"\n", b"\r\n")
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """A MIME entity as it goes on the wire: its content headers, then its body."""
+
+    headers: str  # complete header lines, each ending in CRLF
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        return self.headers.encode("ascii") + b"\r\n" + self.body
+
+
+def _leaf(content_type: str, content: bytes, *more_headers: str) -> _Entity:
+    headers = (
+        header_line("Content-Type", content_type)
+        + header_line("Content-Transfer-Encoding", "base64")
+        + "".join(more_headers)
+    )
+    return _Entity(headers, _base64(content))
+
+
+def _text(subtype: str, text: str) -> _Entity:
+    return _leaf(f'text/{subtype}; charset="utf-8"', text.encode("utf-8"))
+
+
+def _multipart(subtype: str, boundary: str, parts: list[_Entity]) -> _Entity:
+    # Boundaries are "=_collabd_" + hex: "=_" never occurs in base64 or in header lines.
+    delimiter = b"--" + boundary.encode("ascii")
+    body = b"".join(delimiter + b"\r\n" + part.to_bytes() + b"\r\n" for part in parts)
+    return _Entity(
+        header_line("Content-Type", f'multipart/{subtype}; boundary="{boundary}"'),
+        body + delimiter + b"--\r\n",
+    )
+
+
+def _disposition(kind: str, filename: str) -> str:
+    """Content-Disposition with the file name: quoted if it is plain ASCII, otherwise
+    RFC 2231 (`filename*=utf-8''…`, continued over several lines when long), which keeps
+    Chinese file names intact in every client we know."""
+    if filename.isascii() and filename.isprintable() and not any(c in filename for c in '"\\'):
+        return header_line("Content-Disposition", f'{kind}; filename="{filename}"')
+    encoded = quote(filename, safe="")
+    if len("filename*=utf-8''") + len(encoded) <= MAX_LINE - 1:
+        return f"Content-Disposition: {kind};{CRLF} filename*=utf-8''{encoded}{CRLF}"
+    # A continuation never splits a %XX escape.
+    chunks, start = [], 0
+    while start < len(encoded):
+        end = min(start + _RFC2231_CHUNK, len(encoded))
+        while "%" in encoded[max(end - 2, start) : end] and end < len(encoded):
+            end -= 1
+        chunks.append(encoded[start:end])
+        start = end
+    params = [f"filename*0*=utf-8''{chunks[0]}"]
+    params += [f"filename*{n}*={chunk}" for n, chunk in enumerate(chunks[1:], start=1)]
+    return f"Content-Disposition: {kind};{CRLF} " + f";{CRLF} ".join(params) + CRLF
 
 
 @dataclass(frozen=True)
@@ -56,19 +122,13 @@ class Attachment:
     content: bytes
     content_type: str = ""  # guessed from the file name when empty
 
-    def part(self) -> MIMEBase:
+    def entity(self) -> _Entity:
         content_type = (
             self.content_type
             or mimetypes.guess_type(self.filename)[0]
             or "application/octet-stream"
         )
-        maintype, _, subtype = content_type.partition("/")
-        part = MIMEBase(maintype, subtype)
-        part.set_payload(self.content)
-        encoders.encode_base64(part)
-        # RFC 2231 encoding keeps Chinese file names intact in every client we know.
-        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", self.filename))
-        return part
+        return _leaf(content_type, self.content, _disposition("attachment", self.filename))
 
 
 @dataclass(frozen=True)
@@ -78,11 +138,8 @@ class CalendarPart:
     ics: bytes
     method: str  # REQUEST, CANCEL, REPLY, COUNTER …
 
-    def part(self) -> MIMENonMultipart:
-        part = MIMENonMultipart("text", "calendar", method=self.method, charset="utf-8")
-        part.set_payload(self.ics)
-        encoders.encode_base64(part)
-        return part
+    def entity(self) -> _Entity:
+        return _leaf(f'text/calendar; method="{self.method}"; charset="utf-8"', self.ics)
 
 
 @dataclass(frozen=True)
@@ -95,13 +152,13 @@ class InlineImage:
     content: bytes
     subtype: str = "png"
 
-    def part(self) -> MIMEBase:
-        part = MIMEBase("image", self.subtype)
-        part.set_payload(self.content)
-        encoders.encode_base64(part)
-        part.add_header("Content-ID", f"<{self.content_id}>")
-        part.add_header("Content-Disposition", "inline", filename=self.filename)
-        return part
+    def entity(self) -> _Entity:
+        return _leaf(
+            f"image/{self.subtype}",
+            self.content,
+            header_line("Content-ID", f"<{self.content_id}>"),
+            _disposition("inline", self.filename),
+        )
 
 
 def _address(name: str, address: str) -> str:
@@ -125,41 +182,32 @@ def compose(
     """multipart/alternative (plain, html[, calendar]); with attachments, that goes first
     inside a multipart/mixed and each file follows as its own part (the shape Outlook
     expects for invitations with files)."""
-    # Boundaries from the Message-ID: the generator then need not invent one and search the
-    # whole text for it ("=_" never occurs in base64 or in our header lines).
+    # Boundaries from the Message-ID: unique per mail, and the same bytes when composed again.
     boundary = "=_collabd_" + hashlib.sha1(message_id.encode()).hexdigest()[:24]
-    body = MIMEMultipart("alternative", boundary=boundary + "_a")
-    body.attach(MIMEText(mail.text, "plain", "utf-8"))
+    html = _text("html", mail.html)
     # Inline images (attachments that are InlineImage) travel with the HTML they belong to.
-    images = [a for a in attachments if isinstance(a, InlineImage)]
-    attachments = [a for a in attachments if not isinstance(a, InlineImage)]
+    images = [a.entity() for a in attachments if isinstance(a, InlineImage)]
     if images:
-        related = MIMEMultipart("related", boundary=boundary + "_r")
-        related.attach(MIMEText(mail.html, "html", "utf-8"))
-        for image in images:
-            related.attach(image.part())
-        body.attach(related)
-    else:
-        body.attach(MIMEText(mail.html, "html", "utf-8"))
+        html = _multipart("related", boundary + "_r", [html, *images])
+    alternatives = [_text("plain", mail.text), html]
     if calendar is not None:
-        body.attach(calendar.part())
-    if attachments:
-        message = MIMEMultipart("mixed", boundary=boundary + "_m")
-        message.attach(body)
-        for attachment in attachments:
-            message.attach(attachment.part())
-    else:
-        message = body
-    message["From"] = _address(sender_name, sender_address)
-    message["To"] = ", ".join(_address(name, address) for name, address in to)
-    if reply_to:
-        message["Reply-To"] = _address(sender_name, reply_to)
-    message["Subject"] = Header(mail.subject, "utf-8")
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message[LOOP_HEADER] = sender_address
-    message["X-Collabd-Kind"] = kind
-    for name, value in (extra_headers or {}).items():
-        message[name] = value
-    return message.as_bytes(policy=WIRE)
+        alternatives.append(calendar.entity())
+    body = _multipart("alternative", boundary + "_a", alternatives)
+    files = [a.entity() for a in attachments if not isinstance(a, InlineImage)]
+    if files:
+        body = _multipart("mixed", boundary + "_m", [body, *files])
+    headers = [
+        ("MIME-Version", "1.0"),
+        ("From", _address(sender_name, sender_address)),
+        ("To", ", ".join(_address(name, address) for name, address in to)),
+        *([("Reply-To", _address(sender_name, reply_to))] if reply_to else []),
+        ("Subject", mail.subject),
+        ("Date", format_datetime(date)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),
+        (LOOP_HEADER, sender_address),
+        ("X-Collabd-Kind", kind),
+        *(extra_headers or {}).items(),
+    ]
+    top = body.headers + "".join(header_line(name, value) for name, value in headers)
+    return _Entity(top, body.body).to_bytes()

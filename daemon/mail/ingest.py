@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import InboundMessage, InboundStatus, MailboxCursor
-from .apply import preload_senders
+from .apply import keep_loaded, preload_senders
 from .reply import decode
 from .routes import route
 from .transport import Incoming, IncomingMail, Outcome
@@ -122,6 +122,7 @@ def ingest_batch(
     try:
         envelopes = [_read(mail) for mail in mails]
         with app.db.transaction() as session:
+            keep_loaded(session)
             seen = _seen_rows(session, mails, envelopes)
             preload_senders(session, [e.sender for e in envelopes if isinstance(e, Envelope)])
             outcomes = [
