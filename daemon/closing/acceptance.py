@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record
@@ -47,12 +47,19 @@ def receiver_for(item: ActionItem) -> Person:
 
 
 def latest_request(session: Session, item: ActionItem) -> AcceptanceRequest | None:
-    return session.scalar(
-        select(AcceptanceRequest)
-        .where(AcceptanceRequest.item_id == item.id)
-        .order_by(AcceptanceRequest.round.desc())
-        .limit(1)
-    )
+    # Without autoflush: a request is flushed as soon as it is made (deliver), and a changed
+    # one is read from the identity map as changed; flushing the caller's item was a second
+    # flush for every `#N 完成`.
+    with session.no_autoflush:
+        return session.scalar(_LATEST_REQUEST, {"item_id": item.id})
+
+
+_LATEST_REQUEST = (
+    select(AcceptanceRequest)
+    .where(AcceptanceRequest.item_id == bindparam("item_id"))
+    .order_by(AcceptanceRequest.round.desc())
+    .limit(1)
+)
 
 
 def rounds(session: Session, item: ActionItem) -> list[AcceptanceRequest]:

@@ -63,9 +63,11 @@ def record(
     new: object = None,
     note: str = "",
 ) -> None:
-    """Append one history row. Written with a plain INSERT, not an ORM object: history is
-    never read back in the same unit of work, and this is on every mail's hot path."""
-    session.execute(
+    """Append one history row. Written with a plain INSERT on the session's connection, not
+    an ORM object: history is never read back as objects in the same unit of work, and this
+    is on every mail's hot path. (session.execute would also flush the caller's pending
+    changes first, once for every field a change records.)"""
+    session.connection().execute(
         _INSERT,
         dict(
             at=at,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin
@@ -228,6 +228,20 @@ def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) ->
     return any(p.id == person.id for p in item.collaborators)  # loaded only when needed
 
 
+def _item(session: Session, collab: Collaboration | None, number: int) -> ActionItem | None:
+    if collab is None:
+        return None
+    # Without autoflush: replies never create items, and the item a previous command of this
+    # mail changed comes from the identity map as changed.
+    with session.no_autoflush:
+        return session.scalar(_ITEM_BY_NUMBER, {"collab": collab.id, "number": number})
+
+
+_ITEM_BY_NUMBER = select(ActionItem).where(
+    ActionItem.collaboration_id == bindparam("collab"), ActionItem.number == bindparam("number")
+)
+
+
 def _apply_commands(
     session: Session,
     app: App,
@@ -250,15 +264,7 @@ def _apply_commands(
                 outcomes.append(CommandResult("need_number", status=ItemStatus(command.status)))
                 continue
             number = single.number
-        item = (
-            None
-            if collab is None
-            else session.scalar(
-                select(ActionItem).where(
-                    ActionItem.collaboration_id == collab.id, ActionItem.number == number
-                )
-            )
-        )
+        item = _item(session, collab, number)
         if item is None:
             outcomes.append(CommandResult("no_such_item", item=number))
             continue

@@ -12,7 +12,7 @@ from functools import cache
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 from ..store.models import Locale, label
 
@@ -49,11 +49,26 @@ def _environment(autoescape: bool) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates are part of the installed package: no stat() of the file on every mail.
+        auto_reload=False,
     )
     env.filters["label"] = lambda value, locale: label(value, locale)
     env.filters["day"] = _format_date
     env.filters["refs"] = _item_refs
     return env
+
+
+@cache
+def _template(autoescape: bool, name: str, ext: str, locale: str) -> Template | None:
+    """The template for a locale, else the default locale's, else None (looked up once per
+    name: a missing template costs an exception and a stat() of the disk each time)."""
+    env = _environment(autoescape)
+    for wanted in dict.fromkeys((locale, DEFAULT_LOCALE)):
+        try:
+            return env.get_template(f"{wanted}/{name}.{ext}.j2")
+        except TemplateNotFound:
+            continue
+    return None
 
 
 class Renderer:
@@ -63,31 +78,20 @@ class Renderer:
     def render(self, name: str, locale: str, **context: object) -> RenderedMail:
         locale = locale if locale in set(Locale) else DEFAULT_LOCALE
         context = {"locale": locale, "local": self._local, **context}
-        text = self._render(False, name, "txt", locale, context)
-        header, _, body = text.partition("\n\n")
+        text_template = _template(False, name, "txt", locale)
+        if text_template is None:
+            raise TemplateNotFound(f"{locale}/{name}.txt.j2")
+        header, _, body = text_template.render(context).partition("\n\n")
         if not header.startswith("Subject: "):
             raise ValueError(f"template {locale}/{name}.txt.j2 must start with 'Subject: '")
         subject = " ".join(header.removeprefix("Subject: ").split())
         body = body.strip() + "\n"
-        try:
-            html = self._render(True, name, "html", locale, context)
-        except TemplateNotFound:  # short answers have only a text template
-            html = (
-                _environment(True)
-                .get_template("_plain.html.j2")
-                .render({**context, "subject": subject, "text": body})
-            )
+        html_template = _template(True, name, "html", locale)
+        if html_template is None:  # short answers have only a text template
+            html_template = _environment(True).get_template("_plain.html.j2")
+            context = {**context, "subject": subject, "text": body}
+        html = html_template.render(context)
         return RenderedMail(subject=subject, text=body, html=html)
-
-    def _render(self, autoescape: bool, name: str, ext: str, locale: str, context: dict) -> str:
-        env = _environment(autoescape)
-        try:
-            template = env.get_template(f"{locale}/{name}.{ext}.j2")
-        except TemplateNotFound:
-            if locale == DEFAULT_LOCALE:
-                raise
-            template = env.get_template(f"{DEFAULT_LOCALE}/{name}.{ext}.j2")
-        return template.render(context)
 
     def _local(self, instant: datetime) -> str:
         """An instant as people read it: in the configured timezone, to the minute."""

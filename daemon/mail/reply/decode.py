@@ -141,6 +141,8 @@ def header(msg: email.message.Message, name: str) -> str:
     raw = _raw_header(msg, name)
     if not raw:
         return ""
+    if raw.isascii() and "=?" not in raw:  # most headers: nothing to decode
+        return " ".join(raw.split())
     try:
         if any("\udc80" <= ch <= "\udcff" for ch in raw):
             raw = decode_bytes(raw.encode("utf-8", "surrogateescape"))
