@@ -277,6 +277,53 @@ def test_a_mail_that_keeps_failing_is_quarantined_and_does_not_block_others(worl
     assert world.quarantined() == 1
 
 
+def test_a_mail_rolled_back_mid_batch_leaves_no_trace_for_the_next_one(imap_world):
+    # The first reply changes #1 and then fails (its answer cannot be queued); the second,
+    # in the same batch, must see #1 as the database has it, not as the failed one left it.
+    world = imap_world
+    assignment = world.received("li.na", "您负责的行动项")
+    failing = world.reply(assignment, "#1 完成", world.address("li.na"))
+    following = world.reply(assignment, "#1 进行中 50%", world.address("li.na"))
+    _reject_outbox_rows(world.app, f"answer:{failing['Message-ID']}")
+    world.deliver(failing)
+    world.deliver(following)
+
+    report = world.ingest()
+    assert (report.failed, report.applied) == (1, 1)
+    item = world.item(1)
+    assert (item.status, item.progress) == (ItemStatus.IN_PROGRESS, 50)
+    assert world.history_from(failing["Message-ID"]) == []
+    changes = {
+        h.field: (h.old_value, h.new_value) for h in world.history_from(following["Message-ID"])
+    }
+    assert changes == {"status": ("not_started", "in_progress"), "progress": ("0", "50")}
+
+
+def _reject_outbox_rows(app, dedupe_key: str) -> None:
+    with app.db.engine.begin() as connection:
+        if app.db.dialect == "sqlite":
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison_outbox BEFORE INSERT ON outbox "
+                    f"WHEN NEW.dedupe_key = '{dedupe_key}' "
+                    "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE FUNCTION poison_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "RAISE EXCEPTION 'poisoned'; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER poison_outbox BEFORE INSERT ON outbox FOR EACH ROW "
+                    f"WHEN (NEW.dedupe_key = '{dedupe_key}') EXECUTE FUNCTION poison_outbox()"
+                )
+            )
+
+
 def _reject_history_from(app, message_id: str) -> None:
     with app.db.engine.begin() as connection:
         if app.db.dialect == "sqlite":

@@ -208,6 +208,9 @@ def _apply_one(
             )
     except Exception as exc:
         log.exception("ingest of %s failed", envelope.message_id)
+        # Objects may still show what the rolled-back savepoint wrote (ledger.items writes
+        # an item's fields straight to its row): read them again from the database.
+        session.expire_all()
         error = f"{type(exc).__name__}: {exc}"
         return _count_failure(
             session, app, mail, envelope, envelope.message_id, seen, error, report
