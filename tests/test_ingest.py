@@ -257,7 +257,7 @@ def test_a_mail_that_keeps_failing_is_quarantined_and_does_not_block_others(worl
     good = world.reply(
         world.received("zhang.wei", "您负责的行动项"), "#2 进行中 10%", world.address("zhang.wei")
     )
-    _reject_history_from(world.app, poison["Message-ID"])  # a real database error for one mail
+    _reject_inserts(world.app, "history", "source", poison["Message-ID"])
     world.deliver(poison)
     world.deliver(good)
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -284,7 +284,7 @@ def test_a_mail_rolled_back_mid_batch_leaves_no_trace_for_the_next_one(imap_worl
     assignment = world.received("li.na", "您负责的行动项")
     failing = world.reply(assignment, "#1 完成", world.address("li.na"))
     following = world.reply(assignment, "#1 进行中 50%", world.address("li.na"))
-    _reject_outbox_rows(world.app, f"answer:{failing['Message-ID']}")
+    _reject_inserts(world.app, "outbox", "dedupe_key", f"answer:{failing['Message-ID']}")
     world.deliver(failing)
     world.deliver(following)
 
@@ -299,51 +299,28 @@ def test_a_mail_rolled_back_mid_batch_leaves_no_trace_for_the_next_one(imap_worl
     assert changes == {"status": ("not_started", "in_progress"), "progress": ("0", "50")}
 
 
-def _reject_outbox_rows(app, dedupe_key: str) -> None:
+def _reject_inserts(app, table: str, column: str, value: str) -> None:
+    """A real database error for one mail: a trigger refuses rows with `column = value`."""
+    name = f"poison_{table}"
     with app.db.engine.begin() as connection:
         if app.db.dialect == "sqlite":
             connection.execute(
                 text(
-                    "CREATE TRIGGER poison_outbox BEFORE INSERT ON outbox "
-                    f"WHEN NEW.dedupe_key = '{dedupe_key}' "
-                    "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+                    f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                    f"WHEN NEW.{column} = '{value}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
                 )
             )
         else:
             connection.execute(
                 text(
-                    "CREATE FUNCTION poison_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                     "RAISE EXCEPTION 'poisoned'; END $$"
                 )
             )
             connection.execute(
                 text(
-                    "CREATE TRIGGER poison_outbox BEFORE INSERT ON outbox FOR EACH ROW "
-                    f"WHEN (NEW.dedupe_key = '{dedupe_key}') EXECUTE FUNCTION poison_outbox()"
-                )
-            )
-
-
-def _reject_history_from(app, message_id: str) -> None:
-    with app.db.engine.begin() as connection:
-        if app.db.dialect == "sqlite":
-            connection.execute(
-                text(
-                    "CREATE TRIGGER poison BEFORE INSERT ON history "
-                    f"WHEN NEW.source = '{message_id}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    "RAISE EXCEPTION 'poisoned'; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER poison BEFORE INSERT ON history FOR EACH ROW "
-                    f"WHEN (NEW.source = '{message_id}') EXECUTE FUNCTION poison()"
+                    f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW "
+                    f"WHEN (NEW.{column} = '{value}') EXECUTE FUNCTION {name}()"
                 )
             )
 
