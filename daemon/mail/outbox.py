@@ -265,17 +265,9 @@ def send_due(
     settled: set[int] = set()
     try:
         # One ledger connection for the batch's marks: a session per mail cost a third of
-        # the throughput (bench/tick.py). One commit per mail: mail N's "sent" mark is
-        # committed together with mail N+1's "in flight" mark, before N+1 goes out.
+        # the throughput (bench/tick.py).
         with outgoing.session() as connection, db.engine.connect() as ledger:
-            try:
-                for row in rows:
-                    if should_stop():  # the rest of the claim runs out and is taken again
-                        break
-                    _send_one(db, connection, clock, row, report, ledger, journal)
-                    settled.add(row.id)
-            finally:
-                ledger.commit()  # the last mail's "sent" mark
+            _send_batch(db, connection, clock, rows, report, ledger, journal, should_stop, settled)
         _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
@@ -291,15 +283,84 @@ def send_due(
     return report
 
 
-def _send_one(
+def _send_batch(
     db: Database,
     outgoing: Outgoing,
     clock: Clock,
-    row: Row,
+    rows: list[Row],
     report: SendReport,
-    ledger: Connection | None = None,
-    journal: str | None = None,
+    ledger: Connection,
+    journal: str | None,
+    should_stop: Callable[[], bool],
+    settled: set[int],
 ) -> None:
+    """Mark in flight (committed), send, mark sent. Every commit carries the "sent" marks so
+    far and the in-flight marks of the next mails, which go out only after it.
+
+    Without a journal each commit marks one mail in flight. With the journal (the daemon on
+    SMTP) it marks JOURNALED_MARKS: a crash may then leave a few marked mails unsent, and
+    the journal settles them like any interrupted send (no copy, so they are sent after
+    journal_grace; a mail that did go out has its copy, so it is never sent twice). A commit
+    per mail was most of what the sender cost beyond the server's own time (bench/tick.py)."""
+    per_commit = JOURNALED_MARKS if journal else 1
+    in_flight: set[int] = set()  # marked in flight and committed, not yet tried
+    just_sent: list[dict] = []  # "sent" marks waiting for the next commit
+    next_to_mark = 0
+    try:
+        for index, row in enumerate(rows):
+            if should_stop():  # the rest of the claim runs out and is taken again
+                break
+            if index == next_to_mark:
+                chunk = rows[index : index + per_commit]
+                in_flight |= _ledger_step(ledger, just_sent, chunk, clock.now())
+                just_sent, next_to_mark = [], index + len(chunk)
+            if row.id in in_flight:
+                in_flight.discard(row.id)  # tried from here on: its mark stays until settled
+                if _conclude(db, clock, row, report, _attempt(outgoing, row, journal), journal):
+                    just_sent.append({"row_id": row.id, "sent_at": clock.now()})
+            else:
+                _claim_lost(row)
+            settled.add(row.id)
+    finally:
+        # The last "sent" marks, and the in-flight marks of mails a stop left untried.
+        _ledger_step(ledger, just_sent, [], clock.now(), untried=in_flight)
+
+
+# In-flight marks per commit when the journal can settle a crash (see _send_batch).
+JOURNALED_MARKS = 5
+
+
+def _ledger_step(
+    ledger: Connection,
+    sent: list[dict],
+    sending: list[Row],
+    now: datetime,
+    untried: set[int] = frozenset(),
+) -> set[int]:
+    """One commit: "sent" marks, in-flight marks, and marks taken back from mails that
+    were never tried. Returns the ids marked in flight (still ours to send)."""
+    if sent:
+        ledger.execute(_MARK_SENT, sent)
+    marked: set[int] = set()
+    if sending:
+        params = {"row_ids": [row.id for row in sending], "worker": _worker_name(), "now": now}
+        marked = set(ledger.execute(_MARK_SENDING, params).scalars())
+    if untried:
+        ledger.execute(_UNMARK_SENDING, {"row_ids": list(untried), "worker": _worker_name()})
+    ledger.commit()
+    return marked
+
+
+def _claim_lost(row: Row) -> None:
+    log.warning(
+        "outbox: claim on %s ran out before sending: left to its new owner",
+        row.message_id,
+        extra={"message_id": row.message_id},
+    )
+
+
+def _attempt(outgoing: Outgoing, row: Row, journal: str | None) -> Exception | None:
+    """Hand the mail to the server; the transport's failure, or None when it took it."""
     recipients = [address for _, address in getaddresses([row.recipients])]
     envelope = Envelope(
         sender=row.sender,
@@ -307,52 +368,54 @@ def _send_one(
         raw=row.raw,
         message_id=row.message_id,
     )
-    if not _mark_sending(db, row, clock.now(), ledger):
-        log.warning(
-            "outbox: claim on %s ran out before sending: left to its new owner",
-            row.message_id,
-            extra={"message_id": row.message_id},
-        )
-        return
     try:
         outgoing.send(envelope)
-    except OutcomeUnknown as exc:
-        if journal:  # keep `sending_since`: the journal will tell whether it went out
-            _release(db, [row.id], in_flight=True)
-            report.deferred.append((row.message_id, str(exc)))
-            log.warning(
-                "outbox: %s: %s; outcome unknown until its journal copy is looked for",
-                row.message_id,
-                exc,
-                extra={"message_id": row.message_id},
-            )
-            return
-        _settle(db, row, clock.now(), temporary=str(exc))
-        report.deferred.append((row.message_id, str(exc)))
-        return
-    except TemporaryFailure as exc:
-        status = _settle(db, row, clock.now(), temporary=str(exc), retry_after=exc.retry_after)
+    except (OutcomeUnknown, TemporaryFailure, PermanentFailure) as exc:
+        return exc
+    return None
+
+
+def _conclude(
+    db: Database,
+    clock: Clock,
+    row: Row,
+    report: SendReport,
+    problem: Exception | None,
+    journal: str | None,
+) -> bool:
+    """Record how the attempt went. True when the server took the mail: the caller then
+    marks it sent (in its next commit)."""
+    if problem is None:
+        report.sent.append(row.message_id)
+        log.info(
+            "outbox: sent %s (%s) to %s",
+            row.message_id,
+            row.kind,
+            row.recipients,
+            extra={"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id},
+        )
+        return True
+    if isinstance(problem, OutcomeUnknown) and journal:
+        # Keep `sending_since`: the journal will tell whether it went out.
+        _release(db, [row.id], in_flight=True)
+        report.deferred.append((row.message_id, str(problem)))
+        log.warning(
+            "outbox: %s: %s; outcome unknown until its journal copy is looked for",
+            row.message_id,
+            problem,
+            extra={"message_id": row.message_id},
+        )
+    elif isinstance(problem, PermanentFailure):
+        _settle(db, row, clock.now(), permanent=str(problem))
+        report.failed.append((row.message_id, str(problem)))
+        log.error("outbox: %s to %s failed: %s", row.message_id, row.recipients, problem)
+    else:  # a 4xx, or a lost connection without a journal to ask: try again later
+        retry_after = getattr(problem, "retry_after", None)
+        status = _settle(db, row, clock.now(), temporary=str(problem), retry_after=retry_after)
         gave_up = status is OutboxStatus.FAILED  # past RETRY_DEADLINE
-        (report.failed if gave_up else report.deferred).append((row.message_id, str(exc)))
-        log.warning("outbox: %s to %s deferred: %s", row.message_id, row.recipients, exc)
-        return
-    except PermanentFailure as exc:
-        _settle(db, row, clock.now(), permanent=str(exc))
-        report.failed.append((row.message_id, str(exc)))
-        log.error("outbox: %s to %s failed: %s", row.message_id, row.recipients, exc)
-        return
-    if ledger is not None:
-        _mark_sent(ledger, row, clock.now())
-    else:
-        _settle(db, row, clock.now())
-    report.sent.append(row.message_id)
-    log.info(
-        "outbox: sent %s (%s) to %s",
-        row.message_id,
-        row.kind,
-        row.recipients,
-        extra={"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id},
-    )
+        (report.failed if gave_up else report.deferred).append((row.message_id, str(problem)))
+        log.warning("outbox: %s to %s deferred: %s", row.message_id, row.recipients, problem)
+    return False
 
 
 def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
@@ -379,7 +442,7 @@ def _release(db: Database, ids: list[int], in_flight: bool = False) -> None:
 _MARK_SENDING = (
     update(OutboxMessage)
     .where(
-        OutboxMessage.id == bindparam("row_id"),
+        OutboxMessage.id.in_(bindparam("row_ids", expanding=True)),
         OutboxMessage.claimed_by == bindparam("worker"),
         OutboxMessage.claimed_until > bindparam("now", type_=UTCDateTime()),
         OutboxMessage.status == OutboxStatus.PENDING,
@@ -390,19 +453,21 @@ _MARK_SENDING = (
 )
 
 
-def _mark_sending(db: Database, row: Row, now: datetime, ledger: Connection | None = None) -> bool:
-    """Mark the row in flight and commit; False if our claim on it ran out. On the batch's
-    ledger connection when there is one (a session per mail halved the send rate)."""
-    params = {"row_id": row.id, "worker": _worker_name(), "now": now}
-    if ledger is not None:
-        marked = ledger.execute(_MARK_SENDING, params).scalar_one_or_none()
-        ledger.commit()
-        return marked is not None
-    with db.transaction() as session:
-        return session.execute(_MARK_SENDING, params).scalar_one_or_none() is not None
+# Marks taken back: mails marked in flight that the sender stopped before trying.
+_UNMARK_SENDING = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(bindparam("row_ids", expanding=True)),
+        OutboxMessage.claimed_by == bindparam("worker"),
+        OutboxMessage.status == OutboxStatus.PENDING,
+    )
+    .values(sending_since=None)
+)
 
 
-# Built once: composing the statement per mail cost more than executing it.
+# Built once: composing the statement per mail cost more than executing it. Executed with
+# the next commit of the batch (_ledger_step); until then the row is in flight, and a crash
+# in between leaves it to the journal (daemon/service/journal.py).
 _MARK_SENT = (
     update(OutboxMessage)
     .where(OutboxMessage.id == bindparam("row_id"))
@@ -416,13 +481,6 @@ _MARK_SENT = (
         last_error="",
     )
 )
-
-
-def _mark_sent(ledger: Connection, row: Row, now: datetime) -> None:
-    """Sent: one UPDATE on the batch's connection, committed with the next mail's in-flight
-    mark (or at the end of the batch). Until then the row is in flight: a crash in between
-    leaves it to the journal (daemon/service/journal.py), never to a second send."""
-    ledger.execute(_MARK_SENT, {"row_id": row.id, "sent_at": now})
 
 
 def _settle(
