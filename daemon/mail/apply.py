@@ -26,7 +26,7 @@ from ..store.models import (
     OutboxMessage,
     Person,
 )
-from .headers import addresses, header_values
+from .headers import header_values
 from .outbox import queue_mail
 from .reply import ParsedReply, decode, parse_reply
 from .tokens import TokenClaims, TokenError
@@ -174,8 +174,10 @@ def keep_loaded(session: Session) -> None:
 
 
 def _claims(app: App, message: Message, thread_ids: list[str]) -> tuple[TokenClaims | None, str]:
+    # The headers' text as it is: the token pattern finds `collab+TOKEN@…` in it without
+    # parsing every address first.
     candidates = app.tokens.find(
-        addresses(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
+        header_values(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
     )
     problem = "the mail does not answer a collabd mail"
     for token in candidates:

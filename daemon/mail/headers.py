@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.message import Message
-from email.utils import getaddresses
 
 
 def header_values(message: Message, *names: str) -> list[str]:
@@ -14,7 +13,3 @@ def header_values(message: Message, *names: str) -> list[str]:
         except Exception:
             continue
     return values
-
-
-def addresses(message: Message, *names: str) -> list[str]:
-    return [addr.lower() for _, addr in getaddresses(header_values(message, *names)) if addr]

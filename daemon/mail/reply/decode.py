@@ -23,6 +23,7 @@ import email.message
 import email.policy
 import email.utils
 import re
+import weakref
 from collections.abc import Iterator
 
 # Declared charset → codec that decodes everything the declared one can, and
@@ -137,7 +138,21 @@ def header(msg: email.message.Message, name: str) -> str:
 
     Handles RFC 2047 encoded words with the same charset supersets as bodies,
     and raw 8-bit UTF-8/GBK headers, which many clients send unencoded.
+    Remembered per message: ingest and the reply reader ask for From and Subject again.
     """
+    decoded = _DECODED.setdefault(msg, {})
+    if name not in decoded:
+        decoded[name] = _decode_header(msg, name)
+    return decoded[name]
+
+
+# Messages here are parsed from received bytes and never changed afterwards.
+_DECODED: weakref.WeakKeyDictionary[email.message.Message, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _decode_header(msg: email.message.Message, name: str) -> str:
     raw = _raw_header(msg, name)
     if not raw:
         return ""
