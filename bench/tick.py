@@ -35,7 +35,7 @@ from sqlalchemy import insert, select, update  # noqa: E402
 from daemon.app import App  # noqa: E402
 from daemon.clock import FixedClock  # noqa: E402
 from daemon.config import validate  # noqa: E402
-from daemon.mail.outbox import send_due  # noqa: E402
+from daemon.mail.send import send_due  # noqa: E402
 from daemon.rules.engine import evaluate  # noqa: E402
 from daemon.rules.tick import run_tick  # noqa: E402
 from daemon.service.journal import journal_address  # noqa: E402

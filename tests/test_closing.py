@@ -19,7 +19,7 @@ from daemon.closing import retrospective
 from daemon.closing.acceptance import pending_since
 from daemon.ledger.collaborations import find_collaboration
 from daemon.ledger.history import Origin
-from daemon.mail.outbox import send_due
+from daemon.mail.send import send_due
 from daemon.store.models import (
     AcceptanceRequest,
     CollabStatus,

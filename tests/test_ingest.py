@@ -23,7 +23,7 @@ from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
 from daemon.mail.ingest import MAX_ATTEMPTS, ingest_pass
-from daemon.mail.outbox import send_due
+from daemon.mail.send import send_due
 from daemon.store.models import (
     ActionItem,
     HistoryEntry,

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from daemon.mail.ingest import ingest_pass
-from daemon.mail.outbox import send_due
+from daemon.mail.send import send_due
 from daemon.mail.transport import TemporaryFailure
 from daemon.store.models import InboundMessage, ItemStatus, MailboxCursor
 from tests.ews_fixture import ews_app

@@ -18,7 +18,8 @@ from daemon.clock import FixedClock
 from daemon.config import validate
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
-from daemon.mail.outbox import enqueue, send_due
+from daemon.mail.outbox import enqueue
+from daemon.mail.send import send_due
 from daemon.mail.transport import ImapMailbox, MaildirTransport, Outcome
 from daemon.store.models import OutboxMessage, OutboxStatus, Person
 from tests.conftest import START

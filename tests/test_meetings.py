@@ -383,7 +383,7 @@ def test_invitation_through_postfix_and_dovecot(mailstack, tmp_path, db_url):
     from daemon.calendar.scheduling import schedule
     from daemon.calendar.specs import MeetingSpec
     from daemon.ledger.history import Origin
-    from daemon.mail.outbox import send_due
+    from daemon.mail.send import send_due
     from tests.test_ingest import World
     from tests.test_mail_transport import imap_app
 

@@ -18,7 +18,7 @@ from daemon.ledger.collaborations import create_collaboration
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
-from daemon.mail.outbox import send_due
+from daemon.mail.send import send_due
 from daemon.minutes.views import minutes_view
 from daemon.rules.tick import run_tick
 from daemon.store.models import ActionItem, HistoryEntry, Meeting, OutboxMessage

@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from daemon.mail.outbox import send_due
+from daemon.mail.send import send_due
 from daemon.store.models import DelayRequest, ItemStatus, OutboxMessage
 from tests.test_ingest import world
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from daemon.clock import FixedClock
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
-from daemon.mail.outbox import RETRY_DEADLINE, send_due
+from daemon.mail.send import RETRY_DEADLINE, send_due
 from daemon.rules.tick import run_tick
 from daemon.store.models import OutboxMessage, OutboxStatus, Person
 from tests.conftest import DEMO, START

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 from ..mail.ingest import IngestReport, ingest_pass
-from ..mail.outbox import send_due
 from ..mail.reply import parse_reply
+from ..mail.send import send_due
 from ..mail.transport import EwsMailbox, ImapMailbox
 from ..mail.watcher import MailboxWatcher
 from .context import Context

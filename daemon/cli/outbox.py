@@ -6,7 +6,7 @@ import argparse
 
 from sqlalchemy import select
 
-from ..mail.outbox import send_due
+from ..mail.send import send_due
 from ..store.models import OutboxMessage, OutboxStatus
 from .context import Context
 from .output import emit_json, table

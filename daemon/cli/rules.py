@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ..clock import FixedClock, parse_instant
 from ..errors import ConfigError, UsageError
 from ..ledger.items import find_item
-from ..mail.outbox import send_due
+from ..mail.send import send_due
 from ..rules.config import ROLES
 from ..rules.engine import evaluate
 from ..rules.itemrules import item_rules

@@ -32,7 +32,7 @@ from ..clock import Clock
 from ..config import Settings, load_settings
 from ..errors import CollabdError
 from ..mail.ingest import IngestReport, ingest_pass
-from ..mail.outbox import send_due
+from ..mail.send import send_due
 from ..mail.transport import ImapMailbox, TransportError
 from ..mail.watcher import MailboxWatcher
 from ..rules.tick import run_tick
