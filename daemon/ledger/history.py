@@ -67,8 +67,34 @@ def record(
     an ORM object: history is never read back as objects in the same unit of work, and this
     is on every mail's hot path. (session.execute would also flush the caller's pending
     changes first, once for every field a change records.)"""
-    session.connection().execute(
-        _INSERT,
+    record_changes(
+        session,
+        origin,
+        at,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        collaboration_id=collaboration_id,
+        changes=[(field, old, new)],
+        note=note,
+    )
+
+
+def record_changes(
+    session: Session,
+    origin: Origin,
+    at: datetime,
+    *,
+    entity: str,
+    entity_id: int,
+    action: str,
+    changes: list[tuple[str | None, object, object]],
+    collaboration_id: int | None = None,
+    note: str = "",
+) -> None:
+    """One history row per (field, old, new), in one executemany."""
+    actor_id = origin.person.id if origin.person else None
+    rows = [
         dict(
             at=at,
             collaboration_id=collaboration_id,
@@ -78,13 +104,16 @@ def record(
             field=field,
             old_value=_text(old),
             new_value=_text(new),
-            actor_id=origin.person.id if origin.person else None,
+            actor_id=actor_id,
             actor=origin.actor,
             source_kind=origin.kind,
             source=origin.source,
             note=note,
-        ),
-    )
+        )
+        for field, old, new in changes
+    ]
+    if rows:
+        session.connection().execute(_INSERT, rows if len(rows) > 1 else rows[0])
 
 
 _INSERT = HistoryEntry.__table__.insert()

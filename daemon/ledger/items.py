@@ -23,7 +23,7 @@ from ..store.models import (
     Priority,
 )
 from . import notices
-from .history import Origin, record
+from .history import Origin, record, record_changes
 from .people import find_department, find_person
 from .specs import ItemSpec
 
@@ -153,21 +153,18 @@ def update_item(
     changes = []
     for name, new in wanted.items():
         old = getattr(item, name)
-        if old == new:
-            continue
-        changes.append((name, old, new))
-        record(
-            session,
-            origin,
-            now,
-            entity="item",
-            entity_id=item.id,
-            collaboration_id=item.collaboration_id,
-            action="changed",
-            field=name,
-            old=old,
-            new=new,
-        )
+        if old != new:
+            changes.append((name, old, new))
+    record_changes(
+        session,
+        origin,
+        now,
+        entity="item",
+        entity_id=item.id,
+        collaboration_id=item.collaboration_id,
+        action="changed",
+        changes=changes,
+    )
     if changes:
         values = {name: new for name, _, new in changes}
         values["updated_at"] = now
