@@ -5,7 +5,7 @@ maybe in multipart/related with its pictures, all maybe in multipart/mixed with 
 leaf is base64. So the bytes are written here directly instead of building email.message
 objects and running the email package's generator over them: that was two thirds of
 queueing an answer, and every answer to a reply is composed inside the ingest transaction
-(bench/ingest.py). Non-ASCII headers are still encoded by email.header (RFC 2047), and
+(bench/ingest.py). Non-ASCII headers become RFC 2047 encoded words, written here too;
 tests/test_compose.py reads every shape back with the email package's strict parser.
 """
 
