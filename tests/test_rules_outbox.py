@@ -13,11 +13,14 @@ from sqlalchemy import select, update
 from daemon.clock import FixedClock
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
+from daemon.mail.compose import compose
+from daemon.mail.render import RenderedMail
 from daemon.mail.send import RETRY_DEADLINE, send_due
 from daemon.rules.tick import run_tick
+from daemon.service.journal import journal_address
 from daemon.store.models import OutboxMessage, OutboxStatus, Person
 from tests.conftest import DEMO, START
-from tests.test_ingest import imap_world
+from tests.test_ingest import imap_world, parse
 from tests.test_mail_transport import imap_app
 
 __all__ = ["imap_world"]
@@ -89,3 +92,70 @@ def test_temporary_failure_is_retried_until_the_deadline(tmp_path, db_url):
     assert statuses == {OutboxStatus.FAILED}
     assert errors == {"gave up after 2 attempts"}
     app.close()
+
+
+def test_a_stop_mid_batch_gives_untried_mails_back_and_each_goes_out_once(world):
+    # With the journal, one commit marks several mails in flight. A stop (SIGTERM) between
+    # mails must take back the marks of those it never tried: they go out on the next run
+    # at once, not after journal_grace, and nothing goes out twice.
+    app, recipient = world.app, world.address("li.na")
+    journal = journal_address(app.settings.mail.address)
+    before = len(world.stack.wait_for_mail(recipient, count=1))
+    with app.db.transaction() as session:
+        for n in range(8):
+            message_id = f"<stop-{n}.{world.tag}@{world.stack.domain}>"
+            raw = compose(
+                RenderedMail(f"第 {n} 封", f"正文 {n}\n", f"<p>正文 {n}</p>"),
+                sender_name="collabd",
+                sender_address=app.settings.mail.address,
+                to=[("李娜", recipient)],
+                message_id=message_id,
+                date=app.clock.now(),
+                kind="reminder",
+            )
+            session.add(
+                OutboxMessage(
+                    dedupe_key=f"stop-test:{n}",
+                    message_id=message_id,
+                    kind="reminder",
+                    sender=app.settings.mail.address,
+                    recipients=recipient,
+                    subject=f"第 {n} 封",
+                    raw=raw,
+                    status=OutboxStatus.PENDING,
+                    not_before=app.clock.now(),
+                    created_at=app.clock.now(),
+                    attempts=0,
+                    last_error="",
+                )
+            )
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    first = send_due(
+        app.db, app.transport.outgoing, app.clock, journal=journal, should_stop=stop_after_two
+    )
+    assert len(first.sent) == 2
+    with app.db.transaction() as session:
+        waiting = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.dedupe_key.like("stop-test:%"),
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+        ).all()
+        assert len(waiting) == 6
+        assert {(row.sending_since, row.claimed_by) for row in waiting} == {(None, None)}
+
+    second = send_due(app.db, app.transport.outgoing, app.clock, journal=journal)
+    assert len(second.sent) == 6
+    mails = world.stack.wait_for_mail(recipient, count=before + 8)
+    ids = [parse(raw)["Message-ID"] for raw in mails]
+    stop_ids = [i for i in ids if i.startswith("<stop-")]
+    assert sorted(stop_ids) == sorted(
+        f"<stop-{n}.{world.tag}@{world.stack.domain}>" for n in range(8)
+    )
+    journaled = world.stack.wait_for_mail(app.settings.mail.address, count=8)
+    assert len([raw for raw in journaled if b"<stop-" in raw]) == 8  # the journal copies
