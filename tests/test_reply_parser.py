@@ -213,6 +213,47 @@ def test_status_words(line: str, status: str) -> None:
             "#4 postpone to 2026-12-10",
             {"item": 4, "status": "delayed", "progress": None, "due": "2026-12-10", "note": None},
         ),
+        # After the new date, whatever follows is the reason, with or without a separator.
+        (
+            "#4 延期 2026-12-05 等待设计",
+            {
+                "item": 4,
+                "status": "delayed",
+                "progress": None,
+                "due": "2026-12-05",
+                "note": "等待设计",
+            },
+        ),
+        (
+            "#4 延期至2026年12月5日 等待设计",
+            {
+                "item": 4,
+                "status": "delayed",
+                "progress": None,
+                "due": "2026-12-05",
+                "note": "等待设计",
+            },
+        ),
+        (
+            "#4 postpone to 2026-12-10 because of QA",
+            {
+                "item": 4,
+                "status": "delayed",
+                "progress": None,
+                "due": "2026-12-10",
+                "note": "because of QA",
+            },
+        ),
+        (
+            "#4 delay to Dec 10 waiting for the vendor",
+            {
+                "item": 4,
+                "status": "delayed",
+                "progress": None,
+                "due": "2026-12-10",
+                "note": "waiting for the vendor",
+            },
+        ),
         (
             "#4 postponed to Dec 10, reason: vendor",
             {

@@ -36,10 +36,12 @@ _MONTHS = {
 }
 _MONTH_NAME = "|".join(sorted(_MONTHS, key=len, reverse=True))
 
+# The blank before 日/号 belongs to the date only when 日/号 follows: in "2026-12-05 等待设计"
+# the reason starts after the blank, and a status update must not swallow it.
 _YMD = re.compile(
-    r"(?P<y>\d{4})\s*(?:[-/.]|年)\s*(?P<m>\d{1,2})\s*(?:[-/.]|月)\s*(?P<d>\d{1,2})\s*(?:日|号|號)?"
+    r"(?P<y>\d{4})\s*(?:[-/.]|年)\s*(?P<m>\d{1,2})\s*(?:[-/.]|月)\s*(?P<d>\d{1,2})(?:\s*(?:日|号|號))?"
 )
-_MD_CJK = re.compile(r"(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*(?:日|号|號)?")
+_MD_CJK = re.compile(r"(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})(?:\s*(?:日|号|號))?")
 _MD_NUMERIC = re.compile(r"(?P<m>\d{1,2})[/-](?P<d>\d{1,2})(?![\d/-])")
 _MONTH_DAY = re.compile(
     rf"(?P<mon>{_MONTH_NAME})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{{4}}))?\b", re.I
