@@ -321,6 +321,74 @@ def test_outlook_meeting_is_registered_accepted_moved_and_cancelled(demo_ledger,
     assert shown["status"] == "cancelled" and shown["sequence"] == 2
 
 
+def _statuses(cli, ids: list[int]) -> list[str]:
+    found = {m["id"]: m["status"] for m in json.loads(cli.ok("meeting", "list", "--all", "--json"))}
+    return [found[i] for i in ids]
+
+
+def test_outlook_series_becomes_one_meeting_per_occurrence_each_asked_for_minutes(
+    demo_ledger, ledger_app
+):
+    # Wednesdays 10:00 from 2 December, five times; 16 December skipped (EXDATE) and 23
+    # December moved to 14:00 by an exception in the same REQUEST.
+    _drop(ledger_app, "outlook_series_request.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    meetings = json.loads(demo_ledger.ok("meeting", "list", "--json"))
+    assert [(m["start"], m["end"]) for m in meetings] == [
+        ("2026-12-02 10:00", "2026-12-02 11:00"),
+        ("2026-12-09 10:00", "2026-12-09 11:00"),
+        ("2026-12-23 14:00", "2026-12-23 15:00"),
+        ("2026-12-30 10:00", "2026-12-30 11:00"),
+    ]
+    assert {m["collab"] for m in meetings} == {"v2-launch"}
+    assert {m["location"] for m in meetings} == {"5楼大会议室"}
+    ids = [m["id"] for m in meetings]
+    shown = json.loads(demo_ledger.ok("meeting", "show", str(ids[2]), "--json"))
+    assert shown["series_uid"].startswith("040000008200E00074C5B7101A82E008")
+    assert shown["recurrence_id"] == "2026-12-23 10:00"  # the original start names it
+    assert shown["recorder_email"] == "chen.jing@example.com"  # the organizer records
+    assert [a["email"] for a in shown["attendees"]] == [
+        "li.na@example.com",
+        "zhang.wei@example.com",
+    ]
+    # One answer for the whole series, with the series' UID, as Outlook expects.
+    (accepted,) = outbox(ledger_app, "meeting_accepted")
+    calendar, _ = calendar_of(parse(accepted.raw))
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["UID"]) == shown["series_uid"] and "RECURRENCE-ID" not in event
+    assert event["ATTENDEE"].params["PARTSTAT"] == "ACCEPTED"
+    assert itip_problems(calendar.to_ical()) == []
+
+    # The same REQUEST again changes nothing and answers nothing new.
+    _drop(ledger_app, "outlook_series_request.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T16:30")
+    assert [m["id"] for m in json.loads(demo_ledger.ok("meeting", "list", "--json"))] == ids
+    assert len(outbox(ledger_app, "meeting_accepted")) == 1
+
+    # "This occurrence": 9 December moves to Thursday 10 December, another room.
+    _drop(ledger_app, "outlook_series_occurrence_moved.eml")
+    demo_ledger.ok("ingest", at="2026-11-24T10:00")
+    moved = json.loads(demo_ledger.ok("meeting", "show", str(ids[1]), "--json"))
+    assert (moved["start"], moved["location"]) == ("2026-12-10 10:00", "3楼小会议室")
+    assert moved["status"] == "scheduled"
+
+    # "Delete this occurrence": 30 December.
+    _drop(ledger_app, "outlook_series_occurrence_cancel.eml")
+    demo_ledger.ok("ingest", at="2026-11-25T10:00")
+    assert _statuses(demo_ledger, ids) == ["scheduled"] * 3 + ["cancelled"]
+
+    # The first occurrence is held: its recorder is asked for the minutes, the others not yet.
+    demo_ledger.ok("tick", "--no-send", at="2026-12-02T11:30")
+    requests = outbox(ledger_app, "minutes_request")
+    assert [r.meeting_id for r in requests] == [ids[0]]
+    assert requests[0].recipients == "chen.jing@example.com"
+
+    # "Cancel the series" after the first one was held: what is still to come is cancelled.
+    _drop(ledger_app, "outlook_series_cancel.eml")
+    demo_ledger.ok("ingest", at="2026-12-03T10:00")
+    assert _statuses(demo_ledger, ids) == ["scheduled"] + ["cancelled"] * 3
+
+
 def test_untagged_outlook_meeting_links_the_only_collab_or_asks(demo_ledger, ledger_app, tmp_path):
     second = tmp_path / "second.toml"
     second.write_text(

@@ -137,11 +137,21 @@ def organizer_request(
 
 
 def attendee_reply(
-    meeting: Meeting, *, attendee_email: str, attendee_name: str, partstat: str, now: datetime
+    meeting: Meeting,
+    *,
+    attendee_email: str,
+    attendee_name: str,
+    partstat: str,
+    now: datetime,
+    uid: str | None = None,
 ) -> bytes:
-    """REPLY as an attendee: collabd answering a meeting scheduled in Outlook."""
+    """REPLY as an attendee: collabd answering a meeting scheduled in Outlook. `uid`: the
+    series' UID when the answer is for a whole recurring series (one of its occurrences
+    gives the rest)."""
     calendar = _calendar("REPLY")
     event, start = _event(meeting, now)
+    if uid is not None:
+        event["UID"] = vText(uid)
     event.add("ORGANIZER", address(meeting.organizer_email))
     event.add("ATTENDEE", address(attendee_email, attendee_name, partstat=partstat))
     calendar.add_component(vtimezone(meeting.timezone, start))

@@ -44,12 +44,16 @@ class IncomingEvent:
     organizer: CalendarPerson | None = None
     attendees: tuple[CalendarPerson, ...] = ()
     recurrence_id: str = ""
+    recurrence_start: datetime | None = None  # RECURRENCE-ID as an instant (UTC)
+    recurs: bool = False  # RRULE or RDATE: the master event of a recurring series
 
 
 @dataclass(frozen=True)
 class CalendarMail:
     method: str  # REQUEST, REPLY, CANCEL, COUNTER, …
     events: tuple[IncomingEvent, ...] = field(default_factory=tuple)
+    # The parsed object, for expanding a recurring series (calendar/series.py).
+    source: Calendar | None = field(default=None, compare=False, repr=False)
 
 
 def calendar_part(message: Message) -> Message | None:
@@ -81,7 +85,7 @@ def _person(value: object) -> CalendarPerson:
     )
 
 
-def _instant(component, name: str, zone: tzinfo) -> datetime | None:
+def instant(component, name: str, zone: tzinfo) -> datetime | None:
     prop = component.get(name)
     if prop is None:
         return None
@@ -133,8 +137,9 @@ def read_calendar(message: Message, zone: tzinfo) -> CalendarMail | None:
             attendees = [attendees]
         organizer = component.get("ORGANIZER")
         try:
-            start = _instant(component, "DTSTART", zone)
-            end = _instant(component, "DTEND", zone)
+            start = instant(component, "DTSTART", zone)
+            end = instant(component, "DTEND", zone)
+            recurrence_start = instant(component, "RECURRENCE-ID", zone)
         except Exception as exc:
             raise CalendarError(f"event {uid}: unreadable DTSTART/DTEND: {exc}") from None
         if start is not None and end is None and component.get("DURATION") is not None:
@@ -154,6 +159,8 @@ def read_calendar(message: Message, zone: tzinfo) -> CalendarMail | None:
                 organizer=_person(organizer) if organizer is not None else None,
                 attendees=tuple(_person(a) for a in attendees),
                 recurrence_id=_text(component, "RECURRENCE-ID"),
+                recurrence_start=recurrence_start,
+                recurs=component.get("RRULE") is not None or component.get("RDATE") is not None,
             )
         )
-    return CalendarMail(method, tuple(events))
+    return CalendarMail(method, tuple(events), calendar)

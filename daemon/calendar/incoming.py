@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.header import decode_header, make_header
 from typing import TYPE_CHECKING
 
@@ -72,7 +72,10 @@ def handle_calendar(session: Session, app: App, envelope: Envelope) -> Decision:
     handler = METHODS.get(calendar.method)
     if handler is None:
         return InboundStatus.IGNORED, f"METHOD:{calendar.method} is not something collabd acts on"
-    # A recurring series may carry exceptions (RECURRENCE-ID); the master event decides.
+    from .series import handle_series, is_series  # series.py builds on this module
+
+    if calendar.method in ("REQUEST", "CANCEL") and is_series(session, calendar):
+        return handle_series(session, app, envelope, calendar)  # one meeting per occurrence
     event = next((e for e in calendar.events if not e.recurrence_id), calendar.events[0])
     return handler(session, app, envelope, event)
 
@@ -342,11 +345,7 @@ def register_request(
         return InboundStatus.IGNORED, f"REQUEST {event.uid} has no DTSTART"
     organizer = session.scalar(select(Person).where(Person.email == organizer_email))
     if organizer is None:
-        return (
-            InboundStatus.IGNORED,
-            f"meeting {event.summary!r} from {organizer_email}: the organizer is not in the "
-            "people list, so collabd cannot tell which collaboration it belongs to",
-        )
+        return unknown_organizer(f"meeting {event.summary!r}", organizer_email)
     now = app.clock.now()
     origin = _origin(session, envelope)
     end = event.end or event.start + timedelta(hours=1)
@@ -357,36 +356,15 @@ def register_request(
             session, app, envelope, event, meeting, organizer, origin, duration
         )
     collab, linked_by = link_collaboration(session, [envelope.subject, event.summary], organizer)
-    meeting = Meeting(
-        collaboration=collab,
-        title=event.summary or "(no subject)",
-        starts_at=event.start,
-        duration_minutes=duration,
-        timezone=app.settings.daemon.timezone,
-        location=event.location,
-        online_url=event.url,
-        host=organizer,
-        organizer_email=organizer_email,
-        uid=event.uid,
-        sequence=event.sequence or 0,
-        status=MeetingStatus.SCHEDULED,
-        description=event.description,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(meeting)
-    meeting.attachments = _attached_files(envelope)
-    _sync_attendees(session, app, meeting, event)
-    session.flush()
-    _record(
-        session,
-        origin,
-        app,
-        meeting,
-        "registered",
-        new=f"{meeting.title} ({organizer_email})",
-        note=f"linked by {linked_by}" if collab else linked_by,
-    )
+    meeting = outlook_meeting(
+        session, app, organizer, collab, now, uid=event.uid, sequence=event.sequence or 0,
+        **calendar_fields(event.summary, event.start, duration, event.location, event.url,
+                          event.description),
+    )  # fmt: skip
+    registered(
+        session, app, origin, meeting, event, _attached_files(envelope),
+        f"{meeting.title} ({organizer_email})", f"linked by {linked_by}" if collab else linked_by,
+    )  # fmt: skip
     _accept(session, app, meeting, organizer)
     why = f"meeting {meeting.id} registered from {organizer_email}'s calendar"
     if collab is None:
@@ -410,20 +388,11 @@ def _update_from_organizer(
             f"an older version ({event.sequence}) of meeting {meeting.id}, "
             f"which is at {meeting.sequence}",
         )
-    changes = []
-    for name, new in (
-        ("title", event.summary or meeting.title),
-        ("starts_at", event.start),
-        ("duration_minutes", duration),
-        ("location", event.location),
-        ("online_url", event.url),
-        ("description", event.description),
-    ):
-        old = getattr(meeting, name)
-        if old != new:
-            setattr(meeting, name, new)
-            changes.append(name)
-            _record(session, origin, app, meeting, "changed", field=name, old=old, new=new)
+    changes = apply_fields(
+        session, origin, app, meeting,
+        calendar_fields(event.summary or meeting.title, event.start, duration, event.location,
+                        event.url, event.description),
+    )  # fmt: skip
     emails = {a.email for a in meeting.attendees}
     _sync_attendees(session, app, meeting, event)
     if {a.email for a in meeting.attendees} != emails:
@@ -454,20 +423,102 @@ def _update_from_organizer(
     )
 
 
-def _accept(session: Session, app: App, meeting: Meeting, organizer: Person) -> None:
-    """Answer the organizer with REPLY PARTSTAT=ACCEPTED, once per version."""
+def registered(
+    session: Session,
+    app: App,
+    origin: Origin,
+    meeting: Meeting,
+    event: IncomingEvent,
+    files: list[MeetingAttachment],
+    what: str,
+    how_linked: str,
+) -> None:
+    """A new meeting from the organizer's calendar: its files and attendees, and history."""
+    meeting.attachments = files
+    _sync_attendees(session, app, meeting, event)
+    session.flush()
+    _record(session, origin, app, meeting, "registered", new=what, note=how_linked)
+
+
+def unknown_organizer(what: str, email: str) -> Decision:
+    return (
+        InboundStatus.IGNORED,
+        f"{what} from {email}: the organizer is not in the people list, so collabd cannot "
+        "tell which collaboration it belongs to",
+    )
+
+
+def calendar_fields(
+    title: str, start: datetime, duration: int, location: str, url: str, description: str
+) -> dict[str, object]:
+    """What the organizer's calendar decides about a meeting, by column."""
+    return {
+        "title": title or "(no subject)",
+        "starts_at": start,
+        "duration_minutes": duration,
+        "location": location,
+        "online_url": url,
+        "description": description,
+    }
+
+
+def outlook_meeting(
+    session: Session,
+    app: App,
+    organizer: Person,
+    collab: Collaboration | None,
+    now: datetime,
+    **columns: object,
+) -> Meeting:
+    """A meeting scheduled in the organizer's own calendar (single, or one occurrence)."""
+    meeting = Meeting(
+        collaboration=collab,
+        timezone=app.settings.daemon.timezone,
+        host=organizer,
+        recorder=organizer,  # who scheduled it records it: the minutes request goes to them
+        organizer_email=organizer.email,
+        status=MeetingStatus.SCHEDULED,
+        created_at=now,
+        updated_at=now,
+        **columns,
+    )
+    session.add(meeting)
+    return meeting
+
+
+def apply_fields(
+    session: Session, origin: Origin, app: App, meeting: Meeting, values: dict[str, object]
+) -> list[str]:
+    """Set what the organizer's calendar now says; one history row per field that changed."""
+    changed = []
+    for name, new in values.items():
+        old = getattr(meeting, name)
+        if old != new:
+            setattr(meeting, name, new)
+            _record(session, origin, app, meeting, "changed", field=name, old=old, new=new)
+            changed.append(name)
+    return changed
+
+
+def _accept(
+    session: Session, app: App, meeting: Meeting, organizer: Person, *, series: str = ""
+) -> None:
+    """Answer the organizer with REPLY PARTSTAT=ACCEPTED, once per version. `series`: the
+    UID of a recurring series, answered once for all its occurrences (`meeting` is one)."""
     ics = attendee_reply(
         meeting,
         attendee_email=app.identity.address,
         attendee_name=app.identity.name,
         partstat="ACCEPTED",
         now=app.clock.now(),
+        uid=series or None,
     )
+    about = f"series:{_short(series)}" if series else f"meeting:{meeting.id}"
     queue_mail(
         session,
         app,
         kind="meeting_accepted",
-        dedupe_key=f"meeting:{meeting.id}:{meeting.sequence}:REPLY",
+        dedupe_key=f"{about}:{meeting.sequence}:REPLY",
         to=organizer,
         context={"meeting": meeting_view(meeting, app.settings.tz)},
         collaboration_id=meeting.collaboration_id,
@@ -476,14 +527,22 @@ def _accept(session: Session, app: App, meeting: Meeting, organizer: Person) -> 
     )
 
 
+def _short(uid: str) -> str:
+    """A series UID short enough for a dedupe key (Outlook's are 112 characters)."""
+    return hashlib.sha256(uid.encode()).hexdigest()[:32]
+
+
 def _ask_which_collaboration(
     session: Session, app: App, meeting: Meeting, organizer: Person
 ) -> None:
+    about = (
+        f"series:{_short(meeting.series_uid)}" if meeting.series_uid else f"meeting:{meeting.id}"
+    )
     queue_mail(
         session,
         app,
         kind="meeting_which_collab",
-        dedupe_key=f"meeting:{meeting.id}:which-collab",
+        dedupe_key=f"{about}:which-collab",
         to=organizer,
         context={
             "meeting": meeting_view(meeting, app.settings.tz),
@@ -548,6 +607,20 @@ def link_from_reply(ctx: ReplyContext) -> Decision:
     found = [codes[w.lower()] for w in words if w.lower() in codes]
     if not found:
         return InboundStatus.IGNORED, "no collaboration code in the organizer's answer"
-    meeting.collaboration = found[0]
-    _record(ctx.session, ctx.origin, ctx.app, meeting, "linked", new=found[0].code, note="by mail")
-    return InboundStatus.APPLIED, f"meeting {meeting.id} linked to {found[0].code}"
+    meetings = [meeting]
+    if meeting.series_uid:  # a recurring series: every occurrence belongs there
+        meetings = list(
+            ctx.session.scalars(
+                select(Meeting).where(
+                    Meeting.series_uid == meeting.series_uid, Meeting.collaboration_id.is_(None)
+                )
+            )
+        )
+    for each in meetings:
+        each.collaboration = found[0]
+        _record(ctx.session, ctx.origin, ctx.app, each, "linked", new=found[0].code, note="by mail")
+    return InboundStatus.APPLIED, f"meeting {meeting.id} linked to {found[0].code}" + (
+        f" with the {len(meetings) - 1} other occurrence(s) of its series"
+        if len(meetings) > 1
+        else ""
+    )

@@ -44,6 +44,10 @@ def meeting_view(meeting: Meeting, zone: ZoneInfo) -> dict:
     return {
         "id": meeting.id,
         "uid": meeting.uid,
+        # an occurrence of a recurring series: the series' UID and this occurrence's
+        # original start (calendar/series.py)
+        "series_uid": meeting.series_uid,
+        "recurrence_id": _local(meeting.recurrence_id, zone),
         "sequence": meeting.sequence,
         "status": meeting.status.value,
         "collab": meeting.collaboration.code if meeting.collaboration else None,

@@ -33,7 +33,11 @@ class Meeting(Base):
     recorder_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # 记录人
     organizer_email: Mapped[str] = mapped_column(String(320))
     # iCalendar identity: the same UID for the meeting's whole life, SEQUENCE +1 per change.
+    # An occurrence of a recurring series (calendar/series.py) is a meeting of its own: its
+    # uid is the series UID + "#" + its RECURRENCE-ID, and series_uid is the series UID.
     uid: Mapped[str] = mapped_column(String(255), unique=True)
+    series_uid: Mapped[str | None] = mapped_column(String(255), index=True)
+    recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its original start
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[MeetingStatus] = mapped_column(
         str_enum(MeetingStatus, "meeting_status"), default=MeetingStatus.SCHEDULED
