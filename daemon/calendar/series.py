@@ -3,8 +3,9 @@
 A coordinator who sets up a weekly sync in Outlook with the collabd mailbox invited sends one
 REQUEST for the whole series: the master event with its RRULE and EXDATEs, and each changed
 occurrence as another VEVENT naming it by RECURRENCE-ID. collabd registers every occurrence
-of the next HORIZON (at most MAX_OCCURRENCES) as a meeting of its own, so each one gets its
-reminder, its minutes request and its minutes. Later mail from the organizer:
+of the next HORIZON (a year) as a meeting of its own, so each one gets its reminder, its
+minutes request and its minutes. A series without an end is registered a year ahead; the
+organizer's next update to it registers the year from then. Later mail from the organizer:
 
     REQUEST for the series       the occurrences are worked out again: changed ones
                                  updated, new ones added, coming ones no longer in it
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 Decision = tuple[InboundStatus, str]
 
 HORIZON = timedelta(days=366)  # how far ahead occurrences are registered
-MAX_OCCURRENCES = 60  # a daily stand-up: about three months of working days
+MAX_OCCURRENCES = 400  # a daily meeting, every day of the year, still fits
 
 
 @dataclass(frozen=True)
