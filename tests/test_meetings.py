@@ -21,7 +21,7 @@ from daemon.app import App
 from daemon.clock import FixedClock
 from daemon.config import validate
 from daemon.rules.tick import run_tick
-from daemon.store.models import Meeting, OutboxMessage
+from daemon.store.models import Meeting, OutboxMessage, Person
 from tests.calendar_check import itip_problems
 
 FIXTURES = Path(__file__).parent / "calendar_fixtures"
@@ -387,6 +387,37 @@ def test_outlook_series_becomes_one_meeting_per_occurrence_each_asked_for_minute
     _drop(ledger_app, "outlook_series_cancel.eml")
     demo_ledger.ok("ingest", at="2026-12-03T10:00")
     assert _statuses(demo_ledger, ids) == ["scheduled"] + ["cancelled"] * 3
+
+
+def test_a_series_registered_as_one_meeting_before_0009_keeps_that_meeting(demo_ledger, ledger_app):
+    # Before series were known, the master event was registered as a single meeting with
+    # the series' UID. The series' REQUEST makes it the first occurrence, not a duplicate.
+    series_uid = (
+        "040000008200E00074C5B7101A82E00800000000A1B2C3D4E5F6DC01000000000000000010000000"
+        "C0FFEE1234567890ABCDEF0123456789"
+    )
+    with ledger_app.db.transaction() as session:
+        chen = session.scalar(select(Person).where(Person.email == "chen.jing@example.com"))
+        session.add(
+            Meeting(
+                title="[协作 v2-launch] V2.0 周例会",
+                starts_at=datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI),
+                duration_minutes=60,
+                timezone="Asia/Shanghai",
+                host=chen,
+                organizer_email="chen.jing@example.com",
+                uid=series_uid,
+                created_at=datetime(2026, 11, 20, tzinfo=SHANGHAI),
+                updated_at=datetime(2026, 11, 20, tzinfo=SHANGHAI),
+            )
+        )
+    old_id = json.loads(demo_ledger.ok("meeting", "list", "--json"))[0]["id"]
+    _drop(ledger_app, "outlook_series_request.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    meetings = json.loads(demo_ledger.ok("meeting", "list", "--json"))
+    assert len(meetings) == 4 and meetings[0]["id"] == old_id
+    shown = json.loads(demo_ledger.ok("meeting", "show", str(old_id), "--json"))
+    assert shown["series_uid"] == series_uid and shown["recurrence_id"] == "2026-12-02 10:00"
 
 
 def test_untagged_outlook_meeting_links_the_only_collab_or_asks(demo_ledger, ledger_app, tmp_path):

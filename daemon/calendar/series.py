@@ -119,6 +119,8 @@ def handle_series(
     if organizer_email == app.identity.address:
         return InboundStatus.IGNORED, "a series organized by collabd itself: nothing to do"
     rows = list(session.scalars(select(Meeting).where(Meeting.series_uid == some.uid)))
+    if not rows:
+        rows = _adopt_single(session, some.uid)
     if rows and rows[0].organizer_email != organizer_email:
         return (
             InboundStatus.IGNORED,
@@ -135,6 +137,17 @@ def handle_series(
     if rows and master.sequence is not None and master.sequence < max(r.sequence for r in rows):
         return InboundStatus.IGNORED, f"an older version ({master.sequence}) of a series"
     return _register(session, app, envelope, calendar, master, organizer, rows)
+
+
+def _adopt_single(session: Session, uid: str) -> list[Meeting]:
+    """A series registered as one meeting before collabd knew series (migration 0009): that
+    meeting becomes the occurrence at its start, instead of a second meeting beside it."""
+    single = session.scalar(select(Meeting).where(Meeting.uid == uid, Meeting.series_uid.is_(None)))
+    if single is None:
+        return []
+    single.series_uid, single.recurrence_id = uid, single.starts_at
+    single.uid = occurrence_uid(uid, single.starts_at)
+    return [single]
 
 
 def _register(
