@@ -248,6 +248,11 @@ class MailStack:
             path.chmod(0o755)
         postfix_uid = pwd.getpwnam(POSTFIX_MAIL_OWNER).pw_uid
         os.chown(self.postfix_data_dir, postfix_uid, -1)
+        # postlogd writes the log as root, but while no master runs (a restart after a kill)
+        # postsuper writes its own warnings (a half-written queue file) as the mail owner:
+        # a root-only log file made that a fatal error, and `postfix start` failed.
+        self.postfix_log.touch()
+        os.chown(self.postfix_log, postfix_uid, -1)
         # Dovecot creates each user's home below this, as the mail user.
         os.chown(self.mail_dir, uid, gid)
 
