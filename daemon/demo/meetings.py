@@ -1,4 +1,5 @@
-"""Demo: a meeting scheduled from the CLI, and an attendee accepting it in Outlook.
+"""Demo: a meeting scheduled from the CLI, an attendee accepting it in Outlook, and a weekly
+series the coordinator sets up in Outlook herself.
 
 Runs after the demo has imported its people and created `v2-launch` (daemon/demo/run.py).
 """
@@ -6,8 +7,10 @@ Runs after the demo has imported its people and created `v2-launch` (daemon/demo
 from __future__ import annotations
 
 import mailbox
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress
 
@@ -54,6 +57,52 @@ def outlook_accept(invitation: EmailMessage, attendee: str, name: str) -> bytes:
     return message.as_bytes()
 
 
+SERIES_UID = "040000008200E00074C5B7101A82E00800000000DEM0WEEKLYSYNC"
+SERIES_TITLE = "[协作 v2-launch] V2.0 周例会"
+
+
+def outlook_series(method: str, sequence: int, sent: str) -> bytes:
+    """What Outlook sends for a weekly meeting (Wednesdays 10:00, four times) to invitees,
+    the collabd mailbox among them: one REQUEST for the series; CANCEL to call it off."""
+    zone = ZoneInfo("Asia/Shanghai")
+    calendar = Calendar()
+    calendar.add("METHOD", method)
+    calendar.add("PRODID", "Microsoft Exchange Server 2010")
+    calendar.add("VERSION", "2.0")
+    event = Event()
+    event.add("UID", SERIES_UID)
+    event.add("SEQUENCE", sequence)
+    event.add("SUMMARY", SERIES_TITLE)
+    event.add("DTSTART", datetime(2026, 12, 2, 10, 0, tzinfo=zone))
+    event.add("DTEND", datetime(2026, 12, 2, 11, 0, tzinfo=zone))
+    event.add("DTSTAMP", datetime(2026, 11, 24, 1, 0, tzinfo=zone))
+    event.add("RRULE", {"FREQ": "WEEKLY", "COUNT": 4, "BYDAY": "WE"})
+    event.add("LOCATION", "5楼大会议室")
+    event.add("STATUS", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    organizer = vCalAddress("mailto:chen.jing@example.com")
+    organizer.params["CN"] = "陈静"
+    event.add("ORGANIZER", organizer)
+    for address, name in ((DEMO_ADDRESS, "collabd"), ("li.na@example.com", "李娜")):
+        attendee = vCalAddress(f"mailto:{address}")
+        attendee.params.update({"CN": name, "PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"})
+        event.add("ATTENDEE", attendee)
+    calendar.add_component(event)
+    message = EmailMessage()
+    message["From"] = formataddr(("陈静", "chen.jing@example.com"))
+    message["To"] = DEMO_ADDRESS
+    message["Subject"] = ("已取消: " if method == "CANCEL" else "") + SERIES_TITLE
+    message["Date"] = sent
+    message["Message-ID"] = f"<series-{method.lower()}-{sequence}.demo@example.com>"
+    message.set_content("每周三例会，同步 V2.0 各部门进度。")
+    message.add_alternative(
+        calendar.to_ical().decode("utf-8"),
+        subtype="calendar",
+        params={"method": method},
+        cte="base64",
+    )
+    return message.as_bytes()
+
+
 def show(demo: Demo) -> None:
     demo.section("Meetings: the coordinator schedules, Outlook answers")
     agenda = demo.directory / "agenda.md"
@@ -79,3 +128,16 @@ def show(demo: Demo) -> None:
     demo.out("李娜 clicks Accept in Outlook; her REPLY arrives in the collabd mailbox.")
     demo.collabd("ingest", at="2026-11-24T09:13")
     demo.collabd("meeting", "show", "1", at="2026-11-24T09:13")
+
+    demo.out(
+        "\n陈静 sets up a weekly sync in Outlook herself (Wednesdays, four times) and invites"
+        "\nthe collabd mailbox: each occurrence becomes a meeting with its own minutes request."
+    )
+    inbox = mailbox.Maildir(root / DEMO_ADDRESS, create=True)
+    inbox.add(outlook_series("REQUEST", 0, "Tue, 24 Nov 2026 09:20:00 +0800"))
+    demo.collabd("ingest", at="2026-11-24T09:21")
+    demo.collabd("meeting", "list", at="2026-11-24T09:21")
+    demo.out("\nThe team settles on the Friday digest instead; she cancels the series in Outlook:")
+    inbox.add(outlook_series("CANCEL", 1, "Tue, 24 Nov 2026 17:40:00 +0800"))
+    demo.collabd("ingest", at="2026-11-24T17:41")
+    demo.collabd("meeting", "list", at="2026-11-24T17:41")
