@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..ledger.history import Origin, record
+from ..ledger.history import Origin, record_on
 from ..mail.compose import CalendarPart
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -92,16 +92,7 @@ def _meeting(session: Session, uid: str) -> Meeting | None:
 
 
 def _record(session, origin, app, meeting, action, **kw) -> None:
-    record(
-        session,
-        origin,
-        app.clock.now(),
-        entity="meeting",
-        entity_id=meeting.id,
-        collaboration_id=meeting.collaboration_id,
-        action=action,
-        **kw,
-    )
+    record_on(session, origin, app.clock.now(), meeting, action=action, **kw)
 
 
 # --- answers to collabd's invitations ---------------------------------------------------

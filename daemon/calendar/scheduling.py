@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..clock import parse_instant
 from ..errors import DataError, NotFound, UsageError
 from ..ledger.collaborations import find_collaboration
-from ..ledger.history import Origin, record
+from ..ledger.history import Origin, record_on
 from ..ledger.people import find_person
 from ..rules.workdays import WorkCalendar
 from ..store.models import (
@@ -384,16 +384,7 @@ def _only_own(app: App, meeting: Meeting) -> None:
 
 
 def _record(session: Session, origin: Origin, now: datetime, meeting: Meeting, action: str, **kw):
-    return record(
-        session,
-        origin,
-        now,
-        entity="meeting",
-        entity_id=meeting.id,
-        collaboration_id=meeting.collaboration_id,
-        action=action,
-        **kw,
-    )
+    record_on(session, origin, now, meeting, action=action, **kw)
 
 
 def day_start(app: App, instant: datetime) -> datetime:

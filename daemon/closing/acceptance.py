@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from ..ledger.history import Origin, record
+from ..ledger.history import Origin, record_on
 from ..ledger.items import ItemChange, update_item
 from ..mail.compose import Attachment
 from ..mail.outbox import queue_mail
@@ -183,13 +183,11 @@ def _store(
         )
         session.add(deliverable)
         outcome.stored.append(deliverable)
-        record(
+        record_on(
             session,
             origin,
             now,
-            entity="item",
-            entity_id=item.id,
-            collaboration_id=item.collaboration_id,
+            item,
             action="delivered",
             new=f"{name} ({incoming.size} bytes, sha256 {incoming.sha256[:12]}…)",
             note=f"round {request.round}",
@@ -242,13 +240,11 @@ def _ask_receiver(
         attachments=attachments,
     )
     if queued and not reminder:
-        record(
+        record_on(
             session,
             origin,
             app.clock.now(),
-            entity="item",
-            entity_id=item.id,
-            collaboration_id=item.collaboration_id,
+            item,
             action="acceptance_requested",
             new=request.receiver.email,
             note=f"round {request.round}, {len(attachments)} file(s)",
@@ -295,13 +291,11 @@ def decide(
     request.decided_by_id = origin.person.id if origin.person else None
     request.decision_source = origin.source
     request.note = note or ""
-    record(
+    record_on(
         session,
         origin,
         now,
-        entity="item",
-        entity_id=item.id,
-        collaboration_id=item.collaboration_id,
+        item,
         action=f"acceptance_{verdict.value}",
         new=verdict.value,
         note=f"round {request.round}" + (f": {note}" if note else ""),

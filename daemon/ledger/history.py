@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from ..store.models import HistoryEntry, Person, SourceKind
+from ..store.models import ActionItem, HistoryEntry, Meeting, Person, SourceKind
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,31 @@ def record(
         changes=[(field, old, new)],
         note=note,
     )
+
+
+def record_on(
+    session: Session,
+    origin: Origin,
+    at: datetime,
+    subject: ActionItem | Meeting,
+    *,
+    action: str,
+    **fields,
+) -> None:
+    """record() for an action item or a meeting: its entity, id and collaboration filled in."""
+    record(
+        session,
+        origin,
+        at,
+        entity=_ENTITIES[type(subject)],
+        entity_id=subject.id,
+        collaboration_id=subject.collaboration_id,
+        action=action,
+        **fields,
+    )
+
+
+_ENTITIES = {ActionItem: "item", Meeting: "meeting"}
 
 
 def record_changes(

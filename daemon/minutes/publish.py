@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..ledger.history import Origin, record
+from ..ledger.history import Origin, record, record_on
 from ..ledger.items import ItemChange, add_items, update_item
 from ..ledger.specs import ItemSpec
 from ..mail.outbox import queue_mail
@@ -218,13 +218,11 @@ def _items(
             continue
         result.dropped.append(item)
         affected |= {old.owner_id} | {p.id for p in item.collaborators}
-        record(
+        record_on(
             session,
             origin,
             app.clock.now(),
-            entity="item",
-            entity_id=item.id,
-            collaboration_id=item.collaboration_id,
+            item,
             action="dropped_from_minutes",
             new=f"v{minutes.version}",
             note=f"#{item.number} is not in version {minutes.version} of the minutes",
@@ -270,13 +268,11 @@ def _correct(session: Session, app: App, item: ActionItem, new: MinutesRow, orig
     now = app.clock.now()
     changed = bool(changes)
     if item.owner_id != new.owner.id:
-        record(
+        record_on(
             session,
             origin,
             now,
-            entity="item",
-            entity_id=item.id,
-            collaboration_id=item.collaboration_id,
+            item,
             action="changed",
             field="owner",
             old=item.owner.email,
@@ -287,13 +283,11 @@ def _correct(session: Session, app: App, item: ActionItem, new: MinutesRow, orig
         changed = True
     old_ids = {p.id for p in item.collaborators}
     if old_ids != {p.id for p in new.collaborators}:
-        record(
+        record_on(
             session,
             origin,
             now,
-            entity="item",
-            entity_id=item.id,
-            collaboration_id=item.collaboration_id,
+            item,
             action="changed",
             field="collaborators",
             old=", ".join(p.email for p in item.collaborators),
