@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import DataError
 from ..ledger.collaborations import find_collaboration
-from ..ledger.history import Origin, record
+from ..ledger.history import Origin, record_on
 from ..store.models import AcceptanceRequest, Collaboration, CollabStatus
 from . import record as records
 from .xlsx import fill_for, write_workbook
@@ -62,13 +62,11 @@ def write_archive(
     if collab.status is not CollabStatus.ARCHIVED:
         collab.status = CollabStatus.ARCHIVED
         collab.archived_at = now
-        record(
+        record_on(
             session,
             origin,
             now,
-            entity="collaboration",
-            entity_id=collab.id,
-            collaboration_id=collab.id,
+            collab,
             action="archived",
             new=str(folder),
         )

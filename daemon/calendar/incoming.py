@@ -80,7 +80,7 @@ def handle_calendar(session: Session, app: App, envelope: Envelope) -> Decision:
     return handler(session, app, envelope, event)
 
 
-def _origin(session: Session, envelope: Envelope) -> Origin:
+def mail_origin(session: Session, envelope: Envelope) -> Origin:
     person = session.scalar(select(Person).where(Person.email == envelope.sender))
     if person is not None:
         return Origin.mail(envelope.message_id, person)
@@ -91,7 +91,7 @@ def _meeting(session: Session, uid: str) -> Meeting | None:
     return session.scalar(select(Meeting).where(Meeting.uid == uid))
 
 
-def _record(session, origin, app, meeting, action, **kw) -> None:
+def record_change(session, origin, app, meeting, action, **kw) -> None:
     record_on(session, origin, app.clock.now(), meeting, action=action, **kw)
 
 
@@ -160,9 +160,9 @@ def apply_reply(session: Session, app: App, envelope: Envelope, event: IncomingE
     old = attendee.rsvp
     attendee.rsvp, attendee.rsvp_at = rsvp, app.clock.now()
     attendee.comment = event.comment
-    _record(
+    record_change(
         session,
-        _origin(session, envelope),
+        mail_origin(session, envelope),
         app,
         meeting,
         "rsvp",
@@ -194,9 +194,9 @@ def apply_counter(session: Session, app: App, envelope: Envelope, event: Incomin
         attendee.rsvp, attendee.rsvp_at = RSVPS[partstat], app.clock.now()
     zone = app.settings.tz
     proposed = attendee.proposed_start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    _record(
+    record_change(
         session,
-        _origin(session, envelope),
+        mail_origin(session, envelope),
         app,
         meeting,
         "counter",
@@ -280,7 +280,7 @@ def _filename(part) -> str:
         return name.strip()
 
 
-def _attached_files(envelope: Envelope) -> list[MeetingAttachment]:
+def attached_files(envelope: Envelope) -> list[MeetingAttachment]:
     files = []
     for part in envelope.message.walk():
         if part.is_multipart() or part.get_content_type() in ("text/calendar", "application/ics"):
@@ -302,7 +302,7 @@ def _attached_files(envelope: Envelope) -> list[MeetingAttachment]:
     return files
 
 
-def _sync_attendees(session: Session, app: App, meeting: Meeting, event: IncomingEvent) -> None:
+def sync_attendees(session: Session, app: App, meeting: Meeting, event: IncomingEvent) -> None:
     own = app.identity.address
     wanted = {p.email: p for p in event.attendees if p.email and p.email != own}
     for attendee in list(meeting.attendees):
@@ -338,7 +338,7 @@ def register_request(
     if organizer is None:
         return unknown_organizer(f"meeting {event.summary!r}", organizer_email)
     now = app.clock.now()
-    origin = _origin(session, envelope)
+    origin = mail_origin(session, envelope)
     end = event.end or event.start + timedelta(hours=1)
     duration = max(1, int((end - event.start).total_seconds() // 60))
     meeting = _meeting(session, event.uid)
@@ -353,13 +353,13 @@ def register_request(
                           event.description),
     )  # fmt: skip
     registered(
-        session, app, origin, meeting, event, _attached_files(envelope),
+        session, app, origin, meeting, event, attached_files(envelope),
         f"{meeting.title} ({organizer_email})", f"linked by {linked_by}" if collab else linked_by,
     )  # fmt: skip
-    _accept(session, app, meeting, organizer)
+    accept_meeting(session, app, meeting, organizer)
     why = f"meeting {meeting.id} registered from {organizer_email}'s calendar"
     if collab is None:
-        _ask_which_collaboration(session, app, meeting, organizer)
+        ask_which_collaboration(session, app, meeting, organizer)
         return InboundStatus.APPLIED, f"{why}; {linked_by}: asked which one"
     return InboundStatus.APPLIED, f"{why}, linked to {collab.code} by {linked_by}; accepted"
 
@@ -385,10 +385,10 @@ def _update_from_organizer(
                         event.url, event.description),
     )  # fmt: skip
     emails = {a.email for a in meeting.attendees}
-    _sync_attendees(session, app, meeting, event)
+    sync_attendees(session, app, meeting, event)
     if {a.email for a in meeting.attendees} != emails:
         changes.append("attendees")
-    files = _attached_files(envelope)
+    files = attached_files(envelope)
     if files and [f.sha256 for f in files] != [a.sha256 for a in meeting.attachments]:
         meeting.attachments = files
         changes.append("attachments")
@@ -403,9 +403,9 @@ def _update_from_organizer(
         if collab is not None:
             meeting.collaboration = collab
             linked = f", linked to {collab.code} by {linked_by}"
-            _record(session, origin, app, meeting, "linked", new=collab.code, note=linked_by)
+            record_change(session, origin, app, meeting, "linked", new=collab.code, note=linked_by)
     session.flush()
-    _accept(session, app, meeting, organizer)
+    accept_meeting(session, app, meeting, organizer)
     what = ", ".join(changes) or "nothing changed"
     return (
         InboundStatus.APPLIED,
@@ -426,9 +426,9 @@ def registered(
 ) -> None:
     """A new meeting from the organizer's calendar: its files and attendees, and history."""
     meeting.attachments = files
-    _sync_attendees(session, app, meeting, event)
+    sync_attendees(session, app, meeting, event)
     session.flush()
-    _record(session, origin, app, meeting, "registered", new=what, note=how_linked)
+    record_change(session, origin, app, meeting, "registered", new=what, note=how_linked)
 
 
 def unknown_organizer(what: str, email: str) -> Decision:
@@ -486,12 +486,12 @@ def apply_fields(
         old = getattr(meeting, name)
         if old != new:
             setattr(meeting, name, new)
-            _record(session, origin, app, meeting, "changed", field=name, old=old, new=new)
+            record_change(session, origin, app, meeting, "changed", field=name, old=old, new=new)
             changed.append(name)
     return changed
 
 
-def _accept(
+def accept_meeting(
     session: Session, app: App, meeting: Meeting, organizer: Person, *, series: str = ""
 ) -> None:
     """Answer the organizer with REPLY PARTSTAT=ACCEPTED, once per version. `series`: the
@@ -523,7 +523,7 @@ def _short(uid: str) -> str:
     return hashlib.sha256(uid.encode()).hexdigest()[:32]
 
 
-def _ask_which_collaboration(
+def ask_which_collaboration(
     session: Session, app: App, meeting: Meeting, organizer: Person
 ) -> None:
     about = (
@@ -564,7 +564,9 @@ def apply_cancel(session: Session, app: App, envelope: Envelope, event: Incoming
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence = max(meeting.sequence, event.sequence or 0)
     meeting.updated_at = app.clock.now()
-    _record(session, _origin(session, envelope), app, meeting, "cancelled", note=event.comment)
+    record_change(
+        session, mail_origin(session, envelope), app, meeting, "cancelled", note=event.comment
+    )
     return InboundStatus.APPLIED, f"meeting {meeting.id} cancelled by its organizer"
 
 
@@ -609,7 +611,9 @@ def link_from_reply(ctx: ReplyContext) -> Decision:
         )
     for each in meetings:
         each.collaboration = found[0]
-        _record(ctx.session, ctx.origin, ctx.app, each, "linked", new=found[0].code, note="by mail")
+        record_change(
+            ctx.session, ctx.origin, ctx.app, each, "linked", new=found[0].code, note="by mail"
+        )
     return InboundStatus.APPLIED, f"meeting {meeting.id} linked to {found[0].code}" + (
         f" with the {len(meetings) - 1} other occurrence(s) of its series"
         if len(meetings) > 1

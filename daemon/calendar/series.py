@@ -30,20 +30,20 @@ from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..store.models import InboundStatus, Meeting, MeetingStatus, Person
+from ..store.models import Collaboration, InboundStatus, Meeting, MeetingStatus, Person
 from .imip import CalendarMail, IncomingEvent, instant
 from .incoming import (
-    _accept,
-    _ask_which_collaboration,
-    _attached_files,
-    _origin,
-    _record,
-    _sync_attendees,
+    accept_meeting,
     apply_fields,
+    ask_which_collaboration,
+    attached_files,
     calendar_fields,
     link_collaboration,
+    mail_origin,
     outlook_meeting,
+    record_change,
     registered,
+    sync_attendees,
     unknown_organizer,
 )
 
@@ -160,7 +160,7 @@ def _register(
     rows: list[Meeting],
 ) -> Decision:
     now = app.clock.now()
-    origin = _origin(session, envelope)
+    origin = mail_origin(session, envelope)
     wanted = occurrences(calendar.source, master.uid, app.settings.tz, now)
     if not wanted:
         return InboundStatus.IGNORED, f"series {master.summary!r} has no occurrence to come"
@@ -171,7 +171,7 @@ def _register(
         collab, linked_by = link_collaboration(
             session, [envelope.subject, master.summary], organizer
         )
-    files = _attached_files(envelope)
+    files = attached_files(envelope)
     created, changed = [], []
     for occurrence in wanted:
         meeting = by_id.pop(occurrence.recurrence_id, None)
@@ -189,7 +189,7 @@ def _register(
             if _update(session, app, origin, meeting, occurrence):
                 changed.append(meeting)
             meeting.sequence = max(meeting.sequence, master.sequence or 0)
-            _sync_attendees(session, app, meeting, master)
+            sync_attendees(session, app, meeting, master)
     gone = [
         r for r in by_id.values() if r.starts_at > now and r.status is not MeetingStatus.CANCELLED
     ]
@@ -197,13 +197,13 @@ def _register(
         _cancel_one(session, app, origin, meeting, "no longer in the series")
     session.flush()
     first = (created or changed or [min(rows, key=lambda r: r.starts_at)])[0]
-    _accept(session, app, first, organizer, series=master.uid)
+    accept_meeting(session, app, first, organizer, series=master.uid)
     why = (
         f"series {master.summary!r} from {organizer.email}: {len(created)} occurrence(s) "
         f"registered, {len(changed)} changed, {len(gone)} cancelled"
     )
     if collab is None:
-        _ask_which_collaboration(session, app, first, organizer)
+        ask_which_collaboration(session, app, first, organizer)
         return InboundStatus.APPLIED, f"{why}; {linked_by}: asked which one"
     return InboundStatus.APPLIED, f"{why}; linked to {collab.code} by {linked_by}; accepted"
 
@@ -214,7 +214,7 @@ def _new_occurrence(
     master: IncomingEvent,
     occurrence: Occurrence,
     organizer: Person,
-    collab,
+    collab: Collaboration | None,
     now: datetime,
 ) -> Meeting:
     return outlook_meeting(
@@ -246,7 +246,7 @@ def _update(
     changed = bool(apply_fields(session, origin, app, meeting, fields))
     if meeting.status is MeetingStatus.CANCELLED:  # the organizer brought it back
         meeting.status = MeetingStatus.SCHEDULED
-        _record(session, origin, app, meeting, "rescheduled")
+        record_change(session, origin, app, meeting, "rescheduled")
         changed = True
     if changed:
         meeting.updated_at = app.clock.now()
@@ -263,7 +263,7 @@ def _change_occurrences(
     """A REQUEST that carries only changed occurrences (Outlook: "this occurrence")."""
     if not rows:
         return InboundStatus.IGNORED, "an occurrence of a series collabd does not know"
-    now, origin = app.clock.now(), _origin(session, envelope)
+    now, origin = app.clock.now(), mail_origin(session, envelope)
     by_id = {row.recurrence_id: row for row in rows}
     done = []
     for event in calendar.events:
@@ -302,7 +302,7 @@ def _cancel(
 ) -> Decision:
     if not rows:
         return InboundStatus.IGNORED, f"CANCEL for series {calendar.events[0].uid}: not known"
-    now, origin = app.clock.now(), _origin(session, envelope)
+    now, origin = app.clock.now(), mail_origin(session, envelope)
     coming = [r for r in rows if r.starts_at > now and r.status is not MeetingStatus.CANCELLED]
     named = {e.recurrence_start for e in calendar.events if e.recurrence_start}
     whole = any(not e.recurrence_start for e in calendar.events)
@@ -322,4 +322,4 @@ def _cancel(
 def _cancel_one(session: Session, app: App, origin: Origin, meeting: Meeting, note: str) -> None:
     meeting.status = MeetingStatus.CANCELLED
     meeting.updated_at = app.clock.now()
-    _record(session, origin, app, meeting, "cancelled", note=note)
+    record_change(session, origin, app, meeting, "cancelled", note=note)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..ledger.history import Origin, record
+from ..ledger.history import Origin, record, record_on
 from ..ledger.items import item_history
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -102,13 +102,11 @@ def start(
                 cause=late.cause,
             )
         )
-    record(
+    record_on(
         session,
         origin,
         now,
-        entity="collaboration",
-        entity_id=collaboration.id,
-        collaboration_id=collaboration.id,
+        collaboration,
         action="retrospective_requested",
         new=reason,
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..errors import DataError, NotFound
 from ..store.models import Collaboration, CollabStatus, Participant, ParticipantRole
 from . import notices
-from .history import Origin, record
+from .history import Origin, record_on
 from .items import add_items
 from .people import find_department, find_person
 from .specs import CollaborationSpec
@@ -76,24 +76,20 @@ def create_collaboration(
     ):
         raise DataError("a department is listed twice among the participants")
     session.flush()
-    record(
+    record_on(
         session,
         origin,
         now,
-        entity="collaboration",
-        entity_id=collaboration.id,
-        collaboration_id=collaboration.id,
+        collaboration,
         action="created",
         new=collaboration.theme,
     )
     for participant in collaboration.participants:
-        record(
+        record_on(
             session,
             origin,
             now,
-            entity="collaboration",
-            entity_id=collaboration.id,
-            collaboration_id=collaboration.id,
+            collaboration,
             action="participant_added",
             new=f"{participant.department.name} ({participant.role.value}): "
             f"{participant.contact.email}",

@@ -9,7 +9,14 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from ..store.models import ActionItem, HistoryEntry, Meeting, Person, SourceKind
+from ..store.models import (
+    ActionItem,
+    Collaboration,
+    HistoryEntry,
+    Meeting,
+    Person,
+    SourceKind,
+)
 
 
 @dataclass(frozen=True)
@@ -84,25 +91,27 @@ def record_on(
     session: Session,
     origin: Origin,
     at: datetime,
-    subject: ActionItem | Meeting,
+    subject: ActionItem | Meeting | Collaboration,
     *,
     action: str,
     **fields,
 ) -> None:
-    """record() for an action item or a meeting: its entity, id and collaboration filled in."""
+    """record() for an action item, a meeting or a collaboration: its entity, id and
+    collaboration filled in."""
+    own = isinstance(subject, Collaboration)
     record(
         session,
         origin,
         at,
         entity=_ENTITIES[type(subject)],
         entity_id=subject.id,
-        collaboration_id=subject.collaboration_id,
+        collaboration_id=subject.id if own else subject.collaboration_id,
         action=action,
         **fields,
     )
 
 
-_ENTITIES = {ActionItem: "item", Meeting: "meeting"}
+_ENTITIES = {ActionItem: "item", Meeting: "meeting", Collaboration: "collaboration"}
 
 
 def record_changes(
