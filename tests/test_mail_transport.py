@@ -106,14 +106,14 @@ def test_maildir_inbox_is_read_and_filed_after_ack(tmp_path):
         "#1 完成",
     )
     message.set_content("#1 完成")
-    transport.mailbox_for("collabd@example.com").add(message.as_bytes())
+    transport.deliver("collabd@example.com", message.as_bytes())
     (incoming,) = list(transport.fetch())
     assert parse(incoming.raw)["Subject"] == "#1 完成"
     transport.ack(incoming, Outcome.PROCESSED)
     transport.ack(incoming, Outcome.PROCESSED)  # a second ack after a crash is harmless
     assert list(transport.fetch()) == []
-    inbox = transport.mailbox_for("collabd@example.com")
-    assert len(inbox.get_folder("processed")) == 1
+    (filed,) = (transport.inbox / ".processed" / "cur").iterdir()
+    assert filed.read_bytes() == message.as_bytes()
 
 
 # --- the real mail stack ------------------------------------------------------------------
