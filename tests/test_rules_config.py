@@ -78,7 +78,8 @@ def test_check_reports_coverage(tmp_path: Path, capsys) -> None:
     first, last = package_coverage()
     assert f"holiday data for {first}–{last}" in out[0]
     if last < 2027:  # as of 2026-11-23, next year's missing data is worth a warning
-        assert "warning: chinesecalendar" in out[0] and "no holiday data for 2027" in out[0]
+        assert "warning: no official holiday schedule for 2027" in out[0]
+        assert "collabd calendar import NOTICE.txt --year 2027" in out[0]
 
 
 def test_calendar_explain_says_why(cli) -> None:

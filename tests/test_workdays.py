@@ -199,7 +199,8 @@ def test_datetimes_are_not_days(cal):
 
 
 @needs_2027_uncovered
-def test_2027_without_overrides_is_refused_with_instructions(cal):
+def test_2027_without_overrides_is_refused_with_instructions_when_asked_to():
+    cal = WorkCalendar(SHANGHAI, fallback="refuse")
     assert cal.add_working_days(date(2026, 12, 30), 1) == date(2026, 12, 31)
     with pytest.raises(CalendarCoverageError) as caught:
         cal.add_working_days(date(2026, 12, 30), 2)
@@ -207,8 +208,33 @@ def test_2027_without_overrides_is_refused_with_instructions(cal):
     message = str(caught.value)
     assert "2027-01-01" in message
     assert "[calendar.overrides]" in message
-    assert 'fallback = "weekdays"' in message
+    assert "collabd calendar import NOTICE.txt --year 2027" in message
+    assert 'fallback = "estimate"' in message
     assert "2004–2026" in message
+
+
+@needs_2027_uncovered
+def test_2027_by_default_is_estimated_from_the_statutory_holidays(cal):
+    # 元旦 2027-01-01 is a Friday: off, as the law fixes it, then the weekend.
+    assert cal.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+    new_year = cal.info(date(2027, 1, 1))
+    assert (new_year.working, new_year.estimated) == (False, True)
+    assert new_year.reason.startswith("元旦 New Year's Day")
+    assert "按预估假期计算" in new_year.reason
+    # 春节: lunar new year's eve 2027-02-05 (Fri) to 02-10, computed from the lunar calendar.
+    spring = [d for d in range(4, 13) if not cal.is_working_day(date(2027, 2, d))]
+    assert spring == [5, 6, 7, 8, 9, 10]
+    assert cal.add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 11)
+    # Make-up working days cannot be computed: every weekend is off, and says so.
+    sunday = cal.info(date(2027, 2, 21))
+    assert (sunday.working, sunday.estimated) == (False, True)
+    assert "make-up days unknown" in sunday.reason
+    # A published year is never estimated.
+    assert not cal.info(date(2026, 2, 14)).estimated
+    assert cal.basis(2026) == "package"
+    assert cal.basis(2027) == "estimate"
+    assert cal.estimated_years(date(2026, 12, 1), date(2027, 1, 4)) == [2027]
+    assert cal.warnings == []
 
 
 @needs_2027_uncovered
@@ -236,6 +262,7 @@ def test_fallback_weekdays_counts_monday_to_friday_and_warns_once_per_year():
     assert len(cal.warnings) == 1
     assert "2027" in cal.warnings[0]
     assert 'fallback = "weekdays"' in cal.warnings[0]
+    assert not cal.info(date(2027, 1, 2)).estimated
     assert cal.info(date(2027, 1, 2)).reason.startswith("周末 weekend (2027")
     cal.is_working_day(date(2028, 3, 1))
     assert len(cal.warnings) == 2
@@ -247,10 +274,11 @@ def test_coverage_warnings_start_on_15_november(cal):
     assert cal.coverage_warnings(date(2026, 11, 14)) == []
     assert cal.coverage_warnings(date(2026, 6, 1)) == []
     (warning,) = cal.coverage_warnings(date(2026, 11, 15))
-    assert "2027" in warning
-    assert "[calendar.overrides]" in warning
-    (today,) = cal.coverage_warnings(date(2026, 11, 21))
-    assert "no holiday data for 2027" in today
+    assert "no official holiday schedule for 2027" in warning
+    assert "working days in 2027 are estimated (按预估假期计算" in warning
+    assert warning.endswith("run: collabd calendar import NOTICE.txt --year 2027")
+    refusing = WorkCalendar(SHANGHAI, fallback="refuse")
+    (today,) = refusing.coverage_warnings(date(2026, 11, 21))
     assert "refused" in today
 
 
@@ -262,10 +290,11 @@ def test_coverage_warnings_quiet_once_2027_has_overrides(cal_2027):
 @needs_2027_uncovered
 def test_coverage_warnings_when_the_current_year_is_uncovered(cal, cal_2027):
     (warning,) = cal.coverage_warnings(date(2027, 1, 4))
-    assert "no holiday data for 2027" in warning
-    assert "refused" in warning
-    (note,) = cal_2027.coverage_warnings(date(2027, 1, 4))
-    assert "using the 2027 dates in [calendar.overrides]" in note
+    assert "no official holiday schedule for 2027" in warning
+    assert "estimated" in warning
+    assert cal_2027.coverage_warnings(date(2027, 1, 4)) == []
+    published = cal.with_published({date(2027, 1, 1): (False, "元旦")}, [2027])
+    assert published.coverage_warnings(date(2027, 1, 4)) == []
     weekdays = WorkCalendar(SHANGHAI, fallback="weekdays")
     (warning,) = weekdays.coverage_warnings(date(2026, 11, 21))
     assert "Monday–Friday will count as working days in 2027" in warning

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from .workdays import marked
+
 if TYPE_CHECKING:
     from ..store.models import ActionItem, RuleSchedule
     from .config import Rules
@@ -61,6 +63,14 @@ class ItemRule:
 
         return datetime.combine(day + timedelta(days=1), datetime.min.time(), self.rules.zone)
 
+    def marked(self, why: str, start: datetime, end: datetime) -> str:
+        """`why`, saying so when the working days between start and end were estimated."""
+        zone = self.rules.zone
+        years = self.calendar.estimated_years(
+            start.astimezone(zone).date(), end.astimezone(zone).date()
+        )
+        return marked(why, bool(years))
+
 
 def days_before(rules: Rules, deadline: date, amount: int, unit: str) -> tuple[date, str]:
     """`deadline` minus `amount` working (wd) or calendar (d) days, and the arithmetic in
@@ -77,7 +87,7 @@ def days_before(rules: Rules, deadline: date, amount: int, unit: str) -> tuple[d
     text = f"deadline {deadline} minus {amount}wd = {day}"
     if skipped:
         text += " (skipping " + _summarise(skipped) + ")"
-    return day, text
+    return day, marked(text, any(info.estimated for info in walked))
 
 
 def _summarise(infos) -> str:

@@ -98,9 +98,11 @@ def _not_negative(value: Duration) -> Duration:
 
 
 class CalendarRules(Section):
-    # "refuse": a working-day rule reaching into a year chinesecalendar does not know (and
-    # that has no overrides) is an error; "weekdays": count Mon–Fri, with a warning.
-    fallback: Literal["refuse", "weekdays"] = "refuse"
+    # For a year with no published schedule (not in chinesecalendar, no imported notice, no
+    # overrides): "estimate" counts weekends and the statutory holidays computed for the
+    # year, marking every decision built on them; "weekdays" counts Mon–Fri, with a
+    # warning; "refuse" makes a working-day rule reaching into that year an error.
+    fallback: Literal["estimate", "refuse", "weekdays"] = "estimate"
     work_hours: list[Period] = [(time(9), time(12)), (time(13, 30), time(18))]
     # Day-based mails (reminders, risk checks) go out at this local time on working days.
     send_at: Clock = time(9)

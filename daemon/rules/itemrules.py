@@ -10,6 +10,7 @@ from ..durations import Duration
 from ..store.models import ActionItem, ItemStatus, Priority, RuleSchedule
 from .base import ItemRule, Occurrence, days_before
 from .config import WEEKDAYS, Escalation
+from .workdays import marked
 
 OPEN = frozenset(s for s in ItemStatus if s is not ItemStatus.DONE)
 
@@ -72,11 +73,13 @@ class CadenceReminder(ItemRule):
         for _ in range(3660):
             if last is not None and day > last:
                 return
-            if (how == "daily" or day.weekday() == weekday) and self.calendar.is_working_day(day):
-                why = (
+            info = self.calendar.info(day)
+            if (how == "daily" or day.weekday() == weekday) and info.working:
+                why = marked(
                     f"{item.priority.value} priority: every working day"
                     if how == "daily"
-                    else f"{item.priority.value} priority: weekly on {cadence.weekday}"
+                    else f"{item.priority.value} priority: weekly on {cadence.weekday}",
+                    info.estimated,
                 )
                 yield Occurrence(
                     due=self.at_send_time(day),
@@ -170,8 +173,12 @@ class EscalationRule(ItemRule):
                 yield Occurrence(
                     due=due,
                     period=f"{episode}:L{number}r{repeat}",
-                    why=f"{why}; level {number} after {level.after}"
-                    + (f", repeat {repeat}/{level.max_repeats}" if repeat else ""),
+                    why=self.marked(
+                        f"{why}; level {number} after {level.after}"
+                        + (f", repeat {repeat}/{level.max_repeats}" if repeat else ""),
+                        start,
+                        due,
+                    ),
                     level=number,
                     roles=tuple(level.to),
                     episode=episode,

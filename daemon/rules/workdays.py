@@ -3,18 +3,21 @@
 collabd's users are Chinese offices, so a "working day" follows the statutory calendar:
 public holidays are off, and the make-up weekend days (调休上班) that pay for long holidays
 ARE working days. The data comes from the `chinesecalendar` package, which only knows the
-years the State Council has already published; admins can enter the rest (or correct
-anything) as overrides in `[calendar.overrides]`.
+years the State Council has already published; the notice of a newer year is imported with
+`collabd calendar import` (kept in the ledger), and admins can correct anything as
+overrides in `[calendar.overrides]`.
 
 Where a day's status comes from, first match wins:
 
 1. an admin override for that date;
-2. the package's data, when it covers the year;
-3. Monday–Friday, when the admin has entered overrides for that year (they are taken to be
-   that year's holidays and make-up days, entered before the package knew them);
-4. Monday–Friday with a warning if `fallback = "weekdays"`, otherwise
-   `CalendarCoverageError`: silently treating the Spring Festival as working days would send
-   escalations to people on holiday, so by default we refuse rather than guess.
+2. a State Council notice imported for that date (`published`);
+3. the package's data, when it covers the year;
+4. Monday–Friday, when a notice was imported or overrides were entered for that year (they
+   are taken to be that year's holidays and make-up days);
+5. the fallback for a year nobody has published: by default (`"estimate"`) weekends plus
+   the statutory holidays computed for that year (estimate.py), every such day marked
+   `estimated` so the decisions built on it say so; `"weekdays"` counts Monday–Friday with
+   a warning; `"refuse"` raises `CalendarCoverageError`.
 
 Counting rules (the daemon's "2wd before the deadline" depends on them):
 
@@ -34,7 +37,7 @@ import json
 import logging
 import operator
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from types import MappingProxyType
@@ -43,6 +46,8 @@ from typing import Literal
 import chinese_calendar
 
 from daemon.durations import Duration
+
+from .estimate import estimated_holidays
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,23 @@ DEFAULT_WORK_HOURS: tuple[tuple[time, time], ...] = (
 ONE_DAY = timedelta(days=1)
 _NO_OVERRIDES: Mapping[date, bool | tuple[bool, str]] = MappingProxyType({})
 _WEEKDAYS = ("周一 Mon", "周二 Tue", "周三 Wed", "周四 Thu", "周五 Fri", "周六 Sat", "周日 Sun")
+Fallback = Literal["estimate", "refuse", "weekdays"]
+FALLBACKS: tuple[str, ...] = ("estimate", "refuse", "weekdays")
+# What a decision built on an estimated day says, in the mail too (people read it).
+ESTIMATED = "按预估假期计算"
+ESTIMATED_EN = "estimated holidays: the official schedule is not published yet"
+
+
+def marked(why: str, estimated: bool) -> str:
+    """`why`, saying so when the working days it counted were estimated."""
+    return f"{why} ({ESTIMATED})" if estimated else why
+
+
+def fix_command(year: int) -> str:
+    """The one command that replaces `year`'s estimate with the official schedule."""
+    return f"collabd calendar import NOTICE.txt --year {year}"
+
+
 # Years to ask the package about. Wide on purpose: a newer chinesecalendar extends coverage
 # without a code change here.
 _PROBE_YEARS = range(1949, 2200)
@@ -74,6 +96,7 @@ class DayInfo:
     day: date
     working: bool
     reason: str
+    estimated: bool = False  # from the fallback estimate, not a published schedule
 
     def __str__(self) -> str:
         mark = "✓" if self.working else "✗"
@@ -134,6 +157,23 @@ def _weekday_info(day: date, note: str) -> DayInfo:
     if day.weekday() >= 5:
         return DayInfo(day, False, f"周末 weekend ({note})")
     return DayInfo(day, True, f"工作日 working day ({note})")
+
+
+def _estimated_info(day: date) -> DayInfo:
+    """Weekends and the statutory holidays computed for the year; make-up days unknown."""
+    note = f"{ESTIMATED} estimated"
+    name = estimated_holidays(day.year).get(day)
+    if name is not None:
+        return DayInfo(day, False, f"{name} (holiday, {note})", True)
+    if day.weekday() >= 5:
+        return DayInfo(day, False, f"周末 weekend ({note}; 调休上班 make-up days unknown)", True)
+    return DayInfo(day, True, f"工作日 working day ({note})", True)
+
+
+def _published_info(day: date, working: bool, note: str) -> DayInfo:
+    if working:
+        return DayInfo(day, True, f"调休上班 make-up working day ({note}, 国务院通知 notice)")
+    return DayInfo(day, False, f"{note} (holiday, 国务院通知 notice)")
 
 
 def _override_info(day: date, working: bool, note: str) -> DayInfo:
@@ -240,17 +280,28 @@ class WorkCalendar:
         timezone: tzinfo,
         *,
         overrides: Mapping[date, bool | tuple[bool, str]] = _NO_OVERRIDES,
+        published: Mapping[date, bool | tuple[bool, str]] = _NO_OVERRIDES,
+        published_years: Iterable[int] | None = None,
         work_hours: Sequence[tuple[time, time]] = DEFAULT_WORK_HOURS,
-        fallback: Literal["refuse", "weekdays"] = "refuse",
+        fallback: Fallback = "estimate",
     ) -> None:
-        if fallback not in ("refuse", "weekdays"):
-            raise ValueError(f'fallback = {fallback!r}: expected "refuse" or "weekdays"')
+        if fallback not in FALLBACKS:
+            raise ValueError(
+                f'fallback = {fallback!r}: expected "estimate", "refuse" or "weekdays"'
+            )
         self.timezone = timezone
         self.fallback = fallback
         self.work_hours = _check_work_hours(work_hours)
         self.warnings: list[str] = []
         self._overrides = _normalise_overrides(overrides)
+        self._published = _normalise_overrides(published)
         self._override_years = frozenset(day.year for day in self._overrides)
+        # The years notices were imported for (a notice may name a day of the next year).
+        self._published_years = frozenset(
+            published_years
+            if published_years is not None
+            else (day.year for day in self._published)
+        )
         self._infos: dict[date, DayInfo] = {}
         self._fallback_years: set[int] = set()
 
@@ -313,16 +364,40 @@ class WorkCalendar:
             if info.working:
                 remaining -= 1
 
+    def with_published(
+        self, published: Mapping[date, tuple[bool, str]], years: Iterable[int]
+    ) -> WorkCalendar:
+        """The same calendar with the days of the notices imported for `years`."""
+        return WorkCalendar(
+            self.timezone,
+            overrides=self._overrides,
+            published=published,
+            published_years=years,
+            work_hours=self.work_hours,
+            fallback=self.fallback,  # type: ignore[arg-type]
+        )
+
+    @property
+    def published(self) -> Mapping[date, tuple[bool, str]]:
+        return MappingProxyType(self._published)
+
     def _compute_info(self, day: date) -> DayInfo:
         override = self._overrides.get(day)
         if override is not None:
             return _override_info(day, *override)
+        published = self._published.get(day)
+        if published is not None:
+            return _published_info(day, *published)
         try:
             return _statutory_info(day)
         except NotImplementedError:
             pass
+        if day.year in self._published_years:
+            return _weekday_info(day, f"{day.year} 按国务院通知 per the imported notice")
         if day.year in self._override_years:
             return _weekday_info(day, f"{day.year} 按管理员设定 per admin overrides")
+        if self.fallback == "estimate":
+            return _estimated_info(day)
         if self.fallback == "weekdays":
             self._warn_fallback(day.year)
             return _weekday_info(day, f"{day.year} 无节假日数据 no holiday data, Mon–Fri assumed")
@@ -332,11 +407,11 @@ class WorkCalendar:
         first, last = self.coverage()
         return (
             f"cannot tell whether {day.isoformat()} is a working day: chinesecalendar "
-            f"{_package_version()} has holiday data for {first}–{last} only, and there are no "
-            f"[{OVERRIDES_TABLE}] for {day.year}. Add {day.year}'s public holidays and make-up "
-            f'working days under [{OVERRIDES_TABLE}] (e.g. "{day.year}-01-01" = "holiday"), '
-            f"upgrade chinesecalendar once it covers {day.year}, or set "
-            f'fallback = "weekdays" to count Monday–Friday as working days.'
+            f"{_package_version()} has holiday data for {first}–{last} only, and there is no "
+            f"imported notice and no [{OVERRIDES_TABLE}] for {day.year} "
+            f'(fallback = "refuse"). Run: {fix_command(day.year)} once the State Council has '
+            f"published it, add the dates under [{OVERRIDES_TABLE}] "
+            f'(e.g. "{day.year}-01-01" = "holiday"), or set fallback = "estimate".'
         )
 
     def _warn_fallback(self, year: int) -> None:
@@ -347,7 +422,7 @@ class WorkCalendar:
             f"{year}: chinesecalendar {_package_version()} has no holiday data and "
             f"[{OVERRIDES_TABLE}] has no {year} dates, so Monday–Friday count as working days "
             f'(fallback = "weekdays"); public holidays and make-up working days in {year} are '
-            f"ignored until you add them under [{OVERRIDES_TABLE}] or upgrade chinesecalendar."
+            f"ignored until you run: {fix_command(year)}"
         )
         self.warnings.append(message)
         log.warning("%s", message)
@@ -358,46 +433,55 @@ class WorkCalendar:
         """First and last year the installed chinesecalendar has data for."""
         return package_coverage()
 
+    def basis(self, year: int) -> str:
+        """Where `year`'s days come from: "notice" (imported), "package", "overrides", or,
+        for a year nobody published, the fallback ("estimate", "weekdays", "refuse")."""
+        first, last = self.coverage()
+        if year in self._published_years:
+            return "notice"
+        if first <= year <= last:
+            return "package"
+        if year in self._override_years:
+            return "overrides"
+        return self.fallback
+
+    def estimated_years(self, start: date, end: date) -> list[int]:
+        """The years from `start` to `end` (either order) whose days are estimated."""
+        low, high = sorted((start.year, end.year))
+        return [year for year in range(low, high + 1) if self.basis(year) == "estimate"]
+
     def coverage_warnings(self, today: date) -> list[str]:
         """What an admin should hear about missing holiday data, as of `today`.
 
         The State Council publishes next year's schedule around November, so from
-        15 November on we nag about next year unless the admin already entered overrides.
+        15 November on we also speak about next year until its schedule is known.
         """
+        years = [today.year]
+        if (today.month, today.day) >= (11, 15):
+            years.append(today.year + 1)
+        return [
+            self.uncovered_warning(year)
+            for year in years
+            if self.basis(year) in ("estimate", "weekdays", "refuse")
+        ]
+
+    def uncovered_warning(self, year: int) -> str:
+        """One line for the log, `status` and `rules check`: what happens, and the fix."""
         first, last = self.coverage()
-        warnings = []
-        if not first <= today.year <= last:
-            warnings.append(self._uncovered_current_year(today.year))
-        upcoming = today.year + 1
-        nagging = (today.month, today.day) >= (11, 15)
-        if nagging and not first <= upcoming <= last and upcoming not in self._override_years:
-            warnings.append(self._uncovered_next_year(upcoming))
-        return warnings
-
-    def _consequence(self, year: int) -> str:
-        if self.fallback == "weekdays":
-            return f"Monday–Friday will count as working days in {year}, holidays ignored"
-        return f"working-day rules reaching into {year} will be refused"
-
-    def _uncovered_current_year(self, year: int) -> str:
-        where = f"chinesecalendar {_package_version()} has no holiday data for {year}"
-        if year in self._override_years:
-            return (
-                f"{where}; using the {year} dates in [{OVERRIDES_TABLE}] and Monday–Friday "
-                f"otherwise. Upgrade chinesecalendar once a release covers {year}."
-            )
+        consequence = {
+            "estimate": (
+                f"working days in {year} are estimated ({ESTIMATED}: weekends and the "
+                "statutory holidays computed for the year; make-up working days unknown)"
+            ),
+            "weekdays": f"Monday–Friday will count as working days in {year}, holidays ignored",
+            "refuse": f"working-day rules reaching into {year} will be refused",
+        }[self.fallback]
         return (
-            f"{where} and [{OVERRIDES_TABLE}] has no {year} dates: {self._consequence(year)}. "
-            f"Add {year}'s holidays and make-up working days under [{OVERRIDES_TABLE}] "
-            f"or upgrade chinesecalendar."
-        )
-
-    def _uncovered_next_year(self, year: int) -> str:
-        return (
-            f"chinesecalendar {_package_version()} has no holiday data for {year} and "
-            f"[{OVERRIDES_TABLE}] has no {year} dates: {self._consequence(year)}. Once the "
-            f"{year} holiday schedule is published, upgrade chinesecalendar or add its holidays "
-            f"and make-up working days under [{OVERRIDES_TABLE}]."
+            f"no official holiday schedule for {year} (chinesecalendar {_package_version()} "
+            f"has holiday data for {first}–{last}; no imported notice or "
+            f"[{OVERRIDES_TABLE}] dates for {year}): {consequence}. Once "
+            f"《国务院办公厅关于{year}年部分节假日安排的通知》 is published, "
+            f"save its text and run: {fix_command(year)}"
         )
 
     # -- instants --
