@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from daemon.mail.ingest import ingest_pass  # noqa: E402
+from daemon.inbound.ingest import ingest_pass  # noqa: E402
 from tests.ews_fixture import ews_app  # noqa: E402
 from tests.ews_server import EwsServer  # noqa: E402
 from tests.test_ingest_ews import EwsWorld  # noqa: E402

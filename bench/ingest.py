@@ -26,14 +26,14 @@ sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
 
+from daemon.announce import start_collaboration  # noqa: E402
 from daemon.app import App  # noqa: E402
 from daemon.clock import FixedClock  # noqa: E402
 from daemon.config import validate  # noqa: E402
-from daemon.ledger.collaborations import create_collaboration  # noqa: E402
+from daemon.inbound.ingest import ingest_pass  # noqa: E402
 from daemon.ledger.history import Origin  # noqa: E402
 from daemon.ledger.people import import_people  # noqa: E402
 from daemon.ledger.specs import CollaborationSpec  # noqa: E402
-from daemon.mail.ingest import ingest_pass  # noqa: E402
 from tests.conftest import START  # noqa: E402
 from tests.mailstack import MailStack  # noqa: E402
 
@@ -90,7 +90,7 @@ def seed_ledger(app: App, workdir: Path) -> list[str]:
     )
     with app.db.transaction() as session:
         import_people(session, csv, Origin.system("bench"), START)
-        collab = create_collaboration(session, app, spec, Origin.system("bench"))
+        collab = start_collaboration(session, app, spec, Origin.system("bench"))
         return [
             app.tokens.reply_address(app.tokens.issue(2 + i, collab.id, START))
             for i in range(OWNERS)

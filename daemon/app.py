@@ -6,27 +6,27 @@ data directory and run exactly the production code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any, TypeVar
 
 from .clock import Clock
 from .config import Settings
-from .mail.outbox import MailIdentity
 from .mail.render import Renderer
-from .mail.tokens import ReplyTokens
+from .mail.tokens import MailIdentity, ReplyTokens
 from .mail.transport import Transport, open_transport
 from .store import Database
 from .store.secrets import ledger_secret
 
-if TYPE_CHECKING:
-    from .rules.config import Rules
+T = TypeVar("T")
 
 
 @dataclass
 class App:
     settings: Settings
     clock: Clock = field(default_factory=Clock)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
     def db(self) -> Database:
@@ -52,13 +52,12 @@ class App:
         mail = self.settings.mail
         return MailIdentity(mail.display_name, mail.address, self.tokens)
 
-    @cached_property
-    def rules(self) -> Rules:
-        """The rules file named by `[rules] file` (or the embedded defaults), loaded once:
-        a new App is a config reload."""
-        from .rules.config import load_rules
-
-        return load_rules(self.settings.rules.file, self.settings.tz)
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """Something built once per App from its settings (the rules file, say) by a package
+        above this one: the App holds it without importing that package."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     @cached_property
     def transport(self) -> Transport:

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from daemon.announce import start_collaboration
 from daemon.app import App
 from daemon.config import validate
-from daemon.ledger.collaborations import create_collaboration
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import CollaborationSpec
@@ -219,7 +219,7 @@ class Workload:
         now = datetime.now(UTC)
         with self.app.db.transaction() as session:
             import_people(session, csv, Origin.system("test"), now)
-            collab = create_collaboration(session, self.app, spec, Origin.system("test"))
+            collab = start_collaboration(session, self.app, spec, Origin.system("test"))
             self.collab_id = collab.id
             people = {p.email: p for p in session.scalars(select(Person))}
             for i in range(notifications):

@@ -17,12 +17,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from daemon.announce import start_collaboration
 from daemon.calendar.ews import cancel_meeting, send_meeting, sync_rsvps
-from daemon.ledger.collaborations import create_collaboration
+from daemon.inbound.ingest import ingest_pass
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
-from daemon.mail.ingest import ingest_pass
 from daemon.mail.transport import TemporaryFailure
 from daemon.rules.tick import run_tick
 from daemon.store.models import (
@@ -49,7 +49,7 @@ def calendar_app(tmp_path, db_url, ews_server):
     people.write_text((DEMO / "people.csv").read_text("utf-8"), "utf-8")
     with app.db.transaction() as session:
         import_people(session, people, Origin.system("test"), START)
-        create_collaboration(
+        start_collaboration(
             session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
         )
     yield app
@@ -222,7 +222,7 @@ def test_meeting_responses_in_the_inbox_update_rsvps_once(tmp_path, db_url, ews_
     people.write_text((DEMO / "people.csv").read_text("utf-8"), "utf-8")
     with app.db.transaction() as session:
         import_people(session, people, Origin.system("test"), START)
-        create_collaboration(
+        start_collaboration(
             session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
         )
     try:
@@ -308,7 +308,7 @@ def test_scheduling_with_the_ews_calendar_goes_through_exchange_not_the_outbox(
     )
     with app.db.transaction() as session:
         import_people(session, people, Origin.system("test"), START)
-        create_collaboration(
+        start_collaboration(
             session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
         )
     with app.db.transaction() as session:

@@ -18,11 +18,11 @@ from email.utils import make_msgid
 import pytest
 from sqlalchemy import select, text
 
-from daemon.ledger.collaborations import create_collaboration
+from daemon.announce import start_collaboration
+from daemon.inbound.ingest import MAX_ATTEMPTS, ingest_pass
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
-from daemon.mail.ingest import MAX_ATTEMPTS, ingest_pass
 from daemon.mail.send import send_due
 from daemon.store.models import (
     ActionItem,
@@ -51,7 +51,7 @@ class World:
         collab.write_text(self.localize((DEMO / "collaboration.toml").read_text("utf-8")), "utf-8")
         with app.db.transaction() as session:
             import_people(session, people, Origin.system("test"), START)
-            create_collaboration(
+            start_collaboration(
                 session, app, load_collaboration_file(collab), Origin.system("test")
             )
         assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 9
@@ -328,7 +328,7 @@ def _reject_inserts(app, table: str, column: str, value: str) -> None:
 def test_watcher_applies_a_reply_within_seconds_of_delivery(world):
     import threading
 
-    from daemon.mail.watcher import MailboxWatcher
+    from daemon.inbound.watcher import MailboxWatcher
 
     stop = threading.Event()
     watcher = MailboxWatcher(world.app, world.app.transport.incoming, stop)

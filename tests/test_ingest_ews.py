@@ -17,7 +17,7 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import select
 
-from daemon.mail.ingest import ingest_pass
+from daemon.inbound.ingest import ingest_pass
 from daemon.mail.send import send_due
 from daemon.mail.transport import TemporaryFailure
 from daemon.store.models import InboundMessage, ItemStatus, MailboxCursor

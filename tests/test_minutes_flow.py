@@ -14,7 +14,7 @@ from email.utils import make_msgid
 import pytest
 from sqlalchemy import select
 
-from daemon.ledger.collaborations import create_collaboration
+from daemon.announce import start_collaboration
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
@@ -52,7 +52,7 @@ class MinutesWorld(World):
         collab.write_text(self.localize((FILES / "q3.toml").read_text("utf-8")), "utf-8")
         with app.db.transaction() as session:
             import_people(session, people, Origin.system("test"), START)
-            create_collaboration(
+            start_collaboration(
                 session, app, load_collaboration_file(collab), Origin.system("test")
             )
             self.meeting_id = add_meeting(

@@ -71,11 +71,11 @@ def test_temporary_failure_is_retried_until_the_deadline(tmp_path, db_url):
     with app.db.transaction() as session:
         import_people(session, DEMO / "people.csv", Origin.system("test"), START)
     app.clock = FixedClock(datetime.fromisoformat("2026-12-11T09:00+08:00"))
-    from daemon.ledger.collaborations import create_collaboration
+    from daemon.announce import start_collaboration
     from daemon.ledger.specs import load_collaboration_file
 
     with app.db.transaction() as session:
-        create_collaboration(
+        start_collaboration(
             session, app, load_collaboration_file(DEMO / "collaboration.toml"), Origin.system("t")
         )
     first = send_due(app.db, app.transport.outgoing, app.clock)

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from ..cli.output import display_width
+from ..textwidth import display_width
 from .record import Sheet
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")

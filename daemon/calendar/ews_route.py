@@ -1,5 +1,5 @@
 """Meeting responses in the collabd mailbox when the calendar is Exchange's
-(`calendar.backend = "ews"`): a route for mail/routes.py.
+(`calendar.backend = "ews"`): a route for inbound/routes.py.
 
 When an attendee answers (accept, decline, tentative, or propose a new time), Exchange
 drops a MeetingResponse into the organizer's inbox (whose MIME carries a METHOD:REPLY, or
@@ -23,7 +23,7 @@ from .ews import sync_rsvps
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..mail.ingest import Envelope
+    from ..mail.envelope import Envelope
 
 ANSWERS = ("REPLY", "COUNTER")
 

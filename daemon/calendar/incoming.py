@@ -1,4 +1,5 @@
-"""What an incoming calendar mail does to the ledger: the handler of the "calendar" route.
+"""What an incoming calendar mail does to one meeting in the ledger (calendar/inbox.py reads
+the mail and sends it here, or to series.py for a recurring series).
 
     REPLY    an attendee answered one of collabd's invitations: their RSVP changes
     COUNTER  an attendee proposes a new time (Outlook's "Propose new time")
@@ -41,13 +42,12 @@ from ..store.models import (
     SourceKind,
 )
 from .ical import attendee_reply
-from .imip import CalendarError, IncomingEvent, read_calendar
+from .imip import IncomingEvent
 from .views import meeting_view
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..mail.apply import ReplyContext
-    from ..mail.ingest import Envelope
+    from ..mail.envelope import Envelope, ReplyContext
 
 Decision = tuple[InboundStatus, str]
 
@@ -60,24 +60,6 @@ RSVPS = {
 }
 # `[协作 v2-launch]` / `[collab v2-launch]` in the subject links an Outlook meeting.
 COLLAB_TAG = re.compile(r"\[\s*(?:协作|collab)\s*[:：]?\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*\]", re.I)
-
-
-def handle_calendar(session: Session, app: App, envelope: Envelope) -> Decision:
-    try:
-        calendar = read_calendar(envelope.message, app.settings.tz)
-    except CalendarError as exc:
-        return InboundStatus.IGNORED, f"unreadable calendar mail: {exc}"
-    if calendar is None or not calendar.events:
-        return InboundStatus.IGNORED, "calendar mail without an event"
-    handler = METHODS.get(calendar.method)
-    if handler is None:
-        return InboundStatus.IGNORED, f"METHOD:{calendar.method} is not something collabd acts on"
-    from .series import handle_series, is_series  # series.py builds on this module
-
-    if calendar.method in ("REQUEST", "CANCEL") and is_series(session, calendar):
-        return handle_series(session, app, envelope, calendar)  # one meeting per occurrence
-    event = next((e for e in calendar.events if not e.recurrence_id), calendar.events[0])
-    return handler(session, app, envelope, event)
 
 
 def mail_origin(session: Session, envelope: Envelope) -> Origin:

@@ -50,7 +50,7 @@ from .incoming import (
 if TYPE_CHECKING:
     from ..app import App
     from ..ledger.history import Origin
-    from ..mail.ingest import Envelope
+    from ..mail.envelope import Envelope
 
 Decision = tuple[InboundStatus, str]
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ..announce import start_collaboration
 from ..errors import UsageError
-from ..ledger.collaborations import create_collaboration, find_collaboration
+from ..ledger.collaborations import find_collaboration
 from ..ledger.items import ItemFilter, query_items
 from ..ledger.specs import CollaborationSpec, load_collaboration_file, parse_spec
 from ..store.models import Collaboration, CollabStatus, HistoryEntry, label
@@ -96,7 +97,7 @@ def collab_create(context: Context, args: argparse.Namespace) -> int:
     spec = load_collaboration_file(args.file) if args.file else _spec_from_flags(args)
     app = context.app
     with app.db.transaction() as session:
-        collab = create_collaboration(session, app, spec, context.origin)
+        collab = start_collaboration(session, app, spec, context.origin)
         view = collab_view(collab, query_items(session, ItemFilter(collab=collab)))
     if args.json:
         emit_json(view)

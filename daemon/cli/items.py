@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from ..announce import assign_items
 from ..closing.acceptance import deliver, rounds
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.items import (
     ItemChange,
     ItemFilter,
-    add_items,
     find_item,
     item_history,
     query_items,
@@ -151,7 +151,7 @@ def items_add(context: Context, args: argparse.Namespace) -> int:
     )
     with app.db.transaction() as session:
         collab = find_collaboration(session, args.collab)
-        (item,) = add_items(session, app, collab, [spec], context.origin)
+        (item,) = assign_items(session, app, collab, [spec], context.origin)
         view = item_view(item)
     if args.json:
         emit_json(view)

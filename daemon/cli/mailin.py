@@ -10,11 +10,11 @@ import sys
 import threading
 from pathlib import Path
 
-from ..mail.ingest import IngestReport, ingest_pass
+from ..inbound.ingest import IngestReport, ingest_pass
+from ..inbound.watcher import MailboxWatcher
 from ..mail.reply import parse_reply
 from ..mail.send import send_due
 from ..mail.transport import EwsMailbox, ImapMailbox
-from ..mail.watcher import MailboxWatcher
 from .context import Context
 from .output import emit_json
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 
-
-def display_width(text: str) -> int:
-    """Columns a terminal uses: CJK characters are two wide."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+from ..textwidth import display_width
 
 
 def _pad(text: str, width: int) -> str:

@@ -13,7 +13,7 @@ from ..clock import FixedClock, parse_instant
 from ..errors import ConfigError, UsageError
 from ..ledger.items import find_item
 from ..mail.send import send_due
-from ..rules.config import ROLES
+from ..rules.config import ROLES, active_rules
 from ..rules.engine import evaluate
 from ..rules.itemrules import item_rules
 from ..rules.tick import run_tick
@@ -88,7 +88,7 @@ def tick_command(context: Context, args: argparse.Namespace) -> int:
     else:
         print(f"tick at {context.local(report.now)}")
         for decision in report.decisions:
-            print("  " + decision.line(app.rules.zone))
+            print("  " + decision.line(active_rules(app).zone))
         for error in report.errors:
             print(f"  error: {error}")
         if sent is not None:
@@ -130,7 +130,7 @@ def _loop(context: Context, args: argparse.Namespace) -> int:
 
 def check_command(context: Context, args: argparse.Namespace) -> int:
     app = context.app
-    rules = app.rules  # loading validates; problems exit 78 naming file, line, key, value
+    rules = active_rules(app)  # loading validates; problems exit 78 naming file, line, key, value
     today = app.clock.now().astimezone(rules.zone).date()
     problems: list[str] = []
     # Every working-day rule must be computable for this year and next (or say why not).
@@ -265,7 +265,7 @@ def _print(context: Context, decisions, as_json: bool, title: str) -> None:
     if not decisions:
         print("  nothing is due")
     for decision in decisions:
-        print("  " + decision.line(context.app.rules.zone))
+        print("  " + decision.line(active_rules(context.app).zone))
 
 
 _OFFSET = re.compile(r"^([+-]?\d+)\s*wd$")
@@ -285,7 +285,7 @@ def explain_command(context: Context, args: argparse.Namespace) -> int:
             f"{' '.join(words)!r} is not a working-day offset; write e.g. -2wd or +3wd"
         )
     n = int(match[1])
-    calendar = context.app.rules.calendar
+    calendar = active_rules(context.app).calendar
     try:
         walked = calendar.explain(day, n)
     except CalendarCoverageError as exc:

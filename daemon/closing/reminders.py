@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..durations import Duration
+from ..rules.config import active_rules
 from .acceptance import pending_since, remind
 
 if TYPE_CHECKING:
@@ -21,12 +22,12 @@ RULE_ID = "acceptance.review_within"
 
 def review_within(app: App) -> Duration:
     """`[acceptance] review_within` of the rules file (default 1 working day)."""
-    return app.rules.spec.acceptance.review_within
+    return active_rules(app).spec.acceptance.review_within
 
 
 def acceptance_reminders(app: App, now: datetime) -> list[str]:
     wait = review_within(app)
-    calendar = app.rules.calendar  # the admin's working days, overrides and work hours
+    calendar = active_rules(app).calendar  # the admin's working days, overrides and work hours
     queued = []
     with app.db.transaction() as session:
         for request in pending_since(session, now):

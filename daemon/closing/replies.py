@@ -1,9 +1,9 @@
 """What replies mean for closing the loop.
 
-* `after_commands`: called by the default reply reading (mail/apply.py) once the `#N …`
+* `after_commands`: called by the default reply reading (inbound/items.py) once the `#N …`
   commands are applied: files sent with `#N 完成` become deliverables and go to acceptance;
   `验收 #N 通过 / 不通过：原因` verdicts are recorded.
-* `REPLY_HANDLERS` rows (mail/routes.py): a reply to an acceptance request may be just
+* `REPLY_HANDLERS` rows (inbound/routes.py): a reply to an acceptance request may be just
   `通过` or `不通过：原因`; a reply to a retrospective request is the person's 亮点 / 不足 /
   改进建议.
 """
@@ -14,7 +14,8 @@ import re
 
 from sqlalchemy import select
 
-from ..mail.apply import CommandResult, ReplyContext, apply_item_commands
+from ..mail.answer import CommandResult
+from ..mail.envelope import ReplyContext
 from ..mail.reply import Acceptance
 from ..store.models import (
     ActionItem,
@@ -121,7 +122,7 @@ def handle_acceptance_reply(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     else; a bare `通过` / `不通过：原因` is about the one item the request was for."""
     bare = _bare_verdict(ctx)
     if bare is None or ctx.person is None or ctx.parsed.acceptance or ctx.parsed.commands:
-        return apply_item_commands(ctx)
+        return ctx.read_as_item_commands()
     results = apply_verdicts(ctx, [bare])
     ctx.answer(results)
     changed = any(r.kind in CHANGING for r in results)
@@ -146,17 +147,17 @@ def handle_retrospective_reply(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     into 亮点 / 不足 / 改进建议. An answer with those headings is only that: a line in it such
     as `#2 延期了两天` is part of the story, not a command."""
     if ctx.person is None or ctx.collab is None:
-        return apply_item_commands(ctx)
+        return ctx.read_as_item_commands()
     text = ctx.parsed.new_text
     headed = any(retrospective.read_answer(text).values())
     if not headed and (ctx.parsed.commands or ctx.parsed.acceptance or not text.strip()):
-        return apply_item_commands(ctx)
+        return ctx.read_as_item_commands()
     if ctx.collab.status is CollabStatus.ARCHIVED:
         ctx.answer([CommandResult("collab_archived")])
         return InboundStatus.IGNORED, "retrospective answer after archiving: nothing changed"
     retro = retrospective.find(ctx.session, ctx.collab)
     if retro is None:
-        return apply_item_commands(ctx)
+        return ctx.read_as_item_commands()
     retrospective.record_answer(ctx.session, ctx.app, retro, ctx.person, text, ctx.origin)
     ctx.answer([CommandResult("retro_recorded")])
     return InboundStatus.APPLIED, f"retrospective answer from {ctx.person.email} recorded"

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 
-from .run import DEMO_ADDRESS, Demo
+from .tour import DEMO_ADDRESS, Guide
 
 DRAFT = """# 需求文档 V2.0（初稿）
 
@@ -36,7 +36,7 @@ FINAL = """# 需求文档 V2.0
 """
 
 
-def show(demo: Demo) -> None:
+def show(demo: Guide) -> None:
     root = demo.directory / "maildir"
     demo.section("Closing the loop: deliverables, acceptance, retrospective, archive")
 

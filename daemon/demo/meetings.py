@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress
 
-from .run import DEMO_ADDRESS, Demo
+from .tour import DEMO_ADDRESS, Guide
 
 AGENDA = """# 议程
 1. 开场与目标重申 | 陈静 | 5
@@ -103,7 +103,7 @@ def outlook_series(method: str, sequence: int, sent: str) -> bytes:
     return message.as_bytes()
 
 
-def show(demo: Demo) -> None:
+def show(demo: Guide) -> None:
     demo.section("Meetings: the coordinator schedules, Outlook answers")
     agenda = demo.directory / "agenda.md"
     agenda.write_text(AGENDA, encoding="utf-8")

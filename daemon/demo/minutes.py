@@ -19,7 +19,7 @@ from ..config import load_settings
 from ..ledger.collaborations import find_collaboration
 from ..rules.tick import run_tick
 from ..store.models import Meeting
-from .run import DEMO_ADDRESS, Demo
+from .tour import DEMO_ADDRESS, Guide
 
 ROWS = (
     "1. 任务：确认V2.0上线日期；负责人：张伟；协作人：陈静；完成标准：上线日期写入项目计划表；"
@@ -32,7 +32,7 @@ ROWS = (
 EMPTY_ROW = "任务：；负责人：；协作人：；完成标准：；截止日期：；所需支持：；优先级：中\n"
 
 
-def show(demo: Demo) -> None:
+def show(demo: Guide) -> None:
     app = App(load_settings(demo.config), clock=FixedClock(_at(demo, "2026-11-25T14:51")))
     try:
         meeting_id = _meeting(app)
@@ -89,7 +89,7 @@ def show(demo: Demo) -> None:
     demo.collabd("minutes", "show", str(meeting_id), at="2026-11-26T09:31")
 
 
-def _at(demo: Demo, text: str) -> datetime:
+def _at(demo: Guide, text: str) -> datetime:
     return parse_instant(text, load_settings(demo.config).tz)
 
 
@@ -102,7 +102,7 @@ def _meeting(app: App) -> int:
         )
 
 
-def _latest(demo: Demo, address: str, subject_part: str) -> EmailMessage:
+def _latest(demo: Guide, address: str, subject_part: str) -> EmailMessage:
     messages = demo._messages(demo.directory / "maildir" / address)
     return [m for m in messages if subject_part in str(m["Subject"])][-1]
 
@@ -112,14 +112,14 @@ def _form(message: EmailMessage) -> str:
     return body[body.index("【会议基本信息】") : body.index("—— collabd")].strip() + "\n"
 
 
-def _print(demo: Demo, message: EmailMessage) -> None:
+def _print(demo: Guide, message: EmailMessage) -> None:
     demo.out(f"  ✉ {str(message['Subject']).strip()}")
     for line in message.get_body(("plain",)).get_content().rstrip().splitlines():
         demo.out(f"    │ {line}")
 
 
 def _reply(
-    demo: Demo, original: EmailMessage, name: str, address: str, typed: str, at: str
+    demo: Guide, original: EmailMessage, name: str, address: str, typed: str, at: str
 ) -> None:
     """A reply as a mail client sends it, into collabd's inbox: typed text on top, the
     original quoted below."""

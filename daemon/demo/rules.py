@@ -4,10 +4,10 @@ department head. Runs after the base demo (people, v2-launch, 李娜's reply, #3
 
 from __future__ import annotations
 
-from .run import Demo
+from .tour import Guide
 
 
-def show(demo: Demo) -> None:
+def show(demo: Guide) -> None:
     demo.section("Rules: reminders and escalations over simulated days")
     demo.out("\n#1 is due on Friday 4 December. Two working days before, collabd asks 李娜:")
     demo.collabd("calendar", "explain", "2026-12-04", "-2wd")

@@ -1,4 +1,7 @@
-"""Creating and finding collaborations (协作)."""
+"""Creating and finding collaborations (协作).
+
+Records only: the mail that announces a new collaboration is daemon.announce's.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from ..errors import DataError, NotFound
 from ..store.models import Collaboration, CollabStatus, Participant, ParticipantRole
-from . import notices
 from .history import Origin, record_on
 from .items import add_items
 from .people import find_department, find_person
@@ -94,7 +96,6 @@ def create_collaboration(
             new=f"{participant.department.name} ({participant.role.value}): "
             f"{participant.contact.email}",
         )
-    notices.kickoff(session, app, collaboration)
     if spec.items:
         add_items(session, app, collaboration, spec.items, origin)
     return collaboration

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-import shlex
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -14,35 +12,10 @@ from ..store.models import (
     Collaboration,
     HistoryEntry,
     Meeting,
-    Person,
-    SourceKind,
 )
+from ..store.origin import Origin
 
-
-@dataclass(frozen=True)
-class Origin:
-    """The cause of a change: a CLI command, a mail (its Message-ID), a rule, or collabd."""
-
-    kind: SourceKind
-    source: str
-    actor: str
-    person: Person | None = None
-
-    @classmethod
-    def cli(cls, argv: list[str], user: str) -> Origin:
-        return cls(SourceKind.CLI, "collabd " + shlex.join(argv), f"cli:{user}")
-
-    @classmethod
-    def mail(cls, message_id: str, person: Person) -> Origin:
-        return cls(SourceKind.MAIL, message_id, person.email, person)
-
-    @classmethod
-    def rule(cls, rule_id: str, level: int = 0) -> Origin:
-        return cls(SourceKind.RULE, f"{rule_id}:{level}", "collabd")
-
-    @classmethod
-    def system(cls, what: str) -> Origin:
-        return cls(SourceKind.SYSTEM, what, "collabd")
+__all__ = ["Origin", "record", "record_changes", "record_on"]
 
 
 def _text(value: object) -> str | None:

@@ -22,7 +22,6 @@ from ..store.models import (
     Person,
     Priority,
 )
-from . import notices
 from .history import Origin, record, record_changes
 from .people import find_department, find_person
 from .specs import ItemSpec
@@ -64,7 +63,8 @@ def add_items(
     specs: list[ItemSpec],
     origin: Origin,
 ) -> list[ActionItem]:
-    """Add several items at once (from a collaboration file or minutes); owners get one mail."""
+    """Add several items at once (from a collaboration file or minutes). Records only:
+    daemon.announce.assign_items also tells each owner."""
     ensure_active(collaboration)
     now = app.clock.now()
     items: list[ActionItem] = []
@@ -120,7 +120,6 @@ def add_items(
                     f"item of {collaboration.code}"
                 )
             item.depends_on.append(by_number[number])
-    notices.items_assigned(session, app, items)
     return items
 
 

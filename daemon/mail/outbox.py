@@ -8,35 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from ..store.models import OutboxMessage, OutboxStatus, Person
 from .compose import Attachment, CalendarPart, compose
+from .context import MailApp
 from .render import Renderer
-from .tokens import ReplyTokens
-
-if TYPE_CHECKING:
-    from ..app import App
+from .tokens import MailIdentity
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MailIdentity:
-    """Who collabd is on the wire, and how it signs the way back (reply tokens)."""
-
-    name: str
-    address: str
-    tokens: ReplyTokens
-
-    @property
-    def domain(self) -> str:
-        return self.address.rpartition("@")[2]
 
 
 def enqueue(
@@ -64,7 +47,7 @@ def enqueue(
 
     `rule_id`/`rule_level` record which rule and escalation level decided to send it;
     `item_id`, `meeting_id` and `minutes_id` what it is about (a reply to it is routed by
-    its `kind` and these, see mail/routes.py)."""
+    its `kind` and these, see inbound/routes.py)."""
     mail = renderer.render(kind, to.locale, recipient=to, **context)
     token = identity.tokens.issue(to.id, collaboration_id, now)
     message_id = identity.tokens.message_id(token, dedupe_key)
@@ -106,7 +89,7 @@ def enqueue(
     return session.connection().execute(_INSERT_IF_NEW, values).first() is not None
 
 
-def queue_mail(session: Session, app: App, *, now: datetime | None = None, **mail) -> bool:
+def queue_mail(session: Session, app: MailApp, *, now: datetime | None = None, **mail) -> bool:
     """`enqueue` as collabd's parts call it: with the app's renderer, identity and clock
     (`now` only when the caller decides for another instant, e.g. a tick's)."""
     return enqueue(

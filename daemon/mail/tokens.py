@@ -89,3 +89,16 @@ class ReplyTokens:
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+@dataclass(frozen=True)
+class MailIdentity:
+    """Who collabd is on the wire, and how it signs the way back (reply tokens)."""
+
+    name: str
+    address: str
+    tokens: ReplyTokens
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..announce import assign_items
 from ..ledger.history import Origin, record, record_on
-from ..ledger.items import ItemChange, add_items, update_item
+from ..ledger.items import ItemChange, update_item
 from ..ledger.specs import ItemSpec
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -240,7 +241,7 @@ def _items(
             )
             for _, new in to_create
         ]
-        created = add_items(session, app, meeting.collaboration, specs, origin)
+        created = assign_items(session, app, meeting.collaboration, specs, origin)
         for (row, new), item in zip(to_create, created, strict=True):
             item.minutes_id = minutes.id
             row.item_id = item.id

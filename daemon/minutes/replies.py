@@ -1,4 +1,4 @@
-"""Replies to the minutes mails (rows in daemon/mail/routes.py `REPLY_HANDLERS`):
+"""Replies to the minutes mails (rows in daemon/inbound/routes.py `REPLY_HANDLERS`):
 
 * to a minutes request, a problems list or an objection: the recorder's (or host's) filled
   form → read, and published if all of it reads, else sent back line by line;
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from ..mail.apply import ReplyContext, apply_item_commands
+from ..mail.envelope import ReplyContext
 from ..mail.headers import header_values
 from ..mail.outbox import enqueue
 from ..store.models import InboundStatus, Meeting, Minutes, Person
@@ -26,13 +26,13 @@ Decision = tuple[InboundStatus, str]
 def minutes_from_reply(ctx: ReplyContext) -> Decision:
     meeting = _meeting(ctx)
     if meeting is None:
-        return apply_item_commands(ctx)
+        return ctx.read_as_item_commands()
     person = ctx.person
     text = reply_text(ctx.envelope.message)
     sheet = read_text(text)
     if not sheet.sections:  # not minutes: a question, or item commands
         if ctx.parsed.commands:
-            return apply_item_commands(ctx)
+            return ctx.read_as_item_commands()
         if person is not None:
             _answer(ctx, person, meeting, "no_minutes")
         return InboundStatus.IGNORED, f"meeting {meeting.id}: no minutes form in the reply"
@@ -78,12 +78,12 @@ def verdict_on_minutes(ctx: ReplyContext) -> Decision:
         else None
     )
     if minutes is None:
-        return apply_item_commands(ctx)
+        return ctx.read_as_item_commands()
     meeting = minutes.meeting
     verdict = ctx.parsed.minutes
     if verdict is None:
         if ctx.parsed.commands:
-            return apply_item_commands(ctx)
+            return ctx.read_as_item_commands()
         may_correct = ctx.person is not None and ctx.person.id in (
             meeting.recorder_id,
             meeting.host_id,

@@ -17,7 +17,7 @@ import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -35,6 +35,9 @@ from ..config.schema import _duration
 from ..durations import Duration
 from ..errors import ConfigError
 from .workdays import WorkCalendar, parse_overrides
+
+if TYPE_CHECKING:
+    from ..app import App
 
 EMBEDDED = "(embedded default rules)"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -491,3 +494,9 @@ def _path_of(name: str, counters: dict[str, int]) -> list[str]:
 
 def today_in(rules: Rules, instant) -> date:
     return instant.astimezone(rules.zone).date()
+
+
+def active_rules(app: App) -> Rules:
+    """The rules file named by `[rules] file` (or the embedded defaults), loaded once per App:
+    a new App is a config reload."""
+    return app.memo("rules", lambda: load_rules(app.settings.rules.file, app.settings.tz))

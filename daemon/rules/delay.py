@@ -19,7 +19,7 @@ from ..store.models import ActionItem, DelayRequest, InboundStatus, ItemStatus, 
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..mail.apply import ReplyContext
+    from ..mail.envelope import ReplyContext
 
 KIND = "delay_approval"
 RULE_ID = "delay.approval"

@@ -15,7 +15,7 @@ from ..store.models import ActionItem, Collaboration, CollabStatus, ItemStatus, 
 from .recipients import resolve
 
 if TYPE_CHECKING:
-    from .engine import Pass
+    from .evaluation import Pass
 
 RULE_ID = "digest.weekly"
 SUBJECT = "global"

@@ -25,7 +25,7 @@ from ..store.models import (
 )
 
 if TYPE_CHECKING:
-    from .engine import Pass
+    from .evaluation import Pass
 
 MISSING = "minutes.missing"
 UNCONFIRMED = "minutes.unconfirmed"

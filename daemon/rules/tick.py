@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..calendar.reminders import meeting_reminders
 from ..minutes.jobs import request_minutes_of_ended_meetings
+from .config import active_rules
 
 if TYPE_CHECKING:
     from ..app import App
@@ -91,15 +92,15 @@ def _rules(app: App, now: datetime, report: TickReport) -> None:
 
     from .engine import evaluate
 
-    today = now.astimezone(app.rules.zone).date()
-    for warning in app.rules.calendar.coverage_warnings(today):
+    today = now.astimezone(active_rules(app).zone).date()
+    for warning in active_rules(app).calendar.coverage_warnings(today):
         if (warning, today) not in _WARNED:  # e.g. from 15 November: next year is missing
             _WARNED.add((warning, today))
             logging.getLogger(__name__).warning("%s", warning)
 
     with app.db.transaction() as session:
         decisions = evaluate(session, app, now)
-    zone = app.rules.zone
+    zone = active_rules(app).zone
     report.decisions += decisions
     for decision in decisions:
         line = decision.line(zone)

@@ -24,7 +24,7 @@ class MailFields(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if (
             not hasattr(record, "message_id")
-            and record.name == "daemon.mail.ingest"
+            and record.name == "daemon.inbound.ingest"
             and isinstance(record.args, tuple)
             and record.args
             and str(record.msg).startswith(("mail %s", "ingest of %s"))

@@ -31,10 +31,10 @@ from ..app import App
 from ..clock import Clock
 from ..config import Settings, load_settings
 from ..errors import CollabdError
-from ..mail.ingest import IngestReport, ingest_pass
+from ..inbound.ingest import IngestReport, ingest_pass
+from ..inbound.watcher import MailboxWatcher
 from ..mail.send import send_due
 from ..mail.transport import ImapMailbox, TransportError
-from ..mail.watcher import MailboxWatcher
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
 from .locks import MailboxLock

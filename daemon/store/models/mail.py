@@ -64,7 +64,7 @@ class OutboxMessage(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     collaboration_id: Mapped[int | None] = mapped_column(ForeignKey("collaborations.id"))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("action_items.id"))
-    # What else the mail is about, so a reply to it finds its way back (see mail/routes.py).
+    # What else the mail is about, so a reply to it finds its way back (see inbound/routes.py).
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
     minutes_id: Mapped[int | None] = mapped_column(ForeignKey("minutes.id"))
     rule_id: Mapped[str | None] = mapped_column(String(100))

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..mail.transport import ImapMailbox, TransportError
 from .ingest import IngestReport, ingest_pass
-from .transport import ImapMailbox, TransportError
 
 if TYPE_CHECKING:
     from ..app import App

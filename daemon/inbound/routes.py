@@ -18,20 +18,19 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from ..calendar.incoming import handle_calendar, link_from_reply
+from ..calendar.inbox import handle_calendar
+from ..calendar.incoming import link_from_reply
 from ..closing import replies as closing
+from ..mail.compose import LOOP_HEADER
+from ..mail.envelope import Decision, Envelope, ReplyHandler
 from ..minutes import replies as minutes_replies
 from ..rules.delay import answer_delay
 from ..store.models import InboundStatus
-from .apply import ReplyContext, apply_item_commands, read_reply
-from .compose import LOOP_HEADER
+from .items import apply_item_commands
+from .reading import read_reply
 
 if TYPE_CHECKING:
     from ..app import App
-    from .ingest import Envelope
-
-Decision = tuple[InboundStatus, str]
-ReplyHandler = Callable[[ReplyContext], Decision]
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def any_mail(app: App, envelope: Envelope) -> bool:
 
 def handle_reply(session: Session, app: App, envelope: Envelope) -> Decision:
     """A person's mail: find its token and the collabd mail it answers, then its handler."""
-    context = read_reply(session, app, envelope)
+    context = read_reply(session, app, envelope, apply_item_commands)
     if isinstance(context, tuple):  # auto-reply, no token …: already decided
         return context
     kind = context.answered.kind if context.answered is not None else ""
@@ -95,7 +94,7 @@ ROUTES: tuple[Route, ...] = (
         "calendar",
         "iMIP: invitations, answers and cancellations",
         has_calendar_part,
-        handle_calendar,  # daemon/calendar/incoming.py
+        handle_calendar,  # daemon/calendar/inbox.py
     ),
     Route("reply", "a person's mail, read for commands", any_mail, handle_reply),
 )

@@ -1,0 +1,167 @@
+"""The default reading of a reply: `#N status …` lines change items.
+
+Handlers of other mail kinds (acceptance, minutes, retrospective) fall back to this when a
+reply carries item commands instead of their own words.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from ..closing.replies import CHANGING, after_commands
+from ..ledger.history import Origin
+from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
+from ..mail.answer import CommandResult
+from ..mail.envelope import Decision, Envelope, ReplyContext
+from ..mail.reply import ParsedReply
+from ..mail.tokens import TokenClaims
+from ..rules.delay import request_delay
+from ..store.models import (
+    ActionItem,
+    Collaboration,
+    InboundStatus,
+    ItemStatus,
+    OutboxMessage,
+    Person,
+)
+
+if TYPE_CHECKING:
+    from ..app import App
+
+
+def apply_item_commands(ctx: ReplyContext) -> Decision:
+    """The default reading of a reply: `#N status …` lines change items."""
+    outcomes = _apply_commands(
+        ctx.session,
+        ctx.app,
+        ctx.envelope,
+        ctx.parsed,
+        ctx.person,
+        ctx.claims,
+        ctx.collab,
+        ctx.answered,
+    )
+    # Closing the loop (daemon/closing): files sent with `#N 完成` become deliverables and go
+    # to acceptance; `验收 #N 通过/不通过` verdicts are recorded.
+    outcomes += after_commands(ctx, outcomes)
+    changed = any(o.kind in ("applied", "delay_requested", *CHANGING) for o in outcomes)
+    if not outcomes:
+        outcomes = [CommandResult("nothing_found")]
+    if ctx.person is None:
+        # Someone outside the ledger wrote from a collabd thread (a forward, a forged From):
+        # nothing changes, and the person the token belongs to is told, not the stranger.
+        outcomes = [CommandResult("not_permitted")]
+        changed = False
+    ctx.answer(outcomes)
+    summary = "; ".join(_describe(o) for o in outcomes)
+    return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
+
+
+def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) -> bool:
+    if person is None:
+        return False
+    collab = item.collaboration
+    if person.id in (claims.person_id, item.owner_id, collab.coordinator_id, collab.initiator_id):
+        return True
+    return any(p.id == person.id for p in item.collaborators)  # loaded only when needed
+
+
+def _item(session: Session, collab: Collaboration | None, number: int) -> ActionItem | None:
+    if collab is None:
+        return None
+    # Without autoflush: replies never create items, and the item a previous command of this
+    # mail changed comes from the identity map as changed.
+    with session.no_autoflush:
+        return session.scalar(_ITEM_BY_NUMBER, {"collab": collab.id, "number": number})
+
+
+_ITEM_BY_NUMBER = select(ActionItem).where(
+    ActionItem.collaboration_id == bindparam("collab"), ActionItem.number == bindparam("number")
+)
+
+
+def _apply_commands(
+    session: Session,
+    app: App,
+    envelope: Envelope,
+    parsed: ParsedReply,
+    person: Person | None,
+    claims: TokenClaims,
+    collab: Collaboration | None,
+    answered: OutboxMessage | None,
+) -> list[CommandResult]:
+    outcomes: list[CommandResult] = []
+    origin = Origin.mail(envelope.message_id, person) if person else None
+    for command in parsed.commands:
+        number = command.item
+        if number is None:
+            single = (
+                session.get(ActionItem, answered.item_id) if answered and answered.item_id else None
+            )
+            if single is None:
+                outcomes.append(CommandResult("need_number", status=ItemStatus(command.status)))
+                continue
+            number = single.number
+        item = _item(session, collab, number)
+        if item is None:
+            outcomes.append(CommandResult("no_such_item", item=number))
+            continue
+        if not _may_change(person, claims, item):
+            outcomes.append(CommandResult("not_permitted", item=number, ref=item))
+            continue
+        status = ItemStatus(command.status)
+        note = command.note
+        if status is ItemStatus.DELAYED and command.due is not None:
+            # The deadline itself changes only when the initiator approves (rules issue).
+            note = f"申请延期至 {command.due.isoformat()}" + (f"：{note}" if note else "")
+        try:
+            changes = update_item(
+                session,
+                app,
+                item,
+                ItemChange(
+                    status=status,
+                    progress=command.progress,
+                    note=note,
+                    support_needed=note if status is ItemStatus.NEEDS_SUPPORT else None,
+                ),
+                origin,
+            )
+        except ArchivedCollaboration:  # update_item refuses it; say so instead
+            outcomes.append(CommandResult("archived", item=number, ref=item))
+            continue
+        kind = (
+            "delay_requested"
+            if status is ItemStatus.DELAYED and command.due
+            else "applied"
+            if changes
+            else "unchanged"
+        )
+        if kind == "delay_requested":  # rules issue: the initiator approves the new date
+            request_delay(
+                session, app, item, person, command.due, command.note or "", envelope.message_id
+            )
+        outcomes.append(
+            CommandResult(
+                kind,
+                item=number,
+                status=item.status,
+                progress=item.progress,
+                due=command.due,
+                ref=item,
+            )
+        )
+    outcomes += [CommandResult("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
+    return outcomes
+
+
+def _describe(outcome: CommandResult) -> str:
+    number = f"#{outcome.item}" if outcome.item is not None else "(no number)"
+    if outcome.kind in ("applied", "unchanged", "delay_requested"):
+        return f"{number} {outcome.kind}: {outcome.status.value if outcome.status else ''}"
+    if outcome.kind == "unknown_word":
+        return f"{number} unknown status word {outcome.word!r}"
+    return f"{number} {outcome.kind}"

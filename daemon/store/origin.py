@@ -1,0 +1,38 @@
+"""The cause of a change, as the history table records it: a CLI command, a mail, a rule.
+
+A value type below the ledger, so that the mail mechanics (a reply's origin) and the ledger
+(writing history) share it without importing each other.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from .models import Person, SourceKind
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The cause of a change: a CLI command, a mail (its Message-ID), a rule, or collabd."""
+
+    kind: SourceKind
+    source: str
+    actor: str
+    person: Person | None = None
+
+    @classmethod
+    def cli(cls, argv: list[str], user: str) -> Origin:
+        return cls(SourceKind.CLI, "collabd " + shlex.join(argv), f"cli:{user}")
+
+    @classmethod
+    def mail(cls, message_id: str, person: Person) -> Origin:
+        return cls(SourceKind.MAIL, message_id, person.email, person)
+
+    @classmethod
+    def rule(cls, rule_id: str, level: int = 0) -> Origin:
+        return cls(SourceKind.RULE, f"{rule_id}:{level}", "collabd")
+
+    @classmethod
+    def system(cls, what: str) -> Origin:
+        return cls(SourceKind.SYSTEM, what, "collabd")
