@@ -181,8 +181,10 @@ class MailStack:
         client.login(address, self.password)
         return client
 
-    def wait_for_mail(self, address: str, count: int = 1, timeout: float = 10) -> list[bytes]:
-        """Poll INBOX until it holds `count` messages; return them all, raw.
+    def wait_for_mail(
+        self, address: str, count: int = 1, timeout: float = 10, folder: str = "INBOX"
+    ) -> list[bytes]:
+        """Poll the folder (INBOX) until it holds `count` messages; return them all, raw.
 
         Fetches with BODY.PEEK[] so reading does not set \\Seen. Dovecot makes
         new mail visible a little after delivery, hence the polling.
@@ -191,7 +193,7 @@ class MailStack:
         with _logged_out(self.imap_login(address)) as client:
             while True:
                 # Re-selecting (read-only, so nothing changes) picks up new mail.
-                client.select_folder("INBOX", readonly=True)
+                client.select_folder(folder, readonly=True)
                 uids = client.search("ALL")
                 if len(uids) >= count:
                     fetched = client.fetch(uids, ["BODY.PEEK[]"])
@@ -220,6 +222,23 @@ class MailStack:
             if folder.is_dir():
                 ids += [p.name for p in folder.rglob("*") if p.is_file()]
         return ids
+
+    def wait_until_delivered(self, timeout: float = 120) -> None:
+        """Until Postfix's queue is empty: what it accepted is in the mailboxes. Mail it
+        deferred (Dovecot was down) is tried again at once (`postfix flush`), not after
+        its five-minute backoff."""
+        deadline = time.monotonic() + timeout
+        flushed = False
+        while self.queued_message_ids():
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(self.queued_message_ids())} mail(s) still queued after {timeout}s\n"
+                    + self.log_tail()
+                )
+            if not flushed:
+                self._postfix("flush")
+                flushed = True
+            time.sleep(0.2)
 
     def log_tail(self, lines: int = 30) -> str:
         parts = []
@@ -629,9 +648,12 @@ userdb {{
   args = uid={uid} gid={gid} home={mail_dir}/%d/%n allow_all_users=yes
 }}
 mail_location = maildir:~/Maildir
-# collab+TOKEN@{domain} is delivered to collab@{domain}'s INBOX (the reply tokens).
+# collab+TOKEN@{domain} is delivered to collab@{domain}'s INBOX (the reply tokens): no
+# folder has a token's name, so the detail mailbox below falls back to INBOX. Only
+# collab+journal@ has one: collabd creates "journal", and the journal copies of its sent
+# mail are filed there, never in the INBOX it reads (daemon/service/journal.py).
 recipient_delimiter = +
-lmtp_save_to_detail_mailbox = no
+lmtp_save_to_detail_mailbox = yes
 namespace inbox {{
   inbox = yes
 }}

@@ -339,6 +339,9 @@ class Workload:
         """Every queued mail handed to the SMTP server exactly once and in its recipient's
         INBOX; every reply applied once. Returns how many the MTA itself delivered twice
         (only allowed where the test restarts the mail servers mid-delivery)."""
+        # The journal copies never enter collabd's INBOX: an empty INBOX no longer means
+        # the server delivered everything, so wait for its queue.
+        self.stack.wait_until_delivered()
         sent = self.sent_rows()
         deliveries = self.deliveries()
         received = collections.Counter({key: len(ids) for key, ids in deliveries.items()})

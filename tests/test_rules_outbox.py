@@ -94,16 +94,10 @@ def test_temporary_failure_is_retried_until_the_deadline(tmp_path, db_url):
     app.close()
 
 
-def test_a_stop_mid_batch_gives_untried_mails_back_and_each_goes_out_once(world):
-    # With the journal, one commit marks several mails in flight. A stop (SIGTERM) between
-    # mails must take back the marks of those it never tried: they go out on the next run
-    # at once, not after journal_grace, and nothing goes out twice.
-    app, recipient = world.app, world.address("li.na")
-    journal = journal_address(app.settings.mail.address)
-    before = len(world.stack.wait_for_mail(recipient, count=1))
+def queue_plain_mails(app, recipient: str, message_ids: list[str]) -> None:
+    """Outbox rows due now, one per Message-ID, to one recipient."""
     with app.db.transaction() as session:
-        for n in range(8):
-            message_id = f"<stop-{n}.{world.tag}@{world.stack.domain}>"
+        for n, message_id in enumerate(message_ids):
             raw = compose(
                 RenderedMail(f"第 {n} 封", f"正文 {n}\n", f"<p>正文 {n}</p>"),
                 sender_name="collabd",
@@ -115,7 +109,7 @@ def test_a_stop_mid_batch_gives_untried_mails_back_and_each_goes_out_once(world)
             )
             session.add(
                 OutboxMessage(
-                    dedupe_key=f"stop-test:{n}",
+                    dedupe_key=f"plain:{message_id}",
                     message_id=message_id,
                     kind="reminder",
                     sender=app.settings.mail.address,
@@ -129,6 +123,18 @@ def test_a_stop_mid_batch_gives_untried_mails_back_and_each_goes_out_once(world)
                     last_error="",
                 )
             )
+
+
+def test_a_stop_mid_batch_gives_untried_mails_back_and_each_goes_out_once(world):
+    # With the journal, one commit marks several mails in flight. A stop (SIGTERM) between
+    # mails must take back the marks of those it never tried: they go out on the next run
+    # at once, not after journal_grace, and nothing goes out twice.
+    app, recipient = world.app, world.address("li.na")
+    journal = journal_address(app.settings.mail.address)
+    before = len(world.stack.wait_for_mail(recipient, count=1))
+    queue_plain_mails(
+        app, recipient, [f"<stop-{n}.{world.tag}@{world.stack.domain}>" for n in range(8)]
+    )
     asked = []
 
     def stop_after_two() -> bool:
@@ -142,7 +148,7 @@ def test_a_stop_mid_batch_gives_untried_mails_back_and_each_goes_out_once(world)
     with app.db.transaction() as session:
         waiting = session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.dedupe_key.like("stop-test:%"),
+                OutboxMessage.message_id.like("<stop-%"),
                 OutboxMessage.status == OutboxStatus.PENDING,
             )
         ).all()

@@ -86,6 +86,10 @@ class ImapSection(Section):
     folder: str = "INBOX"
     processed_folder: str = "collabd/processed"
     quarantine_folder: str = "collabd/quarantine"
+    # Where the server files the journal copies sent to collab+journal@… (Dovecot:
+    # lmtp_save_to_detail_mailbox = yes, or a Sieve rule; see docs/operations.md), so they
+    # never enter the watched folder. collabd creates it; "" turns the lookup off.
+    journal_folder: str = "journal"
     timeout: DurationField = Duration(60, "s")
 
 

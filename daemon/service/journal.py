@@ -6,26 +6,35 @@ commit leaves the row marked, its claim running out: the mail may or may not hav
 SMTP offers no way to ask. So every mail also goes, in the SAME SMTP transaction (one more
 RCPT), to the journal address `collab+journal@…` — collabd's own mailbox. The server
 accepts the transaction for all recipients or for none, so the journal copy exists if and
-only if the mail went out. Ingest records the copy's Message-ID in the inbound log (the
-"loop" route: collabd's own mail, dropped), and that row is the proof:
+only if the mail went out.
 
-- the proof exists             → the row is marked sent; nothing is sent again;
-- no proof, and a pass over the mailbox that started `journal_grace` after the attempt
+The server files the copies in a folder of their own (`mail.imap.journal_folder`, through
+Dovecot's lmtp_save_to_detail_mailbox or a Sieve rule), so they never enter the watched
+folder and ingest does no work for them; only the copies of interrupted sends are ever
+looked up there, by Message-ID. A server without such a rule delivers them to the inbox,
+where ingest records them in the inbound log (the "loop" route), which counts as proof too:
+
+- a copy found (journal folder or inbound log) → the row is marked sent; never sent again;
+- no copy, and a pass over the mailbox that started `journal_grace` after the attempt
   found none                   → the server never accepted it: the row is sent again;
 - otherwise                    → wait.
 
+Copies older than JOURNAL_DAYS are deleted: an unknown send is settled within minutes.
+
 What is left: a server that accepted the mail and then takes longer than `journal_grace`
-to deliver into collabd's own mailbox (its queue backed up) can still cause one duplicate.
+to deliver the copy (its queue backed up) can still cause one duplicate.
 Without a journal (maildir transport) an unknown row is sent again after `journal_grace`.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from ..mail.transport import ImapMailbox, TransportError
 from ..store import Database
 from ..store.models import InboundMessage, OutboxMessage, OutboxStatus
 
@@ -56,9 +65,20 @@ def settle_unknown(
     grace: timedelta,
     journaled: bool,
     synced_since: datetime | None,
+    journal_folder: JournalFolder | None = None,
 ) -> tuple[int, int]:
     """Settle interrupted sends; returns (confirmed sent, released to send again)."""
     confirmed = released = 0
+    copies: set[str] = set()
+    if journaled and journal_folder is not None:
+        with db.transaction() as session:
+            waiting = list(
+                session.scalars(
+                    unknown_query(now).with_only_columns(OutboxMessage.message_id).limit(500)
+                )
+            )
+        if waiting:  # the IMAP connection only when a crash left something to settle
+            copies = journal_folder.copies(waiting)
     with db.transaction() as session:
         query = unknown_query(now).limit(500)
         if db.dialect == "postgresql":
@@ -67,8 +87,11 @@ def settle_unknown(
             fields = {"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id}
             attempt = row.sending_since
             assert attempt is not None
-            proof = journaled and session.scalar(
-                select(InboundMessage.id).where(InboundMessage.message_id == row.message_id)
+            proof = journaled and (
+                row.message_id in copies
+                or session.scalar(
+                    select(InboundMessage.id).where(InboundMessage.message_id == row.message_id)
+                )
             )
             if proof:
                 row.status, row.sent_at = OutboxStatus.SENT, attempt
@@ -101,3 +124,48 @@ def settle_unknown(
                 continue
             row.sending_since = row.claimed_by = row.claimed_until = None
     return confirmed, released
+
+
+JOURNAL_DAYS = 2
+
+
+class JournalFolder:
+    """The journal folder, opened only when needed: a lookup after a crash, and once a day
+    the deletion of old copies. `open_folder` gives a fresh transport/imap.ImapMailbox on
+    it (its own connection: the watcher thread owns the inbox's)."""
+
+    def __init__(self, open_folder: Callable[[], ImapMailbox | None]) -> None:
+        self._open = open_folder
+        self.pruned_on: date | None = None
+
+    def copies(self, message_ids: list[str]) -> set[str]:
+        """The Message-IDs that have a copy in the folder; none when it cannot be read."""
+        folder = self._open()
+        if folder is None:
+            return set()
+        try:
+            return folder.message_ids_present(message_ids)
+        except TransportError as exc:
+            log.warning("journal folder not searched: %s", exc)
+            return set()
+        finally:
+            folder.close()
+
+    def prune(self, today: date) -> None:
+        """Delete copies older than JOURNAL_DAYS, at most once a day."""
+        if self.pruned_on == today:
+            return
+        self.pruned_on = today
+        folder = self._open()
+        if folder is None:
+            return
+        try:
+            deleted = folder.delete_before(today - timedelta(days=JOURNAL_DAYS))
+            if deleted:
+                log.info(
+                    "journal folder: %d copies older than %d days deleted", deleted, JOURNAL_DAYS
+                )
+        except TransportError as exc:
+            log.warning("journal folder not pruned: %s", exc)
+        finally:
+            folder.close()

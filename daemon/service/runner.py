@@ -34,7 +34,7 @@ from ..errors import CollabdError
 from ..inbound.ingest import IngestReport, ingest_pass
 from ..inbound.watcher import MailboxWatcher
 from ..mail.send import send_due
-from ..mail.transport import ImapMailbox, TransportError
+from ..mail.transport import ImapMailbox, TransportError, open_journal
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
 from .locks import MailboxLock
@@ -224,6 +224,8 @@ class Service:
         self.app.transport  # noqa: B018 - before the watcher thread can race for it
         replicas.register(self.app.db, self.replica_id, self.clock.now())
         self.lock = MailboxLock(self.app.db, self.app.transport.incoming.name)
+        settings = self.settings
+        self.journal_folder = journal.JournalFolder(lambda: open_journal(settings))
         self.scheduler.clear()
         every = self.settings.service.tick_every.as_timedelta().total_seconds()
         self.scheduler.every(every).seconds.do(self._job, "tick", self._tick)
@@ -356,7 +358,10 @@ class Service:
             grace=service.journal_grace.as_timedelta(),
             journaled=journaled,
             synced_since=replicas.last_sync(self.app.db),
+            journal_folder=self.journal_folder,
         )
+        if journaled and self.watch is not None:  # the replica watching the mailbox prunes
+            self.journal_folder.prune(self.clock.now().date())
         # One batch per iteration: a long backlog must not keep the loop from its other
         # duties (heartbeat, watchdog, signals); a full batch asks for the next one at once.
         report = send_due(

@@ -37,22 +37,42 @@ def open_transport(settings: Settings) -> Transport:
                 password=secret_from(smtp.password, smtp.password_file),
                 timeout=smtp.timeout.as_timedelta().total_seconds(),
             ),
-            incoming=ImapMailbox(
-                imap.host,
-                imap.port,
-                security=imap.security,
-                username=imap.username or mail.address,
-                password=secret_from(imap.password, imap.password_file),
-                folder=imap.folder,
+            incoming=_imap_mailbox(
+                settings,
+                imap.folder,
                 processed_folder=imap.processed_folder,
                 quarantine_folder=imap.quarantine_folder,
-                timeout=imap.timeout.as_timedelta().total_seconds(),
             ),
         )
     if mail.backend == "ews":
         account = EwsAccount(ews_settings(settings))
         return Transport(outgoing=EwsSender(account), incoming=EwsMailbox(account))
     raise NotImplementedError(f"mail.backend = {mail.backend!r} is not available yet")
+
+
+def open_journal(settings: Settings) -> ImapMailbox | None:
+    """The folder the journal copies are filed in, on a connection of its own (the
+    watcher's connection belongs to the watcher thread); None where there is none."""
+    mail = settings.mail
+    if mail.backend != "imap" or not mail.imap.journal_folder:
+        return None
+    return _imap_mailbox(settings, mail.imap.journal_folder)
+
+
+def _imap_mailbox(settings: Settings, folder: str, **folders: str) -> ImapMailbox:
+    """[mail.imap] on `folder`; the journal folder is made on connect if missing."""
+    mail, imap = settings.mail, settings.mail.imap
+    return ImapMailbox(
+        imap.host,
+        imap.port,
+        security=imap.security,
+        username=imap.username or mail.address,
+        password=secret_from(imap.password, imap.password_file),
+        folder=folder,
+        journal_folder=imap.journal_folder,
+        timeout=imap.timeout.as_timedelta().total_seconds(),
+        **folders,
+    )
 
 
 def ews_settings(settings: Settings) -> EwsSettings:
@@ -90,5 +110,6 @@ __all__ = [
     "TemporaryFailure",
     "Transport",
     "TransportError",
+    "open_journal",
     "open_transport",
 ]

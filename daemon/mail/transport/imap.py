@@ -12,6 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -33,12 +34,14 @@ class ImapMailbox:
         folder: str = "INBOX",
         processed_folder: str = "collabd/processed",
         quarantine_folder: str = "collabd/quarantine",
+        journal_folder: str = "",
         timeout: float = 60.0,
     ) -> None:
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
         self.folder = folder
         self.targets = {Outcome.PROCESSED: processed_folder, Outcome.QUARANTINED: quarantine_folder}
+        self.journal_folder = journal_folder
         self.name = f"imap://{username}@{host}:{port}/{folder}"
         self._client: IMAPClient | None = None
         self._delimiter = "/"
@@ -65,6 +68,11 @@ class ImapMailbox:
             folders = client.list_folders()
             if folders:
                 self._delimiter = (folders[0][1] or b"/").decode()
+            journal = self.server_name(self.journal_folder)
+            if self.journal_folder and not any(f[2] == journal for f in folders):
+                # The server files the journal copies here once it exists (Dovecot's
+                # lmtp_save_to_detail_mailbox): they then never reach the watched folder.
+                client.create_folder(journal)
             client.select_folder(self.folder)
         except (OSError, IMAPClientError) as exc:
             raise TemporaryFailure(f"cannot open {self.name}: {exc}") from exc
@@ -170,6 +178,35 @@ class ImapMailbox:
             raise TemporaryFailure(
                 f"filing {len(uids)} mail(s) into {target} failed: {exc}"
             ) from exc
+
+    # --- the journal folder (an ImapMailbox opened on it: see open_journal) ---------------
+    def message_ids_present(self, message_ids: list[str]) -> set[str]:
+        """Which of these Message-IDs a mail in this folder carries (one SEARCH each: only
+        sends a crash interrupted are looked up)."""
+        client = self.client()
+        try:
+            client.select_folder(self.folder, readonly=True)
+            return {m for m in message_ids if client.search(["HEADER", "Message-ID", m])}
+        except (OSError, IMAPClientError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"searching {self.name} failed: {exc}") from exc
+
+    def delete_before(self, day: date) -> int:
+        """Delete the mails that arrived before `day`; returns how many."""
+        client = self.client()
+        try:
+            client.select_folder(self.folder)
+            uids = client.search(["BEFORE", day])
+            if uids:
+                client.delete_messages(uids)
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(uids)
+                else:
+                    client.expunge()
+            return len(uids)
+        except (OSError, IMAPClientError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"pruning {self.name} failed: {exc}") from exc
 
     def _drop(self) -> None:
         client, self._client = self._client, None
