@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from daemon.announce import start_collaboration
 from daemon.app import App
 from daemon.clock import FixedClock
 from daemon.config import validate
-from daemon.ledger.collaborations import create_collaboration
+from daemon.inbound.ingest import ingest_pass
 from daemon.ledger.history import Origin
 from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
-from daemon.mail.ingest import ingest_pass
 from daemon.mail.send import send_due
 from daemon.mail.transport import MaildirTransport
 from daemon.store.models import ActionItem, HistoryEntry, InboundMessage, InboundStatus
@@ -57,7 +57,7 @@ class MaildirWorld:
         self.app = App(settings, clock=FixedClock(START))
         with self.app.db.transaction() as session:
             import_people(session, DEMO / "people.csv", Origin.system("test"), START)
-            create_collaboration(
+            start_collaboration(
                 session,
                 self.app,
                 load_collaboration_file(DEMO / "collaboration.toml"),
