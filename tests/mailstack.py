@@ -91,6 +91,11 @@ class MailStack:
     ):
         slot = _slot()
         self.smtp_port = 2525 + 10 * slot
+        # Submission with SASL (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) through Dovecot's auth.
+        self.submission_port = 2526 + 10 * slot
+        # Where Dovecot's oauth2 passdb asks whether a token is good (RFC 7662): served by
+        # the tests' identity server (tests/identity_server.py) while they run.
+        self.introspection_port = 2527 + 10 * slot
         self.imap_port = 1143 + 10 * slot
         default_dir = DEFAULT_BASE_DIR if slot == 0 else Path(f"{DEFAULT_BASE_DIR}-{slot}")
         self.base_dir = Path(base_dir or default_dir).resolve()
@@ -133,6 +138,7 @@ class MailStack:
         self._start_dovecot()
         self._start_postfix()
         self._wait_for_greeting(self.smtp_port, b"220 ")
+        self._wait_for_greeting(self.submission_port, b"220 ")
         self._wait_for_greeting(self.imap_port, b"* OK")
 
     def stop(self) -> None:
@@ -162,6 +168,15 @@ class MailStack:
     @property
     def lmtp_socket(self) -> Path:
         return self.dovecot_run_dir / "lmtp"
+
+    @property
+    def auth_socket(self) -> Path:
+        """Dovecot's SASL service for Postfix's submission port."""
+        return self.dovecot_run_dir / "auth-postfix"
+
+    @property
+    def oauth2_conf(self) -> Path:
+        return self.base_dir / "dovecot" / "dovecot-oauth2.conf.ext"
 
     # ------------------------------------------------------------------
     # helpers for tests
@@ -287,6 +302,9 @@ class MailStack:
         ]
 
     def _write_dovecot_conf(self, uid: int, gid: int) -> None:
+        self.oauth2_conf.write_text(
+            _DOVECOT_OAUTH2_CONF.format(host=self.host, port=self.introspection_port)
+        )
         self.dovecot_conf.write_text(
             _DOVECOT_CONF.format(
                 base_dir=self.dovecot_run_dir,
@@ -299,6 +317,7 @@ class MailStack:
                 imap_port=self.imap_port,
                 domain=self.domain,
                 password=self.password,
+                oauth2_conf=self.oauth2_conf,
             )
         )
 
@@ -308,7 +327,12 @@ class MailStack:
             "".join(f"{key} = {value}\n" for key, value in settings.items())
         )
         (self.postfix_conf_dir / "master.cf").write_text(
-            _POSTFIX_MASTER_CF.format(host=self.host, smtp_port=self.smtp_port)
+            _POSTFIX_MASTER_CF.format(
+                host=self.host,
+                smtp_port=self.smtp_port,
+                submission_port=self.submission_port,
+                auth_socket=self.auth_socket,
+            )
         )
         # `postfix check` also creates the queue's subdirectories with the
         # right owners; any warning means our configuration is wrong.
@@ -394,7 +418,7 @@ class MailStack:
             raise MailStackError(f"{self.base_dir} is too long for a unix socket path")
 
     def _check_ports_free(self) -> None:
-        for port in (self.smtp_port, self.imap_port):
+        for port in (self.smtp_port, self.submission_port, self.imap_port):
             with socket.socket() as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
@@ -596,6 +620,17 @@ def _postfix_main_cf(stack: MailStack) -> dict[str, object]:
 _POSTFIX_MASTER_CF = """\
 # service type  private unpriv  chroot  wakeup  maxproc command
 {host}:{smtp_port} inet n - n - - smtpd
+# Submission: only a client signed in through Dovecot's SASL may send (a password, or an
+# OAuth 2.0 token by XOAUTH2/OAUTHBEARER, checked by Dovecot's oauth2 passdb), and still only
+# to the test domain.
+{host}:{submission_port} inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path={auth_socket}
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=reject_unauth_destination
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -631,7 +666,9 @@ instance_name = collabd-test
 # Loopback tests: plaintext logins, no TLS.
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
+# A refused sign-in is answered at once (the default waits 2 s): tests refuse on purpose.
+auth_failure_delay = 0
 # A bare "bob" logs in as bob@{domain}.
 auth_default_realm = {domain}
 
@@ -642,6 +679,13 @@ first_valid_gid = {gid}
 passdb {{
   driver = static
   args = password={password}
+  mechanisms = plain login
+}}
+# OAuth 2.0 bearer tokens, asked about at the tests' introspection endpoint.
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {oauth2_conf}
 }}
 userdb {{
   driver = static
@@ -667,6 +711,19 @@ service imap-login {{
     port = 0
   }}
 }}
+# No growing delay after refused sign-ins from one address (the anvil "auth penalty", up to
+# 15 s): every test signs in from 127.0.0.1, and some are refused on purpose.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service auth {{
+  # Postfix's submission port asks Dovecot whether a SASL sign-in is good.
+  unix_listener auth-postfix {{
+    mode = 0666
+  }}
+}}
 service lmtp {{
   # Postfix's lmtp client runs as user postfix.
   unix_listener lmtp {{
@@ -676,4 +733,15 @@ service lmtp {{
 protocol lmtp {{
   postmaster_address = postmaster@{domain}
 }}
+"""
+
+# Dovecot's oauth2 passdb: RFC 7662 introspection by POST; the token is good when the answer
+# says active = true, and names (username) the user who signs in.
+_DOVECOT_OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = http://{host}:{port}/introspect
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
 """

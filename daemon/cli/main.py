@@ -14,6 +14,7 @@ from ..config import config_path, load_settings
 from ..errors import CollabdError, ConfigError
 from . import (
     archive,
+    auth,
     collab,
     db,
     demo,
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     outbox,
     db,
     settings_check,
+    auth,
     rules,
     service,
     demo,

@@ -42,6 +42,8 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
             f"  imap:           {settings.mail.imap.host}:{settings.mail.imap.port} "
             f"({settings.mail.imap.security}), folder {settings.mail.imap.folder}"
         )
+        if settings.mail.oauth.provider:
+            _print_oauth(settings)
     print(f"  timezone:       {settings.daemon.timezone}")
     print(f"  meeting notice: {settings.meetings.min_notice}")
     print(f"  calendar:       {settings.calendar.backend}")
@@ -62,6 +64,31 @@ def _print_ews(settings) -> None:
     print(f"  ews:            {where}")
     print(f"  ews auth:       {ews.auth} as {ews.username or settings.mail.address}, {secret}")
     print(f"  ews folders:    {ews.folder} → {ews.processed_folder} | {ews.quarantine_folder}")
+
+
+def _print_oauth(settings) -> None:
+    """Which provider, flow, endpoint and scopes; of the secret only where it comes from."""
+    from ..mail.oauth import sign_in_user, token_source
+
+    oauth = settings.mail.oauth
+    source = token_source(settings)
+    secret = (
+        f"client secret from file {oauth.client_secret_file}"
+        if oauth.client_secret_file
+        else f"client secret from ${oauth.client_secret_env}"
+        if oauth.client_secret_env
+        else "client secret in the config file"
+        if oauth.client_secret
+        else f"service account key {oauth.service_account_file}"
+        if oauth.service_account_file
+        else "no client secret (public client)"
+    )
+    cloud = f", cloud {oauth.cloud}" if oauth.provider == "microsoft" else ""
+    print(
+        f"  oauth:          {oauth.provider}, flow {oauth.flow}{cloud}, as {sign_in_user(settings)}"
+    )
+    print(f"  oauth tokens:   {source.authority} ({', '.join(source.scopes)})")
+    print(f"  oauth client:   {oauth.client_id or '-'}, {secret}; sasl {oauth.mechanism}")
 
 
 def _safe_url(url: str) -> str:

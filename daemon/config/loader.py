@@ -7,6 +7,7 @@ so an admin fixes the file in one go. The CLI turns ConfigError into exit code 7
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -30,7 +31,16 @@ class Problem:
     def render(self, source: str) -> str:
         if self.value is _MISSING:
             return f"{source}: {self.key}: {self.message}"
-        return f"{source}: {self.key} = {_show(self.value)}: {self.message}"
+        value = '"****"' if _is_secret(self.key) else _show(self.value)
+        return f"{source}: {self.key} = {value}: {self.message}"
+
+
+# Keys whose value is itself a secret: named in a problem, their value never shown.
+_SECRET_KEYS = frozenset({"password", "client_secret", "refresh_token", "access_token"})
+
+
+def _is_secret(key: str) -> bool:
+    return key.rpartition(".")[2] in _SECRET_KEYS
 
 
 _MISSING = object()
@@ -123,6 +133,8 @@ def semantic_problems(settings: Settings) -> list[Problem]:
     mail = settings.mail
     if mail.backend == "ews" or settings.calendar.backend == "ews":
         problems += ews_problems(settings)
+    if mail.oauth.provider:
+        problems += oauth_problems(settings)
     if mail.backend == "imap":
         for section, name in ((mail.imap, "imap"), (mail.smtp, "smtp")):
             if not section.host:
@@ -208,24 +220,7 @@ def ews_problems(settings: Settings) -> list[Problem]:
                 "mail.ews.password_file or mail.ews.password_env",
             )
         )
-    for extra in sources[1:]:
-        problems.append(
-            Problem(
-                f"mail.ews.{extra}",
-                str(getattr(ews, extra)),
-                f"set only one of mail.ews.{sources[0]} and this",
-            )
-        )
-    if ews.password_file is not None and not ews.password_file.is_file():
-        problems.append(Problem("mail.ews.password_file", str(ews.password_file), "no such file"))
-    if ews.password_env and not os.environ.get(ews.password_env):
-        problems.append(
-            Problem(
-                "mail.ews.password_env",
-                ews.password_env,
-                "this environment variable is not set (or empty) for collabd",
-            )
-        )
+    problems += secret_source_problems("mail.ews", ews, "password", sources)
     if ews.auth == "oauth":
         for key in ("client_id", "tenant_id"):
             if not getattr(ews, key):
@@ -248,6 +243,178 @@ def ews_problems(settings: Settings) -> list[Problem]:
                 )
             )
     return problems
+
+
+def oauth_problems(settings: Settings) -> list[Problem]:
+    """[mail.oauth]: which provider and flow, and everything that flow needs to get a token
+    (checked here so that a typo is found by check-config, not at 3 a.m. by the daemon)."""
+    mail = settings.mail
+    oauth, problems = mail.oauth, []
+    provider, flow = oauth.provider, oauth.flow
+    if mail.backend != "imap":
+        problems.append(
+            Problem(
+                "mail.oauth.provider",
+                provider,
+                f'signs in to IMAP and SMTP: needs mail.backend = "imap" (it is "{mail.backend}")',
+            )
+        )
+    for name in ("imap", "smtp"):
+        section = getattr(mail, name)
+        if section.password or section.password_file:
+            key = "password" if section.password else "password_file"
+            value = section.password or str(section.password_file)
+            problems.append(
+                Problem(
+                    f"mail.{name}.{key}",
+                    value,
+                    "set either a password or mail.oauth.provider, not both",
+                )
+            )
+    if provider == "google" and oauth.cloud != "global":
+        problems.append(Problem("mail.oauth.cloud", oauth.cloud, "is for Microsoft 365 only"))
+    secrets = _secret_sources(oauth)
+    needs_secret = (provider, flow) in (("microsoft", "app"), ("google", "delegated"))
+    if needs_secret and not secrets:
+        what = (
+            "the app registration's client secret"
+            if provider == "microsoft"
+            else ("the installed app's client secret")
+        )
+        problems.append(
+            Problem(
+                "mail.oauth.client_secret",
+                _MISSING,
+                f'required for provider = "{provider}", flow = "{flow}": {what}, from one of '
+                "mail.oauth.client_secret, mail.oauth.client_secret_file or "
+                "mail.oauth.client_secret_env",
+            )
+        )
+    if secrets and not needs_secret:
+        problems.append(
+            Problem(
+                f"mail.oauth.{secrets[0]}",
+                str(getattr(oauth, secrets[0])),
+                f'not used for provider = "{provider}", flow = "{flow}": remove it',
+            )
+        )
+    problems += secret_source_problems("mail.oauth", oauth, "client_secret", secrets)
+    if provider == "microsoft":
+        if not oauth.client_id:
+            problems.append(
+                Problem(
+                    "mail.oauth.client_id",
+                    _MISSING,
+                    'required for provider = "microsoft": the app registration\'s '
+                    "Application (client) ID",
+                )
+            )
+        if not oauth.tenant_id and not oauth.authority:
+            problems.append(
+                Problem(
+                    "mail.oauth.tenant_id",
+                    _MISSING,
+                    'required for provider = "microsoft": the Directory (tenant) ID',
+                )
+            )
+    if provider == "google" and flow == "delegated" and not oauth.client_id:
+        problems.append(
+            Problem(
+                "mail.oauth.client_id",
+                _MISSING,
+                'required for provider = "google", flow = "delegated": the installed app\'s '
+                "client ID",
+            )
+        )
+    if provider == "google" and flow == "app":
+        problems += _service_account_problems(oauth.service_account_file)
+    elif oauth.service_account_file is not None:
+        problems.append(
+            Problem(
+                "mail.oauth.service_account_file",
+                str(oauth.service_account_file),
+                'used only with provider = "google", flow = "app"',
+            )
+        )
+    if oauth.ca_file is not None and not oauth.ca_file.is_file():
+        problems.append(Problem("mail.oauth.ca_file", str(oauth.ca_file), "no such file"))
+    if oauth.refresh_before.needs_calendar:
+        problems.append(
+            Problem(
+                "mail.oauth.refresh_before",
+                str(oauth.refresh_before),
+                "use wall-clock units (s, m, h)",
+            )
+        )
+    return problems
+
+
+def secret_source_problems(prefix: str, section, name: str, sources: list[str]) -> list[Problem]:
+    """A secret given as `name`, `name_file` or `name_env`: at most one of them, the file
+    there, the variable set. `sources` are the ones set, in that order."""
+    problems = [
+        Problem(
+            f"{prefix}.{extra}",
+            str(getattr(section, extra)),
+            f"set only one of {prefix}.{sources[0]} and this",
+        )
+        for extra in sources[1:]
+    ]
+    path, env = getattr(section, f"{name}_file"), getattr(section, f"{name}_env")
+    if path is not None and not path.is_file():
+        problems.append(Problem(f"{prefix}.{name}_file", str(path), "no such file"))
+    if env and not os.environ.get(env):
+        problems.append(
+            Problem(
+                f"{prefix}.{name}_env",
+                env,
+                "this environment variable is not set (or empty) for collabd",
+            )
+        )
+    return problems
+
+
+def _secret_sources(oauth) -> list[str]:
+    return [
+        name
+        for name in ("client_secret", "client_secret_file", "client_secret_env")
+        if getattr(oauth, name)
+    ]
+
+
+def _service_account_problems(path: Path | None) -> list[Problem]:
+    """The JSON key Google gives for a service account: readable, and the right kind."""
+    key = "mail.oauth.service_account_file"
+    if path is None:
+        return [
+            Problem(
+                key,
+                _MISSING,
+                'required for provider = "google", flow = "app": the service account\'s '
+                "JSON key file",
+            )
+        ]
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [Problem(key, str(path), "no such file")]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return [Problem(key, str(path), f"not a readable JSON key file: {exc.__class__.__name__}")]
+    missing = [
+        field
+        for field in ("client_email", "private_key", "token_uri")
+        if not isinstance(info, dict) or not info.get(field)
+    ]
+    if not isinstance(info, dict) or info.get("type") != "service_account" or missing:
+        return [
+            Problem(
+                key,
+                str(path),
+                'not a service account key (expected "type": "service_account" with '
+                "client_email, private_key and token_uri)",
+            )
+        ]
+    return []
 
 
 def secret_from(password: str, password_file: Path | None, env: str = "") -> str:

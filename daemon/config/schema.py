@@ -124,6 +124,47 @@ class EwsSection(Section):
         return value
 
 
+class OAuthSection(Section):
+    """OAuth 2.0 sign-in to IMAP and SMTP (SASL XOAUTH2 / OAUTHBEARER) instead of a password:
+    Microsoft 365 (docs/microsoft365.md) or Google Workspace (docs/google.md). Empty
+    `provider` keeps the password sign-in of [mail.imap] and [mail.smtp]."""
+
+    provider: Literal["", "microsoft", "google"] = ""
+    # "app": the app signs in as itself (Microsoft: client credentials; Google: a service
+    # account with domain-wide delegation). "delegated": a person signs in once with
+    # `collabd auth login` (Microsoft: device code; Google: an installed app's refresh token).
+    flow: Literal["app", "delegated"] = "app"
+    # Microsoft's cloud: "global" (login.microsoftonline.com, outlook.office365.com) or
+    # "china" (Microsoft 365 operated by 21Vianet: login.partner.microsoftonline.cn,
+    # partner.outlook.cn). `authority` and `scopes` below override the preset.
+    cloud: Literal["global", "china"] = "global"
+    tenant_id: str = ""  # Microsoft: the directory (tenant) ID or a verified domain
+    client_id: str = ""  # Microsoft: the app registration; Google: the installed app
+    # Microsoft "app" / Google "delegated": the client secret, from exactly one of these.
+    client_secret: str = ""
+    client_secret_file: Path | None = None
+    client_secret_env: str = ""
+    # Google "app": the service account's JSON key file.
+    service_account_file: Path | None = None
+    authority: str = ""  # e.g. https://login.partner.microsoftonline.cn/<tenant>
+    token_uri: str = ""  # Google: the token endpoint (default https://oauth2.googleapis.com/token)
+    scopes: list[str] = []
+    # Who signs in (the SASL user); empty: mail.imap.username, else mail.address.
+    user: str = ""
+    mechanism: Literal["auto", "xoauth2", "oauthbearer"] = "auto"
+    # A CA bundle for the token endpoint (a private CA or a TLS-inspecting proxy).
+    ca_file: Path | None = None
+    # A token closer than this to its expiry is renewed before it is used.
+    refresh_before: DurationField = Duration(5, "m")
+
+    @field_validator("authority", "token_uri")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if value and not value.lower().startswith("https://"):
+            raise ValueError("an https:// URL")
+        return value.rstrip("/")
+
+
 class MaildirSection(Section):
     # Relative paths are under the data directory.
     root: Path = Path("maildir")
@@ -136,6 +177,7 @@ class MailSection(Section):
     smtp: SmtpSection = SmtpSection()
     imap: ImapSection = ImapSection()
     ews: EwsSection = EwsSection()
+    oauth: OAuthSection = OAuthSection()
     maildir: MaildirSection = MaildirSection()
 
     @field_validator("address")

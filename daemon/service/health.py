@@ -9,7 +9,7 @@ its job: no live replica, mailbox not read, ticks not running, mail not going ou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -162,12 +162,59 @@ def assess(app: App) -> Health:
             f"{failed} send(s) failed for good in the last 24 h ({total_failed} in all)",
         )
 
+    if app.settings.mail.oauth.provider:
+        sign_in_check(app, health)
+
     warnings = WorkCalendar(app.settings.tz).coverage_warnings(
         now.astimezone(app.settings.tz).date()
     )
     health.facts["calendar_warnings"] = warnings
     health.add("calendar", WARNING if warnings else OK, "; ".join(warnings) or "covered")
     return health
+
+
+def sign_in_check(app: App, health: Health) -> None:
+    """The mailbox's OAuth sign-in: when its token runs out, and the last sign-in error if
+    no sign-in has succeeded since. Token times are real time, whatever `--at` says."""
+    from ..mail.oauth import open_sign_in
+
+    sign_in = open_sign_in(app.settings, app.db)
+    row = sign_in.stored()
+    now = datetime.now(UTC)
+    expires = row.expires_at if row else None
+    error = row.last_error if row else None
+    failing = bool(error) and (row.signed_in_at is None or row.last_error_at >= row.signed_in_at)
+    health.facts["sign_in"] = {
+        "user": sign_in.user,
+        "token_expires_at": expires.isoformat() if expires else None,
+        "signed_in_at": row.signed_in_at.isoformat() if row and row.signed_in_at else None,
+        "last_error": error if failing else None,
+        "last_error_at": row.last_error_at.isoformat() if failing else None,
+    }
+    local = app.settings.tz
+    if expires:
+        left = expires - now
+        validity = (
+            f"token valid until {expires.astimezone(local):%Y-%m-%d %H:%M} ({_ago(left)} left)"
+            if left > timedelta(0)
+            else f"token expired {_ago(-left)} ago (renewed when next needed)"
+        )
+    else:
+        validity = "no token yet"
+    if failing:
+        ago = _ago(now - row.last_error_at)
+        health.add("sign-in", CRITICAL, f"{sign_in.user}: {validity}; failed {ago} ago: {error}")
+    elif row is None or not (row.access_token or row.refresh_token):
+        delegated = app.settings.mail.oauth.flow == "delegated"
+        health.add(
+            "sign-in",
+            CRITICAL if delegated else OK,
+            f"{sign_in.user}: nobody has signed in yet: run `collabd auth login`"
+            if delegated
+            else f"{sign_in.user}: no token yet (fetched at the first connection)",
+        )
+    else:
+        health.add("sign-in", OK, f"{sign_in.user}: {validity}")
 
 
 def _ago(delta: timedelta) -> str:

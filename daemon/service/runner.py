@@ -224,8 +224,8 @@ class Service:
         self.app.transport  # noqa: B018 - before the watcher thread can race for it
         replicas.register(self.app.db, self.replica_id, self.clock.now())
         self.lock = MailboxLock(self.app.db, self.app.transport.incoming.name)
-        settings = self.settings
-        self.journal_folder = journal.JournalFolder(lambda: open_journal(settings))
+        settings, db = self.settings, self.app.db
+        self.journal_folder = journal.JournalFolder(lambda: open_journal(settings, db))
         self.scheduler.clear()
         every = self.settings.service.tick_every.as_timedelta().total_seconds()
         self.scheduler.every(every).seconds.do(self._job, "tick", self._tick)

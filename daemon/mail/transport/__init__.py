@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...config import Settings, secret_from
+from ...store import Database
 from .base import (
     Envelope,
     Incoming,
@@ -11,6 +12,7 @@ from .base import (
     OutcomeUnknown,
     Outgoing,
     PermanentFailure,
+    SignInFailed,
     TemporaryFailure,
     Transport,
     TransportError,
@@ -21,13 +23,16 @@ from .maildir import MaildirTransport
 from .smtp import SmtpSender
 
 
-def open_transport(settings: Settings) -> Transport:
+def open_transport(settings: Settings, db: Database | None = None) -> Transport:
+    """The configured transport. `db` is the ledger, where an OAuth sign-in keeps its tokens
+    (needed only with [mail.oauth])."""
     mail = settings.mail
     if mail.backend == "maildir":
         maildir = MaildirTransport(settings.maildir_root, mail.address)
         return Transport(outgoing=maildir, incoming=maildir)
     if mail.backend == "imap":
         smtp, imap = mail.smtp, mail.imap
+        sign_in = _sign_in(settings, db)
         return Transport(
             outgoing=SmtpSender(
                 smtp.host,
@@ -35,11 +40,13 @@ def open_transport(settings: Settings) -> Transport:
                 security=smtp.security,
                 username=smtp.username,
                 password=secret_from(smtp.password, smtp.password_file),
+                sign_in=sign_in,
                 timeout=smtp.timeout.as_timedelta().total_seconds(),
             ),
             incoming=_imap_mailbox(
                 settings,
                 imap.folder,
+                sign_in,
                 processed_folder=imap.processed_folder,
                 quarantine_folder=imap.quarantine_folder,
             ),
@@ -50,16 +57,27 @@ def open_transport(settings: Settings) -> Transport:
     raise NotImplementedError(f"mail.backend = {mail.backend!r} is not available yet")
 
 
-def open_journal(settings: Settings) -> ImapMailbox | None:
+def open_journal(settings: Settings, db: Database | None = None) -> ImapMailbox | None:
     """The folder the journal copies are filed in, on a connection of its own (the
     watcher's connection belongs to the watcher thread); None where there is none."""
     mail = settings.mail
     if mail.backend != "imap" or not mail.imap.journal_folder:
         return None
-    return _imap_mailbox(settings, mail.imap.journal_folder)
+    return _imap_mailbox(settings, mail.imap.journal_folder, _sign_in(settings, db))
 
 
-def _imap_mailbox(settings: Settings, folder: str, **folders: str) -> ImapMailbox:
+def _sign_in(settings: Settings, db: Database | None):
+    """The OAuth sign-in of [mail.oauth], or None for a password."""
+    if not settings.mail.oauth.provider:
+        return None
+    from ..oauth import open_sign_in
+
+    if db is None:
+        raise ValueError("an OAuth sign-in keeps its tokens in the ledger: pass db")
+    return open_sign_in(settings, db)
+
+
+def _imap_mailbox(settings: Settings, folder: str, sign_in, **folders: str) -> ImapMailbox:
     """[mail.imap] on `folder`; the journal folder is made on connect if missing."""
     mail, imap = settings.mail, settings.mail.imap
     return ImapMailbox(
@@ -68,6 +86,7 @@ def _imap_mailbox(settings: Settings, folder: str, **folders: str) -> ImapMailbo
         security=imap.security,
         username=imap.username or mail.address,
         password=secret_from(imap.password, imap.password_file),
+        sign_in=sign_in,
         folder=folder,
         journal_folder=imap.journal_folder,
         timeout=imap.timeout.as_timedelta().total_seconds(),
@@ -106,6 +125,7 @@ __all__ = [
     "OutcomeUnknown",
     "Outgoing",
     "PermanentFailure",
+    "SignInFailed",
     "SmtpSender",
     "TemporaryFailure",
     "Transport",

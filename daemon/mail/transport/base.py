@@ -33,6 +33,12 @@ class OutcomeUnknown(TemporaryFailure):
     accepted it or not. Sending it again blindly could deliver it twice."""
 
 
+class SignInFailed(TemporaryFailure):
+    """The server refused collabd's sign-in even with a renewed OAuth token, or no token could
+    be had. Mail stays queued and the mailbox unread until an admin fixes it; the reason is
+    kept in the ledger for `collabd status`."""
+
+
 class PermanentFailure(TransportError):
     """The server said "never" (5xx): retrying the same mail will not help."""
 

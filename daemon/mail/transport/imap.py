@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from datetime import date
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
+from ..oauth import MailboxSignIn
 from .base import IncomingMail, Outcome, TemporaryFailure
+from .bearer import bearer_sign_in
 
 FETCH_BATCH = 200
 
@@ -29,7 +31,8 @@ class ImapMailbox:
         port: int,
         *,
         username: str,
-        password: str,
+        password: str = "",
+        sign_in: MailboxSignIn | None = None,
         security: str = "ssl",
         folder: str = "INBOX",
         processed_folder: str = "collabd/processed",
@@ -39,6 +42,7 @@ class ImapMailbox:
     ) -> None:
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
+        self.sign_in = sign_in  # OAuth 2.0 instead of the password (see mail/oauth)
         self.folder = folder
         self.targets = {Outcome.PROCESSED: processed_folder, Outcome.QUARANTINED: quarantine_folder}
         self.journal_folder = journal_folder
@@ -64,7 +68,10 @@ class ImapMailbox:
             )
             if self.security == "starttls":
                 client.starttls(ssl.create_default_context())
-            client.login(self.username, self.password)
+            if self.sign_in is None:
+                client.login(self.username, self.password)
+            else:
+                self._bearer_login(client)
             folders = client.list_folders()
             if folders:
                 self._delimiter = (folders[0][1] or b"/").decode()
@@ -77,6 +84,26 @@ class ImapMailbox:
         except (OSError, IMAPClientError) as exc:
             raise TemporaryFailure(f"cannot open {self.name}: {exc}") from exc
         return client
+
+    def _bearer_login(self, client: IMAPClient) -> None:
+        """AUTHENTICATE XOAUTH2 or OAUTHBEARER; a refused token is renewed and tried once
+        more on the same connection (IMAP allows another AUTHENTICATE after a NO)."""
+        offered = {
+            capability.decode().upper().removeprefix("AUTH=")
+            for capability in client.capabilities()
+            if capability.upper().startswith(b"AUTH=")
+        }
+        try:
+            bearer_sign_in(
+                self.sign_in,
+                offered,
+                lambda exchange: client.sasl_login(exchange.mechanism, exchange),
+                LoginError,
+                f"IMAP {self.host}:{self.port}",
+            )
+        except TemporaryFailure:
+            client.shutdown()
+            raise
 
     def server_name(self, folder: str) -> str:
         """Configured names use '/'; the server may separate levels with '.'."""

@@ -7,7 +7,9 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 
+from ..oauth import MailboxSignIn
 from .base import Envelope, OutcomeUnknown, PermanentFailure, TemporaryFailure
+from .bearer import bearer_sign_in
 
 
 class SmtpSender:
@@ -19,10 +21,12 @@ class SmtpSender:
         security: str = "starttls",
         username: str = "",
         password: str = "",
+        sign_in: MailboxSignIn | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
+        self.sign_in = sign_in  # OAuth 2.0 instead of the password (see mail/oauth)
         self._connection: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
@@ -38,13 +42,33 @@ class SmtpSender:
                 connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
                     connection.starttls(context=ssl.create_default_context())
-            if self.username:
+            if self.sign_in is not None:
+                self._bearer_login(connection)
+            elif self.username:
                 connection.login(self.username, self.password)
+        except TemporaryFailure:
+            connection.close()
+            raise
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentFailure(f"SMTP login to {self.host} refused: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"cannot reach SMTP {self.host}:{self.port}: {exc}") from exc
         return connection
+
+    def _bearer_login(self, connection: smtplib.SMTP) -> None:
+        """AUTH XOAUTH2 or OAUTHBEARER with the token in the first line; a refused token is
+        renewed and tried once more on the same connection."""
+        connection.ehlo_or_helo_if_needed()
+        offered = set(connection.esmtp_features.get("auth", "").upper().split())
+        bearer_sign_in(
+            self.sign_in,
+            offered,
+            lambda exchange: connection.auth(
+                exchange.mechanism, exchange, initial_response_ok=True
+            ),
+            smtplib.SMTPAuthenticationError,
+            f"SMTP {self.host}:{self.port}",
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[SmtpSender]:

@@ -34,6 +34,7 @@ from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesReques
 from .people import Department, Person
 from .rules import DelayRequest, RuleCursor, RuleSchedule
 from .service import ServiceLease, ServiceReplica
+from .signin import OAuthToken
 
 __all__ = [
     "AcceptanceRequest",
@@ -64,6 +65,7 @@ __all__ = [
     "MinutesItemRow",
     "MinutesRequest",
     "MinutesStatus",
+    "OAuthToken",
     "OutboxMessage",
     "OutboxStatus",
     "Participant",

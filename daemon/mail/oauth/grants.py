@@ -1,0 +1,20 @@
+"""What every token source returns, and how it says no."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class SignInError(Exception):
+    """The identity provider refused or could not be reached. The message is the provider's
+    own words (error code and description), never a secret."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    access_token: str = field(repr=False)
+    expires_at: datetime
+    # A refresh token the provider handed out with this grant (delegated sign-in; providers
+    # may rotate it on every use, so the newest one is kept).
+    refresh_token: str | None = field(default=None, repr=False)
