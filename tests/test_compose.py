@@ -112,7 +112,7 @@ def test_invitation_with_files_and_a_picture_has_the_outlook_shape():
     # A long Chinese file name is continued over lines (RFC 2231) rather than one long line;
     # the only line over 78 is a content type that has no space to fold at.
     assert [line for line in raw.split(b"\r\n") if len(line) > 78] == [
-        b"Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        b"Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;"
     ]
     for part in message.walk():
         assert not part.defects, part.defects
@@ -126,3 +126,36 @@ def test_header_lines_fold_at_spaces_and_encode_what_is_not_ascii():
     encoded = header_line("Subject", SUBJECT)
     assert encoded.isascii() and "=?utf-8?" in encoded
     assert str(email.header.make_header(email.header.decode_header(encoded[9:]))) == SUBJECT
+
+
+def test_a_chinese_file_name_is_on_content_type_too_for_clients_that_read_only_name():
+    # QQ Mail, Lotus Notes and Outlook over IMAP read `name=` on Content-Type (RFC 2047
+    # inside the quotes, as Outlook and Thunderbird write it), not RFC 2231's filename*.
+    raw = answer(
+        attachments=[
+            Attachment(LONG_NAME, b"plan"),
+            Attachment("计划.txt", b"short"),
+            Attachment("minutes.pdf", b"%PDF-1.7"),
+            InlineImage("gantt", "甘特图.png", b"\x89PNG\r\n\x1a\n"),
+        ]
+    )
+    message = read(raw)
+    named = {
+        part["Content-Type"].params.get("name"): part.get_filename()
+        for part in message.walk()
+        if part.get_content_maintype() != "multipart" and part["Content-Disposition"]
+    }
+    assert named == {
+        LONG_NAME: LONG_NAME,
+        "计划.txt": "计划.txt",
+        "minutes.pdf": "minutes.pdf",
+        "甘特图.png": "甘特图.png",
+    }
+    # The compat32 parser (what older code and clients do) sees the encoded words as written.
+    legacy = email.message_from_bytes(raw, policy=email.policy.compat32)
+    names = [p.get_param("name") for p in legacy.walk() if p.get_param("name")]
+    decoded = [str(email.header.make_header(email.header.decode_header(n))) for n in names]
+    assert decoded == ["甘特图.png", LONG_NAME, "计划.txt", "minutes.pdf"]
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n") if not line.endswith(b"sheet;"))
+    for part in message.walk():
+        assert not part.defects, part.defects

@@ -52,18 +52,19 @@ def header_line(name: str, value: str) -> str:
     return CRLF.join(lines) + CRLF
 
 
-def _encoded_words(value: str, indent: int) -> list[str]:
+def _encoded_words(value: str, indent: int, reserve: int = 0) -> list[str]:
     """RFC 2047 B-encoded words (`=?utf-8?b?…?=`) that keep every line within MAX_LINE and
     never split a character between two words (RFC 2047 5: each word decodes on its own).
-    Written out because email.header took a sixth of composing an answer's headers."""
+    Written out because email.header took a sixth of composing an answer's headers.
+    `reserve` characters are kept free on every line (a closing quote after the words)."""
     value = " ".join(value.split())
     words, chunk, size = [], [], 0
-    room = (MAX_LINE - indent - 12) // 4 * 3  # payload bytes that fit the first line
+    room = (MAX_LINE - indent - reserve - 12) // 4 * 3  # payload bytes for the first line
     for char in value:
         length = len(char.encode("utf-8"))
         if size + length > room:
             words.append("".join(chunk))
-            chunk, size, room = [], 0, (MAX_LINE - 1 - 12) // 4 * 3
+            chunk, size, room = [], 0, (MAX_LINE - 1 - reserve - 12) // 4 * 3
         chunk.append(char)
         size += length
     words.append("".join(chunk))
@@ -109,11 +110,21 @@ def _multipart(subtype: str, boundary: str, parts: list[_Entity]) -> _Entity:
     )
 
 
+def _plain(filename: str) -> bool:
+    """A file name that can go between quotes as it is."""
+    return (
+        filename.isascii()
+        and filename.isprintable()
+        and not any(c in filename for c in '"\\')
+        and "  " not in filename  # header_line would fold a run of blanks into one
+    )
+
+
 def _disposition(kind: str, filename: str) -> str:
     """Content-Disposition with the file name: quoted if it is plain ASCII, otherwise
     RFC 2231 (`filename*=utf-8''…`, continued over several lines when long), which keeps
     Chinese file names intact in every client we know."""
-    if filename.isascii() and filename.isprintable() and not any(c in filename for c in '"\\'):
+    if _plain(filename):
         return header_line("Content-Disposition", f'{kind}; filename="{filename}"')
     encoded = quote(filename, safe="")
     if len("filename*=utf-8''") + len(encoded) <= MAX_LINE - 1:
@@ -131,6 +142,28 @@ def _disposition(kind: str, filename: str) -> str:
     return f"Content-Disposition: {kind};{CRLF} " + f";{CRLF} ".join(params) + CRLF
 
 
+def _named(content_type: str, filename: str) -> str:
+    """The Content-Type line with the file name as `name=` too: what Outlook and Thunderbird
+    send, and what older clients read (QQ Mail, Lotus Notes, Outlook over POP/IMAP know
+    only this form). A non-ASCII name is RFC 2047 encoded words inside the quotes (not
+    standard, but the form those clients understand), one word per line."""
+    if _plain(filename):
+        return header_line("Content-Type", f'{content_type}; name="{filename}"')
+    words = _encoded_words(filename, len(' name="'), reserve=2)  # the closing quote
+    return f'Content-Type: {content_type};{CRLF} name="' + f"{CRLF} ".join(words) + f'"{CRLF}'
+
+
+def _file(content_type: str, content: bytes, *more_headers: str, filename: str) -> _Entity:
+    """A leaf that is a file: its name on Content-Type (RFC 2047) and on the disposition
+    (RFC 2231), so every client finds one it reads."""
+    headers = (
+        _named(content_type, filename)
+        + header_line("Content-Transfer-Encoding", "base64")
+        + "".join(more_headers)
+    )
+    return _Entity(headers, _base64(content))
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file sent beside the message text (Content-Disposition: attachment)."""
@@ -145,7 +178,12 @@ class Attachment:
             or mimetypes.guess_type(self.filename)[0]
             or "application/octet-stream"
         )
-        return _leaf(content_type, self.content, _disposition("attachment", self.filename))
+        return _file(
+            content_type,
+            self.content,
+            _disposition("attachment", self.filename),
+            filename=self.filename,
+        )
 
 
 @dataclass(frozen=True)
@@ -170,11 +208,12 @@ class InlineImage:
     subtype: str = "png"
 
     def entity(self) -> _Entity:
-        return _leaf(
+        return _file(
             f"image/{self.subtype}",
             self.content,
             header_line("Content-ID", f"<{self.content_id}>"),
             _disposition("inline", self.filename),
+            filename=self.filename,
         )
 
 
