@@ -15,5 +15,5 @@ def test_rules_demo(tmp_path, capsys) -> None:
     assert "escalation.blocked L1 v2-launch#3" in text
     assert "escalation.overdue L1 v2-launch#1 → 李娜" in text
     assert "escalation.overdue L2 v2-launch#1 → 李娜" in text
-    assert "提醒原因：high priority: every working day" in text  # the reminder she got
+    assert "提醒原因：高优先级行动项，每个工作日提醒一次" in text  # the reminder she got
     assert "升级（第2级）" in text  # the level-2 escalation she received last

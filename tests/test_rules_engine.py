@@ -199,16 +199,22 @@ def test_weeks_across_national_day(rules_setup) -> None:
         ("09-30 15:00", "09-30 15:00"),
         ("10-09 15:00", "10-09 15:00"),
     ]
-    assert sorted({d[4] for d in digests}) == [li, zhang]
-    assert len(digests) == 6
+    # the initiator, the departments' contacts, and the coordinator (陈静) who runs it
+    assert sorted({d[4] for d in digests}) == [chen, li, zhang]
+    assert len(digests) == 9
 
 
 def test_tick_command_and_rules_test(rules_setup) -> None:
     cli, _, _ = rules_setup
     out = cli.ok("rules", "test", "--item", "nd#1", at="2026-09-30T09:00")
     assert "risk_check nd#1" in out
-    assert "deadline 2026-10-09 minus 2wd = 2026-09-30" in out
-    assert "2026-10-01…2026-10-07 国庆节 National Day" in out
+    # the reason in words, without engine tokens (wd, minus, National Day in a zh line)
+    assert "距截止日 10月9日 还有 2 个工作日（不计 10月1日至10月7日 国庆节假期）" in out
+    english = cli.ok("rules", "test", "--item", "nd#1", "--locale", "en", at="2026-09-30T09:00")
+    assert (
+        "2 working days before the deadline, 9 Oct "
+        "(not counting the holidays 1 Oct–7 Oct (National Day))" in english
+    )
     # a test sends and stores nothing: the tick still finds the same risk check due
     out = cli.ok("tick", at="2026-09-30T09:00")
     assert "queued     risk_check nd#1 → 李娜" in out

@@ -78,6 +78,8 @@ def test_every_rules_mail_renders(rules_setup, locale, words) -> None:
                 "why": "why",
                 "level": 2,
                 "role": "owner_head",
+                "role_name": "the owner's department head",
+                "trigger": "overdue",
                 "today": today,
             },
             "delay_approval": {"collab": collab, "item": item, "request": request, "owner": person},

@@ -23,6 +23,7 @@ from ..store.models import (
     Collaboration,
     CollabStatus,
     ItemStatus,
+    Locale,
     Person,
     RuleSchedule,
 )
@@ -51,12 +52,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.set_defaults(handler=check_command)
     test = sub.add_parser("test", help="what would fire at --at TIME, to whom, and why")
     test.add_argument("--item", metavar="COLLAB#N", help="only this item")
+    _locale_option(test)
     test.add_argument("--json", action="store_true")
     test.set_defaults(handler=test_command)
     simulate = sub.add_parser("simulate", help="a timeline of every mail between two dates")
     simulate.add_argument("--from", dest="start", required=True, metavar="TIME")
     simulate.add_argument("--to", dest="end", required=True, metavar="TIME")
     simulate.add_argument("--item", metavar="COLLAB#N", help="only this item")
+    _locale_option(simulate)
     simulate.add_argument("--json", action="store_true")
     simulate.set_defaults(handler=simulate_command)
 
@@ -67,6 +70,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     # REMAINDER: "-2wd" starts with a dash but is an offset, not an option (--json may follow)
     explain.add_argument("offset", metavar="±Nwd [--json]", nargs=argparse.REMAINDER)
     explain.set_defaults(handler=explain_command)
+
+
+def _locale_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--locale",
+        choices=[str(locale) for locale in Locale],
+        default=str(Locale.ZH_CN),
+        help="the language reasons are written in (default zh-CN)",
+    )
 
 
 def tick_command(context: Context, args: argparse.Namespace) -> int:
@@ -218,7 +230,7 @@ def test_command(context: Context, args: argparse.Namespace) -> int:
     finally:
         session.rollback()  # a test changes nothing
         session.close()
-    _print(context, decisions, args.json, f"as of {context.local(now)} (nothing is sent)")
+    _print(context, decisions, args, f"as of {context.local(now)} (nothing is sent)")
     return 0
 
 
@@ -251,21 +263,21 @@ def simulate_command(context: Context, args: argparse.Namespace) -> int:
     _print(
         context,
         shown,
-        args.json,
+        args,
         f"from {context.local(start)} to {context.local(end)} (simulated; nothing is sent)",
     )
     return 0
 
 
-def _print(context: Context, decisions, as_json: bool, title: str) -> None:
-    if as_json:
-        emit_json([d.as_dict() for d in decisions])
+def _print(context: Context, decisions, args: argparse.Namespace, title: str) -> None:
+    if args.json:
+        emit_json([d.as_dict(args.locale) for d in decisions])
         return
     print(title)
     if not decisions:
         print("  nothing is due")
     for decision in decisions:
-        print("  " + decision.line(active_rules(context.app).zone))
+        print("  " + decision.line(active_rules(context.app).zone, args.locale))
 
 
 _OFFSET = re.compile(r"^([+-]?\d+)\s*wd$")

@@ -32,8 +32,8 @@ LABELS = {
         discussion_hint="每个议题写明：问题 + 解决方案",
         decisions="【共识事项】",
         decisions_hint="每行一条，例：本次迭代优先开发“订单状态更新”功能",
-        items="【行动项清单】",
-        items_hint="每行一项。负责人、协作人写姓名、邮箱或部门；截止日期写 12月5日 或 "
+        action_items="【行动项清单】",
+        action_items_hint="每行一项。负责人、协作人写姓名、邮箱或部门；截止日期写 12月5日 或 "
         "2026-12-05；优先级：高 / 中 / 低",
         number="序号",
         columns=("任务", "负责人", "协作人", "完成标准", "截止日期", "所需支持", "优先级"),
@@ -55,9 +55,9 @@ LABELS = {
         discussion_hint="For each topic: the problem and the solution",
         decisions="[Decisions]",
         decisions_hint="One per line",
-        items="[Action items]",
-        items_hint="One per line. Owner and collaborators: name, mail address or department; "
-        "deadline: Dec 5 or 2026-12-05; priority: high / normal / low",
+        action_items="[Action items]",
+        action_items_hint="One per line. Owner and collaborators: name, mail address or "
+        "department; deadline: Dec 5 or 2026-12-05; priority: high / normal / low",
         number="#",
         columns=("Task", "Owner", "Collaborators", "Done when", "Deadline", "Support", "Priority"),
         next_steps="[Next steps]",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from .workdays import marked
+from .reasons import Reason, holiday_runs, reason
 
 if TYPE_CHECKING:
     from ..store.models import ActionItem, RuleSchedule
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Occurrence:
     due: datetime
     period: str  # what makes this occurrence unique for its rule and subject
-    why: str  # the arithmetic, for people reading `rules test` and the log
+    reason: Reason = field(compare=False)  # why, as data (rules/explain.py words it)
     level: int = 0
     roles: tuple[str, ...] = ("owner",)
     until: datetime | None = None  # a missed occurrence after this is stale, not sent
@@ -33,6 +33,11 @@ class Occurrence:
     version: str = ""  # escalations: the rule version it was planned with
     snapshot: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    estimated: bool = False  # the working days it counted were estimated
+
+    @property
+    def reasons(self) -> list[Reason]:
+        return [self.reason] + ([reason("estimated")] if self.estimated else [])
 
 
 class ItemRule:
@@ -63,43 +68,24 @@ class ItemRule:
 
         return datetime.combine(day + timedelta(days=1), datetime.min.time(), self.rules.zone)
 
-    def marked(self, why: str, start: datetime, end: datetime) -> str:
-        """`why`, saying so when the working days between start and end were estimated."""
+    def estimated(self, start: datetime, end: datetime) -> bool:
+        """Whether the working days between start and end were estimated."""
         zone = self.rules.zone
-        years = self.calendar.estimated_years(
-            start.astimezone(zone).date(), end.astimezone(zone).date()
+        return bool(
+            self.calendar.estimated_years(
+                start.astimezone(zone).date(), end.astimezone(zone).date()
+            )
         )
-        return marked(why, bool(years))
 
 
-def days_before(rules: Rules, deadline: date, amount: int, unit: str) -> tuple[date, str]:
-    """`deadline` minus `amount` working (wd) or calendar (d) days, and the arithmetic in
-    words: 'deadline 2026-10-09 minus 2wd = 2026-09-29 (2026-10-01…2026-10-08 not working:
-    国庆节 National Day; 2026-09-30 …)'."""
+def days_before(rules: Rules, deadline: date, amount: int, unit: str) -> tuple[date, dict, bool]:
+    """`deadline` minus `amount` working (wd) or calendar (d) days: the day, the facts a
+    reason says (the holidays it skipped), and whether the working days were estimated."""
     from datetime import timedelta
 
+    facts: dict = {"deadline": deadline, "amount": amount, "unit": unit}
     if unit == "d":
-        day = deadline - timedelta(days=amount)
-        return day, f"deadline {deadline} minus {amount}d = {day}"
+        return deadline - timedelta(days=amount), facts, False
     walked = rules.calendar.explain(deadline, -amount)
-    day = walked[-1].day
-    skipped = [info for info in walked if not info.working]
-    text = f"deadline {deadline} minus {amount}wd = {day}"
-    if skipped:
-        text += " (skipping " + _summarise(skipped) + ")"
-    return day, marked(text, any(info.estimated for info in walked))
-
-
-def _summarise(infos) -> str:
-    """Runs of non-working days with the same reason: '2026-10-01…2026-10-08 国庆节 …'."""
-    infos = sorted(infos, key=lambda i: i.day)
-    runs: list[list] = []
-    for info in infos:
-        label = info.reason.split(" (")[0]
-        if runs and runs[-1][2] == label and (info.day - runs[-1][1]).days == 1:
-            runs[-1][1] = info.day
-        else:
-            runs.append([info.day, info.day, label])
-    return "; ".join(
-        f"{start}" + (f"…{end}" if end != start else "") + f" {label}" for start, end, label in runs
-    )
+    facts["holidays"] = holiday_runs([info for info in walked if not info.working])
+    return walked[-1].day, facts, any(info.estimated for info in walked)

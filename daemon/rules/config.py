@@ -216,8 +216,19 @@ class Digest(Section):
         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
     ] = "friday"  # seed: 每周五下午
     at: Clock = time(15)
-    to: list[Role] = ["initiator", "department_contacts"]
+    # The coordinator runs the collaboration: the digest is her weekly overview too.
+    to: list[Role] = ["initiator", "coordinator", "department_contacts"]
     gantt: bool = True  # a Gantt picture of the items, inline
+    # A digest found this late (collabd was down) is skipped, not sent days later: a
+    # Friday "this week" read on Monday misleads. Wall-clock time, e.g. "4h".
+    late_within: DurationField = Duration(4, "h")
+
+    @field_validator("late_within")
+    @classmethod
+    def _wall_clock(cls, value: Duration) -> Duration:
+        if value.needs_calendar:
+            raise ValueError("write wall-clock time, e.g. 4h or 1d")
+        return value
 
 
 def _default_escalations() -> list[Escalation]:

@@ -1,6 +1,7 @@
 """The weekly digest (seed: 每周五下午): every item of a collaboration with a red/amber/green
-status, overdue and blocked first, and a Gantt picture, to the initiator and the
-departments' contact persons."""
+status, overdue and blocked first, and a Gantt picture, to the initiator, the coordinator
+and the departments' contact persons. A digest missed by more than `late_within` (collabd
+was down over the weekend) is skipped: last Friday's picture on Tuesday misleads."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..store.models import ActionItem, Collaboration, CollabStatus, ItemStatus, RuleSchedule
+from .reasons import reason
 from .recipients import resolve
 
 if TYPE_CHECKING:
@@ -70,6 +72,10 @@ def run(run: Pass) -> None:
     due = row.next_due_at
     row.last_due_at = due
     row.next_due_at = next(occurrences(run.rules, max(due, run.now)))
+    if run.now - due > spec.late_within.as_timedelta():
+        missed = reason("digest_missed", due=due.astimezone(run.rules.zone))
+        run.note(RULE_ID, 0, "skipped", "digest", [missed])
+        return
     week = due.astimezone(run.rules.zone).date().isocalendar()
     today = run.now.astimezone(run.rules.zone).date()
     collabs = session.scalars(
@@ -115,7 +121,10 @@ def run(run: Pass) -> None:
                     "gantt": bool(attachments),
                 },
                 subject=f"digest {collab.code}",
-                why=f"weekly on {spec.weekday} {spec.at:%H:%M} (week {week.week}, as {role})",
+                reasons=[
+                    reason("digest", weekday=spec.weekday, at=spec.at, week=week.week),
+                    reason("as_role", role=role),
+                ],
                 collaboration_id=collab.id,
                 attachments=attachments,
             )

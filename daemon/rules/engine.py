@@ -24,7 +24,9 @@ from ..store.models import ActionItem, CollabStatus, Person, RuleSchedule
 from . import digest, minutes
 from .base import ItemRule, Occurrence
 from .evaluation import Decision, Pass
+from .explain import explain, role_name
 from .itemrules import item_rules
+from .reasons import reason
 from .recipients import resolve
 from .schedule import load_items, sync
 
@@ -97,7 +99,8 @@ def _item_pass(run: Pass, rules: list[ItemRule]) -> None:
             firings += _fire(run, rule, item, row)
         except Exception as exc:
             log.exception("rule %s on item %s failed", row.rule_id, row.item_id)
-            run.note(rule.rule_id, 0, "error", item.ref, f"{type(exc).__name__}: {exc}", item.id)
+            failure = reason("error", text=f"{type(exc).__name__}: {exc}")
+            run.note(rule.rule_id, 0, "error", item.ref, [failure], item.id)
             row.next_due_at = None
     _mail(run, firings)
 
@@ -118,26 +121,14 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
     latest = due[-1]
     row.last_due_at = latest.due
     if len(due) > 1:  # missed while collabd was not running: one mail, not a burst
-        run.note(
-            rule.rule_id,
-            latest.level,
-            "collapsed",
-            item.ref,
-            f"{len(due) - 1} earlier occurrence(s) superseded by the one due {latest.due:%Y-%m-%d}",
-            item.id,
-        )
+        merged = reason("collapsed", count=len(due) - 1, due=latest.due.astimezone(run.rules.zone))
+        run.note(rule.rule_id, latest.level, "collapsed", item.ref, [merged], item.id)
     if item.collaboration.status is CollabStatus.ARCHIVED:
-        run.note(rule.rule_id, latest.level, "skipped", item.ref, "collaboration archived", item.id)
+        run.note(rule.rule_id, latest.level, "skipped", item.ref, [reason("archived")], item.id)
         return []
     if latest.until is not None and run.now >= latest.until:
-        run.note(
-            rule.rule_id,
-            latest.level,
-            "stale",
-            item.ref,
-            f"{latest.why}; its window closed at {latest.until:%Y-%m-%d %H:%M}",
-            item.id,
-        )
+        closed = reason("stale", until=latest.until.astimezone(run.rules.zone))
+        run.note(rule.rule_id, latest.level, "stale", item.ref, [*latest.reasons, closed], item.id)
         return []
     if latest.episode:
         run.in_flight[(row.rule_id, item.id)] = latest.level  # may inhibit later rows
@@ -155,13 +146,13 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
             latest.level,
             "suppressed",
             item.ref,
-            f"{latest.why}; {inhibitor}",
+            [*latest.reasons, inhibitor],
             item.id,
         )
         return []
     people, missing = resolve(list(latest.roles), item.collaboration, item)
     for problem in missing:
-        run.note(rule.rule_id, latest.level, "no-recipient", item.ref, problem, item.id)
+        run.note(rule.rule_id, latest.level, "no-recipient", item.ref, [problem], item.id)
     return [Firing(rule, item, latest, person, role) for person, role in people]
 
 
@@ -183,7 +174,8 @@ def _in_flight(run: Pass, item_ids: set[int]) -> dict[tuple[str, int], int]:
     return found
 
 
-def _inhibited(run: Pass, rule_id: str, item: ActionItem) -> str:
+def _inhibited(run: Pass, rule_id: str, item: ActionItem):
+    """The reason an escalation in flight keeps this rule quiet, or None."""
     for inhibit in run.rules.spec.inhibit:
         if not any(
             rule_id == pattern or (pattern.endswith("*") and rule_id.startswith(pattern[:-1]))
@@ -192,9 +184,8 @@ def _inhibited(run: Pass, rule_id: str, item: ActionItem) -> str:
             continue
         level = run.in_flight.get((inhibit.source, item.id), 0)
         if level >= inhibit.min_level:
-            reason = inhibit.reason or "inhibited"
-            return f"suppressed by {inhibit.source} at level {level}: {reason}"
-    return ""
+            return reason("suppressed", source=inhibit.source, level=level, note=inhibit.reason)
+    return None
 
 
 def _mail(run: Pass, firings: list[Firing]) -> None:
@@ -218,11 +209,13 @@ def _mail(run: Pass, firings: list[Firing]) -> None:
                 "item": item,
                 "level": occurrence.level,
                 "role": firing.role,
-                "why": occurrence.why,
+                "role_name": role_name(firing.role, firing.person.locale),
+                "trigger": occurrence.reason.facts.get("trigger", ""),
+                "why": explain(occurrence.reasons, firing.person.locale),
                 "today": run.now.astimezone(run.rules.zone).date(),
             },
             subject=item.ref,
-            why=f"{occurrence.why} (as {firing.role})",
+            reasons=[*occurrence.reasons, reason("as_role", role=firing.role)],
             collaboration_id=item.collaboration_id,
             item_id=item.id,
         )
@@ -246,11 +239,11 @@ def _mail(run: Pass, firings: list[Firing]) -> None:
             context={
                 "collab": collab,
                 "items": items,
-                "reasons": {f.item.id: f.occurrence.why for f in group},
+                "reasons": {f.item.id: explain(f.occurrence.reasons, person.locale) for f in group},
                 "today": run.now.astimezone(run.rules.zone).date(),
             },
             subject=", ".join(dict.fromkeys(f.item.ref for f in group)),
-            why="; ".join(f"#{f.item.number}: {f.occurrence.why}" for f in group),
+            reasons=[r for f in group for r in f.occurrence.reasons],
             collaboration_id=collab.id,
             item_id=items[0].id if len(items) == 1 else None,
         )

@@ -11,8 +11,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..mail.outbox import queue_mail
+from ..store.models import Locale
 from .config import Rules, active_rules
+from .explain import explain
 from .quiet import release_time
+from .reasons import Reason, reason
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -32,20 +35,21 @@ class Decision:
     subject: str  # v2-launch#3, meeting 4, digest v2-launch
     to: list[str] = field(default_factory=list)
     kind: str = ""
-    why: str = ""
+    reasons: list[Reason] = field(default_factory=list)
     not_before: datetime | None = None
     item_id: int | None = None
 
-    def line(self, zone) -> str:
+    def why(self, locale: str = Locale.ZH_CN) -> str:
+        """The reasons as the operator reads them (rules/explain.py)."""
+        return explain(self.reasons, locale)
+
+    def line(self, zone, locale: str = Locale.ZH_CN) -> str:
         when = self.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         level = f" L{self.level}" if self.level else ""
         to = f" → {', '.join(self.to)}" if self.to else ""
-        text = f"{when} {self.status:<10} {self.rule}{level} {self.subject}{to}: {self.why}"
-        if self.not_before is not None:
-            text += f" [held until {self.not_before.astimezone(zone).strftime('%Y-%m-%d %H:%M')}]"
-        return text
+        return f"{when} {self.status:<10} {self.rule}{level} {self.subject}{to}: {self.why(locale)}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self, locale: str = Locale.ZH_CN) -> dict:
         return {
             "at": self.at,
             "rule": self.rule,
@@ -54,7 +58,8 @@ class Decision:
             "subject": self.subject,
             "to": self.to,
             "kind": self.kind,
-            "why": self.why,
+            "why": self.why(locale),
+            "reasons": [{"code": r.code, **r.facts} for r in self.reasons],
             "not_before": self.not_before,
         }
 
@@ -84,7 +89,7 @@ class Pass:
         to: Person,
         context: dict,
         subject: str,
-        why: str,
+        reasons: list[Reason],
         collaboration_id: int | None = None,
         item_id: int | None = None,
         meeting_id: int | None = None,
@@ -111,9 +116,9 @@ class Pass:
         )
         status = "duplicate" if not queued else "deferred" if deferred else "queued"
         if status == "deferred":
-            why = f"{why}; deferred: {self.quiet_why}"
+            reasons = [*reasons, reason("deferred", until=self.release.astimezone(self.rules.zone))]
         elif status == "duplicate":
-            why = f"{why}; already queued ({key})"
+            reasons = [*reasons, reason("duplicate", key=key)]
         self.decisions.append(
             Decision(
                 self.now,
@@ -123,13 +128,15 @@ class Pass:
                 subject,
                 [f"{to.name} <{to.email}>"],
                 kind,
-                why,
+                reasons,
                 self.release if deferred else None,
                 item_id,
             )
         )
 
-    def note(self, rule: str, level: int, status: str, subject: str, why: str, item=None):
+    def note(
+        self, rule: str, level: int, status: str, subject: str, reasons: list[Reason], item=None
+    ):
         self.decisions.append(
-            Decision(self.now, rule, level, status, subject, why=why, item_id=item)
+            Decision(self.now, rule, level, status, subject, reasons=reasons, item_id=item)
         )

@@ -10,7 +10,7 @@ from ..durations import Duration
 from ..store.models import ActionItem, ItemStatus, Priority, RuleSchedule
 from .base import ItemRule, Occurrence, days_before
 from .config import WEEKDAYS, Escalation
-from .workdays import marked
+from .reasons import reason
 
 OPEN = frozenset(s for s in ItemStatus if s is not ItemStatus.DONE)
 
@@ -34,13 +34,14 @@ class BeforeDeadlineReminder(ItemRule):
         )
         planned = []
         for amount, unit in offsets:
-            day, why = days_before(self.rules, item.deadline, amount, unit)
+            day, facts, estimated = days_before(self.rules, item.deadline, amount, unit)
             planned.append(
                 Occurrence(
                     due=self.at_send_time(day),
                     period=f"{item.deadline}-{amount}{unit}",
-                    why=why,
+                    reason=reason("before_deadline", **facts),
                     until=self.end_of(item.deadline),
+                    estimated=estimated,
                 )
             )
         yield from sorted(planned, key=lambda o: o.due)
@@ -75,17 +76,17 @@ class CadenceReminder(ItemRule):
                 return
             info = self.calendar.info(day)
             if (how == "daily" or day.weekday() == weekday) and info.working:
-                why = marked(
-                    f"{item.priority.value} priority: every working day"
-                    if how == "daily"
-                    else f"{item.priority.value} priority: weekly on {cadence.weekday}",
-                    info.estimated,
-                )
                 yield Occurrence(
                     due=self.at_send_time(day),
                     period=f"{day}",
-                    why=why,
+                    reason=reason(
+                        "cadence",
+                        priority=item.priority.value,
+                        how=how,
+                        weekday=cadence.weekday,
+                    ),
                     until=self.end_of(day),
+                    estimated=info.estimated,
                 )
             day += timedelta(days=1)
 
@@ -102,12 +103,15 @@ class RiskCheck(ItemRule):
         if item.deadline is None or item.status not in OPEN or item.status is ItemStatus.DELAYED:
             return
         offset = self.rules.spec.risk_check.before_deadline
-        day, why = days_before(self.rules, item.deadline, int(offset.amount), offset.unit)
+        day, facts, estimated = days_before(
+            self.rules, item.deadline, int(offset.amount), offset.unit
+        )
         yield Occurrence(
             due=self.at_send_time(day),
             period=f"{item.deadline}",
-            why=why,
+            reason=reason("risk_check", **facts),
             until=self.end_of(item.deadline),
+            estimated=estimated,
         )
 
 
@@ -133,8 +137,9 @@ class EscalationRule(ItemRule):
     def description(self) -> str:  # type: ignore[override]
         return self.escalation.description or f"escalate {self.escalation.trigger} items"
 
-    def episode(self, item: ActionItem) -> tuple[str, datetime, str] | None:
-        """(episode id, when the trigger started counting, why) or None if not triggered."""
+    def episode(self, item: ActionItem) -> tuple[str, datetime, dict] | None:
+        """(episode id, when the trigger started counting, the facts of why) or None if not
+        triggered."""
         trigger = self.escalation.trigger
         if item.status not in OPEN:
             return None
@@ -142,18 +147,22 @@ class EscalationRule(ItemRule):
             if item.deadline is None or item.status is ItemStatus.DELAYED:
                 return None
             start = self.calendar.next_working_time(self.end_of(item.deadline))
-            return f"overdue@{item.deadline}", start, f"deadline {item.deadline} passed"
+            return f"overdue@{item.deadline}", start, {"deadline": item.deadline}
         wanted = ItemStatus.BLOCKED if trigger == "blocked" else ItemStatus.NEEDS_SUPPORT
         if item.status is not wanted:
             return None
         since = item.status_since
-        return f"{trigger}@{since.isoformat()[:19]}", since, f"{trigger} since {self._local(since)}"
+        return (
+            f"{trigger}@{since.isoformat()[:19]}",
+            since,
+            {"since": since.astimezone(self.rules.zone)},
+        )
 
     def occurrences(self, item: ActionItem, state: RuleSchedule | None) -> Iterator[Occurrence]:
         found = self.episode(item)
         if found is None:
             return
-        episode, start, why = found
+        episode, start, facts = found
         spec = self.escalation
         version, snapshot = spec.version(), ""
         if state is not None and state.episode == episode and state.snapshot:
@@ -162,8 +171,6 @@ class EscalationRule(ItemRule):
         if snapshot == "":
             snapshot = json.dumps(spec.model_dump(mode="json"), ensure_ascii=False)
         begin = self.calendar.add(start, spec.after) if spec.after.amount else start
-        if spec.after.amount:
-            why += f", + {spec.after}"
         levels = spec.levels
         dues = [self._add(begin, level.after) for level in levels]
         for number, (level, due) in enumerate(zip(levels, dues, strict=True), start=1):
@@ -173,12 +180,17 @@ class EscalationRule(ItemRule):
                 yield Occurrence(
                     due=due,
                     period=f"{episode}:L{number}r{repeat}",
-                    why=self.marked(
-                        f"{why}; level {number} after {level.after}"
-                        + (f", repeat {repeat}/{level.max_repeats}" if repeat else ""),
-                        start,
-                        due,
+                    reason=reason(
+                        "escalation",
+                        trigger=spec.trigger,
+                        elapsed=self._elapsed(facts, start, due),
+                        level=number,
+                        to=tuple(level.to),
+                        repeat=repeat,
+                        max_repeats=level.max_repeats,
+                        **facts,
                     ),
+                    estimated=self.estimated(start, due),
                     level=number,
                     roles=tuple(level.to),
                     episode=episode,
@@ -195,8 +207,11 @@ class EscalationRule(ItemRule):
     def _add(self, instant: datetime, duration: Duration) -> datetime:
         return self.calendar.add(instant, duration) if duration.amount else instant
 
-    def _local(self, instant: datetime) -> str:
-        return instant.astimezone(self.rules.zone).strftime("%Y-%m-%d %H:%M")
+    def _elapsed(self, facts: dict, start: datetime, due: datetime) -> int:
+        """Working days since the deadline (or since the status began) when this is due."""
+        zone = self.rules.zone
+        first = facts["deadline"] if "deadline" in facts else start.astimezone(zone).date()
+        return max(self.calendar.working_days_between(first, due.astimezone(zone).date()), 0)
 
 
 def item_rules(rules) -> list[ItemRule]:

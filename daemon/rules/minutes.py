@@ -23,6 +23,8 @@ from ..store.models import (
     MinutesStatus,
     RuleSchedule,
 )
+from .explain import explain
+from .reasons import reason
 
 if TYPE_CHECKING:
     from .evaluation import Pass
@@ -83,10 +85,11 @@ def _missing(run: Pass) -> None:
             continue
         row.level, row.last_due_at, row.updated_at = level, run.now, run.now
         people = [meeting.recorder] if level == 1 else [meeting.recorder, meeting.host]
-        why = (
-            f"meeting ended {end.astimezone(run.rules.zone):%Y-%m-%d %H:%M}, no minutes "
-            f"published within {spec.submit_within}"
-            + (f" + {spec.host_after}: the host hears too" if level == 2 else "")
+        why = reason(
+            "minutes_missing",
+            ended=end.astimezone(run.rules.zone),
+            within=spec.submit_within,
+            host_told=level == 2,
         )
         for person in {p.id: p for p in people if p is not None}.values():
             run.send(
@@ -100,10 +103,10 @@ def _missing(run: Pass) -> None:
                     "collab": meeting.collaboration,
                     "level": level,
                     "ended": end,
-                    "why": why,
+                    "why": explain(why, person.locale),
                 },
                 subject=f"meeting {meeting.id}",
-                why=why,
+                reasons=[why],
                 collaboration_id=meeting.collaboration_id,
                 meeting_id=meeting.id,
             )
@@ -129,10 +132,10 @@ def _unconfirmed(run: Pass) -> None:
         row.level, row.last_due_at, row.updated_at = 1, run.now, run.now
         if not pending:
             continue
-        why = (
-            f"published {minutes.published_at.astimezone(run.rules.zone):%Y-%m-%d %H:%M}, "
-            f"not confirmed within {spec.confirm_within}"
-        )
+        why = {
+            "published": minutes.published_at.astimezone(run.rules.zone),
+            "within": spec.confirm_within,
+        }
         if spec.silence == "confirmed":
             _confirm_by_silence(run, minutes, pending, why)
             continue
@@ -141,10 +144,11 @@ def _unconfirmed(run: Pass) -> None:
         for confirmation in pending:
             _chase(run, minutes, meeting, confirmation.person, [confirmation], why)
         if meeting.host is not None:
-            _chase(run, minutes, meeting, meeting.host, pending, why + " (the host is told)")
+            _chase(run, minutes, meeting, meeting.host, pending, {**why, "host_told": True})
 
 
-def _chase(run, minutes, meeting, person, pending, why) -> None:
+def _chase(run, minutes, meeting, person, pending, facts: dict) -> None:
+    why = reason("minutes_unconfirmed", **facts)
     run.send(
         rule=UNCONFIRMED,
         level=1,
@@ -156,17 +160,19 @@ def _chase(run, minutes, meeting, person, pending, why) -> None:
             "collab": meeting.collaboration,
             "minutes": minutes,
             "pending": [c.person for c in pending],
-            "why": why,
+            "why": explain(why, person.locale),
         },
         subject=f"minutes {minutes.id}",
-        why=why,
+        reasons=[why],
         collaboration_id=meeting.collaboration_id,
         meeting_id=meeting.id,
         minutes_id=minutes.id,
     )
 
 
-def _confirm_by_silence(run, minutes: Minutes, pending: list[MinutesConfirmation], why) -> None:
+def _confirm_by_silence(
+    run, minutes: Minutes, pending: list[MinutesConfirmation], facts: dict
+) -> None:
     """`silence = "confirmed"`: no answer in time counts as agreement, and says so."""
     origin = Origin.rule(UNCONFIRMED, 1)
     for confirmation in pending:
@@ -184,12 +190,16 @@ def _confirm_by_silence(run, minutes: Minutes, pending: list[MinutesConfirmation
             field="confirmation",
             old="pending",
             new="confirmed",
-            note=f"{confirmation.person.email}: {why}",
+            note=f"{confirmation.person.email}: "
+            + explain(reason("minutes_unconfirmed", **facts), confirmation.person.locale),
         )
         run.note(
             UNCONFIRMED,
             1,
             "confirmed",
             f"minutes {minutes.id}",
-            f"{confirmation.person.name}: {why}; silence counts as confirmed",
+            [
+                reason("minutes_unconfirmed", **facts),
+                reason("silence_confirmed", name=confirmation.person.name),
+            ],
         )

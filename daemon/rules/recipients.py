@@ -5,14 +5,15 @@ the departments' contact persons)."""
 from __future__ import annotations
 
 from ..store.models import ActionItem, Collaboration, Person
+from .reasons import Reason, reason
 
 
 def resolve(
     roles: list[str], collab: Collaboration, item: ActionItem | None
-) -> tuple[list[tuple[Person, str]], list[str]]:
-    """[(person, role)] without duplicates, and notes on roles nobody fills."""
+) -> tuple[list[tuple[Person, str]], list[Reason]]:
+    """[(person, role)] without duplicates, and the reasons some roles reach nobody."""
     found: dict[int, tuple[Person, str]] = {}
-    missing: list[str] = []
+    missing: list[Reason] = []
     for role in roles:
         people = _people(role, collab, item)
         if not people:
@@ -44,11 +45,9 @@ def _people(role: str, collab: Collaboration, item: ActionItem | None) -> list[P
     raise ValueError(f"unknown role {role!r}")
 
 
-def _missing(role: str, collab: Collaboration, item: ActionItem | None) -> str:
+def _missing(role: str, collab: Collaboration, item: ActionItem | None) -> Reason:
     if role == "owner_head" and item is not None:
-        return f"owner_head: {item.owner.name} has no department head in the people list"
+        return reason("no_recipient", role=role, name=item.owner.name)
     if role == "initiator_leader":
-        return f"initiator_leader: {collab.initiator.name} has no leader in the people list"
-    if role == "support_department":
-        return "support_department: the support request names no participating department"
-    return f"{role}: nobody"
+        return reason("no_recipient", role=role, name=collab.initiator.name)
+    return reason("no_recipient", role=role)

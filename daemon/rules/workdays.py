@@ -97,6 +97,7 @@ class DayInfo:
     working: bool
     reason: str
     estimated: bool = False  # from the fallback estimate, not a published schedule
+    holiday: str = ""  # the holiday's Chinese name (国庆节) on a day off for a holiday
 
     def __str__(self) -> str:
         mark = "✓" if self.working else "✗"
@@ -131,6 +132,14 @@ def _package_version() -> str:
     return getattr(chinese_calendar, "__version__", "(unknown version)")
 
 
+def _zh(english: str) -> str:
+    """'National Day' -> '国庆节' (unknown names pass through)."""
+    try:
+        return chinese_calendar.Holiday(english).chinese
+    except ValueError:
+        return english
+
+
 def _holiday_label(english: str) -> str:
     """'National Day' -> '国庆节 National Day'; unknown names pass through in English."""
     try:
@@ -149,8 +158,10 @@ def _statutory_info(day: date) -> DayInfo:
     if name is None:
         return DayInfo(day, False, "周末 weekend")
     if chinese_calendar.is_in_lieu(day):
-        return DayInfo(day, False, f"{_holiday_label(name)} (调休放假 day off in lieu)")
-    return DayInfo(day, False, f"{_holiday_label(name)} (holiday)")
+        return DayInfo(
+            day, False, f"{_holiday_label(name)} (调休放假 day off in lieu)", holiday=_zh(name)
+        )
+    return DayInfo(day, False, f"{_holiday_label(name)} (holiday)", holiday=_zh(name))
 
 
 def _weekday_info(day: date, note: str) -> DayInfo:
@@ -164,7 +175,7 @@ def _estimated_info(day: date) -> DayInfo:
     note = f"{ESTIMATED} estimated"
     name = estimated_holidays(day.year).get(day)
     if name is not None:
-        return DayInfo(day, False, f"{name} (holiday, {note})", True)
+        return DayInfo(day, False, f"{name} (holiday, {note})", True, holiday=name.split(" ")[0])
     if day.weekday() >= 5:
         return DayInfo(day, False, f"周末 weekend ({note}; 调休上班 make-up days unknown)", True)
     return DayInfo(day, True, f"工作日 working day ({note})", True)
@@ -173,13 +184,14 @@ def _estimated_info(day: date) -> DayInfo:
 def _published_info(day: date, working: bool, note: str) -> DayInfo:
     if working:
         return DayInfo(day, True, f"调休上班 make-up working day ({note}, 国务院通知 notice)")
-    return DayInfo(day, False, f"{note} (holiday, 国务院通知 notice)")
+    return DayInfo(day, False, f"{note} (holiday, 国务院通知 notice)", holiday=note)
 
 
 def _override_info(day: date, working: bool, note: str) -> DayInfo:
+    holiday = note if not working else ""
     if not note:
         note = "上班 working day" if working else "休息 day off"
-    return DayInfo(day, working, f"管理员设定 admin override: {note}")
+    return DayInfo(day, working, f"管理员设定 admin override: {note}", holiday=holiday)
 
 
 # --- config ------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""What the mails say, read as their recipients read them: the HTML part (what Outlook and
+Gmail show) carries what the text part carries, the subject names what triggered the mail,
+reasons are sentences in the reader's language, and the digest fits a phone and is never
+sent days late. Real SQLite and PostgreSQL, mails read back from the outbox's bytes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import re
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from daemon.rules.gantt import draw_gantt
+from daemon.store.models import OutboxMessage
+
+from .test_minutes_cli import AT, FILES, meeting
+from .test_rules_engine import _app, rules_setup
+
+__all__ = ["meeting", "rules_setup"]
+
+
+def outbox(config_or_app, kind: str, at: datetime | None = None) -> list[email.message.Message]:
+    app = _app(config_or_app, at) if at is not None else config_or_app
+    with app.db.transaction() as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+        )
+        raws = [row.raw for row in rows]
+    if at is not None:
+        app.close()
+    return [email.message_from_bytes(raw, policy=email.policy.default) for raw in raws]
+
+
+def parts(message) -> tuple[str, str]:
+    """(text, html as the eye reads it: tags gone, entities decoded, blanks folded)."""
+    text = message.get_body(("plain",)).get_content()
+    markup = message.get_body(("html",)).get_content()
+    inline = re.sub(r"</?(?:b|i|em|strong|span|a)\b[^>]*>", "", markup)
+    seen = html.unescape(re.sub(r"<[^>]+>", " ", inline))
+    return text, " ".join(seen.split())
+
+
+def test_escalation_html_says_who_owns_it_why_you_get_it_and_what_to_do(rules_setup) -> None:
+    cli, config_file, _ = rules_setup
+    # #1 asked for support before its deadline passed: the escalation is about the deadline.
+    cli.ok("items", "update", "nd#1", "--status", "需支持", at="2026-10-08T10:00")
+    cli.ok("items", "update", "nd#3", "--status", "blocked", at="2026-09-22T10:00")
+    cli.ok("tick", "--no-send", at="2026-09-21T10:00")
+    cli.ok("tick", "--no-send", at="2026-09-24T10:00")  # blocked + 2wd: the initiator hears
+    cli.ok("tick", "--no-send", at="2026-10-10T09:00")  # 10-09 passed (10-10 is worked)
+    mails = outbox(config_file, "escalation", datetime.fromisoformat("2026-10-10T09:00+08:00"))
+    overdue = next(m for m in mails if "#1" in m["Subject"])
+    assert "#1 已逾期" in overdue["Subject"] and "需支持" not in overdue["Subject"]
+    text, seen = parts(overdue)
+    for fact in ("李娜", "宣传素材", "截止日 10月9日已过", "需支持", "完成", "进行中 80%"):
+        assert fact in text and fact in seen, fact
+    blocked = next(m for m in mails if "#3" in m["Subject"])
+    assert "#3 阻塞" in blocked["Subject"]
+    text, seen = parts(blocked)
+    # the initiator is told why she gets it, who owns the item, and what to do
+    for fact in (
+        "您是发起人",
+        "张伟",
+        "自 9月22日 10:00 起处于阻塞状态，已 2 个工作日",
+        "协调处理",
+    ):
+        assert fact in text and fact in seen, fact
+    for leak in ("needs_support", "wd", "level", "since", "None"):
+        assert leak not in text + seen, leak
+
+
+def test_published_minutes_html_shows_the_action_items_heading(app, cli, meeting) -> None:
+    cli.ok("minutes", "publish", meeting, str(FILES / "filled.md"), at=AT)
+    published = outbox(app, "minutes_published")
+    assert published
+    for message in published:
+        text, seen = parts(message)
+        heading = "[Action items]" if "Dear" in text else "【行动项清单】"
+        assert heading in text and heading in seen
+        assert "built-in method" not in seen and "object at 0x" not in seen
+
+
+def test_a_digest_missed_for_days_is_skipped_and_one_an_hour_late_is_sent(rules_setup) -> None:
+    cli, config_file, _ = rules_setup
+    cli.ok("tick", "--no-send", at="2026-09-21T10:00")  # schedules Thursday 09-24 15:00
+    out = cli.ok("tick", "--no-send", at="2026-09-28T09:00")  # down over the holiday
+    assert "skipped" in out and "9月24日 15:00 的周报错过发送时间太久，不再补发" in out
+    at = datetime.fromisoformat("2026-09-28T09:00+08:00")
+    assert outbox(config_file, "weekly_digest", at) == []
+    cli.ok("tick", "--no-send", at="2026-09-30T16:00")  # an hour after Wednesday's
+    digests = outbox(config_file, "weekly_digest", at)
+    # initiator, the departments' contacts and the coordinator
+    assert sorted(m["To"].addresses[0].addr_spec for m in digests) == [
+        "chen.jing@example.com",
+        "li.na@example.com",
+        "zhang.wei@example.com",
+    ]
+    text, seen = parts(digests[0])
+    assert "[红]" in text or "[黄]" in text or "[绿]" in text
+    for word in ("RED", "AMBER", "GREEN"):
+        assert word not in seen
+    # fits a phone: the table and the chart scale to the screen
+    markup = digests[0].get_body(("html",)).get_content()
+    assert 'width="100%"' in markup and "max-width:630px" in markup
+
+
+def test_gantt_bars_name_their_task_and_date_labels_do_not_collide() -> None:
+    item = type("Item", (), {})
+    rows = []
+    for number in range(1, 8):
+        it = item()
+        it.number, it.description = number, f"整理客户沟通话术第{number}版并发给销售部确认"
+        deadline = date(2026, 12, number)  # one day apart: one tick each used to collide
+        rows.append({"item": it, "rag": "green", "start": date(2026, 11, 23), "deadline": deadline})
+    figure = draw_gantt(rows, date(2026, 11, 30))
+    try:
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        names = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+        assert names[-1].startswith("#1 整理客户沟通话术") and names[0].startswith("#7 ")
+        boxes = [
+            label.get_window_extent(renderer)
+            for label in figure.axes[0].get_xticklabels()
+            if label.get_text() and label.get_visible()
+        ]
+        assert len(boxes) >= 2
+        for left, right in zip(boxes, boxes[1:], strict=False):
+            assert not left.overlaps(right), (left, right)
+        assert figure.get_size_inches()[0] * figure.dpi == 630
+    finally:
+        from matplotlib import pyplot
+
+        pyplot.close(figure)
