@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import html
+import itertools
 import re
 from datetime import date, datetime
 
@@ -127,7 +128,7 @@ def test_gantt_bars_name_their_task_and_date_labels_do_not_collide() -> None:
             if label.get_text() and label.get_visible()
         ]
         assert len(boxes) >= 2
-        for left, right in zip(boxes, boxes[1:], strict=False):
+        for left, right in itertools.pairwise(boxes):
             assert not left.overlaps(right), (left, right)
         assert figure.get_size_inches()[0] * figure.dpi == 630
     finally:
