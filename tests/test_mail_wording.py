@@ -9,6 +9,7 @@ import email
 import email.policy
 import html
 import itertools
+import json
 import re
 from datetime import date, datetime
 
@@ -17,10 +18,13 @@ from sqlalchemy import select
 from daemon.rules.gantt import draw_gantt
 from daemon.store.models import OutboxMessage
 
+from .calendar_check import itip_problems
+from .test_meetings import SCHEDULE, _drop, _fixture_meeting, calendar_of, ledger_app, parse
+from .test_meetings import outbox as meeting_outbox
 from .test_minutes_cli import AT, FILES, meeting
 from .test_rules_engine import _app, rules_setup
 
-__all__ = ["meeting", "rules_setup"]
+__all__ = ["ledger_app", "meeting", "rules_setup"]
 
 
 def outbox(config_or_app, kind: str, at: datetime | None = None) -> list[email.message.Message]:
@@ -135,3 +139,63 @@ def test_gantt_bars_name_their_task_and_date_labels_do_not_collide() -> None:
         from matplotlib import pyplot
 
         pyplot.close(figure)
+
+
+def test_a_meeting_update_says_what_changed_and_keeps_answers_when_the_time_stays(
+    demo_ledger, ledger_app
+) -> None:
+    _fixture_meeting(demo_ledger, ledger_app)
+    _drop(ledger_app, "outlook_reply_accepted.eml", "gmail_reply_declined.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T15:00")
+    demo_ledger.ok("meeting", "update", "1", "--location", "5楼大会议室", at="2026-11-23T16:00")
+    (moved_room,) = [
+        parse(r.raw)
+        for r in meeting_outbox(ledger_app, "meeting_invite")
+        if r.recipients == "li.na@example.com" and "更新" in r.subject
+    ]
+    text, seen = parts(moved_room)
+    for fact in ("地点", "原定 3楼会议室A → 现在 5楼大会议室", "您之前的答复继续有效"):
+        assert fact in text and fact in seen, fact
+    # The calendar part keeps each answer as the ledger does: nobody is asked again.
+    event = calendar_of(moved_room)[0].walk("VEVENT")[0]
+    answers = {
+        str(a).removeprefix("mailto:"): (a.params["PARTSTAT"], a.params["RSVP"])
+        for a in event.get("ATTENDEE")
+    }
+    assert answers["li.na@example.com"] == ("ACCEPTED", "FALSE")
+    assert answers["wang.qiang@example.com"] == ("DECLINED", "FALSE")
+    assert answers["chen.jing@example.com"] == ("NEEDS-ACTION", "TRUE")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert {a["email"]: a["rsvp"] for a in shown["attendees"]}["li.na@example.com"] == "accepted"
+    # A new time asks everyone again, and says was → now.
+    demo_ledger.ok("meeting", "update", "1", "--start", "2026-11-26T10:00", at="2026-11-23T17:00")
+    moved = [
+        parse(r.raw)
+        for r in meeting_outbox(ledger_app, "meeting_invite")
+        if r.recipients == "li.na@example.com"
+    ][-1]
+    text, seen = parts(moved)
+    for fact in ("原定 2026-11-25 14:00 → 现在 2026-11-26 10:00", "请重新答复"):
+        assert fact in text and fact in seen, fact
+    event = calendar_of(moved)[0].walk("VEVENT")[0]
+    assert {a.params["PARTSTAT"] for a in event.get("ATTENDEE")} == {"NEEDS-ACTION"}
+    assert itip_problems(calendar_of(moved)[0].to_ical()) == []
+
+
+def test_an_urgent_invitation_has_high_priority_its_reason_and_the_attendees(
+    demo_ledger, ledger_app
+) -> None:
+    demo_ledger.ok(
+        *SCHEDULE[:7], "2026-11-24T09:00", *SCHEDULE[8:], "--urgent", "--reason",
+        "客户投诉升级，需当天对齐", at="2026-11-23T10:00",
+    )  # fmt: skip
+    invite = next(
+        parse(r.raw)
+        for r in meeting_outbox(ledger_app, "meeting_invite")
+        if r.recipients == "li.na@example.com"
+    )
+    assert invite["Importance"] == "high" and invite["X-Priority"].startswith("1")
+    assert calendar_of(invite)[0].walk("VEVENT")[0]["PRIORITY"] == 1
+    text, seen = parts(invite)
+    for fact in ("紧急会议", "客户投诉升级，需当天对齐", "参会人", "李娜", "王强", "张伟", "陈静"):
+        assert fact in text and fact in seen, fact

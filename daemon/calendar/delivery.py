@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 KINDS = {"REQUEST": "meeting_invite", "CANCEL": "meeting_cancel"}
 
 
+# What Outlook sets on a high-importance mail; older clients read X-Priority.
+URGENT_HEADERS = {"Importance": "high", "X-Priority": "1 (Highest)"}
+
+
 def send_invitation(
     session: Session,
     app: App,
@@ -35,12 +39,14 @@ def send_invitation(
     *,
     change: str,
     listed: Sequence[Attendee] | None = None,
+    changed: Sequence[dict] = (),
 ) -> int:
     """Queue a REQUEST or CANCEL for `recipients`, in the same transaction as the change.
 
     `change` (scheduled, updated, cancelled, removed) words the mail; `listed` are the
     ATTENDEEs written into the object (default: all; a CANCEL to removed people lists only
-    them). People outside the ledger (no Person row) are skipped: the outbox mails people.
+    them); `changed` ({field, old, new}) is what an update changed, said as 原定 → 现在.
+    People outside the ledger (no Person row) are skipped: the outbox mails people.
     Returns how many mails were queued (or, through Exchange, how many people it invites)."""
     # A dry run never touches Exchange: it writes the iMIP mails that show the invitation.
     if app.settings.calendar.backend == "ews" and not session.info.get("collabd.dry_run"):
@@ -72,9 +78,10 @@ def send_invitation(
             kind=KINDS[method],
             dedupe_key=f"meeting:{meeting.id}:{meeting.sequence}:{method}:{attendee.person.id}",
             to=attendee.person,
-            context={"meeting": view, "change": change},
+            context={"meeting": view, "change": change, "changed": list(changed)},
             collaboration_id=meeting.collaboration_id,
             meeting_id=meeting.id,
+            headers=URGENT_HEADERS if meeting.urgent_reason and method == "REQUEST" else None,
             calendar=calendar,
             attachments=attachments,
         )

@@ -119,14 +119,19 @@ def organizer_request(
                 name,
                 cutype="INDIVIDUAL",
                 role=ROLES[attendee.role],
-                partstat="NEEDS-ACTION",
-                rsvp="TRUE" if method == "REQUEST" else "FALSE",
+                # The answer the ledger holds: an update that keeps the time keeps everyone's
+                # answer (as Outlook does); a new time has reset them to NEEDS-ACTION.
+                partstat=PARTSTATS[attendee.rsvp],
+                rsvp="TRUE"
+                if method == "REQUEST" and attendee.rsvp is Rsvp.NEEDS_ACTION
+                else "FALSE",
             ),
         )
     event.add("STATUS", "CONFIRMED" if method == "REQUEST" else "CANCELLED")
     event.add("TRANSP", "OPAQUE")
     event.add("CLASS", "PUBLIC")
-    event.add("PRIORITY", 5)
+    # RFC 5545 PRIORITY: 1 is the highest, 5 normal. An urgent meeting says so.
+    event.add("PRIORITY", 1 if meeting.urgent_reason else 5)
     if method == "REQUEST":
         # Outlook shows it as busy time, and as a meeting, not an appointment.
         event.add("X-MICROSOFT-CDO-BUSYSTATUS", "BUSY")

@@ -276,11 +276,14 @@ def update(
     collab = meeting.collaboration
     outcome = Outcome(meeting)
     changes = outcome.changes
+    changed: list[dict] = []  # for the mail: what it was, what it is now
 
-    def change(name: str, old: object, new: object) -> None:
+    def change(name: str, old: object, new: object, shown: tuple | None = None) -> None:
         if old != new:
             changes.append(f"{name}: {old or '—'} → {new or '—'}")
             _record(session, origin, now, meeting, "changed", field=name, old=old, new=new)
+            before, after = shown or (old, new)
+            changed.append({"field": name, "old": before or "", "new": after or ""})
 
     moved = False
     if spec.start is not None:
@@ -300,11 +303,21 @@ def update(
     host, recorder = meeting.host, meeting.recorder
     if spec.host is not None:
         host = _person(session, spec.host, collab, "host")
-        change("host", meeting.host.email if meeting.host else None, host.email)
+        change(
+            "host",
+            meeting.host.email if meeting.host else None,
+            host.email,
+            (meeting.host.name if meeting.host else "", host.name),
+        )
         meeting.host = host
     if spec.recorder is not None:
         recorder = _person(session, spec.recorder, collab, "recorder")
-        change("recorder", meeting.recorder.email if meeting.recorder else None, recorder.email)
+        change(
+            "recorder",
+            meeting.recorder.email if meeting.recorder else None,
+            recorder.email,
+            (meeting.recorder.name if meeting.recorder else "", recorder.name),
+        )
         meeting.recorder = recorder
     before = {a.person_id: a for a in meeting.attendees}
     if spec.attendees is not None or spec.host is not None or spec.recorder is not None:
@@ -317,9 +330,11 @@ def update(
     removed = [a for person_id, a in before.items() if person_id not in after]
     added = [a for a in meeting.attendees if a.person_id not in before]
     for attendee in added:
-        change("attendee_added", None, attendee.email)
+        name = attendee.person.name if attendee.person else attendee.email
+        change("attendee_added", None, attendee.email, ("", name))
     for attendee in removed:
-        change("attendee_removed", attendee.email, None)
+        name = attendee.person.name if attendee.person else attendee.email
+        change("attendee_removed", attendee.email, None, (name, ""))
     if spec.agenda is not None:
         old = "; ".join(f"{i.topic} ({i.minutes})" for i in meeting.agenda)
         meeting.agenda = []
@@ -344,7 +359,7 @@ def update(
     session.flush()
     outcome.warnings = _warnings(meeting)
     outcome.queued = send_invitation(
-        session, app, meeting, "REQUEST", meeting.attendees, change="updated"
+        session, app, meeting, "REQUEST", meeting.attendees, change="updated", changed=changed
     )
     if removed:
         outcome.queued += send_invitation(
