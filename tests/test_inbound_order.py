@@ -1,4 +1,5 @@
-"""Mail is applied in delivery order, and poison mail never stops a pass: on the Maildir
+"""Mail is applied in delivery order, a late reply does not overwrite a newer one, and
+poison mail never stops a pass: on the Maildir
 transport (real files, mail delivered within one second) and on IMAP (the real Dovecot,
 UID order), each on SQLite and PostgreSQL."""
 
@@ -26,7 +27,14 @@ from daemon.ledger.people import import_people
 from daemon.ledger.specs import load_collaboration_file
 from daemon.mail.send import send_due
 from daemon.mail.transport import MaildirTransport
-from daemon.store.models import ActionItem, HistoryEntry, InboundMessage, InboundStatus
+from daemon.store.models import (
+    ActionItem,
+    HistoryEntry,
+    InboundMessage,
+    InboundStatus,
+    ItemStatus,
+    OutboxMessage,
+)
 from tests.conftest import DEMO, START
 from tests.test_ingest import World
 from tests.test_mail_transport import imap_app
@@ -214,3 +222,30 @@ def test_poison_mails_are_filed_and_the_mail_around_them_applied(world):
     assert statuses.count(InboundStatus.QUARANTINED) == report.quarantined == 1
     second = ingest_pass(world.app, world.app.transport.incoming)
     assert second.handled == 0 and second.failed == 0
+
+
+def test_a_late_reply_does_not_overwrite_a_newer_one_and_is_told(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    newer = reply(world, assignment, "#1 阻塞：等待设计评审", written=300)  # 10:05
+    late = reply(world, assignment, "#1 进行中 30%：初稿", written=0)  # 10:00, arrives last
+    world.deliver_all([newer, late])
+    report = ingest_pass(world.app, world.app.transport.incoming)
+    assert (report.applied, report.ignored) == (1, 1)
+    late_id = parse(late)["Message-ID"]
+    with world.app.db.transaction() as session:
+        item = session.scalar(select(ActionItem).where(ActionItem.number == 1))
+        assert (item.status, item.progress, item.note) == (ItemStatus.BLOCKED, 0, "等待设计评审")
+        superseded = session.execute(
+            select(HistoryEntry.field, HistoryEntry.new_value).where(
+                HistoryEntry.source == late_id, HistoryEntry.action == "superseded"
+            )
+        ).all()
+        answer = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key == f"answer:{late_id}")
+        )
+    assert sorted(superseded) == [("note", "初稿"), ("progress", "30"), ("status", "in_progress")]
+    text = parse(answer.raw).get_body(("plain",)).get_content()
+    assert "#1：未更改——您这封邮件写于 2026-11-30 10:00" in text
+    assert "（2026-11-30 10:05）已更新了此项，以较新的为准" in text
+    html = parse(answer.raw).get_body(("html",)).get_content()
+    assert "以较新的为准" in html

@@ -6,6 +6,7 @@ reply carries item commands instead of their own words.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..closing.replies import CHANGING, after_commands
 from ..ledger.history import Origin
 from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
+from ..ledger.superseded import newer_changes, record_superseded
 from ..mail.answer import CommandResult
 from ..mail.envelope import Decision, Envelope, ReplyContext
 from ..mail.reply import ParsedReply
@@ -94,7 +96,7 @@ def _apply_commands(
     answered: OutboxMessage | None,
 ) -> list[CommandResult]:
     outcomes: list[CommandResult] = []
-    origin = Origin.mail(envelope.message_id, person) if person else None
+    origin = Origin.mail(envelope.message_id, person, envelope.written_at) if person else None
     for command in parsed.commands:
         number = command.item
         if number is None:
@@ -117,25 +119,26 @@ def _apply_commands(
         if status is ItemStatus.DELAYED and command.due is not None:
             # The deadline itself changes only when the initiator approves (rules issue).
             note = f"申请延期至 {command.due.isoformat()}" + (f"：{note}" if note else "")
+        change = ItemChange(
+            status=status,
+            progress=command.progress,
+            note=note,
+            support_needed=note if status is ItemStatus.NEEDS_SUPPORT else None,
+        )
+        assert origin is not None  # _may_change: a known person
+        change, late = _without_newer_changes(session, app, item, change, origin)
+        if late is not None:
+            outcomes.append(late)
+            if change is None:
+                continue
         try:
-            changes = update_item(
-                session,
-                app,
-                item,
-                ItemChange(
-                    status=status,
-                    progress=command.progress,
-                    note=note,
-                    support_needed=note if status is ItemStatus.NEEDS_SUPPORT else None,
-                ),
-                origin,
-            )
+            changes = update_item(session, app, item, change, origin)
         except ArchivedCollaboration:  # update_item refuses it; say so instead
             outcomes.append(CommandResult("archived", item=number, ref=item))
             continue
         kind = (
             "delay_requested"
-            if status is ItemStatus.DELAYED and command.due
+            if change.status is ItemStatus.DELAYED and command.due
             else "applied"
             if changes
             else "unchanged"
@@ -156,6 +159,28 @@ def _apply_commands(
         )
     outcomes += [CommandResult("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
     return outcomes
+
+
+def _without_newer_changes(
+    session: Session, app: App, item: ActionItem, change: ItemChange, origin: Origin
+) -> tuple[ItemChange | None, CommandResult | None]:
+    """The change minus the fields a mail written after this one already changed (those
+    are recorded as superseded, and the answer says so); None when nothing is left."""
+    asked = {name: value for name, value in vars(change).items() if value is not None}
+    newer = newer_changes(session, item, list(asked), origin.written_at)
+    if not newer:
+        return change, None
+    record_superseded(session, origin, app.clock.now(), item, asked, newer)
+    zone = app.settings.tz
+    late = CommandResult(
+        "superseded",
+        item=item.number,
+        word=f"{origin.written_at.astimezone(zone):%Y-%m-%d %H:%M}",
+        due=f"{max(newer.values()).astimezone(zone):%Y-%m-%d %H:%M}",
+        ref=item,
+    )
+    left = replace(change, **{name: None for name in newer})
+    return (left if any(v is not None for v in vars(left).values()) else None), late
 
 
 def _describe(outcome: CommandResult) -> str:

@@ -116,6 +116,7 @@ def record_changes(
             source_kind=origin.kind,
             source=origin.source,
             note=note,
+            written_at=origin.written_at,
         )
         for field, old, new in changes
     ]

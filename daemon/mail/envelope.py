@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import Message
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ class Envelope:
     message_id: str
     sender: str
     subject: str
+    written_at: datetime | None = None  # the Date header: replies are compared by it
 
     @classmethod
     def read(cls, raw: bytes) -> Envelope:
@@ -51,7 +53,8 @@ class Envelope:
             message_id = synthetic_message_id(raw)
         sender = parseaddr(decode.header(message, "From"))[1].strip().lower()
         subject = " ".join(decode.header(message, "Subject").split())
-        return cls(message, message_id[:998], sender, subject)
+        written_at = decode.mail_datetime(message)
+        return cls(message, message_id[:998], sender, subject, written_at)
 
 
 def synthetic_message_id(raw: bytes) -> str:

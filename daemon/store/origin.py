@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from datetime import datetime
 
 from .models import Person, SourceKind
 
@@ -20,14 +21,16 @@ class Origin:
     source: str
     actor: str
     person: Person | None = None
+    # A mail's Date header: when the person wrote the change (a reply can arrive late).
+    written_at: datetime | None = None
 
     @classmethod
     def cli(cls, argv: list[str], user: str) -> Origin:
         return cls(SourceKind.CLI, "collabd " + shlex.join(argv), f"cli:{user}")
 
     @classmethod
-    def mail(cls, message_id: str, person: Person) -> Origin:
-        return cls(SourceKind.MAIL, message_id, person.email, person)
+    def mail(cls, message_id: str, person: Person, written_at: datetime | None = None) -> Origin:
+        return cls(SourceKind.MAIL, message_id, person.email, person, written_at)
 
     @classmethod
     def rule(cls, rule_id: str, level: int = 0) -> Origin:

@@ -178,6 +178,13 @@ def _decode_header(msg: email.message.Message, name: str) -> str:
 
 def mail_date(msg: email.message.Message) -> datetime.date | None:
     """The Date header as a calendar date in the sender's own timezone."""
+    written = mail_datetime(msg)
+    return written.date() if written else None
+
+
+def mail_datetime(msg: email.message.Message) -> datetime.datetime | None:
+    """The Date header as an instant (in the sender's own timezone); None when absent or
+    unreadable. Without a zone ("-0000", or none at all) it is taken as UTC."""
     value = header(msg, "Date")
     if not value:
         return None
@@ -187,7 +194,9 @@ def mail_date(msg: email.message.Message) -> datetime.date | None:
         return None
     if parsed is None or not 1970 <= parsed.year <= 2200:
         return None
-    return parsed.date()
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
 
 
 def _leaves(part: email.message.Message, depth: int = 0) -> Iterator[email.message.Message]:

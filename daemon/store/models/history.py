@@ -38,6 +38,9 @@ class HistoryEntry(Base):
     source_kind: Mapped[SourceKind] = mapped_column(str_enum(SourceKind, "source_kind"))
     source: Mapped[str] = mapped_column(String(998))
     note: Mapped[str] = mapped_column(Text, default="")
+    # For a change made by mail: when the mail was written (its Date header), so a reply
+    # that arrives late cannot overwrite a change made by one written after it.
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     actor_person: Mapped[Person | None] = relationship()
 
