@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.items import ItemFilter, ensure_active, query_items
 from ..store.models import Collaboration
+from .commands import HELP
 from .context import Context
 from .output import emit_json, table
 
@@ -28,8 +29,7 @@ from .output import emit_json, table
 def register(commands: argparse._SubParsersAction) -> None:
     archive = commands.add_parser(
         "archive",
-        help="archive a collaboration: a YYYY-MM-主题 folder with record.xlsx, record.html "
-        "and the deliverables; the collaboration becomes read-only",
+        help=HELP["archive"],
         description="Write the collaboration's whole record into a folder named YYYY-MM-主题: "
         "record.xlsx (overview, meetings and minutes, action items, follow-up log, "
         "resource requests, acceptance, retrospective, late items), record.html (the "
@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     export = commands.add_parser(
         "export",
-        help="the live follow-up ledger (跟进台账) as xlsx or csv",
+        help=HELP["export"],
         description="Export the action items of every collaboration (or one) with the "
         "follow-up ledger's columns. csv is UTF-8 with a BOM, as Excel opens it.",
     )

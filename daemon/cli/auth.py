@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import CollabdError, ConfigError, UsageError
 from ..mail.oauth import Grant, MailboxSignIn, SignInError, open_sign_in
 from ..mail.transport import TransportError
+from .commands import HELP
 from .context import Context
 
 
@@ -26,7 +27,7 @@ class SignInRefused(CollabdError):
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "auth",
-        help="OAuth 2.0 sign-in of the collabd mailbox: login, test, logout",
+        help=HELP["auth"],
         description="Sign the collabd mailbox in to Microsoft 365 or Google Workspace "
         "([mail.oauth] in the config; docs/microsoft365.md, docs/google.md).",
     )

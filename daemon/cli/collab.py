@@ -14,13 +14,14 @@ from ..ledger.items import ItemFilter, query_items
 from ..ledger.specs import CollaborationSpec, load_collaboration_file, parse_spec
 from ..store.models import Collaboration, CollabStatus, HistoryEntry, label
 from .archive import add_close_command
+from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
 from .views import collab_view, history_view
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("collab", help="collaborations (协作): create, list, show")
+    parser = commands.add_parser("collab", help=HELP["collab"])
     sub = parser.add_subparsers(dest="collab_command", metavar="ACTION", required=True)
 
     create = sub.add_parser(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..store import Database, current_revision, head_revision, upgrade
+from .commands import HELP
 from .context import Context
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("db", help="the ledger database: upgrade, current")
+    parser = commands.add_parser("db", help=HELP["db"])
     sub = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     sub.add_parser(
         "upgrade",

@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 from ..errors import UsageError
+from .commands import HELP
 from .context import Context
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "demo",
-        help="run the whole product once, in a temporary directory, on a simulated clock",
+        help=HELP["demo"],
         description="Creates people and a collaboration, shows the mail collabd sends and what "
         "the ledger holds. Uses SQLite and local Maildir folders in a new "
         "directory (kept afterwards, so you can open the mails); needs no server.",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from ..announce import assign_items
-from ..closing.acceptance import deliver, rounds
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.items import (
@@ -20,6 +18,7 @@ from ..ledger.items import (
 from ..ledger.people import find_person
 from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
 from ..store.models import ItemStatus, Priority
+from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
 from .views import acceptance_views, history_view, item_view
@@ -62,7 +61,7 @@ def _date(text: str) -> date:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("items", help="action items (#1, #2 …): add, list, show, update")
+    parser = commands.add_parser("items", help=HELP["items"])
     sub = parser.add_subparsers(dest="items_command", metavar="ACTION", required=True)
 
     add = sub.add_parser(
@@ -151,6 +150,8 @@ def items_add(context: Context, args: argparse.Namespace) -> int:
     )
     with app.db.transaction() as session:
         collab = find_collaboration(session, args.collab)
+        from ..announce import assign_items  # mail templates: only when adding
+
         (item,) = assign_items(session, app, collab, [spec], context.origin)
         view = item_view(item)
     if args.json:
@@ -202,6 +203,8 @@ def items_show(context: Context, args: argparse.Namespace) -> int:
         item = find_item(session, args.ref, args.collab)
         view = item_view(item)
         view["history"] = [history_view(h) for h in item_history(session, item)]
+        from ..closing.acceptance import rounds
+
         view["acceptance"] = acceptance_views(rounds(session, item))  # deliverables, verdicts
     if args.json:
         emit_json(view)
@@ -281,6 +284,8 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
         changes = update_item(session, app, item, change, context.origin)
         if any(name == "status" and new is ItemStatus.DONE for name, _, new in changes):
             # Done from the command line goes to acceptance too (daemon/closing).
+            from ..closing.acceptance import deliver
+
             deliver(session, app, item, [], context.origin, just_done=True)
         view = item_view(item)
     if args.json:

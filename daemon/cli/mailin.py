@@ -15,6 +15,7 @@ from ..inbound.watcher import MailboxWatcher
 from ..mail.reply import parse_reply
 from ..mail.send import send_due
 from ..mail.transport import EwsMailbox, ImapMailbox
+from .commands import HELP
 from .context import Context
 from .output import emit_json
 
@@ -35,7 +36,7 @@ MAIL_HEADERS = (
 def register(commands: argparse._SubParsersAction) -> None:
     parse = commands.add_parser(
         "parse-reply",
-        help="show what collabd reads in a reply mail (JSON), changing nothing",
+        help=HELP["parse-reply"],
         description="Read one .eml file as collabd reads a reply: the commands, minutes and "
         "acceptance verdicts in what the person typed (quoted history, signatures "
         "and client boilerplate removed). Prints one JSON object; exit 2 if the "
@@ -52,7 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     ingest = commands.add_parser(
         "ingest",
-        help="read the collabd mailbox once, apply every reply, then exit",
+        help=HELP["ingest"],
         description="One pass over the collabd mailbox (maildir, IMAP or EWS): every mail is "
         "applied in one transaction with its log row, then filed into the processed folder "
         "(or quarantine after 3 failed tries). Answers are queued in the outbox.",
@@ -62,7 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     watch = commands.add_parser(
         "watch",
-        help="keep reading the collabd mailbox and sending answers until stopped",
+        help=HELP["watch"],
         description="Watch the collabd mailbox (IMAP IDLE, an EWS pull subscription; a "
         "maildir is polled), apply each "
         "reply as it arrives and send the answers. Stops cleanly on SIGINT or "

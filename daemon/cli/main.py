@@ -4,51 +4,35 @@ exit codes (78 for config errors, as sysexits.h says)."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
 
 from .. import __version__
-from ..clock import Clock, FixedClock, parse_instant
-from ..config import config_path, load_settings
 from ..errors import CollabdError, ConfigError
-from . import (
-    archive,
-    auth,
-    collab,
-    db,
-    demo,
-    items,
-    mailin,
-    meeting,
-    minutes,
-    outbox,
-    people,
-    rules,
-    service,
-    settings_check,
-)
-from .context import Context
+from .commands import COMMANDS
 
-COMMAND_GROUPS = (
-    people,
-    collab,
-    items,
-    meeting,
-    minutes,
-    archive,
-    mailin,
-    outbox,
-    db,
-    settings_check,
-    auth,
-    rules,
-    service,
-    demo,
-)
+# Options of `collabd` itself that take a value: skipped when looking for the command.
+_VALUED = ("--config", "--data-dir", "--at")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def wanted_command(argv: list[str]) -> str | None:
+    """The command named in argv (the first word that is neither an option nor an
+    option's value), if it is one collabd has."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full definition of the command argv names (its module is
+    imported) and every other command as a name and a help line only; without argv, every
+    command in full."""
     parser = argparse.ArgumentParser(
         prog="collabd",
         description="collabd keeps the ledger of cross-department collaborations and does the "
@@ -72,18 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in COMMAND_GROUPS:
-        group.register(commands)
+    wanted = wanted_command(argv) if argv is not None else None
+    full = {module for module, _ in COMMANDS.values()} if argv is None else set()
+    if wanted is not None:
+        full.add(COMMANDS[wanted][0])
+    registered: set[str] = set()
+    for name, (module, help_) in COMMANDS.items():
+        if module in full and module not in registered:
+            registered.add(module)
+            importlib.import_module(f"{__package__}.{module}").register(commands)
+        elif module not in full:
+            commands.add_parser(name, help=help_)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from ..clock import Clock, FixedClock, parse_instant
+    from ..config import config_path, load_settings
+    from .context import Context
+
     context = None
     try:
         path = config_path(args.config)

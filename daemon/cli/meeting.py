@@ -15,6 +15,7 @@ from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.specs import parse_spec
 from ..store.models import HistoryEntry, Meeting, OutboxMessage, label
+from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
 
@@ -58,9 +59,7 @@ def _meeting_flags(parser: argparse.ArgumentParser, *, creating: bool) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "meeting", help="meetings as calendar invitations: schedule, update, cancel, list, show"
-    )
+    parser = commands.add_parser("meeting", help=HELP["meeting"])
     sub = parser.add_subparsers(dest="meeting_command", metavar="ACTION", required=True)
 
     sch = sub.add_parser(

@@ -10,14 +10,13 @@ from ..minutes.form import empty_form, filled_form, render_form
 from ..minutes.publish import current_minutes
 from ..minutes.views import find_meeting, minutes_view
 from ..store.models import Locale
+from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "minutes", help="meeting minutes (会议纪要): publish, show, request, template"
-    )
+    parser = commands.add_parser("minutes", help=HELP["minutes"])
     sub = parser.add_subparsers(dest="minutes_command", metavar="ACTION", required=True)
 
     publish = sub.add_parser(

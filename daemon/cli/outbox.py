@@ -8,13 +8,14 @@ from sqlalchemy import select
 
 from ..mail.send import send_due
 from ..store.models import OutboxMessage, OutboxStatus
+from .commands import HELP
 from .context import Context
 from .output import emit_json, table
 from .views import outbox_view
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("outbox", help="mail collabd has queued: list, send")
+    parser = commands.add_parser("outbox", help=HELP["outbox"])
     sub = parser.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     lst = sub.add_parser("list", help="list queued and sent mail")
     lst.add_argument("--status", choices=[s.value for s in OutboxStatus])

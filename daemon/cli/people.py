@@ -9,13 +9,14 @@ from sqlalchemy import select
 
 from ..ledger.people import import_people
 from ..store.models import Person
+from .commands import HELP
 from .context import Context
 from .output import emit_json, table
 from .views import person_view
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("people", help="who is who: import from CSV, list")
+    parser = commands.add_parser("people", help=HELP["people"])
     sub = parser.add_subparsers(dest="people_command", metavar="ACTION", required=True)
     imp = sub.add_parser(
         "import",

@@ -27,14 +27,13 @@ from ..store.models import (
     Person,
     RuleSchedule,
 )
+from .commands import HELP
 from .context import Context
 from .output import emit_json
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    tick = commands.add_parser(
-        "tick", help="run the rules and time-driven jobs once (as of --at), then send due mail"
-    )
+    tick = commands.add_parser("tick", help=HELP["tick"])
     tick.add_argument("--no-send", action="store_true", help="queue only, do not send")
     tick.add_argument(
         "--every",
@@ -45,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     tick.add_argument("--json", action="store_true")
     tick.set_defaults(handler=tick_command)
 
-    rules = commands.add_parser("rules", help="check, test and simulate the rules file")
+    rules = commands.add_parser("rules", help=HELP["rules"])
     sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="validate the rules; report calendar coverage")
     check.add_argument("--json", action="store_true")
@@ -63,7 +62,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     simulate.add_argument("--json", action="store_true")
     simulate.set_defaults(handler=simulate_command)
 
-    calendar = commands.add_parser("calendar", help="the working-day calendar")
+    calendar = commands.add_parser("calendar", help=HELP["calendar"])
     csub = calendar.add_subparsers(dest="calendar_command", metavar="ACTION", required=True)
     explain = csub.add_parser("explain", help="DATE ±Nwd: which day that is, and why")
     explain.add_argument("day", metavar="DATE")

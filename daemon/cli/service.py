@@ -11,6 +11,7 @@ from ..errors import CollabdError
 from ..service import logs
 from ..service.health import CRITICAL, LEVELS, assess
 from ..service.runner import Service
+from .commands import HELP
 from .context import Context
 from .output import emit_json
 
@@ -18,7 +19,7 @@ from .output import emit_json
 def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run",
-        help="run the service: watch the mailbox, tick the rules, send the outbox",
+        help=HELP["run"],
         description="Run collabd in the foreground until SIGTERM/SIGINT: watch the collabd "
         "mailbox (one replica per mailbox), run the rule tick every service.tick_every "
         "(one replica per tick), and send the outbox. SIGHUP reloads the config (a bad "
@@ -29,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     status = commands.add_parser(
         "status",
-        help="is the service healthy? (exit 0 ok, 1 warning, 2 critical)",
+        help=HELP["status"],
         description="Read the ledger and report: live replicas, last mailbox sync, last rule "
         "tick, outbox backlog and oldest due mail, quarantined mail, failed sends and "
         "holiday calendar coverage. Exit 0 when healthy, 1 on a warning, 2 when "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..config import ENV_VAR
+from .commands import HELP
 from .context import Context
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "check-config",
-        help="validate the config file and exit (78 when it is wrong)",
+        help=HELP["check-config"],
         description="Validate the config (from --config or $COLLABD_CONFIG) and print what "
         "collabd would use. Errors name the file, the key and the value; exit 78.",
     )

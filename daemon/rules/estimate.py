@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 from datetime import date
 
-import holidays
-
 
 @functools.cache
 def estimated_holidays(year: int) -> dict[date, str]:
     """{day: "春节 Chinese New Year (Spring Festival)"} for `year`; {} where the package
     has no rules for it (before 1950, or lunar dates beyond its tables)."""
+    import holidays  # ~9 MiB: loaded only for a year nobody has published
+
     try:
         chinese = holidays.China(years=year, language="zh_CN")
         english = holidays.China(years=year, language="en_US")
