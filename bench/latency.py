@@ -12,7 +12,6 @@ every collabd figure. Starts the loopback test mail stack (tests/mailstack.py).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import smtplib
 import statistics
 import sys
@@ -41,7 +40,7 @@ POLL = 0.01  # seconds between looks at the INBOX: well under the figures measur
 def arrived(stack: MailStack, address: str, header: str, value: str, timeout: float = 30) -> None:
     """Until a mail whose `header` contains `value` is in the INBOX of `address`."""
     deadline = time.monotonic() + timeout
-    with contextlib.closing(stack.imap_login(address)) as client:
+    with stack.imap_login(address) as client:  # logs out at the end
         while time.monotonic() < deadline:
             client.select_folder("INBOX", readonly=True)
             if client.search(["HEADER", header, value]):
@@ -99,6 +98,7 @@ def main() -> None:
                     submit(stack, mail, owner, recipient)
                     arrived(stack, owner, header, value)
                     into.append(time.perf_counter() - started)
+                print(f"{n + 1} {raw[-1]:.3f} {collabd[-1]:.3f}", file=sys.stderr, flush=True)
         finally:
             daemon.stop()
             notify.close()
