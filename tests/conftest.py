@@ -22,7 +22,12 @@ from daemon.clock import FixedClock
 from daemon.config import validate
 from daemon.store import Database
 
-pytest_plugins = ["tests.mailstack_fixture", "tests.ews_fixture", "tests.identity_fixture"]
+pytest_plugins = [
+    "tests.mailstack_fixture",
+    "tests.ews_fixture",
+    "tests.identity_fixture",
+    "tests.graph_fixture",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "daemon" / "demo"

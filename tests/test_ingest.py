@@ -1,9 +1,11 @@
 """Replies through the real mail stack: an owner answers collabd's mail from their mailbox,
 collabd reads it over IMAP, applies it exactly once, files it, and answers in the thread.
 
-Every test here also runs on the Exchange (EWS) backend (`world` is parametrized): there the
-mailbox is tests/ews_server.py, a loopback server answering exchangelib's SOAP requests with
-Microsoft-documented response shapes — a protocol-level fixture, not a live Exchange server."""
+Every test here also runs on the Exchange (EWS) and Microsoft Graph backends (`world` is
+parametrized): there the mailbox is tests/ews_server.py, a loopback server answering
+exchangelib's SOAP requests, or tests/graph_server.py, a loopback HTTPS server answering
+Graph's REST calls, both with Microsoft-documented response shapes — protocol-level
+fixtures, not live Exchange or Microsoft 365 servers."""
 
 from __future__ import annotations
 
@@ -137,12 +139,48 @@ class World:
             return client.select_folder(quarantine, readonly=True)[b"EXISTS"]
 
 
-@pytest.fixture(params=["imap", "ews"])
+class RecordedWorld(World):
+    """The World on a Microsoft fixture server (EWS, Graph) instead of the mail stack: what
+    collabd sent is read from the server's record (`sent_mails`: MIME and recipients), and
+    people's mail is dropped into the collabd mailbox's Inbox."""
+
+    domain = "example.test"
+
+    def __init__(self, app, server, tmp_path) -> None:
+        self.server = server
+        super().__init__(app, _Domain(self.domain), tmp_path)
+
+    def sent_mails(self) -> list[tuple[bytes, list[str]]]:
+        raise NotImplementedError
+
+    def received(self, local, subject_part="", in_reply_to="", timeout=10) -> EmailMessage:
+        for mime, recipients in reversed(self.sent_mails()):
+            message = parse(mime)
+            if self.address(local) not in recipients:
+                continue
+            if in_reply_to and message["In-Reply-To"] == in_reply_to:
+                return message
+            if not in_reply_to and subject_part in message["Subject"]:
+                return message
+        raise AssertionError(f"{local} was sent no mail {subject_part or in_reply_to!r}")
+
+
+class _Domain:  # what World needs of a mail stack: the domain people's addresses are at
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+
+
+@pytest.fixture(params=["imap", "ews", "graph"])
 def world(request, tmp_path, db_url):
     if request.param == "ews":  # the same scenarios on Exchange Web Services
         from tests.test_ingest_ews import ews_world
 
         yield from ews_world(request, tmp_path, db_url)
+        return
+    if request.param == "graph":  # and on Microsoft Graph (Exchange Online)
+        from tests.test_ingest_graph import graph_world
+
+        yield from graph_world(request, tmp_path, db_url)
         return
     yield from _imap_world(request, tmp_path, db_url)
 

@@ -23,30 +23,18 @@ from daemon.mail.transport import TemporaryFailure
 from daemon.store.models import InboundMessage, ItemStatus, MailboxCursor
 from tests.ews_fixture import ews_app
 from tests.ews_server import EwsServer
-from tests.test_ingest import World, parse
+from tests.test_ingest import RecordedWorld, parse
 
 
-class EwsWorld(World):
+class EwsWorld(RecordedWorld):
     """The World of test_ingest.py with its mailboxes on the EWS fixture server: what
     collabd sends is read from the server's record of CreateItem requests, and replies are
     dropped into the collabd mailbox's Inbox."""
 
     domain = "ews.test"
 
-    def __init__(self, app, server: EwsServer, tmp_path) -> None:
-        self.server = server
-        super().__init__(app, _Domain(self.domain), tmp_path)
-
-    def received(self, local, subject_part="", in_reply_to="", timeout=10) -> EmailMessage:
-        for sent in reversed(self.server.box.sent):
-            message = parse(sent.mime)
-            if self.address(local) not in sent.to + sent.bcc:
-                continue
-            if in_reply_to and message["In-Reply-To"] == in_reply_to:
-                return message
-            if not in_reply_to and subject_part in message["Subject"]:
-                return message
-        raise AssertionError(f"{local} was sent no mail {subject_part or in_reply_to!r}")
+    def sent_mails(self) -> list[tuple[bytes, list[str]]]:
+        return [(sent.mime, sent.to + sent.bcc) for sent in self.server.box.sent]
 
     def deliver(self, message: EmailMessage, wait: bool = True) -> None:
         self.server.box.deliver(message.as_bytes())
@@ -56,11 +44,6 @@ class EwsWorld(World):
 
     def quarantined(self) -> int:
         return len(self.server.box.in_folder("collabd/quarantine"))
-
-
-class _Domain:  # what World needs of a mail stack: the domain people's addresses are at
-    def __init__(self, domain: str) -> None:
-        self.domain = domain
 
 
 def ews_world(request, tmp_path, db_url):

@@ -2,9 +2,9 @@
 
 By default that is iMIP (RFC 6047): one mail per person through the outbox, each carrying
 the same calendar object, so every calendar shows the full attendee list. With
-`calendar.backend = "ews"` the meeting is written into the collabd mailbox's Exchange
-calendar instead and Exchange sends the invitations (calendar/ews.py). Scheduling, updates
-and cancellations all come through here.
+`calendar.backend = "ews"` (calendar/ews.py) or `"graph"` (calendar/graph.py) the meeting
+is written into the collabd mailbox's Exchange calendar instead and Exchange sends the
+invitations. Scheduling, updates and cancellations all come through here.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def send_invitation(
     People outside the ledger (no Person row) are skipped: the outbox mails people.
     Returns how many mails were queued (or, through Exchange, how many people it invites)."""
     # A dry run never touches Exchange: it writes the iMIP mails that show the invitation.
-    if app.settings.calendar.backend == "ews" and not session.info.get("collabd.dry_run"):
+    exchange = app.settings.calendar.backend in ("ews", "graph")
+    if exchange and not session.info.get("collabd.dry_run"):
         return _through_exchange(app, meeting, method, recipients, listed)
     now = app.clock.now()
     ics = organizer_request(
@@ -97,14 +98,18 @@ def _through_exchange(
 ) -> int:
     """Exchange keeps the attendee list and sends REQUESTs and CANCELs itself. Called inside
     the scheduling transaction: if Exchange refuses, the error rolls the change back and the
-    coordinator sees why (TemporaryFailure / PermanentFailure from calendar/ews.py)."""
-    from . import ews
+    coordinator sees why (TemporaryFailure / PermanentFailure from calendar/ews.py or
+    calendar/graph.py)."""
+    if app.settings.calendar.backend == "graph":
+        from . import graph as exchange
+    else:
+        from . import ews as exchange
 
     if method == "REQUEST":
         # New, or rewritten with the current attendees: Exchange sends the update, and the
         # cancellations to anyone taken off the list.
-        ews.send_meeting(app, meeting)
+        exchange.send_meeting(app, meeting)
     elif listed is None:  # the whole meeting is cancelled
-        ews.cancel_meeting(app, meeting)
+        exchange.cancel_meeting(app, meeting)
     # else: a CANCEL to removed people, already sent by Exchange with the REQUEST above
     return len(recipients)

@@ -24,18 +24,19 @@ Exchange keeps it. iMIP stays the default calendar path.
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import object_session
-
-from ..ledger.history import Origin, record
-from ..mail.transport.base import PermanentFailure
 from ..mail.transport.ews import EwsAccount, EwsSender, _exchange_errors, failure
 from ..store.models import AttendeeRole, Meeting, Rsvp
+from .exchange_shared import (
+    RsvpChange,
+    agenda_html,
+    apply_answers,
+    read_attachment,
+    sync_upcoming,
+)
 
 if TYPE_CHECKING:
     from ..app import App
@@ -161,7 +162,7 @@ def send_meeting(app: App, meeting: Meeting) -> str:
                 name=file.filename,
                 content=file.content
                 if file.content is not None
-                else _read_attachment(app, file.path),
+                else read_attachment(app, file.path),
                 content_type=file.content_type,
             )
             for file in meeting.attachments
@@ -189,14 +190,6 @@ def _update_meeting(meeting: Meeting, item: Any) -> str:
     return item.id
 
 
-def _read_attachment(app: App, path: str) -> bytes:
-    full = app.settings.data_dir / path
-    try:
-        return full.read_bytes()
-    except OSError as exc:
-        raise PermanentFailure(f"meeting attachment {full} cannot be read: {exc}") from exc
-
-
 def cancel_meeting(app: App, meeting: Meeting) -> bool:
     """Delete the organizer's item with cancellations to every attendee (Exchange sends
     them). False if Exchange has no such meeting."""
@@ -212,20 +205,6 @@ def cancel_meeting(app: App, meeting: Meeting) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class RsvpChange:
-    email: str
-    old: Rsvp
-    new: Rsvp
-    proposed: tuple[datetime, datetime] | None = None
-
-    def describe(self) -> str:
-        line = f"{self.email}: {self.old.value} → {self.new.value}"
-        if self.proposed:
-            line += f", proposes {self.proposed[0].isoformat()} – {self.proposed[1].isoformat()}"
-        return line
-
-
 def sync_rsvps(app: App, meeting: Meeting) -> list[RsvpChange]:
     """Read the attendees' answers from the organizer's item into the ledger (Attendee.rsvp,
     rsvp_at, comment), each change recorded in the history. Runs inside the caller's
@@ -233,91 +212,18 @@ def sync_rsvps(app: App, meeting: Meeting) -> list[RsvpChange]:
     item = find_item(app, meeting)
     if item is None:
         return []
-    session = object_session(meeting)
-    now = app.clock.now()
-    answers = {
-        a.mailbox.email_address.lower(): a
-        for a in (item.required_attendees or []) + (item.optional_attendees or [])
-        if a.mailbox and a.mailbox.email_address
-    }
-    changes: list[RsvpChange] = []
-    for attendee in meeting.attendees:
-        answer = answers.get(attendee.email.lower())
-        new = RESPONSES.get(answer.response_type) if answer else None
-        proposed = None
-        if answer is not None and answer.proposed_start and answer.proposed_end:
-            proposed = (answer.proposed_start, answer.proposed_end)
-        if new is None or (new is attendee.rsvp and proposed is None):
+    answers = {}
+    for a in (item.required_attendees or []) + (item.optional_attendees or []):
+        if not (a.mailbox and a.mailbox.email_address):
             continue
-        note = ""
-        if proposed is not None:
-            note = f"proposes a new time: {proposed[0].isoformat()} – {proposed[1].isoformat()}"
-            if attendee.comment == note and new is attendee.rsvp:
-                continue
-            attendee.comment = note
-        changes.append(RsvpChange(attendee.email, attendee.rsvp, new, proposed))
-        if session is not None:
-            record(
-                session,
-                Origin.system("exchange calendar"),
-                now,
-                entity="meeting",
-                entity_id=meeting.id,
-                action="rsvp",
-                collaboration_id=meeting.collaboration_id,
-                field=f"rsvp:{attendee.email}",
-                old=attendee.rsvp,
-                new=new,
-                note=note,
-            )
-        attendee.rsvp, attendee.rsvp_at = new, now
-    return changes
-
-
-def agenda_html(meeting: Meeting) -> str:
-    """The invitation body Outlook shows: the agenda as a table with inline styles."""
-    cell = 'style="border:1px solid #ccc;padding:4px 8px"'
-    rows = "".join(
-        f"<tr><td {cell}>{item.position}</td><td {cell}>{html.escape(item.topic)}</td>"
-        f"<td {cell}>{html.escape(item.owner.name if item.owner else '')}</td>"
-        f"<td {cell}>{item.minutes} min</td></tr>"
-        for item in meeting.agenda
-    )
-    online = (
-        f'<p>Online: <a href="{html.escape(meeting.online_url)}">'
-        f"{html.escape(meeting.online_url)}</a></p>"
-        if meeting.online_url
-        else ""
-    )
-    return (
-        f"<html><body><h3>{html.escape(meeting.title)}</h3>{online}"
-        '<table style="border-collapse:collapse">'
-        f"<tr><th {cell}>#</th><th {cell}>议题 Topic</th><th {cell}>负责人 Owner</th>"
-        f"<th {cell}>时长 Time</th></tr>{rows}</table></body></html>"
-    )
+        proposed = None
+        if a.proposed_start and a.proposed_end:
+            proposed = (a.proposed_start, a.proposed_end)
+        answers[a.mailbox.email_address] = (RESPONSES.get(a.response_type), proposed)
+    return apply_answers(app, meeting, answers)
 
 
 def sync_upcoming_rsvps(app: App, now: datetime) -> list[str]:
     """A tick job (rules/tick.py JOBS) for calendar.backend = "ews": read the answers to
     every scheduled meeting that has not ended yet, one transaction per meeting."""
-    from sqlalchemy import select
-
-    from ..store.models import MeetingStatus
-
-    if app.settings.calendar.backend != "ews":
-        return []
-    with app.db.transaction() as session:
-        ids = list(
-            session.scalars(
-                select(Meeting.id).where(
-                    Meeting.status == MeetingStatus.SCHEDULED,
-                    Meeting.starts_at >= now - timedelta(days=1),
-                )
-            )
-        )
-    lines = []
-    for meeting_id in ids:
-        with app.db.transaction() as session:
-            meeting = session.get(Meeting, meeting_id)
-            lines += [f"rsvp {meeting.uid}: {c.describe()}" for c in sync_rsvps(app, meeting)]
-    return lines
+    return sync_upcoming(app, now, "ews", sync_rsvps)

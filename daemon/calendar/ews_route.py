@@ -1,5 +1,5 @@
 """Meeting responses in the collabd mailbox when the calendar is Exchange's
-(`calendar.backend = "ews"`): a route for inbound/routes.py.
+(`calendar.backend = "ews"` or `"graph"`): a route for inbound/routes.py.
 
 When an attendee answers (accept, decline, tentative, or propose a new time), Exchange
 drops a MeetingResponse into the organizer's inbox (whose MIME carries a METHOD:REPLY, or
@@ -9,6 +9,10 @@ part, then reads the answer from the organizer's item (`sync_rsvps`, which finds
 CleanGlobalObjectId): that item is what Outlook shows the organizer, so the ledger agrees
 with it even when responses arrive out of order. With `calendar.backend = "imip"` this
 route never matches and the iMIP reader handles calendar mail.
+
+Through Microsoft Graph the answer carries Exchange's UID for the event (its iCalUId), not
+collabd's: calendar/graph.py maps it back to the meeting through the event's collabd UID
+property before the answers are read.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.models import InboundStatus, Meeting
-from .ews import sync_rsvps
 
 if TYPE_CHECKING:
     from ..app import App
     from ..mail.envelope import Envelope
 
 ANSWERS = ("REPLY", "COUNTER")
+EXCHANGE_CALENDARS = ("ews", "graph")
 
 
 def _calendar_answer(envelope: Envelope) -> tuple[str, str] | None:
@@ -48,13 +52,22 @@ def _calendar_answer(envelope: Envelope) -> tuple[str, str] | None:
 
 
 def is_exchange_meeting_answer(app: App, envelope: Envelope) -> bool:
-    return app.settings.calendar.backend == "ews" and _calendar_answer(envelope) is not None
+    return (
+        app.settings.calendar.backend in EXCHANGE_CALENDARS
+        and _calendar_answer(envelope) is not None
+    )
 
 
 def apply_exchange_meeting_answer(
     session: Session, app: App, envelope: Envelope
 ) -> tuple[InboundStatus, str]:
     method, uid = _calendar_answer(envelope) or ("", "")
+    if app.settings.calendar.backend == "graph":
+        from .graph import meeting_uid_for, sync_rsvps
+
+        uid = meeting_uid_for(app, uid) or uid
+    else:
+        from .ews import sync_rsvps
     meeting = session.scalar(select(Meeting).where(Meeting.uid == uid))
     if meeting is None:
         return InboundStatus.IGNORED, f"{method} for UID {uid}: not a collabd meeting"

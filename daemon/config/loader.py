@@ -135,6 +135,8 @@ def semantic_problems(settings: Settings) -> list[Problem]:
         problems += ews_problems(settings)
     if mail.oauth.provider:
         problems += oauth_problems(settings)
+    if mail.backend == "graph" or settings.calendar.backend == "graph":
+        problems += graph_problems(settings)
     if mail.backend == "imap":
         for section, name in ((mail.imap, "imap"), (mail.smtp, "smtp")):
             if not section.host:
@@ -227,19 +229,58 @@ def ews_problems(settings: Settings) -> list[Problem]:
                 problems.append(
                     Problem(f"mail.ews.{key}", _MISSING, 'required when mail.ews.auth = "oauth"')
                 )
-    for key in ("timeout", "poll_interval"):
-        if getattr(ews, key).needs_calendar:
-            problems.append(
-                Problem(f"mail.ews.{key}", str(getattr(ews, key)), "use wall-clock units (s, m, h)")
+    return problems + mailbox_problems(ews, "mail.ews")
+
+
+def graph_problems(settings: Settings) -> list[Problem]:
+    """[mail.graph]: which app signs in to which tenant (the secret is never printed)."""
+    graph = settings.mail.graph
+    needed_by = (
+        'mail.backend = "graph"'
+        if settings.mail.backend == "graph"
+        else 'calendar.backend = "graph"'
+    )
+    problems = [
+        Problem(f"mail.graph.{key}", _MISSING, f"required when {needed_by} ({what})")
+        for key, what in (
+            ("tenant_id", "the directory (tenant) id of the app registration"),
+            ("client_id", "the application (client) id of the app registration"),
+        )
+        if not getattr(graph, key)
+    ]
+    sources = _secret_sources(graph)
+    if not sources:
+        problems.append(
+            Problem(
+                "mail.graph.client_secret",
+                _MISSING,
+                f"required when {needed_by}: set the client secret with one of "
+                "mail.graph.client_secret, mail.graph.client_secret_file or "
+                "mail.graph.client_secret_env",
             )
-    for key in ("processed_folder", "quarantine_folder"):
-        value = getattr(ews, key)
-        if not value.strip("/") or value.strip("/").lower() == ews.folder.strip("/").lower():
+        )
+    problems += secret_source_problems("mail.graph", graph, "client_secret", sources)
+    return problems + mailbox_problems(graph, "mail.graph")
+
+
+def mailbox_problems(section, prefix: str) -> list[Problem]:
+    """Wall-clock timeouts, and filing folders that are not the watched one."""
+    problems = []
+    for key in ("timeout", "poll_interval"):
+        if getattr(section, key).needs_calendar:
             problems.append(
                 Problem(
-                    f"mail.ews.{key}",
+                    f"{prefix}.{key}", str(getattr(section, key)), "use wall-clock units (s, m, h)"
+                )
+            )
+    for key in ("processed_folder", "quarantine_folder"):
+        value = getattr(section, key)
+        if not value.strip("/") or value.strip("/").lower() == section.folder.strip("/").lower():
+            problems.append(
+                Problem(
+                    f"{prefix}.{key}",
                     value,
-                    f"must be a folder other than the watched one ({ews.folder})",
+                    f"must be a folder other than the watched one ({section.folder})",
                 )
             )
     return problems

@@ -165,19 +165,64 @@ class OAuthSection(Section):
         return value.rstrip("/")
 
 
+# Microsoft 365 operated by 21Vianet (China) signs in and serves Graph at its own hosts.
+GRAPH_CLOUDS = {
+    "global": ("https://login.microsoftonline.com", "https://graph.microsoft.com"),
+    "china": ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+}
+
+
+class GraphSection(Section):
+    """Microsoft Graph (Exchange Online): see docs/microsoft365.md."""
+
+    # "global" (Microsoft 365 worldwide) or "china" (operated by 21Vianet): the sign-in
+    # authority and the Graph endpoint. `authority` and `endpoint` override either one.
+    cloud: Literal["global", "china"] = "global"
+    authority: str = ""  # e.g. https://login.microsoftonline.com (the tenant is appended)
+    endpoint: str = ""  # e.g. https://graph.microsoft.com (/v1.0 is appended)
+    tenant_id: str = ""  # the directory (tenant) id or a verified domain
+    client_id: str = ""  # the app registration's application (client) id
+    # The app's client secret from exactly one of these three.
+    client_secret: str = ""
+    client_secret_file: Path | None = None
+    client_secret_env: str = ""  # the name of an environment variable holding it
+    user: str = ""  # the mailbox Graph reads and sends as; empty means mail.address
+    folder: str = "inbox"  # the watched folder: a well-known name or a path below the top
+    processed_folder: str = "collabd/processed"
+    quarantine_folder: str = "collabd/quarantine"
+    timeout: DurationField = Duration(60, "s")
+    poll_interval: DurationField = Duration(10, "s")  # how often the inbox is asked for news
+
+    @field_validator("authority", "endpoint")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if value and not value.lower().startswith("https://"):
+            raise ValueError("an https:// URL, e.g. https://graph.microsoft.com")
+        return value.rstrip("/")
+
+    @property
+    def authority_url(self) -> str:
+        return self.authority or GRAPH_CLOUDS[self.cloud][0]
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.endpoint or GRAPH_CLOUDS[self.cloud][1]
+
+
 class MaildirSection(Section):
     # Relative paths are under the data directory.
     root: Path = Path("maildir")
 
 
 class MailSection(Section):
-    backend: Literal["maildir", "imap", "ews"] = "maildir"
+    backend: Literal["maildir", "imap", "ews", "graph"] = "maildir"
     address: str = "collabd@localhost"
     display_name: str = "collabd 协作助手"
     smtp: SmtpSection = SmtpSection()
     imap: ImapSection = ImapSection()
     ews: EwsSection = EwsSection()
     oauth: OAuthSection = OAuthSection()
+    graph: GraphSection = GraphSection()
     maildir: MaildirSection = MaildirSection()
 
     @field_validator("address")
@@ -221,8 +266,9 @@ class ArchiveSection(Section):
 class CalendarSection(Section):
     # How invitations go out: "imip" mails iCalendar invitations (works with every
     # calendar); "ews" creates the meeting in the collabd mailbox's Exchange calendar and
-    # lets Exchange send the invitations (needs mail.backend = "ews"'s [mail.ews] settings).
-    backend: Literal["imip", "ews"] = "imip"
+    # lets Exchange send the invitations (needs mail.backend = "ews"'s [mail.ews] settings);
+    # "graph" does the same through Microsoft Graph (Exchange Online, [mail.graph]).
+    backend: Literal["imip", "ews", "graph"] = "imip"
 
 
 class RulesSection(Section):

@@ -71,7 +71,7 @@ def handle_reply(session: Session, app: App, envelope: Envelope) -> Decision:
 
 
 def exchange_meeting_answer(app: App, envelope: Envelope) -> bool:
-    from ..calendar.ews_route import is_exchange_meeting_answer  # calendar.backend = "ews"
+    from ..calendar.ews_route import is_exchange_meeting_answer  # calendar.backend = ews|graph
 
     return is_exchange_meeting_answer(app, envelope)
 
@@ -86,7 +86,7 @@ ROUTES: tuple[Route, ...] = (
     Route("loop", "collabd's own mail coming back", is_own_mail, drop_own_mail),
     Route(
         "exchange-rsvp",
-        "an answer to a meeting in Exchange's calendar (calendar.backend = ews)",
+        "an answer to a meeting in Exchange's calendar (calendar.backend = ews or graph)",
         exchange_meeting_answer,
         apply_exchange_meeting_answer,
     ),

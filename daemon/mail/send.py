@@ -105,6 +105,7 @@ def send_due(
     journal: str | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     release_when_unreachable: bool = False,
+    provable: bool = False,
 ) -> SendReport:
     """Send what is due now on one connection; each row is settled in its own commit.
 
@@ -112,7 +113,9 @@ def send_due(
     SMTP transaction, the proof that lets an interrupted send be settled without sending it
     twice (daemon/service/journal.py). `should_stop` is asked between mails.
     `release_when_unreachable`: when the server cannot be reached at all, give the claims
-    back without counting an attempt against each mail (the daemon backs off instead)."""
+    back without counting an attempt against each mail (the daemon backs off instead).
+    `provable`: the transport can tell later whether a mail went out (Graph's Sent Items),
+    so a send whose answer was lost waits for that proof like a journaled one."""
     report = SendReport()
     rows = claim_due(db, clock.now(), limit, lease)
     if not rows:
@@ -122,7 +125,9 @@ def send_due(
         # One ledger connection for the batch's marks: a session per mail cost a third of
         # the throughput (bench/tick.py).
         with outgoing.session() as connection, db.engine.connect() as ledger:
-            _send_batch(db, connection, clock, rows, report, ledger, journal, should_stop, settled)
+            _send_batch(
+                db, connection, clock, rows, report, ledger, journal, should_stop, settled, provable
+            )
         _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
@@ -148,6 +153,7 @@ def _send_batch(
     journal: str | None,
     should_stop: Callable[[], bool],
     settled: set[int],
+    provable: bool = False,
 ) -> None:
     """Mark in flight (committed), send, mark sent. Every commit carries the "sent" marks so
     far and the in-flight marks of the next mails, which go out only after it.
@@ -157,7 +163,7 @@ def _send_batch(
     the journal settles them like any interrupted send (no copy, so they are sent after
     journal_grace; a mail that did go out has its copy, so it is never sent twice). A commit
     per mail was most of what the sender cost beyond the server's own time (bench/tick.py)."""
-    per_commit = JOURNALED_MARKS if journal else 1
+    per_commit = JOURNALED_MARKS if journal or provable else 1
     in_flight: set[int] = set()  # marked in flight and committed, not yet tried
     just_sent: list[dict] = []  # "sent" marks waiting for the next commit
     next_to_mark = 0
@@ -171,7 +177,8 @@ def _send_batch(
                 just_sent, next_to_mark = [], index + len(chunk)
             if row.id in in_flight:
                 in_flight.discard(row.id)  # tried from here on: its mark stays until settled
-                if _conclude(db, clock, row, report, _attempt(outgoing, row, journal), journal):
+                problem = _attempt(outgoing, row, journal)
+                if _conclude(db, clock, row, report, problem, journal or provable):
                     just_sent.append({"row_id": row.id, "sent_at": clock.now()})
             else:
                 _claim_lost(row)
@@ -236,10 +243,11 @@ def _conclude(
     row: Row,
     report: SendReport,
     problem: Exception | None,
-    journal: str | None,
+    provable: str | bool | None,
 ) -> bool:
     """Record how the attempt went. True when the server took the mail: the caller then
-    marks it sent (in its next commit)."""
+    marks it sent (in its next commit). `provable`: a journal address, or a transport that
+    can prove later whether the mail went out."""
     if problem is None:
         report.sent.append(row.message_id)
         log.info(
@@ -250,8 +258,8 @@ def _conclude(
             extra={"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id},
         )
         return True
-    if isinstance(problem, OutcomeUnknown) and journal:
-        # Keep `sending_since`: the journal will tell whether it went out.
+    if isinstance(problem, OutcomeUnknown) and provable:
+        # Keep `sending_since`: the journal (or the server's sent copy) will tell.
         _release(db, [row.id], in_flight=True)
         report.deferred.append((row.message_id, str(problem)))
         log.warning(

@@ -54,6 +54,13 @@ def _ews_calendar_rsvps(app: App, now: datetime) -> list[str]:
     return sync_upcoming_rsvps(app, now)
 
 
+def _graph_calendar_rsvps(app: App, now: datetime) -> list[str]:
+    """calendar.backend = "graph": the same, through Microsoft Graph (calendar/graph.py)."""
+    from ..calendar.graph import sync_upcoming_rsvps
+
+    return sync_upcoming_rsvps(app, now)
+
+
 def _report_failures(app: App, now: datetime) -> list[str]:
     from .failures import report_failures
 
@@ -65,6 +72,7 @@ JOBS: list[tuple[str, Job]] = [
     ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
     ("acceptance-review", _acceptance_reminders),  # the receiver, after review_within
     ("ews-calendar-rsvps", _ews_calendar_rsvps),  # answers kept by Exchange
+    ("graph-calendar-rsvps", _graph_calendar_rsvps),  # … on Exchange Online
     ("delivery-failures", _report_failures),  # the coordinator hears of undeliverable mail
 ]
 

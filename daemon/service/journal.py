@@ -24,6 +24,11 @@ Copies older than JOURNAL_DAYS are deleted: an unknown send is settled within mi
 What is left: a server that accepted the mail and then takes longer than `journal_grace`
 to deliver the copy (its queue backed up) can still cause one duplicate.
 Without a journal (maildir transport) an unknown row is sent again after `journal_grace`.
+
+Microsoft Graph (mail.backend = "graph") needs no journal copy: Exchange files a copy of
+every mail it sent in Sent Items, with the Message-ID collabd gave it. There the proof is
+asked of the transport (`proof(message_id)`, an `internetMessageId` lookup): found → sent;
+not found `journal_grace` after the attempt → sent again; otherwise wait.
 """
 
 from __future__ import annotations
@@ -66,8 +71,10 @@ def settle_unknown(
     journaled: bool,
     synced_since: datetime | None,
     journal_folder: JournalFolder | None = None,
+    proof: Callable[[str], bool] | None = None,
 ) -> tuple[int, int]:
-    """Settle interrupted sends; returns (confirmed sent, released to send again)."""
+    """Settle interrupted sends; returns (confirmed sent, released to send again).
+    `proof`: asks the mail server itself whether a mail went out (Graph's Sent Items)."""
     confirmed = released = 0
     copies: set[str] = set()
     if journaled and journal_folder is not None:
@@ -87,23 +94,37 @@ def settle_unknown(
             fields = {"message_id": row.message_id, "item": row.item_id, "rule": row.rule_id}
             attempt = row.sending_since
             assert attempt is not None
-            proof = journaled and (
-                row.message_id in copies
-                or session.scalar(
-                    select(InboundMessage.id).where(InboundMessage.message_id == row.message_id)
+            if proof is not None:
+                found = _ask(proof, row.message_id)
+                if found is None:  # the server cannot say now: ask again next time
+                    continue
+            else:
+                found = journaled and (
+                    row.message_id in copies
+                    or session.scalar(
+                        select(InboundMessage.id).where(InboundMessage.message_id == row.message_id)
+                    )
                 )
-            )
-            if proof:
+            if found:
                 row.status, row.sent_at = OutboxStatus.SENT, attempt
                 row.attempts += 1
                 row.last_error = ""
                 confirmed += 1
                 log.warning(
-                    "outbox: %s was accepted before a crash (journal copy found): marked sent",
+                    "outbox: %s was accepted before a crash (its copy was found): marked sent",
                     row.message_id,
                     extra=fields,
                 )
-            elif not journaled and now >= attempt + grace:
+            elif proof is not None and now >= attempt + grace:
+                released += 1
+                row.last_error = "interrupted send never reached the server (no sent copy)"
+                log.warning(
+                    "outbox: %s: interrupted send has no sent copy after %s: sending again",
+                    row.message_id,
+                    grace,
+                    extra=fields,
+                )
+            elif not journaled and proof is None and now >= attempt + grace:
                 released += 1
                 row.last_error = "outcome of an interrupted send unknown (no journal): resent"
                 log.warning(
@@ -169,3 +190,11 @@ class JournalFolder:
             log.warning("journal folder not pruned: %s", exc)
         finally:
             folder.close()
+
+
+def _ask(proof: Callable[[str], bool], message_id: str) -> bool | None:
+    try:
+        return proof(message_id)
+    except TransportError as exc:
+        log.warning("outbox: cannot look for %s's sent copy now: %s", message_id, exc)
+        return None

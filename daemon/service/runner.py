@@ -34,7 +34,7 @@ from ..errors import CollabdError
 from ..inbound.ingest import IngestReport, ingest_pass
 from ..inbound.watcher import MailboxWatcher
 from ..mail.send import send_due
-from ..mail.transport import ImapMailbox, TransportError, open_journal
+from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_journal
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
 from .locks import MailboxLock
@@ -119,7 +119,7 @@ class WatchThread:
         failures = 0
         while not self.stop.is_set():
             try:
-                if isinstance(incoming, ImapMailbox):
+                if isinstance(incoming, ImapMailbox | GraphMailbox):
                     MailboxWatcher(
                         self.app,
                         mailbox,  # type: ignore[arg-type]
@@ -352,6 +352,8 @@ class Service:
         self.last_send = time.monotonic()
         self.more_to_send = False
         journaled = self.settings.mail.backend == "imap"
+        # Graph: Exchange's copy in Sent Items proves a send went out (mail/transport/graph.py).
+        proof = getattr(self.app.transport.outgoing, "sent_copy_exists", None)
         journal.settle_unknown(
             self.app.db,
             self.clock.now(),
@@ -359,6 +361,7 @@ class Service:
             journaled=journaled,
             synced_since=replicas.last_sync(self.app.db),
             journal_folder=self.journal_folder,
+            proof=proof,
         )
         if journaled and self.watch is not None:  # the replica watching the mailbox prunes
             self.journal_folder.prune(self.clock.now().date())
@@ -373,6 +376,7 @@ class Service:
             journal=journal.journal_address(self.settings.mail.address) if journaled else None,
             should_stop=self.stopping.is_set,
             release_when_unreachable=True,
+            provable=proof is not None,
         )
         if report.unreachable:
             delay = SEND_BACKOFF[min(self.send_failures, len(SEND_BACKOFF) - 1)]

@@ -1,4 +1,5 @@
-"""Mail transports behind one small interface (see base.py): maildir, IMAP + SMTP, EWS."""
+"""Mail transports behind one small interface (see base.py): maildir, IMAP + SMTP, EWS,
+Microsoft Graph."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .base import (
     TransportError,
 )
 from .ews import EwsAccount, EwsMailbox, EwsSender, EwsSettings
+from .graph import GraphAccount, GraphMailbox, GraphSender, GraphSettings
 from .imap import ImapMailbox
 from .maildir import MaildirTransport
 from .smtp import SmtpSender
@@ -54,6 +56,9 @@ def open_transport(settings: Settings, db: Database | None = None) -> Transport:
     if mail.backend == "ews":
         account = EwsAccount(ews_settings(settings))
         return Transport(outgoing=EwsSender(account), incoming=EwsMailbox(account))
+    if mail.backend == "graph":
+        graph = GraphAccount(graph_settings(settings))
+        return Transport(outgoing=GraphSender(graph), incoming=GraphMailbox(graph))
     raise NotImplementedError(f"mail.backend = {mail.backend!r} is not available yet")
 
 
@@ -113,10 +118,32 @@ def ews_settings(settings: Settings) -> EwsSettings:
     )
 
 
+def graph_settings(settings: Settings) -> GraphSettings:
+    """[mail.graph] as the Graph transport (and the Graph calendar) take it."""
+    graph = settings.mail.graph
+    return GraphSettings(
+        user=graph.user or settings.mail.address,
+        endpoint=graph.endpoint_url,
+        authority=graph.authority_url,
+        tenant_id=graph.tenant_id,
+        client_id=graph.client_id,
+        client_secret=secret_from(
+            graph.client_secret, graph.client_secret_file, graph.client_secret_env
+        ),
+        folder=graph.folder,
+        processed_folder=graph.processed_folder,
+        quarantine_folder=graph.quarantine_folder,
+        timeout=graph.timeout.as_timedelta().total_seconds(),
+        poll_seconds=graph.poll_interval.as_timedelta().total_seconds(),
+    )
+
+
 __all__ = [
     "Envelope",
     "EwsMailbox",
     "EwsSender",
+    "GraphMailbox",
+    "GraphSender",
     "ImapMailbox",
     "Incoming",
     "IncomingMail",

@@ -51,6 +51,23 @@ class Envelope:
     message_id: str = ""
 
 
+def not_in_headers(raw: bytes, recipients: Sequence[str]) -> list[str]:
+    """The envelope recipients the mail's To and Cc headers do not name (a Bcc, the
+    journal): the Exchange transports, which take recipients from the headers, add them."""
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+    from email.utils import getaddresses
+
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    named = {
+        address.lower()
+        for _, address in getaddresses(
+            [str(v) for k in ("To", "Cc") for v in headers.get_all(k, [])]
+        )
+    }
+    return [r for r in recipients if r.lower() not in named]
+
+
 @dataclass(frozen=True)
 class IncomingMail:
     mailbox: str  # a stable name for where it was read: "imap://user@host/INBOX", "maildir:…"

@@ -26,10 +26,16 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.utils import getaddresses
 from typing import Any
 
-from .base import Envelope, IncomingMail, Outcome, PermanentFailure, TemporaryFailure
+from .base import (
+    Envelope,
+    IncomingMail,
+    Outcome,
+    PermanentFailure,
+    TemporaryFailure,
+    not_in_headers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +237,7 @@ class EwsSender:
         account = self.account.get()
         # Exchange takes the recipients from the MIME To/Cc headers; anyone the envelope
         # names besides them (a Bcc) is added as a Bcc recipient.
-        extra = _not_in_headers(envelope.raw, envelope.recipients)
+        extra = not_in_headers(envelope.raw, envelope.recipients)
         message = Message(
             account=account,
             folder=account.sent,
@@ -245,20 +251,6 @@ class EwsSender:
 
     def close(self) -> None:
         self.account.close()
-
-
-def _not_in_headers(raw: bytes, recipients) -> list[str]:
-    from email.parser import BytesHeaderParser
-    from email.policy import compat32
-
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    named = {
-        address.lower()
-        for _, address in getaddresses(
-            [str(v) for k in ("To", "Cc") for v in headers.get_all(k, [])]
-        )
-    }
-    return [r for r in recipients if r.lower() not in named]
 
 
 class EwsMailbox:

@@ -1,0 +1,276 @@
+"""Reading replies from, and sending through, an Exchange Online mailbox with Microsoft Graph.
+
+NO MICROSOFT 365 TENANT IS INVOLVED: collabd (and msal, for the token) talk over TLS to
+tests/graph_server.py, a loopback HTTPS server answering with bodies shaped like Microsoft's
+documented Graph responses (protocol-level fixtures, not a live service). The reply-reading
+scenarios of tests/test_ingest.py run on this backend through `GraphWorld`; this module adds
+what only Graph has: the delta link as the cursor and its paging, an expired delta token,
+throttling with Retry-After, a send whose answer was lost, sign-in with the app's secret.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from daemon.inbound.ingest import ingest_pass
+from daemon.mail.send import send_due
+from daemon.mail.transport import TemporaryFailure
+from daemon.store.models import InboundMessage, MailboxCursor, OutboxMessage
+from tests.graph_fixture import graph_app, start_graph
+from tests.test_ingest import RecordedWorld, parse
+
+
+class GraphWorld(RecordedWorld):
+    """The World of test_ingest.py with its mailboxes on the Graph fixture: what collabd
+    sends is read from the fixture's record of sendMail requests, and replies are dropped
+    into the collabd mailbox's Inbox."""
+
+    domain = "contoso.test"
+
+    def sent_mails(self) -> list[tuple[bytes, list[str]]]:
+        return [(sent.mime, sent.to + sent.bcc) for sent in self.server.tenant.sent]
+
+    def deliver(self, message: EmailMessage, wait: bool = True) -> None:
+        self.server.tenant.deliver(message.as_bytes())
+
+    def inbox_uids(self) -> list[str]:
+        return [m.id for m in self.server.tenant.in_folder("inbox")]
+
+    def quarantined(self) -> int:
+        return len(self.server.tenant.in_folder("collabd/quarantine"))
+
+
+def graph_world(request, tmp_path, db_url):
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    address = f"collabd-{uuid.uuid4().hex[:8]}@{GraphWorld.domain}"
+    server = start_graph(address, tmp_path / "graph-tls", monkeypatch)
+    app = graph_app(tmp_path, db_url, server)
+    try:
+        yield GraphWorld(app, server, tmp_path)
+    finally:
+        app.close()
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def graph_world_(request, tmp_path, db_url):
+    yield from graph_world(request, tmp_path, db_url)
+
+
+def _reply(world, local="li.na", body="#1 完成"):
+    return world.reply(world.received(local, "您负责的行动项"), body, world.address(local))
+
+
+def test_mail_goes_out_as_the_exact_mime_collabd_composed(graph_world_):
+    world = graph_world_
+    sent = world.server.tenant.sent
+    assert len(sent) == 9
+    with world.app.db.transaction() as session:
+        rows = {row.message_id: row.raw for row in session.scalars(select(OutboxMessage))}
+    for mail in sent:  # byte for byte: headers, Message-ID and reply token as over SMTP
+        assert rows[parse(mail.mime)["Message-ID"]] == mail.mime
+    reply_to = world.received("li.na", "您负责的行动项")["Reply-To"].addresses[0].addr_spec
+    assert reply_to.startswith("collabd-") and "+" in reply_to  # the reply token survives
+    assert len(world.server.tenant.in_folder("sentitems")) == 9  # a copy, as Outlook keeps
+    assert world.server.tenant.token_requests == 1  # msal's cache: one sign-in for all
+
+
+def test_delta_link_is_the_cursor_paging_follows_next_links_and_downtime_is_caught_up(
+    graph_world_,
+):
+    world = graph_world_
+    tenant = world.server.tenant
+    first = _reply(world)
+    world.deliver(first)
+    assert world.ingest().applied == 1
+    with world.app.db.transaction() as session:
+        (cursor,) = session.scalars(select(MailboxCursor))
+        stored = cursor.sync_state
+    assert "$deltatoken=" in stored and cursor.mailbox == world.app.transport.incoming.name
+
+    # collabd is down; more replies arrive than fit on one delta page (50) …
+    zhang = world.received("zhang.wei", "您负责的行动项")
+    world.deliver(world.reply(zhang, "#2 进行中 20%", world.address("zhang.wei")))
+    for n in range(60):  # … mostly mail nobody needs to act on
+        tenant.deliver(
+            f"From: x{n}@contoso.test\r\nMessage-ID: <n{n}@contoso.test>\r\n\r\nhi\r\n".encode()
+        )
+    zhao = world.received("zhao.min", "您负责的行动项")
+    world.deliver(world.reply(zhao, "#3 进行中 50%", world.address("zhao.min")))
+    before = len(tenant.requests)
+    report = ingest_pass(world.app, world.app.transport.incoming, full=False)
+    assert (report.applied, report.ignored, report.duplicates) == (2, 60, 0)  # only the new
+    assert (world.item(2).progress, world.item(3).progress) == (20, 50)
+    delta_calls = [r for r in tenant.requests[before:] if r.endswith("/messages/delta")]
+    assert len(delta_calls) == 2  # the delta link, then one @odata.nextLink page
+    with world.app.db.transaction() as session:
+        assert session.get(MailboxCursor, cursor.mailbox).sync_state != stored
+    assert world.inbox_uids() == []
+    assert len(tenant.in_folder("collabd/processed")) == 63  # moved only after the commit
+
+
+def test_expired_delta_token_restarts_the_round_and_changes_nothing_twice(graph_world_):
+    world = graph_world_
+    reply = _reply(world)
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    world.deliver(reply)  # the same mail again, and Graph forgets our delta token
+    world.server.tenant.expire_delta_tokens()
+    report = ingest_pass(world.app, world.app.transport.incoming, full=False)
+    assert world.app.transport.incoming.resyncs == 1  # 410 syncStateNotFound → a new round
+    assert (report.applied, report.duplicates) == (0, 1)
+    changes = [h for h in world.history_from(reply["Message-ID"]) if h.field]
+    assert len(changes) == 2  # status + progress, once
+    assert world.inbox_uids() == []
+    with world.app.db.transaction() as session:
+        assert session.scalar(select(InboundMessage).where(InboundMessage.attempts > 1)) is None
+
+
+def test_a_short_retry_after_is_waited_a_long_one_is_handed_back(graph_world_):
+    world = graph_world_
+    tenant = world.server.tenant
+    world.deliver(_reply(world))
+    tenant.fail_next(429, "/messages/delta", retry_after=1)  # waited here, then sent again
+    started = time.monotonic()
+    assert world.ingest().applied == 1
+    assert time.monotonic() - started >= 1
+    world.deliver(_reply(world, "zhang.wei", "#2 进行中 20%"))
+    tenant.fail_next(503, "/messages/delta", retry_after=120)
+    with pytest.raises(TemporaryFailure) as raised:
+        world.ingest()
+    assert raised.value.retry_after == 120 and "unavailable" in str(raised.value)
+    assert world.item(2).progress == 0 and len(world.inbox_uids()) == 1
+    assert world.ingest().applied == 1  # the next pass, once Graph lets us back in
+
+
+def test_throttled_send_waits_as_long_as_graph_asked(graph_world_):
+    world = graph_world_
+    world.deliver(_reply(world, body="#1 进行中 50%"))
+    assert world.ingest().applied == 1
+    world.server.tenant.fail_next(429, "/sendMail", retry_after=600)
+    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert report.sent == [] and "retry after 600s" in report.deferred[0][1]
+    (answer,) = world.answers()
+    assert answer.not_before == world.app.clock.now() + timedelta(minutes=10)
+    world.app.clock.advance(timedelta(minutes=5))
+    assert send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent == []
+    world.app.clock.advance(timedelta(minutes=5))
+    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
+    answered = world.received("li.na", in_reply_to=answer.raw and _in_reply_to(answer.raw))
+    assert "#1 → 进行中 50% ✓" in answered.get_body(("plain",)).get_content()
+
+
+def _in_reply_to(raw: bytes) -> str:
+    return parse(raw)["In-Reply-To"]
+
+
+def test_refused_recipient_is_a_permanent_failure(graph_world_):
+    world = graph_world_
+    world.server.tenant.rejected_recipients.add(world.address("li.na"))
+    world.deliver(_reply(world, body="#1 进行中 50%"))
+    assert world.ingest().applied == 1
+    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert report.sent == [] and len(report.failed) == 1
+    assert "ErrorInvalidRecipients" in report.failed[0][1]
+
+
+def _unknown_send(world, fault: str):
+    """A reply answer whose sendMail lost its answer: `drop` (Graph took it) or `reset`."""
+    from daemon.service.journal import settle_unknown
+
+    world.deliver(_reply(world, body="#1 进行中 50%"))
+    assert world.ingest().applied == 1
+    world.server.tenant.fail_next(fault, "/sendMail")
+    outgoing = world.app.transport.outgoing
+    report = send_due(world.app.db, outgoing, world.app.clock, provable=True)
+    assert report.sent == [] and "broke" in report.deferred[0][1]
+    (answer,) = world.answers()
+    assert answer.sending_since is not None  # in flight: neither sent nor due again
+
+    def settle():
+        return settle_unknown(
+            world.app.db,
+            world.app.clock.now(),
+            grace=timedelta(minutes=10),
+            journaled=False,
+            synced_since=None,
+            proof=outgoing.sent_copy_exists,
+        )
+
+    return answer, settle
+
+
+def test_a_send_whose_answer_was_lost_is_proved_by_sent_items_and_not_sent_again(
+    graph_world_,
+):
+    world = graph_world_
+    answer, settle = _unknown_send(world, "drop")
+    assert settle() == (1, 0)  # its copy is in Sent Items (internetMessageId): it went out
+    (answer,) = world.answers()
+    assert answer.status.value == "sent"
+    world.app.clock.advance(timedelta(hours=1))
+    assert send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent == []
+    copies = [s for s in world.server.tenant.sent if s.message["Message-ID"] == answer.message_id]
+    assert len(copies) == 1
+
+
+def test_a_send_that_never_reached_graph_goes_again_after_the_grace(graph_world_):
+    world = graph_world_
+    answer, settle = _unknown_send(world, "reset")
+    assert settle() == (0, 0)  # no copy yet, but it may still be on its way: wait
+    world.app.clock.advance(timedelta(minutes=11))
+    assert settle() == (0, 1)  # no copy after the grace: it never went; send it again
+    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
+    copies = [s for s in world.server.tenant.sent if s.message["Message-ID"] == answer.message_id]
+    assert len(copies) == 1
+
+
+def test_the_app_signs_in_with_its_secret_and_a_wrong_one_keeps_mail_queued(
+    tmp_path, db_url, graph_server
+):
+    secret = tmp_path / "graph.secret"
+    secret.write_text(graph_server.tenant.client_secret + "\n", encoding="utf-8")
+    app = graph_app(
+        tmp_path, db_url, graph_server, client_secret="", client_secret_file=str(secret)
+    )
+    try:
+        graph_server.tenant.deliver(
+            b"From: a@contoso.test\r\nMessage-ID: <m1@contoso.test>\r\n\r\nhi\r\n"
+        )
+        assert ingest_pass(app, app.transport.incoming).ignored == 1  # signed in, read it
+        graph_server.tenant.expire_access_tokens()  # Graph answers 401: one fresh token
+        graph_server.tenant.deliver(
+            b"From: a@contoso.test\r\nMessage-ID: <m2@contoso.test>\r\n\r\nhi\r\n"
+        )
+        assert ingest_pass(app, app.transport.incoming).ignored == 1
+        assert graph_server.tenant.token_requests == 2
+    finally:
+        app.close()
+    secret.write_text("Wr0ng-secret\n", encoding="utf-8")
+    app = graph_app(
+        tmp_path, db_url, graph_server, client_secret="", client_secret_file=str(secret)
+    )
+    try:
+        with pytest.raises(TemporaryFailure) as raised:
+            ingest_pass(app, app.transport.incoming)
+        assert "AADSTS7000215" in str(raised.value) and "[mail.graph]" in str(raised.value)
+        assert "Wr0ng" not in str(raised.value)  # the secret is never shown
+    finally:
+        app.close()
+
+
+def test_waiting_notices_new_mail_by_the_folders_newest_message(graph_world_):
+    world = graph_world_
+    incoming = world.app.transport.incoming
+    world.ingest()  # a pass notes the newest message (none)
+    started = time.monotonic()
+    assert incoming.wait_for_new(0.3, poll=0.1) is False  # nothing yet: waits, says no
+    assert time.monotonic() - started >= 0.25
+    world.deliver(_reply(world))
+    assert incoming.wait_for_new(5, poll=0.1) is True
