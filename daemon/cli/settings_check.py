@@ -34,6 +34,8 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
         print(f"  maildir root:   {settings.maildir_root}")
     elif settings.mail.backend == "ews":
         _print_ews(settings)
+    elif settings.mail.backend == "graph":
+        _print_graph(settings)
     else:
         print(
             f"  smtp:           {settings.mail.smtp.host}:{settings.mail.smtp.port} "
@@ -90,6 +92,23 @@ def _print_oauth(settings) -> None:
     )
     print(f"  oauth tokens:   {source.authority} ({', '.join(source.scopes)})")
     print(f"  oauth client:   {oauth.client_id or '-'}, {secret}; sasl {oauth.mechanism}")
+
+
+def _print_graph(settings) -> None:
+    """Which tenant, app and mailbox, never the secret: only where it is kept."""
+    graph = settings.mail.graph
+    secret = (
+        f"from file {graph.client_secret_file}"
+        if graph.client_secret_file
+        else f"from ${graph.client_secret_env}"
+        if graph.client_secret_env
+        else "in the config file"
+    )
+    print(f"  graph:          {graph.endpoint_url} as {graph.user or settings.mail.address}")
+    print(f"  graph sign-in:  {graph.authority_url}/{graph.tenant_id}, app {graph.client_id}")
+    print(f"  graph secret:   {secret}")
+    folders = f"{graph.folder} → {graph.processed_folder} | {graph.quarantine_folder}"
+    print(f"  graph folders:  {folders}")
 
 
 def _safe_url(url: str) -> str:

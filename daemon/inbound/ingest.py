@@ -67,7 +67,8 @@ def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestRep
     filed on the server (one IMAP MOVE per outcome) only after its commit."""
     report = IngestReport()
     since = 0 if full else _cursor_uid(app, incoming.name)
-    if getattr(incoming, "cursor", "uid") == "sync_state":  # EWS: a SyncFolderItems state
+    # EWS: a SyncFolderItems state; Graph: a delta link
+    if getattr(incoming, "cursor", "uid") == "sync_state":
         since = "" if full else _cursor_sync_state(app, incoming.name)
     batch: list[IncomingMail] = []
     for mail in incoming.fetch(since):
@@ -385,7 +386,7 @@ def _advance_cursor(session: Session, app: App, mails: list[IncomingMail]) -> No
     cursor.updated_at = app.clock.now()
 
 
-# --- EWS (transport/ews.py): the cursor is the folder's SyncFolderItems state -------------
+# --- EWS and Graph: the cursor is the folder's sync state (SyncFolderItems) or delta link --
 
 
 def _cursor_sync_state(app: App, mailbox: str) -> str:

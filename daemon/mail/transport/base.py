@@ -75,8 +75,8 @@ class IncomingMail:
     raw: bytes
     uidvalidity: int | None = None
     uid: int | None = None
-    # EWS: the folder's sync state, on the last mail of a sync; stored as the mailbox's
-    # cursor in the same transaction as that mail (see transport/ews.py).
+    # EWS: the folder's sync state, Graph: the delta link, on the last mail of a sync;
+    # stored as the mailbox's cursor in the same transaction as that mail.
     sync_state: str | None = None
 
 
