@@ -6,7 +6,8 @@ exchangelib at this server instead. It parses the SOAP requests exchangelib real
 answers with bodies shaped like Microsoft's documented EWS responses (the examples on the
 "EWS reference" pages: GetFolder, FindFolder, CreateFolder, FindItem, GetItem with
 MimeContent, SyncFolderItems with SyncState, CreateItem with MessageDisposition and
-SendMeetingInvitations, MoveItem, Subscribe (pull) and GetEvents), including the ways
+SendMeetingInvitations, MoveItem, Subscribe (pull) and GetEvents, GetUserAvailability with
+a DetailedMerged FreeBusyView and ErrorMailRecipientNotFound), including the ways
 Exchange says "not now": HTTP 503, and a SOAP fault ErrorServerBusy carrying
 BackOffMilliseconds; and ErrorInvalidSyncStateData for a sync state it no longer accepts.
 
@@ -131,6 +132,10 @@ class Mailbox:
         self.logins: list[str] = []  # NTLM principals that authenticated a connection
         self.faults: list[tuple[str, str, int]] = []  # (operation or "*", kind, back-off ms)
         self.rejected_recipients: set[str] = set()
+        # free/busy (GetUserAvailability): address -> [(start, end, BusyType)], in UTC
+        self.schedules: dict[str, list[tuple[datetime, datetime, str]]] = {}
+        self.unknown_mailboxes: set[str] = set()
+        self.availability_requests: list[list[str]] = []
         root = self._folder("", None, "root")
         top = self._folder("Top of Information Store", root.id, "msgfolderroot")
         for name, distinguished, cls in (
@@ -184,6 +189,11 @@ class Mailbox:
         """kind: "503" (HTTP Service Unavailable), "busy" (ErrorServerBusy fault)."""
         with self.lock:
             self.faults += [(operation, kind, back_off_ms)] * times
+
+    def busy(self, address: str, start: datetime, end: datetime, busy_type: str = "Busy"):
+        """A calendar entry of someone collabd may invite (Busy, Tentative, OOF, …)."""
+        with self.lock:
+            self.schedules.setdefault(address.lower(), []).append((start, end, busy_type))
 
     def expire_sync_states(self) -> None:
         with self.lock:
@@ -834,6 +844,56 @@ class Operations:
         return [_message("Unsubscribe")]
 
 
+def _availability(box: Mailbox, request) -> bytes:
+    """GetUserAvailability: one FreeBusyResponse per MailboxData, in request order, each a
+    DetailedMerged FreeBusyView in the request's time zone (this fixture: bias 0, UTC)."""
+    if request.findtext("t:TimeZone/t:Bias", namespaces=NS) != "0":
+        raise EwsError("ErrorInvalidRequest", "This fixture answers in UTC (Bias 0) only.")
+    window = request.find("t:FreeBusyViewOptions/t:TimeWindow", NS)
+    start, end = (
+        datetime.fromisoformat(window.findtext(f"t:{n}", namespaces=NS)[:19]).replace(tzinfo=UTC)
+        for n in ("StartTime", "EndTime")
+    )
+    emails = [
+        e.text for e in request.iterfind("m:MailboxDataArray/t:MailboxData/t:Email/t:Address", NS)
+    ]
+    box.availability_requests.append(emails)
+    answers = []
+    for email_ in emails:
+        if email_.lower() in box.unknown_mailboxes:
+            answers.append(
+                '<m:FreeBusyResponse><m:ResponseMessage ResponseClass="Error">'
+                "<m:MessageText>No mailbox with such guid.</m:MessageText>"
+                "<m:ResponseCode>ErrorMailRecipientNotFound</m:ResponseCode>"
+                "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey></m:ResponseMessage>"
+                "</m:FreeBusyResponse>"
+            )
+            continue
+        events = "".join(
+            f"<t:CalendarEvent><t:StartTime>{a:%Y-%m-%dT%H:%M:%S}</t:StartTime>"
+            f"<t:EndTime>{b:%Y-%m-%dT%H:%M:%S}</t:EndTime><t:BusyType>{kind}</t:BusyType>"
+            "</t:CalendarEvent>"
+            for a, b, kind in box.schedules.get(email_.lower(), [])
+            if a < end and b > start
+        )
+        answers.append(
+            '<m:FreeBusyResponse><m:ResponseMessage ResponseClass="Success">'
+            "<m:ResponseCode>NoError</m:ResponseCode></m:ResponseMessage><m:FreeBusyView>"
+            "<t:FreeBusyViewType>DetailedMerged</t:FreeBusyViewType>"
+            f"<t:CalendarEventArray>{events}</t:CalendarEventArray></m:FreeBusyView>"
+            "</m:FreeBusyResponse>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<s:Envelope xmlns:s="{SOAP}"><s:Header>'
+        f'<h:ServerVersionInfo xmlns:h="{T}" MajorVersion="15" MinorVersion="1" '
+        'MajorBuildNumber="2507" MinorBuildNumber="6" Version="V2017_07_11"/></s:Header>'
+        f'<s:Body><m:GetUserAvailabilityResponse xmlns:m="{M}" xmlns:t="{T}">'
+        f"<m:FreeBusyResponseArray>{''.join(answers)}</m:FreeBusyResponseArray>"
+        "</m:GetUserAvailabilityResponse></s:Body></s:Envelope>"
+    ).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: EwsServer
     # Keep-alive: NTLM authenticates a connection, in a three-message handshake on it.
@@ -896,6 +956,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if kind == "503":
                     return self._reply(503, b"Service Unavailable", "text/html")
                 return self._reply(500, _busy_fault(back_off))
+            if operation == "GetUserAvailabilityRequest":  # its own shape, no ResponseMessages
+                return self._reply(200, _availability(box, request))
             handler = getattr(Operations(box), operation, None)
             if handler is None:
                 return self._reply(

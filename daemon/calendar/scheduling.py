@@ -111,17 +111,17 @@ def _local(app: App, instant: datetime) -> str:
 # --- reading the spec -------------------------------------------------------------------
 
 
-def _person(session: Session, ref: str, collab: Collaboration | None, what: str) -> Person:
+def person_for(session: Session, ref: str, collab: Collaboration | None, what: str) -> Person:
     try:
         return find_person(session, ref, collab)
     except (NotFound, DataError) as exc:
         raise type(exc)(f"{what} {ref!r}: {exc}") from None
 
 
-def _attendee_people(session: Session, refs: list[str], collab: Collaboration) -> list[Person]:
+def people_for(session: Session, refs: list[str], collab: Collaboration) -> list[Person]:
     people: dict[int, Person] = {}
     for ref in refs:
-        person = _person(session, ref, collab, "attendee")
+        person = person_for(session, ref, collab, "attendee")
         people.setdefault(person.id, person)
     return list(people.values())
 
@@ -134,7 +134,7 @@ def _agenda(session: Session, spec: MeetingSpec, collab: Collaboration) -> list[
         AgendaItem(
             position=position,
             topic=item.topic,
-            owner=_person(session, item.owner, collab, f"agenda item {position} owner")
+            owner=person_for(session, item.owner, collab, f"agenda item {position} owner")
             if item.owner
             else None,
             minutes=item.minutes,
@@ -230,9 +230,9 @@ def schedule(session: Session, app: App, spec: MeetingSpec, origin: Origin) -> O
     start = parse_instant(spec.start, app.settings.tz)
     check_notice(app, start, spec.urgent, spec.reason)
     collab = find_collaboration(session, spec.collab)
-    host = _person(session, spec.host, collab, "host") if spec.host else collab.coordinator
-    recorder = _person(session, spec.recorder, collab, "recorder") if spec.recorder else None
-    people = _attendee_people(session, spec.attendees or [], collab)
+    host = person_for(session, spec.host, collab, "host") if spec.host else collab.coordinator
+    recorder = person_for(session, spec.recorder, collab, "recorder") if spec.recorder else None
+    people = people_for(session, spec.attendees or [], collab)
     meeting = Meeting(
         collaboration=collab,
         title=spec.title,
@@ -302,7 +302,7 @@ def update(
             setattr(meeting, name, value)
     host, recorder = meeting.host, meeting.recorder
     if spec.host is not None:
-        host = _person(session, spec.host, collab, "host")
+        host = person_for(session, spec.host, collab, "host")
         change(
             "host",
             meeting.host.email if meeting.host else None,
@@ -311,7 +311,7 @@ def update(
         )
         meeting.host = host
     if spec.recorder is not None:
-        recorder = _person(session, spec.recorder, collab, "recorder")
+        recorder = person_for(session, spec.recorder, collab, "recorder")
         change(
             "recorder",
             meeting.recorder.email if meeting.recorder else None,
@@ -322,7 +322,7 @@ def update(
     before = {a.person_id: a for a in meeting.attendees}
     if spec.attendees is not None or spec.host is not None or spec.recorder is not None:
         if spec.attendees is not None:
-            people = _attendee_people(session, spec.attendees, collab)
+            people = people_for(session, spec.attendees, collab)
         else:
             people = [a.person for a in meeting.attendees if a.person is not None]
         _set_attendees(session, meeting, host, recorder, people, collab.coordinator)

@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "meeting": (
         "meeting",
-        "meetings as calendar invitations: schedule, update, cancel, list, show",
+        "meetings as calendar invitations: schedule, update, cancel, list, show, find-time",
     ),
     "minutes": (
         "minutes",

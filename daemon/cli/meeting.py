@@ -1,4 +1,4 @@
-"""`collabd meeting schedule|update|cancel|list|show`."""
+"""`collabd meeting schedule|update|cancel|list|show|find-time`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.specs import parse_spec
 from ..store.models import HistoryEntry, Meeting, OutboxMessage, label
+from . import find_time
 from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
@@ -69,7 +70,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Outlook-ready invitation (iCalendar REQUEST) with the agenda and files.",
     )
     _meeting_flags(sch, creating=True)
+    sch.add_argument(
+        "--slot",
+        type=int,
+        metavar="N",
+        help="slot N of the last `meeting find-time`: its start, length and people",
+    )
     sch.set_defaults(handler=meeting_schedule)
+    find_time.register(sub)
 
     upd = sub.add_parser(
         "update",
@@ -99,7 +107,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=meeting_show)
 
 
-def _spec(args: argparse.Namespace) -> MeetingSpec:
+def _spec(args: argparse.Namespace, base: dict | None = None) -> MeetingSpec:
+    """The file's keys, then `base` (a find-time slot), then the flags given."""
     spec = load_meeting_file(args.file) if args.file else MeetingSpec()
     flags = {
         "collab": getattr(args, "collab", None),
@@ -116,6 +125,7 @@ def _spec(args: argparse.Namespace) -> MeetingSpec:
         "reason": args.reason,
     }
     data = spec.model_dump()
+    data.update({key: value for key, value in (base or {}).items() if value is not None})
     data.update({key: value for key, value in flags.items() if value is not None})
     data["urgent"] = spec.urgent or args.urgent
     return parse_spec(MeetingSpec, data, "command line")
@@ -169,7 +179,12 @@ def _run(context: Context, args: argparse.Namespace, operation) -> int:
 
 
 def meeting_schedule(context: Context, args: argparse.Namespace) -> int:
-    spec = _spec(args)
+    slot = find_time.slot_spec(context, args.slot) if args.slot is not None else None
+    if slot and args.collab and args.collab != slot["collab"]:
+        raise UsageError(
+            f"--slot {args.slot} was found for collaboration {slot['collab']}, not {args.collab}"
+        )
+    spec = _spec(args, slot)
     result = _run(
         context, args, lambda session: schedule(session, context.app, spec, context.origin)
     )
