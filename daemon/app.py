@@ -61,7 +61,8 @@ class App:
 
     @cached_property
     def transport(self) -> Transport:
-        if self.settings.mail.oauth.provider:  # its tokens live in the ledger
+        mail = self.settings.mail
+        if mail.oauth.provider or mail.backend == "graph":  # their tokens live in the ledger
             return open_transport(self.settings, self.db)
         return open_transport(self.settings)
 

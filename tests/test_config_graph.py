@@ -86,4 +86,4 @@ def test_the_21vianet_cloud_has_its_own_hosts():
         "test",
     )
     assert settings.mail.graph.endpoint_url == "https://microsoftgraph.chinacloudapi.cn"
-    assert settings.mail.graph.authority_url == "https://login.chinacloudapi.cn"
+    assert settings.mail.graph.authority_url == "https://login.partner.microsoftonline.cn"

@@ -234,25 +234,28 @@ def test_a_send_that_never_reached_graph_goes_again_after_the_grace(graph_world_
 def test_the_app_signs_in_with_its_secret_and_a_wrong_one_keeps_mail_queued(
     tmp_path, db_url, graph_server
 ):
+    from daemon.mail.oauth import sign_in_rows
+
+    tenant = graph_server.tenant
     secret = tmp_path / "graph.secret"
-    secret.write_text(graph_server.tenant.client_secret + "\n", encoding="utf-8")
+    secret.write_text(tenant.client_secret + "\n", encoding="utf-8")
     app = graph_app(
         tmp_path, db_url, graph_server, client_secret="", client_secret_file=str(secret)
     )
     try:
-        graph_server.tenant.deliver(
-            b"From: a@contoso.test\r\nMessage-ID: <m1@contoso.test>\r\n\r\nhi\r\n"
-        )
+        tenant.deliver(b"From: a@contoso.test\r\nMessage-ID: <m1@contoso.test>\r\n\r\nhi\r\n")
         assert ingest_pass(app, app.transport.incoming).ignored == 1  # signed in, read it
-        graph_server.tenant.expire_access_tokens()  # Graph answers 401: one fresh token
-        graph_server.tenant.deliver(
-            b"From: a@contoso.test\r\nMessage-ID: <m2@contoso.test>\r\n\r\nhi\r\n"
-        )
+        tenant.expire_access_tokens()  # Graph answers 401: one fresh token, then on
+        tenant.deliver(b"From: a@contoso.test\r\nMessage-ID: <m2@contoso.test>\r\n\r\nhi\r\n")
         assert ingest_pass(app, app.transport.incoming).ignored == 1
-        assert graph_server.tenant.token_requests == 2
+        assert tenant.token_requests == 2
+        if app.db.dialect == "postgresql":  # kept in the ledger, shared by replicas
+            (row,) = sign_in_rows(app.db)
+            assert row.account.startswith("microsoft/graph/") and row.last_error is None
     finally:
         app.close()
     secret.write_text("Wr0ng-secret\n", encoding="utf-8")
+    tenant.expire_access_tokens()  # a stored token is refused; a new one needs the secret
     app = graph_app(
         tmp_path, db_url, graph_server, client_secret="", client_secret_file=str(secret)
     )
@@ -261,6 +264,9 @@ def test_the_app_signs_in_with_its_secret_and_a_wrong_one_keeps_mail_queued(
             ingest_pass(app, app.transport.incoming)
         assert "AADSTS7000215" in str(raised.value) and "[mail.graph]" in str(raised.value)
         assert "Wr0ng" not in str(raised.value)  # the secret is never shown
+        if app.db.dialect == "postgresql":
+            (row,) = sign_in_rows(app.db)
+            assert "AADSTS7000215" in row.last_error  # for `collabd status`
     finally:
         app.close()
 

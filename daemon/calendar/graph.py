@@ -60,9 +60,9 @@ def account(app: App) -> GraphAccount:
         return outgoing.account
     own = app.__dict__.get("_graph_calendar_account")
     if own is None:
-        from ..mail.transport import graph_settings
+        from ..mail.transport import graph_account
 
-        own = app.__dict__["_graph_calendar_account"] = GraphAccount(graph_settings(app.settings))
+        own = app.__dict__["_graph_calendar_account"] = graph_account(app.settings, app.db)
     return own
 
 

@@ -168,7 +168,10 @@ class OAuthSection(Section):
 # Microsoft 365 operated by 21Vianet (China) signs in and serves Graph at its own hosts.
 GRAPH_CLOUDS = {
     "global": ("https://login.microsoftonline.com", "https://graph.microsoft.com"),
-    "china": ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+    "china": (
+        "https://login.partner.microsoftonline.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+    ),
 }
 
 

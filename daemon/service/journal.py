@@ -77,14 +77,24 @@ def settle_unknown(
     `proof`: asks the mail server itself whether a mail went out (Graph's Sent Items)."""
     confirmed = released = 0
     copies: set[str] = set()
-    if journaled and journal_folder is not None:
+    answered: set[str] = set()  # the ones `proof` could say something about
+    if (journaled and journal_folder is not None) or proof is not None:
+        # Asked before the settling transaction, never inside it: a server round trip (and,
+        # for Graph, a token kept in the ledger) must not hold the ledger's write lock.
         with db.transaction() as session:
             waiting = list(
                 session.scalars(
                     unknown_query(now).with_only_columns(OutboxMessage.message_id).limit(500)
                 )
             )
-        if waiting:  # the IMAP connection only when a crash left something to settle
+        if waiting and proof is not None:
+            for message_id in waiting:
+                found = _ask(proof, message_id)
+                if found is not None:  # None: the server cannot say now; ask next time
+                    answered.add(message_id)
+                    if found:
+                        copies.add(message_id)
+        elif waiting:  # the IMAP connection only when a crash left something to settle
             copies = journal_folder.copies(waiting)
     with db.transaction() as session:
         query = unknown_query(now).limit(500)
@@ -95,9 +105,9 @@ def settle_unknown(
             attempt = row.sending_since
             assert attempt is not None
             if proof is not None:
-                found = _ask(proof, row.message_id)
-                if found is None:  # the server cannot say now: ask again next time
+                if row.message_id not in answered:
                     continue
+                found = row.message_id in copies
             else:
                 found = journaled and (
                     row.message_id in copies

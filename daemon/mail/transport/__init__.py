@@ -57,7 +57,7 @@ def open_transport(settings: Settings, db: Database | None = None) -> Transport:
         account = EwsAccount(ews_settings(settings))
         return Transport(outgoing=EwsSender(account), incoming=EwsMailbox(account))
     if mail.backend == "graph":
-        graph = GraphAccount(graph_settings(settings))
+        graph = graph_account(settings, db)
         return Transport(outgoing=GraphSender(graph), incoming=GraphMailbox(graph))
     raise NotImplementedError(f"mail.backend = {mail.backend!r} is not available yet")
 
@@ -116,6 +116,16 @@ def ews_settings(settings: Settings) -> EwsSettings:
         timeout=ews.timeout.as_timedelta().total_seconds(),
         poll_seconds=ews.poll_interval.as_timedelta().total_seconds(),
     )
+
+
+def graph_account(settings: Settings, db: Database | None) -> GraphAccount:
+    """Graph as [mail.graph] says, signing in through mail/oauth (tokens in the ledger)."""
+    from .graph_auth import graph_sign_in
+
+    if db is None:
+        raise ValueError("the Graph sign-in keeps its tokens in the ledger: pass db")
+    graph = graph_settings(settings)
+    return GraphAccount(graph, graph_sign_in(graph, db))
 
 
 def graph_settings(settings: Settings) -> GraphSettings:

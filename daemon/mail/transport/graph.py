@@ -35,7 +35,6 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from .base import Envelope, IncomingMail, Outcome, PermanentFailure, not_in_headers
-from .graph_auth import MsalAppToken
 from .graph_http import GraphClient, GraphError, TokenSource, expired_sync_state
 
 log = logging.getLogger(__name__)
@@ -75,15 +74,9 @@ class GraphAccount:
     """The Graph client and the mailbox's folder ids, shared by sending, reading and the
     calendar."""
 
-    def __init__(self, settings: GraphSettings, token: TokenSource | None = None) -> None:
+    def __init__(self, settings: GraphSettings, token: TokenSource) -> None:
         self.settings = settings
-        self.token = token or MsalAppToken(
-            settings.authority,
-            settings.tenant_id,
-            settings.client_id,
-            settings.client_secret,
-            settings.endpoint,
-        )
+        self.token = token  # graph_auth.graph_sign_in: msal, the token kept in the ledger
         self.client = GraphClient(settings.endpoint, self.token, timeout=settings.timeout)
         self.user_path = f"/users/{quote(settings.user, safe='@')}"
         self._folders: dict[str, str] = {}

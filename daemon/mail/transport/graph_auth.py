@@ -1,75 +1,110 @@
-"""The app's bearer token for Microsoft Graph, from Microsoft's own msal library (the OAuth 2.0
-client credentials grant: the app signs in as itself, with Graph's application permissions).
+"""The app's bearer token for Microsoft Graph, from the mailbox's OAuth sign-in (mail/oauth):
+Microsoft's msal with the client credentials grant, scope `<Graph endpoint>/.default`.
 
-msal keeps the token in its in-memory cache and hands it out until shortly before it
-expires; `refresh=True` (after Graph answered 401) drops that cache and signs in again.
+On PostgreSQL the token is kept in the ledger like the IMAP/SMTP one (so replicas share
+it, and `collabd status` shows its expiry and the last sign-in error), renewed before it runs
+out and, when Graph answers 401, renewed once more (graph_http.py asks with `refresh=True`).
+
+On SQLite it is kept in the process's memory instead. Graph is also called from inside
+ledger transactions (a meeting written to the calendar in the same transaction as its
+scheduling, an answer read while its mail is applied), and SQLite has one writer at a time:
+a sign-in that read or wrote the ledger there would wait for its own caller. SQLite is the
+single-host setup (replicas need PostgreSQL), so there is nobody to share the token with.
 The secret and the token are never logged or put into an error message.
-
-Instance discovery is off: the authority is named by the config (`cloud`, or `authority`
-for a national cloud or a test fixture), so msal must not ask login.microsoftonline.com
-which authorities exist; it still reads the tenant's OpenID configuration from the
-authority itself.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .base import TemporaryFailure
 
+if TYPE_CHECKING:
+    from ...store import Database
+    from ..oauth import MailboxSignIn, TokenSource
+    from .graph import GraphSettings
 
-class MsalAppToken:
-    """A TokenSource (graph_http.py) for one app registration in one tenant."""
+REFRESH_BEFORE = timedelta(minutes=5)
 
-    def __init__(
-        self, authority: str, tenant_id: str, client_id: str, secret: str, resource: str
-    ) -> None:
-        self.authority = f"{authority.rstrip('/')}/{tenant_id}"
-        self.client_id, self._secret = client_id, secret
-        self.scopes = [f"{resource.rstrip('/')}/.default"]
-        self._app: Any = None
-        self._lock = threading.Lock()
+
+class MemorySignIn:
+    """MailboxSignIn's interface with the token in memory (the SQLite case, see above)."""
+
+    def __init__(self, source: TokenSource) -> None:
+        self.source = source
+        self._token: str | None = None
+        self._expires = datetime.min.replace(tzinfo=UTC)
+
+    def token(self) -> str:
+        if self._token and self._expires - datetime.now(UTC) > REFRESH_BEFORE:
+            return self._token
+        return self.renew(self._token or "")
+
+    def renew(self, refused: str) -> str:
+        grant = self.source.obtain(None)
+        self._token, self._expires = grant.access_token, grant.expires_at
+        return grant.access_token
+
+    def signed_in(self) -> None:
+        pass
+
+    def failed(self, reason: str) -> None:
+        pass
+
+
+class GraphToken:
+    """A TokenSource (graph_http.py) over a MailboxSignIn."""
+
+    def __init__(self, sign_in: MailboxSignIn | MemorySignIn) -> None:
+        self.sign_in = sign_in
+        self._last: str | None = None
 
     def __call__(self, refresh: bool = False) -> str:
-        with self._lock:
-            if refresh or self._app is None:
-                self._app = None  # a new app is a new, empty token cache
-                self._app = self._open()
-            result = self._acquire()
-        token = result.get("access_token")
-        if token:
-            return token
-        # msal's error_description names the AADSTS code and the tenant, never the secret.
-        described = (str(result.get("error_description") or "").splitlines() or [""])[0]
-        raise TemporaryFailure(
-            f"Microsoft sign-in refused the app of [mail.graph] (client_id {self.client_id} "
-            f"at {self.authority}): {result.get('error', 'no token')}: {described}"
+        from ..oauth import SignInError
+
+        try:
+            if refresh and self._last:
+                token = self.sign_in.renew(refused=self._last)
+            else:
+                token = self.sign_in.token()
+        except SignInError as exc:  # recorded in the ledger by the sign-in
+            raise TemporaryFailure(
+                f"Microsoft sign-in refused the app of [mail.graph]: {exc}"
+            ) from None
+        self._last = token
+        return token
+
+    def accepted(self) -> None:
+        """Graph took the token: the last sign-in error, if any, is history."""
+        self.sign_in.signed_in()
+
+    def refused(self, reason: str) -> None:
+        self.sign_in.failed(reason)
+
+
+def graph_sign_in(settings: GraphSettings, db: Database) -> GraphToken:
+    from ..oauth import MailboxSignIn
+    from ..oauth.microsoft import MicrosoftTokens
+
+    tokens = MicrosoftTokens(
+        client_id=settings.client_id,
+        tenant_id=settings.tenant_id,
+        flow="app",
+        client_secret=settings.client_secret,
+        authority=f"{settings.authority.rstrip('/')}/{settings.tenant_id}",
+        scopes=[f"{settings.endpoint.rstrip('/')}/.default"],
+        timeout=settings.timeout,
+    )
+    if db.dialect != "postgresql":
+        return GraphToken(MemorySignIn(tokens))
+    return GraphToken(
+        MailboxSignIn(
+            db,
+            tokens,
+            # Not the IMAP/SMTP sign-in's row: another resource, maybe another app.
+            account=f"microsoft/graph/{settings.client_id}/{settings.user}",
+            user=settings.user,
+            refresh_before=REFRESH_BEFORE,
         )
-
-    def _open(self) -> Any:
-        import msal
-        import requests
-
-        try:
-            return msal.ConfidentialClientApplication(
-                self.client_id,
-                client_credential=self._secret,
-                authority=self.authority,
-                instance_discovery=False,
-            )
-        except (ValueError, requests.RequestException) as exc:
-            raise TemporaryFailure(
-                f"cannot reach the sign-in authority {self.authority}: {exc}"
-            ) from exc
-
-    def _acquire(self) -> dict:
-        import requests
-
-        try:
-            return self._app.acquire_token_for_client(scopes=self.scopes)
-        except requests.RequestException as exc:
-            self._app = None  # next time from the start (the discovery document too)
-            raise TemporaryFailure(
-                f"cannot reach the sign-in authority {self.authority}: {exc}"
-            ) from exc
+    )

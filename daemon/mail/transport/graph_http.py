@@ -8,7 +8,8 @@ depends on it) and is imported only when the first request goes out, so a collab
 not use Graph never loads it.
 
 The token comes from a `TokenSource`: any callable returning a bearer token, asked again
-with `refresh=True` after Graph answers 401 (graph_auth.py has the msal one).
+with `refresh=True` after Graph answers 401 (graph_auth.py: the OAuth sign-in of mail/oauth,
+msal, the token kept in the ledger).
 
 Throttling (429) and "unavailable" (503, 504) carry Retry-After: a short wait is waited here
 and the request sent again; a longer one becomes a TemporaryFailure whose `retry_after` the
@@ -87,6 +88,13 @@ class GraphClient:
         self.token, self.timeout, self.sleep = token, timeout, sleep
         self._session: Any = None
         self._lock = threading.Lock()
+        self._first = True  # the first accepted request is noted (`collabd status`)
+
+    def _accepted(self) -> None:
+        self._first = False
+        note = getattr(self.token, "accepted", None)
+        if note is not None:
+            note()
 
     def _http(self) -> Any:
         with self._lock:
@@ -138,6 +146,8 @@ class GraphClient:
             except requests.RequestException as exc:
                 raise TemporaryFailure(f"{doing}: {type(exc).__name__}: {exc}") from exc
             if response.status_code < 300:
+                if refreshed or (attempt == 1 and self._first):
+                    self._accepted()
                 return response
             if response.status_code == 401 and not refreshed:
                 refreshed = True  # the token may have expired a moment ago: one fresh one
@@ -151,10 +161,10 @@ class GraphClient:
                     self.sleep(wait)
                     continue
                 raise _temporary(response, doing, wait)
-            raise _failure(response, doing)
+            raise _failure(response, doing, self.token)
         if response.status_code in RETRY_STATUSES:
             raise _temporary(response, doing, wait)
-        raise _failure(response, doing)
+        raise _failure(response, doing, self.token)
 
     def json(self, method: str, path: str, **kw: Any) -> dict:
         response = self.request(method, path, **kw)
@@ -206,10 +216,15 @@ def _temporary(response: Any, doing: str, wait: float | None) -> TemporaryFailur
     return error
 
 
-def _failure(response: Any, doing: str) -> TemporaryFailure | PermanentFailure:
+def _failure(
+    response: Any, doing: str, token: TokenSource | None = None
+) -> TemporaryFailure | PermanentFailure:
     code, message = _error_body(response)
     status = response.status_code
     if status in (401, 403):
+        refused = getattr(token, "refused", None)
+        if refused is not None:  # for `collabd status`: the last sign-in error
+            refused(f"{doing}: Graph answered {status} {code}: {message}")
         return GraphAccessDenied(
             f"{doing}: Graph refused the app of [mail.graph] ({status} {code}): {message}. "
             "Check tenant_id, client_id and the client secret, and that the app has the "
