@@ -13,8 +13,10 @@ import json
 import re
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
+from daemon.demo.gallery import demo_mails
 from daemon.rules.gantt import draw_gantt
 from daemon.store.models import OutboxMessage
 
@@ -199,3 +201,61 @@ def test_an_urgent_invitation_has_high_priority_its_reason_and_the_attendees(
     text, seen = parts(invite)
     for fact in ("紧急会议", "客户投诉升级，需当天对齐", "参会人", "李娜", "王强", "张伟", "陈静"):
         assert fact in text and fact in seen, fact
+
+
+# Words of the engine and the ledger that must never reach a zh-CN reader (an English name
+# a person typed, a URL or an address is fine: the match is on whole words).
+ENGINE_WORDS = (
+    "lead", "support", "observer", "published", "superseded", "draft", "pending",
+    "confirmed", "RED", "AMBER", "GREEN", "weekend", "needs_support", "in_progress",
+    "not_started", "owner_head", "initiator_leader", "department_contacts", "wd", "level",
+    "None", "True", "False", "since", "minus",
+)  # fmt: skip
+_ENGINE = re.compile(r"(?<![A-Za-z_./@-])(" + "|".join(ENGINE_WORDS) + r")(?![A-Za-z_@])")
+_REPR = re.compile(r"object at 0x|<built-in|<bound method|method \w+ of")
+PEOPLE = ("刘洋", "张伟", "陈静", "李娜", "Emily Chen", "王强", "赵敏")
+
+
+def facts(text: str) -> set[str]:
+    """What a reader acts on: item numbers, percentages, dates, times and people."""
+    found = set(re.findall(r"#\d+", text)) | set(re.findall(r"\d+%", text))
+    found |= set(re.findall(r"\d{1,2}月\d{1,2}日|\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?", text))
+    return found | {name for name in PEOPLE if name in text}
+
+
+def visible(markup: str) -> str:
+    markup = re.sub(r"<title>.*?</title>", "", markup, flags=re.S)
+    markup = re.sub(r"</?(?:b|i|em|strong|span|a)\b[^>]*>", "", markup)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+@pytest.fixture(scope="module")
+def every_mail(tmp_path_factory) -> list:
+    """Every mail of the demo's collaboration (kick-off to archive), in zh-CN and en."""
+    return demo_mails(tmp_path_factory.mktemp("gallery") / "demo")
+
+
+def test_every_template_reads_as_a_person_would_see_it(every_mail) -> None:
+    kinds = {rendered.kind for rendered in every_mail}
+    # the main mails and the answers around them, each in both languages
+    assert kinds >= {
+        "collab_kickoff", "items_assigned", "reminder", "risk_check", "escalation",
+        "meeting_invite", "minutes_request", "minutes_published", "minutes_unconfirmed",
+        "weekly_digest", "reply_answer", "acceptance_request", "acceptance_result",
+        "retrospective_request",
+    }  # fmt: skip
+    problems = []
+    for rendered in every_mail:
+        mail, where = rendered.mail, f"{rendered.kind} {rendered.locale}"
+        seen = visible(mail.html)
+        everything = "\n".join((mail.subject, mail.text, seen))
+        if _REPR.search(everything + mail.html):
+            problems.append(f"{where}: a Python repr: {_REPR.search(everything + mail.html)[0]}")
+        if rendered.locale == "zh-CN":
+            for match in _ENGINE.finditer(everything):
+                context = everything[max(0, match.start() - 20) : match.end() + 20]
+                problems.append(f"{where}: engine word {match[0]!r} in …{context}…")
+        missing = facts(mail.text) - facts(seen)
+        if missing:
+            problems.append(f"{where}: the HTML part lacks {sorted(missing)}")
+    assert problems == []

@@ -18,6 +18,12 @@ def show(demo: Guide) -> None:
     demo.out("\n#3 has been blocked since 30 November 10:00: after 2 working days it escalates.")
     demo.collabd("tick", at="2026-12-02T10:05")
 
+    demo.out(
+        "\nFriday 15:00: the weekly digest (红/黄/绿 and a Gantt chart) goes to the initiator,"
+        " the coordinator and the departments' contacts."
+    )
+    demo.collabd("tick", at="2026-12-04T15:00")
+
     demo.out("\n#1 passes its deadline: the owner first, then her department head.")
     demo.collabd("tick", at="2026-12-07T09:00")
     demo.collabd("tick", at="2026-12-09T09:00")
