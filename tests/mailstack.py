@@ -56,12 +56,25 @@ from imapclient import IMAPClient
 DEFAULT_BASE_DIR = Path("/tmp/collabd-mailstack")
 
 
+# Under pytest-xdist each worker (gw0, gw1 …) runs its own stack: worker N adds
+# N * XDIST_SLOT_STRIDE to the session's slot, so a checkout on slot 3 with two workers
+# uses slots 3 and 28.
+XDIST_SLOT_STRIDE = 25
+
+
 def _slot() -> int:
     """Which stack this process uses (see the module docstring)."""
     raw = os.environ.get("COLLABD_MAILSTACK_SLOT", "0")
-    if not raw.isdigit() or int(raw) > 50:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    if not raw.isdigit() or not worker.isdigit():
         raise ValueError(f"COLLABD_MAILSTACK_SLOT = {raw!r}: expected a number from 0 to 50")
-    return int(raw)
+    slot = int(raw) + XDIST_SLOT_STRIDE * int(worker)
+    if slot > 50:
+        raise ValueError(
+            f"COLLABD_MAILSTACK_SLOT = {raw!r} with xdist worker gw{worker} gives slot {slot}: "
+            "the slots stop at 50 (use a lower slot or fewer workers)"
+        )
+    return slot
 
 
 # Unprivileged owner of the delivered mail: a system user of our own, so the
@@ -417,17 +430,25 @@ class MailStack:
         if len(os.fsencode(self.lmtp_socket)) > 100:
             raise MailStackError(f"{self.base_dir} is too long for a unix socket path")
 
-    def _check_ports_free(self) -> None:
+    def _check_ports_free(self, patience: float = 10.0) -> None:
+        # Patience: after a stop, a Postfix child that still holds an inherited listening
+        # socket can take a moment to exit on a loaded machine.
+        deadline = time.monotonic() + patience
         for port in (self.smtp_port, self.submission_port, self.imap_port):
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    sock.bind((self.host, port))
-                except OSError as exc:
-                    raise MailStackError(
-                        f"{self.host}:{port} is taken by a process that is not from "
-                        f"{self.base_dir} ({exc}); see `ss -ltnp sport = :{port}`"
-                    ) from exc
+            while True:
+                with socket.socket() as sock:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    try:
+                        sock.bind((self.host, port))
+                        break
+                    except OSError as exc:
+                        if time.monotonic() < deadline:
+                            time.sleep(0.2)
+                            continue
+                        raise MailStackError(
+                            f"{self.host}:{port} is taken by a process that is not from "
+                            f"{self.base_dir} ({exc}); see `ss -ltnp sport = :{port}`"
+                        ) from exc
 
     def _wait_for_greeting(self, port: int, prefix: bytes) -> None:
         deadline = time.monotonic() + self.start_timeout
