@@ -24,6 +24,7 @@ def test_demo_ends_with_an_archive_folder(tmp_path, capsys):
     assert (folder / "deliverables" / "1" / "round-1" / "需求文档V2.0-初稿.md").exists()
     html = (folder / "record.html").read_text("utf-8")
     assert "缺少可选功能列表" in html and "每周五的进度同步会让问题提早暴露" in html
+    assert "第2版 已发布" in html and "published" not in html  # the minutes' version, in words
     book = openpyxl.load_workbook(folder / "record.xlsx")
     verdicts = [r[5] for r in book["成果验收"].iter_rows(min_row=2, values_only=True)]
     assert verdicts == ["不通过", "通过"]

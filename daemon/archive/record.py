@@ -201,7 +201,7 @@ def meetings_sheet(session: Session, app: App, collab: Collaboration) -> Sheet:
                 minutes.discussion if minutes else "",
                 minutes.decisions if minutes else "",
                 minutes.next_steps if minutes else "",
-                f"第{minutes.version}版 {minutes.status.value}" if minutes else "未提交",
+                f"第{minutes.version}版 {label(minutes.status, LOCALE)}" if minutes else "未提交",
             ]
         )
     return Sheet("会议纪要", "会议与纪要", columns, rows)

@@ -120,6 +120,9 @@ LABELS_ZH = {
     Rsvp.DECLINED: "拒绝",
     Rsvp.TENTATIVE: "暂定",
     Rsvp.DELEGATED: "已委派",
+    MinutesStatus.DRAFT: "草稿",
+    MinutesStatus.PUBLISHED: "已发布",
+    MinutesStatus.SUPERSEDED: "已被更正版取代",
 }
 
 LABELS_EN = {
@@ -142,6 +145,9 @@ LABELS_EN = {
     Rsvp.DECLINED: "declined",
     Rsvp.TENTATIVE: "tentative",
     Rsvp.DELEGATED: "delegated",
+    MinutesStatus.DRAFT: "draft",
+    MinutesStatus.PUBLISHED: "published",
+    MinutesStatus.SUPERSEDED: "superseded",
 }
 
 
