@@ -30,6 +30,9 @@ def own_stack(tmp_path_factory) -> MailStack:
     probe = MailStack()
     stack = MailStack(base_dir=Path(f"{probe.base_dir}-outage"))
     stack.smtp_port, stack.imap_port = probe.smtp_port + 5, probe.imap_port + 5
+    # Every port of its own, or it cannot start beside this session's stack.
+    stack.submission_port = probe.submission_port + 5
+    stack.introspection_port = probe.introspection_port + 5
     stack.start()
     yield stack
     stack.stop()

@@ -118,12 +118,18 @@ def unique_name(name: str, taken: set[str]) -> str:
 
 def write_file(path: Path, content: bytes) -> None:
     """Write through a temporary name and rename: a crash never leaves half a file under the
-    real name. Rewriting the same path with the same bytes (a mail applied again after a
-    failed commit) is harmless."""
+    real name, and a write that fails (disk full: ENOSPC) removes its partial file, so the
+    space comes back and the mail, left in the inbox, is applied once there is room.
+    Rewriting the same path with the same bytes (a mail applied again after a failed
+    commit) is harmless."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def path_part(text: str) -> str:

@@ -43,6 +43,19 @@ class DaemonSection(Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     timezone: str = "Asia/Shanghai"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Who looks after collabd itself: told (once per year) when next year's holiday
+    # schedule is missing or working days are estimated. Addresses; someone in the people
+    # list gets the mail in their language.
+    admins: list[str] = []
+
+    @field_validator("admins")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            local, at, domain = value.partition("@")
+            if not (local and at and "." in domain) or any(c.isspace() for c in value):
+                raise ValueError(f"{value!r} is not a mail address like it@example.com")
+        return [value.lower() for value in values]
 
     @field_validator("timezone")
     @classmethod
@@ -293,6 +306,9 @@ class ServiceSection(Section):
     # and the commit) waits for its journal copy before it is sent again; see
     # docs/operations.md, "Exactly once".
     journal_grace: DurationField = Duration(10, "m")
+    # `collabd status` warns when the data directory's or the SQLite ledger's filesystem
+    # has less than this many MiB free (deliverables need room: a full disk stops ingest).
+    min_free_mb: int = Field(default=1024, ge=0)
 
     @field_validator("tick_every", "send_every", "claim_lease", "replica_timeout", "journal_grace")
     @classmethod

@@ -6,11 +6,27 @@ round. A crash between commit and filing means the mail is fetched again, and th
 log's unique keys (Message-ID; mailbox + UIDVALIDITY + UID) turn the second apply into a
 no-op. A mail that keeps failing goes to quarantine after MAX_ATTEMPTS and never blocks the
 rest.
+
+Whose fault a failure is decides what it costs (inbound/faults.py). A mail's own fault (it
+cannot be read, a handler rejects it) counts as an attempt. The machine's fault (disk full,
+ledger read-only or locked, database or mail server away) never does: the pass stops with
+`report.fault` set, the mail stays in the inbox, and the watcher tries again after a pause.
+
+A mail that kills the process while it is applied is the mail's fault too, and would never
+be counted by an `except`: so an attempt is marked in a transaction of its own BEFORE the
+work starts (the row's detail names the process applying it). A row found marked by another
+process is an attempt that process did not survive: it counts, and the mails of that batch
+are then applied one at a time, so only the mail that kills the process gathers attempts.
+A mark left by this same process means the machine failed (the except saw it): not counted.
+Decisions are logged after the commit that makes them true.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,8 +34,9 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..mail.envelope import Envelope, synthetic_message_id
-from ..mail.transport import Incoming, IncomingMail, Outcome
+from ..mail.transport import Incoming, IncomingMail, Outcome, TransportError
 from ..store.models import InboundMessage, InboundStatus, MailboxCursor
+from .faults import EnvironmentalFault, environmental
 from .reading import keep_loaded, preload_senders
 from .routes import route
 
@@ -31,6 +48,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 BATCH = 100  # mails per transaction, and per IMAP MOVE
 FINAL = (InboundStatus.APPLIED, InboundStatus.IGNORED, InboundStatus.QUARANTINED)
+# The mark an attempt leaves on its row until it ends: which process is applying the mail.
+APPLYING = "applying in process "
+_THIS_PROCESS = APPLYING + f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -41,7 +61,10 @@ class IngestReport:
     failed: int = 0
     quarantined: int = 0
     details: list[str] = field(default_factory=list)
-    events: list[tuple[str, str, str, str]] = field(default_factory=list)  # for the log
+    # Log lines (level, message id, text), written once the transaction deciding them commits.
+    events: list[tuple[int, str, str]] = field(default_factory=list)
+    # The machine's fault that stopped the pass ("" when none): mail was left, not counted.
+    fault: str = ""
 
     def merge(self, other: IngestReport) -> None:
         self.applied += other.applied
@@ -51,6 +74,7 @@ class IngestReport:
         self.quarantined += other.quarantined
         self.details += other.details
         self.events += other.events
+        self.fault = self.fault or other.fault
 
     @property
     def handled(self) -> int:
@@ -64,8 +88,25 @@ def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestRep
     Mail is applied in batches of up to BATCH mails: one database transaction per batch, one
     SAVEPOINT per mail, so each mail's ledger changes, answer and inbound-log row still stand
     or fall together, while the batch pays for one commit and shares its lookups. The batch is
-    filed on the server (one IMAP MOVE per outcome) only after its commit."""
+    filed on the server (one IMAP MOVE per outcome) only after its commit.
+
+    A fault of the machine stops the pass: `report.fault` says what it was; the mail from
+    there on stays in the folder, its attempts uncounted. (A mail server that goes away
+    still raises TransportError: the watcher reconnects.)"""
     report = IngestReport()
+    try:
+        _pass(app, incoming, full, report)
+    except TransportError:
+        raise
+    except Exception as exc:
+        what = environmental(exc)
+        if what is None:
+            raise
+        report.fault = what
+    return report
+
+
+def _pass(app: App, incoming: Incoming, full: bool, report: IngestReport) -> None:
     since = 0 if full else _cursor_uid(app, incoming.name)
     # EWS: a SyncFolderItems state; Graph: a delta link
     if getattr(incoming, "cursor", "uid") == "sync_state":
@@ -76,9 +117,10 @@ def ingest_pass(app: App, incoming: Incoming, *, full: bool = True) -> IngestRep
         if len(batch) >= BATCH:
             _file(incoming, ingest_batch(app, batch, report))
             batch = []
+            if report.fault:
+                return
     if batch:
         _file(incoming, ingest_batch(app, batch, report))
-    return report
 
 
 def _file(incoming: Incoming, outcomes: list[tuple[IncomingMail, Outcome | None]]) -> None:
@@ -92,58 +134,163 @@ def ingest_batch(
     app: App, mails: list[IncomingMail], report: IngestReport
 ) -> list[tuple[IncomingMail, Outcome | None]]:
     """Apply a batch in one transaction. If the commit itself fails, nothing of the batch
-    counts: it is applied again mail by mail, so one bad mail cannot hold back the others."""
-    batch_report = IngestReport()
+    counts: it is applied again mail by mail, so one bad mail cannot hold back the others.
+    A fault of the machine stops the batch at the mail it hit: what was applied before it
+    is committed and filed, the rest waits (`report.fault`)."""
+    envelopes = [_read(mail) for mail in mails]
     try:
-        envelopes = [_read(mail) for mail in mails]
+        interrupted = _begin_attempts(app, mails, envelopes, report)
+    except Exception as exc:
+        report.fault = _machine_fault(exc)
+        return []
+    if interrupted:
+        # A process ended while applying this batch: one mail at a time now, so a mail
+        # that kills the process is counted alone and the others are not held with it.
+        outcomes: list[tuple[IncomingMail, Outcome | None]] = []
+        for mail in mails:
+            outcomes.append((mail, ingest_one(app, mail, report)))
+            if report.fault:
+                break
+        return outcomes
+    batch_report = IngestReport()
+    outcomes = []
+    try:
         with app.db.transaction() as session:
             keep_loaded(session)
             seen = _seen_rows(session, mails, envelopes)
             preload_senders(session, [e.sender for e in envelopes if isinstance(e, Envelope)])
-            outcomes = [
-                (mail, _apply_one(session, app, mail, envelope, seen, batch_report))
-                for mail, envelope in zip(mails, envelopes, strict=True)
-            ]
-            _advance_cursor(session, app, mails)
-    except Exception:
+            for mail, envelope in zip(mails, envelopes, strict=True):
+                try:
+                    outcomes.append(
+                        (mail, _apply_one(session, app, mail, envelope, seen, batch_report))
+                    )
+                except EnvironmentalFault as exc:
+                    batch_report.fault = exc.what
+                    break
+            _advance_cursor(session, app, [mail for mail, _ in outcomes])
+    except Exception as exc:
+        if environmental(exc):
+            report.fault = _machine_fault(exc)
+            return []
         log.exception("a batch of %d mails failed to commit: applying them one by one", len(mails))
         return [(mail, ingest_one(app, mail, report)) for mail in mails]
     report.merge(batch_report)
-    _log_applied(batch_report)
+    _log_events(batch_report)
     return outcomes
 
 
-def _log_applied(report: IngestReport) -> None:
+def _machine_fault(exc: Exception) -> str:
+    """What an exception says of the machine; anything else is re-raised (a bug)."""
+    what = environmental(exc)
+    if what is None:
+        raise exc
+    log.warning("ingest stopped: %s", what)
+    return what
+
+
+def _log_events(report: IngestReport) -> None:
     """One line per mail, written after the commit that made it true."""
-    for message_id, sender, status, detail in report.events:
-        log.info(
-            "mail %s from %s: %s (%s)",
-            message_id,
-            sender,
-            status,
-            detail,
-            extra={"message_id": message_id},
-        )
+    for level, message_id, text in report.events:
+        log.log(level, "mail %s %s", message_id, text, extra={"message_id": message_id})
 
 
 def ingest_one(app: App, mail: IncomingMail, report: IngestReport | None = None) -> Outcome | None:
     """Apply one mail in a transaction of its own. Returns where to file it, or None to leave
     it for a retry."""
     single = IngestReport()
+    envelope = _read(mail)
     try:
-        envelope = _read(mail)
-        with app.db.transaction() as session:
-            seen = _seen_rows(session, [mail], [envelope])
-            outcome = _apply_one(session, app, mail, envelope, seen, single)
-            _advance_cursor(session, app, [mail])
-    except Exception as exc:  # the commit failed: count the try in a transaction of its own
-        log.exception("ingest of %s failed at commit", mail.key)
-        single = IngestReport()  # what the rolled-back transaction counted never happened
-        outcome = _record_failure_alone(app, mail, f"{type(exc).__name__}: {exc}", single)
-    _log_applied(single)
+        _begin_attempts(app, [mail], [envelope], single)
+        if single.quarantined:  # it ended the process once too often: not applied again
+            outcome: Outcome | None = Outcome.QUARANTINED
+        else:
+            with app.db.transaction() as session:
+                seen = _seen_rows(session, [mail], [envelope])
+                outcome = _apply_one(session, app, mail, envelope, seen, single)
+                _advance_cursor(session, app, [mail])
+    except Exception as exc:
+        if environmental(exc):  # the machine's fault: left for later, not counted
+            single = IngestReport(fault=_machine_fault(exc))
+            outcome = None
+        else:  # the commit failed: count the try in a transaction of its own
+            log.exception("ingest of %s failed at commit", mail.key)
+            single = IngestReport()  # what the rolled-back transaction counted never happened
+            outcome = _record_failure_alone(app, mail, f"{type(exc).__name__}: {exc}", single)
+    _log_events(single)
     if report is not None:
         report.merge(single)
     return outcome
+
+
+def _begin_attempts(
+    app: App, mails: list[IncomingMail], envelopes: list[Envelope | str], report: IngestReport
+) -> bool:
+    """Mark each mail as being applied by this process, committed before any work starts.
+
+    Returns True (marking nothing) when a mail of a batch carries another process's mark:
+    that process ended mid-attempt and the batch must go one mail at a time. For a single
+    mail such a mark is counted as a failed attempt, and at MAX_ATTEMPTS the mail is
+    quarantined here, without being applied again."""
+    with app.db.transaction() as session:
+        seen = _seen_rows(session, mails, envelopes)
+        found = [seen.find(m, _message_id(m, e)) for m, e in zip(mails, envelopes, strict=True)]
+        if len(mails) > 1 and any(row is not None and _interrupted(row) for row in found):
+            return True
+        connection = session.connection()
+        for mail, envelope in zip(mails, envelopes, strict=True):
+            message_id = _message_id(mail, envelope)
+            row = seen.find(mail, message_id)
+            if row is not None and row.status in FINAL:
+                continue
+            if row is None:
+                _write_row(
+                    session,
+                    app,
+                    seen,
+                    None,
+                    mail,
+                    message_id,
+                    envelope if isinstance(envelope, Envelope) else None,
+                    InboundStatus.FAILED,
+                    _THIS_PROCESS,
+                    attempts=0,
+                )
+                continue
+            attempts = row.attempts + (1 if _interrupted(row) else 0)
+            if attempts >= MAX_ATTEMPTS:
+                detail = f"the process ended while applying it ({attempts} times)"
+                connection.execute(
+                    _MARK_ROW,
+                    {
+                        "row_id": row.id,
+                        "attempts": attempts,
+                        "detail": detail,
+                        "status": InboundStatus.QUARANTINED,
+                    },
+                )
+                report.quarantined += 1
+                report.events.append(
+                    (logging.ERROR, message_id, f"quarantined after {attempts} attempts: {detail}")
+                )
+                continue
+            connection.execute(
+                _MARK_ROW,
+                {
+                    "row_id": row.id,
+                    "attempts": attempts,
+                    "detail": _THIS_PROCESS,
+                    "status": InboundStatus.FAILED,
+                },
+            )
+            row.attempts, row.detail = attempts, _THIS_PROCESS
+    return False
+
+
+def _interrupted(row: SeenRow) -> bool:
+    """Marked as being applied by a process other than this one: that attempt never ended."""
+    return (
+        row.status not in FINAL and row.detail.startswith(APPLYING) and row.detail != _THIS_PROCESS
+    )
 
 
 def _read(mail: IncomingMail) -> Envelope | str:
@@ -182,6 +329,9 @@ def _apply_one(
                 session, app, seen, row, mail, envelope.message_id, envelope, status, detail
             )
     except Exception as exc:
+        what = environmental(exc)
+        if what is not None:  # the machine's fault: the mail is left as it was, uncounted
+            raise EnvironmentalFault(what) from exc
         log.exception("ingest of %s failed", envelope.message_id)
         # Objects may still show what the rolled-back savepoint wrote (ledger.items writes
         # an item's fields straight to its row): read them again from the database.
@@ -195,7 +345,8 @@ def _apply_one(
     else:
         report.ignored += 1
     report.details.append(f"{envelope.message_id} from {envelope.sender}: {status.value}: {detail}")
-    report.events.append((envelope.message_id, envelope.sender, status.value, detail))
+    text = f"from {envelope.sender}: {status.value} ({detail})"
+    report.events.append((logging.INFO, envelope.message_id, text))
     return Outcome.PROCESSED
 
 
@@ -210,6 +361,7 @@ class SeenRow:
     message_id: str
     status: InboundStatus
     attempts: int
+    detail: str
 
 
 class SeenRows:
@@ -267,6 +419,7 @@ def _write_row(
     envelope: Envelope | None,
     status: InboundStatus,
     detail: str,
+    attempts: int = 1,
 ) -> SeenRow:
     """Insert the mail's inbound-log row, or update the one an earlier try left.
 
@@ -285,18 +438,27 @@ def _write_row(
             "subject": envelope.subject if envelope else "",
             "received_at": now,
             "status": status,
-            "attempts": 1,
+            "attempts": attempts,
             "detail": detail,
         }
         new_id = connection.execute(_INSERT_ROW, values).scalar_one()
         return seen.add(
-            SeenRow(new_id, mail.mailbox, mail.uidvalidity, mail.uid, message_id, status, 1)
+            SeenRow(
+                new_id,
+                mail.mailbox,
+                mail.uidvalidity,
+                mail.uid,
+                message_id,
+                status,
+                attempts,
+                detail,
+            )
         )
     connection.execute(
         _UPDATE_ROW,
         {"row_id": row.id, "received_at": now, "status": status, "detail": detail},
     )
-    row.status, row.attempts = status, row.attempts + 1
+    row.status, row.attempts, row.detail = status, row.attempts + 1, detail
     return row
 
 
@@ -310,6 +472,12 @@ _UPDATE_ROW = (
         status=bindparam("status"),
         detail=bindparam("detail"),
     )
+)
+# An attempt's mark (or a quarantine decided before applying), in its own transaction.
+_MARK_ROW = (
+    _INBOUND.update()
+    .where(_INBOUND.c.id == bindparam("row_id"))
+    .values(attempts=bindparam("attempts"), status=bindparam("status"), detail=bindparam("detail"))
 )
 
 
@@ -338,12 +506,12 @@ def _count_failure(
     row = _write_row(session, app, seen, row, mail, message_id, envelope, status, error[:4000])
     if quarantined:
         report.quarantined += 1
-        log.error("mail %s quarantined after %d attempt(s): %s", message_id, row.attempts, error)
+        text = f"quarantined after {row.attempts} attempt(s): {error}"
+        report.events.append((logging.ERROR, message_id, text))
         return Outcome.QUARANTINED
     report.failed += 1
-    log.warning(
-        "mail %s failed (attempt %d of %d): %s", message_id, row.attempts, MAX_ATTEMPTS, error
-    )
+    text = f"failed (attempt {row.attempts} of {MAX_ATTEMPTS}): {error}"
+    report.events.append((logging.WARNING, message_id, text))
     return None
 
 

@@ -8,8 +8,10 @@ its job: no live replica, mailbox not read, ticks not running, mail not going ou
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -34,6 +36,7 @@ SYNC_STALE = timedelta(minutes=10)  # IDLE is renewed every minute, a full resca
 TICK_STALE_TICKS = 5  # five missed ticks in a row
 BACKLOG_STALE = timedelta(minutes=15)  # the oldest due mail has waited this long
 RECENT = timedelta(hours=24)  # quarantined mail and failed sends counted over this window
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -162,6 +165,14 @@ def assess(app: App) -> Health:
             f"{failed} send(s) failed for good in the last 24 h ({total_failed} in all)",
         )
 
+        faults = [r for r in alive if r.status.startswith("critical:")]
+        if faults:
+            detail = "; ".join(f"{r.id}: {r.status.removeprefix('critical: ')}" for r in faults)
+            health.add("faults", CRITICAL, detail)
+        else:
+            health.add("faults", OK, "no replica reports a fault of the machine")
+
+    disk_space_check(app, health)
     if app.settings.mail.oauth.provider:
         sign_in_check(app, health)
 
@@ -171,6 +182,49 @@ def assess(app: App) -> Health:
     health.facts["calendar_warnings"] = warnings
     health.add("calendar", WARNING if warnings else OK, "; ".join(warnings) or "covered")
     return health
+
+
+def disk_space_check(app: App, health: Health) -> None:
+    """Free space on the data directory's filesystem and on the SQLite ledger's, against
+    `[service] min_free_mb`. Checked on the machine `collabd status` runs on."""
+    threshold = app.settings.service.min_free_mb * MIB
+    places = {"data directory": app.settings.data_dir}
+    if app.db.dialect == "sqlite" and app.db.engine.url.database:
+        places["ledger"] = Path(app.db.engine.url.database).parent
+    seen: dict[int, str] = {}
+    found, low = [], []
+    for what, path in places.items():
+        space = free_space(path)
+        if space is None:
+            continue
+        device, free, size = space
+        if device in seen:  # one filesystem: said once
+            continue
+        seen[device] = what
+        text = f"{what} {path}: {free // MIB} MiB free of {size // MIB} MiB"
+        found.append(text)
+        if free < threshold:
+            low.append(text)
+    health.facts["disk_free"] = found
+    if low:
+        needed = app.settings.service.min_free_mb
+        health.add("disk", WARNING, f"{'; '.join(low)} (below {needed} MiB: free some space)")
+    else:
+        health.add("disk", OK, "; ".join(found) or "not measurable here")
+
+
+def free_space(path: Path) -> tuple[int, int, int] | None:
+    """(device, bytes free to an unprivileged writer, size) of the filesystem holding
+    `path`, or of its nearest existing parent; None if it cannot be asked."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        stat = os.statvfs(probe)
+        device = probe.stat().st_dev
+    except OSError:
+        return None
+    return device, stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
 
 
 def sign_in_check(app: App, health: Health) -> None:

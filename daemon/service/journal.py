@@ -14,10 +14,20 @@ folder and ingest does no work for them; only the copies of interrupted sends ar
 looked up there, by Message-ID. A server without such a rule delivers them to the inbox,
 where ingest records them in the inbound log (the "loop" route), which counts as proof too:
 
-- a copy found (journal folder or inbound log) → the row is marked sent; never sent again;
-- no copy, and a pass over the mailbox that started `journal_grace` after the attempt
-  found none                   → the server never accepted it: the row is sent again;
+- a copy found (journal folder, watched folder or inbound log) → the row is marked sent;
+  never sent again;
+- no copy, and a look that started `journal_grace` after the attempt found none (the
+  sender's own lookup of both folders, or a pass over the mailbox)
+                               → the server never accepted it: the row is sent again;
 - otherwise                    → wait.
+
+The sender looks the copies up itself, on its own schedule: every LOOKUP_EVERY while an
+interrupted send waits (a copy found early settles it early), and at every sweep once a
+send's grace has ended. So a quiet mailbox never delays a send: an interrupted mail goes
+out within `journal_grace` plus one sweep (`send_every`) of its attempt, once its claim
+has run out. The lookup searches the journal folder first, then the watched folder, then
+the inbound log, in that order: a copy ingest moves out of the watched folder is in the
+inbound log before it leaves (ingest commits, then files).
 
 Copies older than JOURNAL_DAYS are deleted: an unknown send is settled within minutes.
 
@@ -46,6 +56,7 @@ from ..store.models import InboundMessage, OutboxMessage, OutboxStatus
 log = logging.getLogger(__name__)
 
 JOURNAL_DETAIL = "journal"
+LOOKUP_EVERY = timedelta(seconds=30)  # while interrupted sends wait inside their grace
 
 
 def journal_address(address: str) -> str:
@@ -78,24 +89,30 @@ def settle_unknown(
     confirmed = released = 0
     copies: set[str] = set()
     answered: set[str] = set()  # the ones `proof` could say something about
+    looked_at: datetime | None = None  # when a journal lookup that worked began
     if (journaled and journal_folder is not None) or proof is not None:
         # Asked before the settling transaction, never inside it: a server round trip (and,
         # for Graph, a token kept in the ledger) must not hold the ledger's write lock.
         with db.transaction() as session:
             waiting = list(
-                session.scalars(
-                    unknown_query(now).with_only_columns(OutboxMessage.message_id).limit(500)
+                session.execute(
+                    unknown_query(now)
+                    .with_only_columns(OutboxMessage.message_id, OutboxMessage.sending_since)
+                    .limit(500)
                 )
             )
         if waiting and proof is not None:
-            for message_id in waiting:
+            for message_id, _ in waiting:
                 found = _ask(proof, message_id)
                 if found is not None:  # None: the server cannot say now; ask next time
                     answered.add(message_id)
                     if found:
                         copies.add(message_id)
-        elif waiting:  # the IMAP connection only when a crash left something to settle
-            copies = journal_folder.copies(waiting)
+        # The IMAP connection only when a crash left something to settle.
+        elif waiting and journal_folder.due(now, [since + grace for _, since in waiting]):
+            found_copies = journal_folder.copies([message_id for message_id, _ in waiting], now)
+            if found_copies is not None:
+                copies, looked_at = found_copies, now
     with db.transaction() as session:
         query = unknown_query(now).limit(500)
         if db.dialect == "postgresql":
@@ -142,7 +159,7 @@ def settle_unknown(
                     row.message_id,
                     extra=fields,
                 )
-            elif journaled and synced_since is not None and synced_since >= attempt + grace:
+            elif journaled and _looked_after(attempt + grace, looked_at, synced_since):
                 released += 1
                 row.last_error = "interrupted send never reached the server (no journal copy)"
                 log.warning(
@@ -157,30 +174,54 @@ def settle_unknown(
     return confirmed, released
 
 
+def _looked_after(
+    moment: datetime, looked_at: datetime | None, synced_since: datetime | None
+) -> bool:
+    """Did a search for copies (the sender's lookup, or a mailbox pass) begin at or after
+    `moment` and find none?"""
+    return any(when is not None and when >= moment for when in (looked_at, synced_since))
+
+
 JOURNAL_DAYS = 2
 
 
 class JournalFolder:
     """The journal folder, opened only when needed: a lookup after a crash, and once a day
     the deletion of old copies. `open_folder` gives a fresh transport/imap.ImapMailbox on
-    it (its own connection: the watcher thread owns the inbox's)."""
+    it (its own connection: the watcher thread owns the inbox's). `also` names folders
+    searched too: the watched folder, where a server without a journal rule delivers."""
 
-    def __init__(self, open_folder: Callable[[], ImapMailbox | None]) -> None:
+    def __init__(
+        self, open_folder: Callable[[], ImapMailbox | None], also: tuple[str, ...] = ()
+    ) -> None:
         self._open = open_folder
+        self.also = also
         self.pruned_on: date | None = None
+        self.looked_at: datetime | None = None
 
-    def copies(self, message_ids: list[str]) -> set[str]:
-        """The Message-IDs that have a copy in the folder; none when it cannot be read."""
+    def due(self, now: datetime, graces_end: list[datetime]) -> bool:
+        """Look now? At every sweep once a grace has ended, else every LOOKUP_EVERY."""
+        return (
+            any(now >= end for end in graces_end)
+            or self.looked_at is None
+            or now - self.looked_at >= LOOKUP_EVERY
+        )
+
+    def copies(self, message_ids: list[str], now: datetime | None = None) -> set[str] | None:
+        """The Message-IDs that have a copy in the folders; None when they cannot be read
+        (or there is no journal folder): nothing can then be concluded from an absence."""
         folder = self._open()
         if folder is None:
-            return set()
+            return None
         try:
-            return folder.message_ids_present(message_ids)
+            found = folder.message_ids_present(message_ids, self.also)
         except TransportError as exc:
             log.warning("journal folder not searched: %s", exc)
-            return set()
+            return None
         finally:
             folder.close()
+        self.looked_at = now
+        return found
 
     def prune(self, today: date) -> None:
         """Delete copies older than JOURNAL_DAYS, at most once a day."""

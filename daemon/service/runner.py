@@ -31,12 +31,14 @@ from ..app import App
 from ..clock import Clock
 from ..config import Settings, load_settings
 from ..errors import CollabdError
+from ..inbound.faults import environmental
 from ..inbound.ingest import IngestReport, ingest_pass
 from ..inbound.watcher import MailboxWatcher
 from ..mail.send import send_due
 from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_journal
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
+from .alarm import AdminAlarm
 from .locks import MailboxLock
 from .notify import Notifier, watchdog_interval
 
@@ -92,6 +94,13 @@ class WatchThread:
     synced: int = 0  # passes finished
     last_sync_at: datetime | None = None  # start of the last finished pass
     wake: threading.Event | None = None  # set after a pass: answers to send
+    watcher: MailboxWatcher | None = None
+    maildir_fault: str = ""  # the maildir poll's last fault of the machine
+
+    @property
+    def fault(self) -> str:
+        """What keeps mail from being applied now ("" when nothing)."""
+        return self.watcher.fault if self.watcher is not None else self.maildir_fault
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="collabd-watch", daemon=True)
@@ -120,15 +129,17 @@ class WatchThread:
         while not self.stop.is_set():
             try:
                 if isinstance(incoming, ImapMailbox | GraphMailbox):
-                    MailboxWatcher(
+                    self.watcher = MailboxWatcher(
                         self.app,
                         mailbox,  # type: ignore[arg-type]
                         self.stop,
                         after_pass=lambda report: self._after_pass(mailbox, report),
                         idle_seconds=WATCH_IDLE_SECONDS,
-                    ).run()
+                    )
+                    self.watcher.run()
                 else:  # a maildir: poll
                     report = ingest_pass(self.app, mailbox, full=True)  # type: ignore[arg-type]
+                    self.maildir_fault = report.fault
                     self._after_pass(mailbox, report)
                     self.stop.wait(MAILDIR_POLL_SECONDS)
                 failures = 0
@@ -180,6 +191,8 @@ class Service:
         self.last_send = 0.0
         self.last_ping = 0.0
         self.status_text = "starting"
+        self.loop_fault = ""  # a fault of the machine the main loop itself met
+        self.alarm = AdminAlarm()
         self.scheduler = schedule.Scheduler()
 
     # --- signals ----------------------------------------------------------------------------
@@ -225,7 +238,9 @@ class Service:
         replicas.register(self.app.db, self.replica_id, self.clock.now())
         self.lock = MailboxLock(self.app.db, self.app.transport.incoming.name)
         settings, db = self.settings, self.app.db
-        self.journal_folder = journal.JournalFolder(lambda: open_journal(settings, db))
+        self.journal_folder = journal.JournalFolder(
+            lambda: open_journal(settings, db), also=(settings.mail.imap.folder,)
+        )
         self.scheduler.clear()
         every = self.settings.service.tick_every.as_timedelta().total_seconds()
         self.scheduler.every(every).seconds.do(self._job, "tick", self._tick)
@@ -245,12 +260,16 @@ class Service:
                 self._job("tick", self._tick)
             self.scheduler.run_pending()
             self._send()
+            self.loop_fault = ""
+            self._note_faults()
             self._heartbeat()
             self.unexpected_failures = 0
         except (SQLAlchemyError, TransportError, OSError) as exc:
             # The ledger or a server is away: nothing is lost, the next iteration retries.
-            self._set_status(f"degraded: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-            log.warning("main loop: %s: %s", type(exc).__name__, str(exc).splitlines()[0])
+            first_line = (str(exc).splitlines() or [""])[0]
+            self.loop_fault = environmental(exc) or f"{type(exc).__name__}: {first_line}"
+            self._note_faults()
+            log.warning("main loop: %s: %s", type(exc).__name__, first_line)
             self.stopping.wait(1.0)
         except Exception:
             self.unexpected_failures += 1
@@ -407,8 +426,22 @@ class Service:
             values["watching"] = None
         replicas.beat(self.app.db, self.replica_id, self.clock.now(), **values)
         self.last_beat = time.monotonic()
-        if self.ready and not self.status_text.startswith("ready"):
+        if self.ready and not self.status_text.startswith(("ready", "critical")):
             self._set_status("ready")
+
+    def _note_faults(self) -> None:
+        """A fault of the machine (the watcher's or the loop's own) makes the status
+        critical, naming it, and tells the admins once per episode (service/alarm.py)."""
+        assert self.app is not None
+        fault = self.loop_fault or (self.watch.fault if self.watch is not None else "")
+        if fault:
+            self.alarm.raised(self.app, fault, self.clock.now())
+            since = self.alarm.since or self.clock.now()
+            local = since.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+            self._set_status(f"critical: {fault} (since {local}); incoming mail waits")
+        elif self.alarm.fault:
+            self.alarm.cleared()
+            self._set_status("ready" if self.ready else "starting")
 
     def _set_status(self, text: str) -> None:
         if text != self.status_text:

@@ -8,6 +8,8 @@ the folder a mail sits in: handled mail is moved out of the watched folder after
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import ssl
 import threading
 import time
@@ -22,6 +24,22 @@ from .base import IncomingMail, Outcome, TemporaryFailure
 from .bearer import bearer_sign_in
 
 FETCH_BATCH = 200
+
+
+class ConnectionClosed(OSError):
+    """The server ended the IMAP session (BYE, or end of stream) while collabd waited."""
+
+
+def _reads_eof(sock: socket.socket) -> bool:
+    """True when the connection's socket is at end of stream (the server closed it). Peeks
+    at the TCP socket under any TLS layer, without consuming a byte."""
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:  # nothing to read yet: alive
+        return False
+    except OSError:  # reset, or already closed
+        return True
 
 
 class ImapMailbox:
@@ -171,9 +189,18 @@ class ImapMailbox:
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline and not (stop and stop.is_set()):
                     wait = max(0.05, min(poll, deadline - time.monotonic()))
-                    for response in client.idle_check(timeout=wait):
+                    started = time.monotonic()
+                    responses = client.idle_check(timeout=wait)
+                    for response in responses:
                         if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
                             return True
+                        if response and response[0] == b"BYE":
+                            raise ConnectionClosed(f"the server said BYE: {response[1:]!r}")
+                    # idle_check swallows an EOF and returns nothing at once, for ever:
+                    # an early empty answer on a socket that reads EOF is a dead connection.
+                    early = time.monotonic() - started < wait / 2
+                    if not responses and early and _reads_eof(client.socket()):
+                        raise ConnectionClosed("the server closed the connection")
                 return False
             finally:
                 client.idle_done()
@@ -207,16 +234,19 @@ class ImapMailbox:
             ) from exc
 
     # --- the journal folder (an ImapMailbox opened on it: see open_journal) ---------------
-    def message_ids_present(self, message_ids: list[str]) -> set[str]:
-        """Which of these Message-IDs a mail in this folder carries (one SEARCH each: only
-        sends a crash interrupted are looked up)."""
+    def message_ids_present(self, message_ids: list[str], also: tuple[str, ...] = ()) -> set[str]:
+        """Which of these Message-IDs a mail in this folder (or in the folders `also`
+        names) carries: one SEARCH each, only sends a crash interrupted are looked up."""
         client = self.client()
+        found: set[str] = set()
         try:
-            client.select_folder(self.folder, readonly=True)
-            return {m for m in message_ids if client.search(["HEADER", "Message-ID", m])}
+            for folder in (self.folder, *also):
+                client.select_folder(self.server_name(folder), readonly=True)
+                found |= {m for m in message_ids if client.search(["HEADER", "Message-ID", m])}
         except (OSError, IMAPClientError) as exc:
             self._drop()
             raise TemporaryFailure(f"searching {self.name} failed: {exc}") from exc
+        return found
 
     def delete_before(self, day: date) -> int:
         """Delete the mails that arrived before `day`; returns how many."""

@@ -1,0 +1,125 @@
+"""Telling the admins that a fault of the machine has stopped collabd's work.
+
+One mail per episode (a fault that starts, lasts, and ends with the next good pass) to each
+address in `[daemon] admins`, and at most one an hour whatever the faults do. It does not go
+through the outbox: the outbox lives in the ledger, which may be the very thing that is
+failing. It goes straight to the SMTP server, on a connection of its own, from a thread of
+its own (the main loop must not wait on it). When the mail server itself is the fault, the
+mail cannot go: the log line and `collabd status` are then what tell.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from ..app import App
+from ..mail.compose import compose
+from ..mail.transport import Envelope, open_transport
+from ..store.models import Locale, Person
+
+log = logging.getLogger(__name__)
+
+KIND = "service_fault"
+MAIL_AFTER_SECONDS = 10  # a fault gone within this (a blip: one killed session) is not mailed
+MAIL_EVERY_SECONDS = 3600  # at most one mail an hour, however the faults come and go
+
+
+class AdminAlarm:
+    def __init__(self) -> None:
+        self.fault = ""  # the fault of the current episode ("" between episodes)
+        self.since: datetime | None = None
+        self.started = 0.0  # monotonic start of the episode
+        self.told = False  # this episode has been dealt with (mailed, or not to be)
+        self.last_mail = float("-inf")  # monotonic time of the last mail
+        self.thread: threading.Thread | None = None
+
+    def raised(self, app: App, fault: str, now: datetime) -> None:
+        """A fault is present. Once it has lasted MAIL_AFTER_SECONDS, the admins are told,
+        once in the episode."""
+        if not self.fault:
+            self.fault, self.since, self.started, self.told = fault, now, time.monotonic(), False
+            log.error("fault: %s: work stopped until it ends", fault)
+        if self.told or time.monotonic() - self.started < MAIL_AFTER_SECONDS:
+            return
+        self.told = True
+        admins = app.settings.daemon.admins
+        if not admins:
+            return
+        if time.monotonic() - self.last_mail < MAIL_EVERY_SECONDS:
+            log.warning("fault: the admins were mailed less than an hour ago; not again")
+            return
+        self.last_mail = time.monotonic()
+        self.thread = threading.Thread(
+            target=_mail_admins,
+            args=(app, list(admins), self.fault, self.since),
+            name="collabd-alarm",
+            daemon=True,
+        )
+        self.thread.start()
+
+    def cleared(self) -> None:
+        """The work went through again: the episode is over."""
+        if self.fault:
+            log.warning("fault ended: %s", self.fault)
+        self.fault, self.since = "", None
+
+
+def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None:
+    outgoing = None
+    try:
+        db = app.db if app.settings.mail.oauth.provider else None  # OAuth tokens live there
+        outgoing = open_transport(app.settings, db).outgoing
+        host = socket.gethostname()
+        for address in admins:
+            person = _person(app, address)
+            mail = app.renderer.render(
+                KIND,
+                person.locale,
+                recipient=person,
+                fault=fault,
+                headline=_headline(fault),
+                since=now,
+                host=host,
+            )
+            message_id = f"<fault.{int(now.timestamp())}.{address}@{host}>"
+            raw = compose(
+                mail,
+                sender_name=app.settings.mail.display_name,
+                sender_address=app.settings.mail.address,
+                to=[(person.name, person.email)],
+                message_id=message_id,
+                date=now,
+                kind=KIND,
+            )
+            outgoing.send(Envelope(app.settings.mail.address, [address], raw, message_id))
+            log.warning("fault: told %s", address)
+    except Exception as exc:  # the mail server may be the fault itself
+        log.error("fault: could not mail the admins: %s: %s", type(exc).__name__, exc)
+    finally:
+        if outgoing is not None:
+            outgoing.close()
+
+
+def _headline(fault: str) -> str:
+    """The kind of fault, for a subject: "disk full (ENOSPC) at /var/…" → "disk full (ENOSPC)"."""
+    return fault.split(" at /", 1)[0].split(": ", 1)[0]
+
+
+def _person(app: App, address: str) -> Person:
+    """The admin from the people list (name, language) when the ledger answers; else an
+    address in the default language."""
+    try:
+        with app.db.transaction() as session:
+            found = session.scalar(select(Person).where(func.lower(Person.email) == address))
+            if found is not None:
+                session.expunge(found)
+                return found
+    except Exception:  # the ledger may be the fault
+        pass
+    return Person(id=0, name=address.partition("@")[0], email=address, locale=Locale.ZH_CN)
