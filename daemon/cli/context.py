@@ -11,7 +11,9 @@ from pathlib import Path
 from ..app import App
 from ..clock import Clock
 from ..config import Settings
+from ..errors import CollabdError, ConfigError, UsageError
 from ..ledger.history import Origin
+from ..ledger.people import find_person
 
 
 @dataclass
@@ -20,6 +22,7 @@ class Context:
     config_path: Path | None
     argv: list[str]
     clock: Clock = field(default_factory=Clock)
+    operator: str | None = None  # --as
 
     @cached_property
     def app(self) -> App:
@@ -27,12 +30,42 @@ class Context:
 
     @cached_property
     def origin(self) -> Origin:
-        """History rows written by this command name it, and the OS user who ran it."""
+        """History rows written by this command name it and who ran it: the person of
+        `--as`, `[cli] operator` or `[cli] operators` (refused if the ledger does not know
+        them), else the OS user."""
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = "unknown"
-        return Origin.cli(_without_locations(self.argv), user)
+        command = _without_locations(self.argv)
+        operator, key = self._operator(user)
+        if not operator:
+            return Origin.cli(command, user)
+        with self.app.db.transaction() as session:
+            try:
+                person = find_person(session, operator)
+            except CollabdError as exc:
+                if key == "--as":
+                    raise UsageError(f"--as {operator}: {exc}; nothing was changed") from None
+                raise ConfigError(
+                    f"{self.config_path or 'defaults'}: [cli] {key} = {operator!r}: {exc}"
+                ) from None
+        return Origin.cli(command, user, person)
+
+    @property
+    def names_operator(self) -> bool:
+        """Does `--as` or the config name the person this command acts as?"""
+        cli = self.settings.cli
+        return bool(self.operator or cli.operator or cli.operators)
+
+    def _operator(self, user: str) -> tuple[str, str]:
+        """The person named for this command and where they were named."""
+        if self.operator:
+            return self.operator, "--as"
+        cli = self.settings.cli
+        if user in cli.operators:
+            return cli.operators[user], f"operators.{user}"
+        return cli.operator, "operator"
 
     def local(self, instant: datetime) -> str:
         """An instant as the admin reads it: configured timezone, to the minute."""

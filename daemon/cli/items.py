@@ -1,4 +1,4 @@
-"""`collabd items add|list|show|update`."""
+"""`collabd items add|list|show|update|edit|cancel`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date
 
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
+from ..ledger.edits import ItemEdit, cancel_item, edit_item
 from ..ledger.items import (
     ItemChange,
     ItemFilter,
@@ -128,6 +129,48 @@ def register(commands: argparse._SubParsersAction) -> None:
     upd.add_argument("--note")
     upd.add_argument("--json", action="store_true")
     upd.set_defaults(handler=items_update)
+
+    edit = sub.add_parser(
+        "edit",
+        help="change an item after the start: owner (转交), task, criteria, deadline …",
+        description="Change what an item is, who owns it or what it waits for. A new owner, "
+        "the old one and the coordinator are told; other changes reach the owner. Every "
+        "change is recorded with who made it (--as) and why (--reason).",
+    )
+    edit.add_argument("ref", help="CODE#N, or N with --collab")
+    edit.add_argument("--collab", metavar="CODE")
+    edit.add_argument("--owner", help="new 负责人: name, mail address or department")
+    edit.add_argument(
+        "--collaborator",
+        action="append",
+        help="协作人 (replaces the list; repeatable; --collaborator '' clears it)",
+    )
+    edit.add_argument("--task", help="任务描述")
+    edit.add_argument("--criteria", help="完成标准")
+    edit.add_argument("--receiver", help="who accepts the result")
+    edit.add_argument("--priority", type=_priority)
+    edit.add_argument("--deadline", type=_date, help="截止日期 YYYY-MM-DD (needs --reason)")
+    edit.add_argument("--support", help="所需支持")
+    edit.add_argument(
+        "--depends-on",
+        action="append",
+        type=int,
+        metavar="N",
+        help="an item this one waits for (replaces the list; repeatable; 0 clears it)",
+    )
+    edit.add_argument("--reason", default="", help="why; recorded in the history")
+    edit.add_argument("--json", action="store_true")
+    edit.set_defaults(handler=items_edit)
+
+    cancel = sub.add_parser(
+        "cancel",
+        help="call an item off (取消): no more chasing, kept in the ledger as cancelled",
+    )
+    cancel.add_argument("ref", help="CODE#N, or N with --collab")
+    cancel.add_argument("--collab", metavar="CODE")
+    cancel.add_argument("--reason", required=True, help="why it is called off (told to the owner)")
+    cancel.add_argument("--json", action="store_true")
+    cancel.set_defaults(handler=items_cancel)
 
 
 def items_add(context: Context, args: argparse.Namespace) -> int:
@@ -300,3 +343,91 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
     else:
         print(f"{view['ref']}: nothing changed")
     return 0
+
+
+def items_edit(context: Context, args: argparse.Namespace) -> int:
+    if args.deadline is not None and not args.reason.strip():
+        raise UsageError('a new deadline needs a reason: add --reason "…"')
+    app = context.app
+    origin = context.origin
+    with app.db.transaction() as session:
+        item = find_item(session, args.ref, args.collab)
+        collab = item.collaboration
+
+        def person(ref: str | None):
+            return find_person(session, ref, collab) if ref else None
+
+        edit = ItemEdit(
+            owner=person(args.owner),
+            collaborators=(
+                tuple(person(ref) for ref in args.collaborator if ref.strip())
+                if args.collaborator is not None
+                else None
+            ),
+            description=args.task,
+            done_criteria=args.criteria,
+            receiver=person(args.receiver),
+            priority=args.priority,
+            deadline=args.deadline,
+            support_needed=args.support,
+            depends_on=(
+                tuple(n for n in args.depends_on if n) if args.depends_on is not None else None
+            ),
+            reason=args.reason.strip(),
+        )
+        if edit.is_empty():
+            raise UsageError(
+                "nothing to change: give --owner, --collaborator, --task, --criteria, "
+                "--receiver, --priority, --deadline, --support or --depends-on"
+            )
+        changes = edit_item(session, app, item, edit, origin)
+        from ..announce.changes import item_changed as notify_item_changed  # mail templates
+
+        notify_item_changed(session, app, item, changes, origin, edit.reason)
+        view = item_view(item)
+    _print_changes(args, view, changes)
+    return 0
+
+
+def items_cancel(context: Context, args: argparse.Namespace) -> int:
+    app = context.app
+    origin = context.origin
+    with app.db.transaction() as session:
+        item = find_item(session, args.ref, args.collab)
+        done = cancel_item(session, app, item, args.reason, origin)
+        if done:
+            from ..announce.changes import item_cancelled as notify_item_cancelled
+
+            notify_item_cancelled(session, app, item, args.reason.strip(), origin)
+        view = item_view(item)
+    if args.json:
+        emit_json({"item": view, "cancelled": done})
+    elif done:
+        print(f"{view['ref']} cancelled: {args.reason.strip()}; owner and coordinator told")
+    else:
+        print(f"{view['ref']} was already cancelled")
+    return 0
+
+
+def _print_changes(args: argparse.Namespace, view: dict, changes: list) -> None:
+    shown = [(name, _shown(old), _shown(new)) for name, old, new in changes]
+    if args.json:
+        emit_json(
+            {"item": view, "changes": [{"field": f, "old": o, "new": n} for f, o, n in shown]}
+        )
+    elif shown:
+        for name, old, new in shown:
+            print(f"{view['ref']} {name}: {old} → {new}")
+    else:
+        print(f"{view['ref']}: nothing changed")
+
+
+def _shown(value: object) -> object:
+    """A changed value as the command line shows it: people by name, items as #N."""
+    if isinstance(value, list):
+        return ", ".join(str(_shown(v)) if not isinstance(v, int) else f"#{v}" for v in value)
+    if hasattr(value, "email"):
+        return f"{value.name} <{value.email}>"
+    if isinstance(value, date):
+        return value.isoformat()
+    return getattr(value, "value", value)

@@ -14,7 +14,11 @@ from ..errors import CollabdError, ConfigError
 from .commands import COMMANDS
 
 # Options of `collabd` itself that take a value: skipped when looking for the command.
-_VALUED = ("--config", "--data-dir", "--at")
+_VALUED = ("--config", "--data-dir", "--at", "--as")
+
+
+# Commands that change the ledger on a person's behalf: `--as` / `[cli] operator` apply.
+LEDGER_COMMANDS = frozenset({"people", "collab", "items", "meeting", "minutes", "archive"})
 
 
 def wanted_command(argv: list[str]) -> str | None:
@@ -53,6 +57,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         metavar="TIME",
         help="act as if it were this time (ISO 8601; without an offset, in the "
         "configured timezone): for demos, dry runs and tests",
+    )
+    parser.add_argument(
+        "--as",
+        dest="operator",
+        metavar="PERSON",
+        help="record changes as made by this person of the ledger (name or mail address; "
+        "default: [cli] operator, or [cli] operators for your OS user)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -93,7 +104,13 @@ def main(argv: list[str] | None = None) -> int:
                 update={"daemon": settings.daemon.model_copy(update={"data_dir": args.data_dir})}
             )
         clock = FixedClock(parse_instant(args.at, settings.tz)) if args.at else Clock()
-        context = Context(settings=settings, config_path=path, argv=argv, clock=clock)
+        context = Context(
+            settings=settings, config_path=path, argv=argv, clock=clock, operator=args.operator
+        )
+        if args.command in LEDGER_COMMANDS and context.names_operator:
+            # Before the command's own transaction: a refused person changes nothing, and
+            # the lookup never waits on the command's write lock (SQLite).
+            context.origin  # noqa: B018
         return args.handler(context, args) or 0
     except ConfigError as exc:
         print(

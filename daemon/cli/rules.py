@@ -19,10 +19,10 @@ from ..rules.itemrules import item_rules
 from ..rules.tick import run_tick
 from ..rules.workdays import CalendarCoverageError
 from ..store.models import (
+    CLOSED_STATUSES,
     ActionItem,
     Collaboration,
     CollabStatus,
-    ItemStatus,
     Locale,
     Person,
     RuleSchedule,
@@ -191,7 +191,7 @@ def _role_gaps(app, rules) -> list[str]:
     gaps = []
     with app.db.transaction() as session:
         if "owner_head" in used:
-            owners = select(ActionItem.owner_id).where(ActionItem.status != ItemStatus.DONE)
+            owners = select(ActionItem.owner_id).where(ActionItem.status.notin_(CLOSED_STATUSES))
             names = session.scalars(
                 select(Person.name).where(Person.id.in_(owners), Person.head_id.is_(None))
             ).all()

@@ -318,6 +318,16 @@ class ServiceSection(Section):
         return value
 
 
+class CliSection(Section):
+    """Who a command-line change is recorded as (history's "by"), instead of the OS user."""
+
+    # A person of the ledger (name or mail address) every CLI change is made as, unless
+    # `--as` names another one.
+    operator: str = ""
+    # OS user -> person, for a machine several coordinators share: {"lin" = "林晓"}.
+    operators: dict[str, str] = {}
+
+
 class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     store: StoreSection = StoreSection()
@@ -327,6 +337,7 @@ class Settings(Section):
     calendar: CalendarSection = CalendarSection()
     rules: RulesSection = RulesSection()
     service: ServiceSection = ServiceSection()  # `collabd run`
+    cli: CliSection = CliSection()
 
     @property
     def data_dir(self) -> Path:

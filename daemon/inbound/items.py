@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..closing.replies import CHANGING, after_commands
 from ..ledger.history import Origin
-from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
+from ..ledger.items import ArchivedCollaboration, CancelledItem, ItemChange, update_item
 from ..ledger.superseded import newer_changes, record_superseded
 from ..mail.answer import CommandResult
 from ..mail.envelope import Decision, Envelope, ReplyContext
@@ -29,6 +29,7 @@ from ..store.models import (
     OutboxMessage,
     Person,
 )
+from .edits import EDITED, apply_edit_commands
 
 if TYPE_CHECKING:
     from ..app import App
@@ -46,10 +47,13 @@ def apply_item_commands(ctx: ReplyContext) -> Decision:
         ctx.collab,
         ctx.answered,
     )
+    # The coordinator's commands (转交, 截止, 取消, 依赖, 新增): daemon/inbound/edits.py.
+    if ctx.parsed.edits:
+        outcomes += apply_edit_commands(ctx, lambda n: _item(ctx.session, ctx.collab, n))
     # Closing the loop (daemon/closing): files sent with `#N 完成` become deliverables and go
     # to acceptance; `验收 #N 通过/不通过` verdicts are recorded.
     outcomes += after_commands(ctx, outcomes)
-    changed = any(o.kind in ("applied", "delay_requested", *CHANGING) for o in outcomes)
+    changed = any(o.kind in ("applied", "delay_requested", *CHANGING, *EDITED) for o in outcomes)
     if not outcomes:
         outcomes = [CommandResult("nothing_found")]
     if ctx.person is None:
@@ -135,6 +139,9 @@ def _apply_commands(
             changes = update_item(session, app, item, change, origin)
         except ArchivedCollaboration:  # update_item refuses it; say so instead
             outcomes.append(CommandResult("archived", item=number, ref=item))
+            continue
+        except CancelledItem:
+            outcomes.append(CommandResult("item_is_cancelled", item=number, ref=item))
             continue
         kind = (
             "delay_requested"

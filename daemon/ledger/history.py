@@ -15,7 +15,7 @@ from ..store.models import (
 )
 from ..store.origin import Origin
 
-__all__ = ["Origin", "record", "record_changes", "record_on"]
+__all__ = ["Origin", "record", "record_changes", "record_changes_on", "record_on"]
 
 
 def _text(value: object) -> str | None:
@@ -67,12 +67,32 @@ def record_on(
     subject: ActionItem | Meeting | Collaboration,
     *,
     action: str,
-    **fields,
+    field: str | None = None,
+    old: object = None,
+    new: object = None,
+    note: str = "",
 ) -> None:
     """record() for an action item, a meeting or a collaboration: its entity, id and
     collaboration filled in."""
+    record_changes_on(session, origin, at, subject, [(field, old, new)], action=action, note=note)
+
+
+_ENTITIES = {ActionItem: "item", Meeting: "meeting", Collaboration: "collaboration"}
+
+
+def record_changes_on(
+    session: Session,
+    origin: Origin,
+    at: datetime,
+    subject: ActionItem | Meeting | Collaboration,
+    changes: list[tuple[str | None, object, object]],
+    *,
+    action: str = "changed",
+    note: str = "",
+) -> None:
+    """record_changes() for an item, a meeting or a collaboration: one row per field."""
     own = isinstance(subject, Collaboration)
-    record(
+    record_changes(
         session,
         origin,
         at,
@@ -80,11 +100,9 @@ def record_on(
         entity_id=subject.id,
         collaboration_id=subject.id if own else subject.collaboration_id,
         action=action,
-        **fields,
+        changes=changes,
+        note=note,
     )
-
-
-_ENTITIES = {ActionItem: "item", Meeting: "meeting", Collaboration: "collaboration"}
 
 
 def record_changes(

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DataError, NotFound, UsageError
 from ..store.models import (
+    CLOSED_STATUSES,
     ActionItem,
     Collaboration,
     CollabStatus,
@@ -22,14 +23,15 @@ from ..store.models import (
     Person,
     Priority,
 )
-from .history import Origin, record, record_changes
+from .dependencies import refuse_cycles
+from .history import Origin, record, record_changes_on
 from .people import find_department, find_person
 from .specs import ItemSpec
 
 if TYPE_CHECKING:
     from ..app import App
 
-OPEN_STATUSES = tuple(s for s in ItemStatus if s is not ItemStatus.DONE)
+OPEN_STATUSES = tuple(s for s in ItemStatus if s not in CLOSED_STATUSES)
 REF_PATTERN = re.compile(r"^(?P<code>[^#\s]+)#(?P<number>\d+)$")
 
 
@@ -120,6 +122,7 @@ def add_items(
                     f"item of {collaboration.code}"
                 )
             item.depends_on.append(by_number[number])
+    refuse_cycles(session, items)
     return items
 
 
@@ -135,11 +138,23 @@ class ItemChange:
     done_criteria: str | None = None
 
 
+class CancelledItem(DataError):
+    pass
+
+
 def update_item(
-    session: Session, app: App, item: ActionItem, change: ItemChange, origin: Origin
+    session: Session,
+    app: App,
+    item: ActionItem,
+    change: ItemChange,
+    origin: Origin,
+    note: str = "",
 ) -> list[tuple[str, object, object]]:
-    """Apply a change; every field that really changed gets its own history row."""
+    """Apply a change; every field that really changed gets its own history row (with
+    `note`, the reason, when one was given)."""
     ensure_active(item.collaboration)
+    if item.status is ItemStatus.CANCELLED:
+        raise CancelledItem(f"{item.ref} was cancelled; it no longer changes")
     if change.progress is not None and not 0 <= change.progress <= 100:
         raise DataError(f"#{item.number}: progress {change.progress}% is not between 0 and 100")
     wanted = {name: value for name, value in vars(change).items() if value is not None}
@@ -154,16 +169,7 @@ def update_item(
         old = getattr(item, name)
         if old != new:
             changes.append((name, old, new))
-    record_changes(
-        session,
-        origin,
-        now,
-        entity="item",
-        entity_id=item.id,
-        collaboration_id=item.collaboration_id,
-        action="changed",
-        changes=changes,
-    )
+    record_changes_on(session, origin, now, item, changes, note=note)
     if changes:
         values = {name: new for name, _, new in changes}
         values["updated_at"] = now

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..store.models import ActionItem, Collaboration, CollabStatus, ItemStatus, RuleSchedule
+from ..store.models import (
+    CLOSED_STATUSES,
+    ActionItem,
+    Collaboration,
+    CollabStatus,
+    ItemStatus,
+    RuleSchedule,
+)
 from .reasons import reason
 from .recipients import resolve
 
@@ -87,7 +94,10 @@ def run(run: Pass) -> None:
         items = list(
             session.scalars(
                 select(ActionItem)
-                .where(ActionItem.collaboration_id == collab.id)
+                .where(
+                    ActionItem.collaboration_id == collab.id,
+                    ActionItem.status != ItemStatus.CANCELLED,
+                )
                 .options(selectinload(ActionItem.owner))
             )
         )
@@ -137,7 +147,7 @@ def ranked(items: list[ActionItem], today: date, calendar) -> list[dict]:
     green: on track or done."""
     rows = []
     for item in items:
-        open_ = item.status is not ItemStatus.DONE
+        open_ = item.status not in CLOSED_STATUSES
         overdue = open_ and item.deadline is not None and item.deadline < today
         soon = (
             open_

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from ..durations import Duration
-from ..store.models import ActionItem, ItemStatus, Priority, RuleSchedule
+from ..store.models import CLOSED_STATUSES, ActionItem, ItemStatus, Priority, RuleSchedule
 from .base import ItemRule, Occurrence, days_before
 from .config import WEEKDAYS, Escalation
 from .reasons import reason
 
-OPEN = frozenset(s for s in ItemStatus if s is not ItemStatus.DONE)
+OPEN = frozenset(s for s in ItemStatus if s not in CLOSED_STATUSES)
 
 
 class BeforeDeadlineReminder(ItemRule):

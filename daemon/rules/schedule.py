@@ -14,7 +14,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..store.models import ActionItem, HistoryEntry, ItemStatus, RuleCursor, RuleSchedule
+from ..store.models import (
+    CLOSED_STATUSES,
+    ActionItem,
+    HistoryEntry,
+    RuleCursor,
+    RuleSchedule,
+)
 from .base import ItemRule
 
 CURSOR = "history"
@@ -49,7 +55,7 @@ def sync(session: Session, rules: list[ItemRule], now: datetime) -> int:
     top = session.scalar(select(func.max(HistoryEntry.id))) or 0
     if cursor is None:
         changed = list(
-            session.scalars(select(ActionItem.id).where(ActionItem.status != ItemStatus.DONE))
+            session.scalars(select(ActionItem.id).where(ActionItem.status.notin_(CLOSED_STATUSES)))
         )
         session.add(RuleCursor(name=CURSOR, position=top, updated_at=now))
     else:

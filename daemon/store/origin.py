@@ -25,8 +25,10 @@ class Origin:
     written_at: datetime | None = None
 
     @classmethod
-    def cli(cls, argv: list[str], user: str) -> Origin:
-        return cls(SourceKind.CLI, "collabd " + shlex.join(argv), f"cli:{user}")
+    def cli(cls, argv: list[str], user: str, person: Person | None = None) -> Origin:
+        """A command; made as a person of the ledger (`--as`) or, without one, the OS user."""
+        actor = person.email if person is not None else f"cli:{user}"
+        return cls(SourceKind.CLI, "collabd " + shlex.join(argv), actor, person)
 
     @classmethod
     def mail(cls, message_id: str, person: Person, written_at: datetime | None = None) -> Origin:

@@ -12,6 +12,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from .edits import EditCommand
+
 #: The only status values a command can carry.
 STATUSES = ("not_started", "in_progress", "done", "blocked", "needs_support", "delayed")
 
@@ -86,6 +88,9 @@ class ParsedReply:
     acceptance: list[Acceptance] = field(default_factory=list)
     new_text: str = ""
     errors: list[CommandError] = field(default_factory=list)
+    # The coordinator's commands (转交, 截止, 取消, 依赖, 新增; reply/edits.py). Kept out of
+    # to_json, like errors: the fixture corpus's wire shape is the status grammar's.
+    edits: list[EditCommand] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ import email.message
 import logging
 from collections.abc import Iterable
 
-from . import autoreply, decode, grammar, quotes
+from . import autoreply, decode, edits, grammar, quotes
 from .html2text import CUT_MARK, html_to_text
 from .model import ParsedReply
 from .normalize import line_key
@@ -85,7 +85,9 @@ def _parse(raw, sent_lines, today) -> ParsedReply:
     # Year-less dates are relative to when the reply was written; the wall
     # clock is only the last resort when neither Date nor ``today`` is known.
     ref = decode.mail_date(msg) or today or datetime.date.today()
-    found = grammar.parse(new_text, ref)
+    # The coordinator's commands first: their lines never reach the status grammar.
+    changes, rest = edits.parse(new_text, ref)
+    found = grammar.parse(rest, ref)
     return ParsedReply(
         auto_reply=False,
         commands=found.commands,
@@ -93,4 +95,5 @@ def _parse(raw, sent_lines, today) -> ParsedReply:
         acceptance=found.acceptance,
         new_text=new_text,
         errors=found.errors,
+        edits=changes,
     )

@@ -11,6 +11,7 @@ from .closing import (
 )
 from .collaborations import Collaboration, Participant
 from .enums import (
+    CLOSED_STATUSES,
     AttendeeRole,
     CollabStatus,
     Confirmation,
@@ -37,6 +38,7 @@ from .service import ServiceLease, ServiceReplica
 from .signin import OAuthToken
 
 __all__ = [
+    "CLOSED_STATUSES",
     "AcceptanceRequest",
     "ActionItem",
     "AgendaItem",

@@ -16,6 +16,7 @@ class Locale(enum.StrEnum):
 class CollabStatus(enum.StrEnum):
     ACTIVE = "active"
     ARCHIVED = "archived"
+    CANCELLED = "cancelled"  # called off after the start: read-only, archived as cancelled
 
 
 class ParticipantRole(enum.StrEnum):
@@ -39,6 +40,11 @@ class ItemStatus(enum.StrEnum):
     BLOCKED = "blocked"
     NEEDS_SUPPORT = "needs_support"
     DELAYED = "delayed"
+    CANCELLED = "cancelled"  # 取消: no more chasing, kept in the ledger and the archive
+
+
+# Statuses that need nothing more from anyone: the rules chase every other one.
+CLOSED_STATUSES = frozenset({ItemStatus.DONE, ItemStatus.CANCELLED})
 
 
 class MeetingStatus(enum.StrEnum):
@@ -107,6 +113,7 @@ LABELS_ZH = {
     ItemStatus.BLOCKED: "阻塞",
     ItemStatus.NEEDS_SUPPORT: "需支持",
     ItemStatus.DELAYED: "延期",
+    ItemStatus.CANCELLED: "已取消",
     Priority.HIGH: "高",
     Priority.NORMAL: "中",
     Priority.LOW: "低",
@@ -115,6 +122,7 @@ LABELS_ZH = {
     ParticipantRole.OBSERVER: "监督",
     CollabStatus.ACTIVE: "进行中",
     CollabStatus.ARCHIVED: "已归档",
+    CollabStatus.CANCELLED: "已取消",
     Rsvp.NEEDS_ACTION: "未答复",
     Rsvp.ACCEPTED: "接受",
     Rsvp.DECLINED: "拒绝",
@@ -132,6 +140,7 @@ LABELS_EN = {
     ItemStatus.BLOCKED: "blocked",
     ItemStatus.NEEDS_SUPPORT: "needs support",
     ItemStatus.DELAYED: "delayed",
+    ItemStatus.CANCELLED: "cancelled",
     Priority.HIGH: "high",
     Priority.NORMAL: "normal",
     Priority.LOW: "low",
@@ -140,6 +149,7 @@ LABELS_EN = {
     ParticipantRole.OBSERVER: "observer",
     CollabStatus.ACTIVE: "active",
     CollabStatus.ARCHIVED: "archived",
+    CollabStatus.CANCELLED: "cancelled",
     Rsvp.NEEDS_ACTION: "no answer",
     Rsvp.ACCEPTED: "accepted",
     Rsvp.DECLINED: "declined",

@@ -1,0 +1,197 @@
+"""Changing items after the start from the command line: 转交, edits with a reason,
+取消, dependencies (with cycles refused), and who did it (`--as`, `[cli] operator`)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from daemon.store.models import HistoryEntry, OutboxMessage, OutboxStatus
+
+
+def mails(app, kind: str) -> list[OutboxMessage]:
+    with app.db.transaction() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+            )
+        )
+
+
+def history(app, field: str | None = None, action: str | None = None) -> list[HistoryEntry]:
+    with app.db.transaction() as session:
+        query = select(HistoryEntry).where(HistoryEntry.entity == "item")
+        if field:
+            query = query.where(HistoryEntry.field == field)
+        if action:
+            query = query.where(HistoryEntry.action == action)
+        return list(session.scalars(query.order_by(HistoryEntry.id)))
+
+
+def test_reassignment_tells_old_and_new_owner_and_coordinator_and_keeps_history(app, demo_ledger):
+    cli = demo_ledger
+    out = cli.ok(
+        "--as", "陈静", "items", "edit", "v2-launch#3", "--owner", "王强", "--reason", "赵敏休假"
+    )
+    assert "owner: 赵敏 <zhao.min@example.com> → 王强 <wang.qiang@example.com>" in out
+    shown = json.loads(cli.ok("items", "show", "v2-launch#3", "--json"))
+    assert shown["owner_name"] == "王强"
+    assert shown["department"] == "销售部"
+    (row,) = history(app, field="owner")
+    assert (row.old_value, row.new_value) == (
+        "赵敏 <zhao.min@example.com>",
+        "王强 <wang.qiang@example.com>",
+    )
+    assert (row.actor, row.note) == ("chen.jing@example.com", "赵敏休假")
+    assert "--as '陈静' items edit" in row.source
+    told = {m.recipients: m for m in mails(app, "item_reassigned")}
+    # the coordinator made the change herself: only the two owners hear of it
+    assert set(told) == {"zhao.min@example.com", "wang.qiang@example.com"}
+    new = told["wang.qiang@example.com"].raw.decode()
+    assert "#3" in told["wang.qiang@example.com"].subject
+
+    # someone else hands it back: now the coordinator hears of it too
+    cli.ok("--as", "张伟", "items", "edit", "v2-launch#3", "--owner", "zhao.min@example.com")
+    assert {m.recipients for m in mails(app, "item_reassigned")} >= {"chen.jing@example.com"}
+    assert new  # the first mail stays as it was sent
+
+
+def test_pending_reminders_of_the_old_owner_are_withdrawn(app, demo_ledger):
+    from daemon.store.models import ActionItem
+
+    with app.db.transaction() as session:
+        item = session.scalar(select(ActionItem).where(ActionItem.number == 3))
+        session.add(
+            OutboxMessage(
+                dedupe_key="test-reminder",
+                message_id="<r@x>",
+                kind="reminder",
+                sender="collabd@example.com",
+                recipients="zhao.min@example.com",
+                subject="提醒",
+                raw=b"x",
+                collaboration_id=item.collaboration_id,
+                item_id=item.id,
+                status=OutboxStatus.PENDING,
+                not_before=item.created_at,
+                created_at=item.created_at,
+                attempts=0,
+                last_error="",
+            )
+        )
+    demo_ledger.ok("items", "edit", "v2-launch#3", "--owner", "王强")
+    (reminder,) = mails(app, "reminder")
+    assert reminder.status is OutboxStatus.CANCELLED
+
+
+def test_edit_fields_are_each_recorded_and_the_owner_is_told(app, demo_ledger):
+    cli = demo_ledger
+    out = cli.ok(
+        "--as",
+        "chen.jing@example.com",
+        "items",
+        "edit",
+        "v2-launch#1",
+        "--task",
+        "输出需求文档V2.1",
+        "--criteria",
+        "研发评审通过",
+        "--priority",
+        "low",
+        "--deadline",
+        "2026-12-11",
+        "--reason",
+        "评审会推迟",
+        "--support",
+        "设计稿",
+        "--receiver",
+        "张伟",
+        "--collaborator",
+        "Emily Chen",
+    )
+    for field in (
+        "description",
+        "done_criteria",
+        "priority",
+        "deadline",
+        "support_needed",
+        "receiver",
+        "collaborators",
+    ):
+        assert f"v2-launch#1 {field}:" in out
+    deadline = history(app, field="deadline")[-1]
+    assert (deadline.old_value, deadline.new_value, deadline.note) == (
+        "2026-12-04",
+        "2026-12-11",
+        "评审会推迟",
+    )
+    (edited,) = mails(app, "item_edited")
+    assert edited.recipients == "li.na@example.com"  # the owner (市场部's contact)
+    from email import message_from_bytes, policy
+
+    body = message_from_bytes(edited.raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert "截止日期：2026-12-04 → 2026-12-11" in body
+    assert "原因：评审会推迟" in body
+
+
+def test_a_new_deadline_needs_a_reason_and_an_empty_edit_is_refused(demo_ledger):
+    code, _, err = demo_ledger("items", "edit", "v2-launch#1", "--deadline", "2026-12-11")
+    assert code == 64 and "--reason" in err
+    code, _, err = demo_ledger("items", "edit", "v2-launch#1")
+    assert code == 64 and "nothing to change" in err
+
+
+def test_cancel_stops_chasing_and_keeps_the_item(app, demo_ledger):
+    cli = demo_ledger
+    code, _, err = cli("items", "cancel", "v2-launch#4", "--reason", " ")
+    assert code == 65 and "--reason" in err
+    out = cli.ok("items", "cancel", "v2-launch#4", "--reason", "合并到 #1")
+    assert "cancelled" in out
+    shown = json.loads(cli.ok("items", "show", "v2-launch#4", "--json"))
+    assert shown["status"] == "cancelled"
+    listed = cli.ok("items", "list", "--collab", "v2-launch")
+    assert "cancelled" in listed
+    assert "v2-launch#4" not in cli.ok("items", "list", "--overdue", at="2027-01-10T09:00")
+    told = {m.recipients for m in mails(app, "item_cancelled")}
+    assert told == {"emily.chen@example.com", "chen.jing@example.com"}
+    en = next(m for m in mails(app, "item_cancelled") if m.recipients.startswith("emily"))
+    assert "cancelled" in en.subject
+    # a cancelled item no longer changes
+    code, _, err = cli("items", "update", "v2-launch#4", "--status", "done")
+    assert code == 65 and "cancelled" in err
+    assert "already cancelled" in cli.ok("items", "cancel", "v2-launch#4", "--reason", "x")
+    (row,) = history(app, action="cancelled")
+    assert row.note == "合并到 #1"
+
+
+def test_dependencies_are_set_replaced_and_a_cycle_is_refused(demo_ledger):
+    cli = demo_ledger
+    out = cli.ok("items", "edit", "v2-launch#4", "--depends-on", "2", "--depends-on", "3")
+    assert "depends_on: — → #2, #3" in out or "depends_on:  → #2, #3" in out
+    # #2 waits for #1 already (the collaboration file): #1 waiting for #4 closes a circle
+    code, _, err = cli("items", "edit", "v2-launch#1", "--depends-on", "4")
+    assert code == 65
+    assert "cycle (#1 → #4 → #2 → #1)" in err
+    code, _, err = cli("items", "edit", "v2-launch#1", "--depends-on", "1")
+    assert code == 65 and "not another item" in err
+    cli.ok("items", "edit", "v2-launch#4", "--depends-on", "0")
+    assert json.loads(cli.ok("items", "show", "v2-launch#4", "--json"))["depends_on"] == []
+
+
+def test_cli_changes_name_a_person_or_are_refused(app, demo_ledger, config_file):
+    cli = demo_ledger
+    code, _, err = cli("--as", "无名氏", "items", "update", "v2-launch#1", "--progress", "10")
+    assert code == 64 and "无名氏" in err and "nothing was changed" in err
+    assert json.loads(cli.ok("items", "show", "v2-launch#1", "--json"))["progress"] == 0
+
+    config_file.write_text(config_file.read_text("utf-8") + '\n[cli]\noperator = "陈静"\n', "utf-8")
+    cli.ok("items", "update", "v2-launch#1", "--progress", "20")
+    assert history(app, field="progress")[-1].actor == "chen.jing@example.com"
+    cli.ok("--as", "张伟", "items", "update", "v2-launch#1", "--progress", "30")
+    assert history(app, field="progress")[-1].actor == "zhang.wei@example.com"
+
+    config_file.write_text(config_file.read_text("utf-8").replace('"陈静"', '"Nobody"'), "utf-8")
+    code, _, err = cli("items", "update", "v2-launch#1", "--progress", "40")
+    assert code == 78
+    assert str(config_file) in err and "[cli] operator = 'Nobody'" in err
