@@ -131,7 +131,8 @@ def test_edit_fields_are_each_recorded_and_the_owner_is_told(app, demo_ledger):
     from email import message_from_bytes, policy
 
     body = message_from_bytes(edited.raw, policy=policy.default).get_body(("plain",)).get_content()
-    assert "截止日期：2026-12-04 → 2026-12-11" in body
+    assert "截止日期：2026年12月4日（周五） → 2026年12月11日（周五）" in body
+    assert "优先级：高 → 低" in body
     assert "原因：评审会推迟" in body
 
 

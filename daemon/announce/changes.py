@@ -103,7 +103,7 @@ def item_changed(
                 new_owner=new_owner,
                 reason=reason,
             )
-    others = [(f, _text(o), _text(n)) for f, o, n in changes if f in OWNER_FIELDS]
+    others = [(f, o, n) for f, o, n in changes if f in OWNER_FIELDS]
     if others:
         queued += _tell(
             session,
@@ -133,14 +133,3 @@ def item_cancelled(
         item,
         reason=reason,
     )
-
-
-def _text(value: object) -> str:
-    """A changed value as a mail shows it."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, Person):
-        return value.name
-    if isinstance(value, list):
-        return "、".join(v.name if isinstance(v, Person) else f"#{v}" for v in value)
-    return str(getattr(value, "value", value))

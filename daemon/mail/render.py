@@ -6,6 +6,7 @@ mailing a blank to a person. HTML is autoescaped; plain text is not (it is not m
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -40,6 +41,21 @@ def _item_refs(items: list, locale: str) -> str:
     return ("、" if locale != Locale.EN else ", ").join(f"#{item.number}" for item in items)
 
 
+def _shown(value: object, locale: str) -> str:
+    """A changed value as a mail shows it: enums in words, dates as days, people by name,
+    item numbers as #N, nothing as —."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        sep = "、" if locale != Locale.EN else ", "
+        return sep.join(f"#{v}" if isinstance(v, int) else _shown(v, locale) for v in value)
+    if isinstance(value, enum.Enum):
+        return label(value, locale)
+    if isinstance(value, date):
+        return _format_date(value, locale)
+    return str(getattr(value, "name", value))
+
+
 @cache
 def _environment(autoescape: bool) -> Environment:
     env = Environment(
@@ -55,6 +71,7 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["label"] = lambda value, locale: label(value, locale)
     env.filters["day"] = _format_date
     env.filters["refs"] = _item_refs
+    env.filters["shown"] = _shown
     return env
 
 
