@@ -59,6 +59,11 @@ class App:
             self._memo[key] = build()
         return self._memo[key]
 
+    def remember(self, key: str, value: T) -> T:
+        """Replace what `memo` holds for `key` (rules validated for a SIGHUP reload)."""
+        self._memo[key] = value
+        return value
+
     @cached_property
     def transport(self) -> Transport:
         mail = self.settings.mail

@@ -169,3 +169,40 @@ def test_status_is_critical_when_the_ledger_is_unreachable(tmp_path):
     code, report = status(config)
     assert code == 2 and report["status"] == "critical"
     assert report["checks"][0]["detail"].startswith("the ledger cannot be read")
+
+
+def test_sighup_with_a_broken_rules_file_keeps_the_old_rules_and_status_says_so(small, tmp_path):
+    _work, config = small
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[risk_check]\nbefore_deadline = "2wd"\n', encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + f'\n[rules]\nfile = "{rules}"\n', encoding="utf-8")
+    notify = NotifySocket(tmp_path)
+    daemon = Daemon(config, tmp_path / "daemon.log", notify)
+    with running(daemon):
+        notify.wait_for("READY=1")
+        rules.write_text('[risk_check]\nbefore_deadline = "soon"\n', encoding="utf-8")
+        daemon.signal(signal.SIGHUP)
+        wait_until(lambda: "config reload refused" in daemon.log(), 10, "the refusal logged")
+        refusal = next(line for line in daemon.log().splitlines() if "reload refused" in line)
+        assert f'{rules}:2: risk_check.before_deadline = "soon"' in refusal
+
+        def reload_check():
+            checks = {c["name"]: c for c in status(config)[1]["checks"]}
+            return checks.get("reload")
+
+        wait_until(reload_check, 10, "status showing the refused reload")
+        assert reload_check()["status"] == "warning"
+        assert "risk_check.before_deadline" in reload_check()["detail"]
+        assert "the rules loaded before keep running" in reload_check()["detail"]
+        # Ticks go on with the old rules: no rule failure.
+        checks = {c["name"]: c["status"] for c in status(config)[1]["checks"]}
+        assert checks["rules"] == "ok"
+        # A good edit is loaded on the next SIGHUP, and the warning goes.
+        rules.write_text('[risk_check]\nbefore_deadline = "3wd"\n', encoding="utf-8")
+        daemon.signal(signal.SIGHUP)
+        wait_until(lambda: "rules reloaded from" in daemon.log(), 10, "the rules reloaded")
+        wait_until(lambda: reload_check() is None, 10, "the warning cleared")
+        code, _ = daemon.stop()
+    assert code == 0
+    notify.close()

@@ -61,7 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check-config": (
         "settings_check",
-        "validate the config file and exit (78 when it is wrong)",
+        "validate the config file and the rules file it names (exit 78 when wrong)",
     ),
     "auth": (
         "auth",
@@ -77,7 +77,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "calendar": (
         "rules",
-        "the working-day calendar",
+        "the working-day calendar: explain a date, import the State Council's holiday notice",
     ),
     "run": (
         "service",

@@ -14,10 +14,11 @@ from ..errors import ConfigError, UsageError
 from ..ledger.items import find_item
 from ..mail.send import send_due
 from ..rules.config import ROLES, active_rules
+from ..rules.current import current_rules
 from ..rules.engine import evaluate
 from ..rules.itemrules import item_rules
 from ..rules.tick import run_tick
-from ..rules.workdays import CalendarCoverageError
+from ..rules.workdays import ESTIMATED, CalendarCoverageError, fix_command
 from ..store.models import (
     CLOSED_STATUSES,
     ActionItem,
@@ -27,6 +28,7 @@ from ..store.models import (
     Person,
     RuleSchedule,
 )
+from . import holidays
 from .commands import HELP
 from .context import Context
 from .output import emit_json
@@ -69,6 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     # REMAINDER: "-2wd" starts with a dash but is an offset, not an option (--json may follow)
     explain.add_argument("offset", metavar="±Nwd [--json]", nargs=argparse.REMAINDER)
     explain.set_defaults(handler=explain_command)
+    holidays.register(csub)
 
 
 def _locale_option(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +144,7 @@ def _loop(context: Context, args: argparse.Namespace) -> int:
 
 def check_command(context: Context, args: argparse.Namespace) -> int:
     app = context.app
-    rules = active_rules(app)  # loading validates; problems exit 78 naming file, line, key, value
+    rules = current_rules(app)  # loading validates; problems exit 78 naming file, line, key
     today = app.clock.now().astimezone(rules.zone).date()
     problems: list[str] = []
     # Every working-day rule must be computable for this year and next (or say why not).
@@ -222,6 +225,7 @@ def _item_ids(context: Context, session, ref: str | None) -> list[int] | None:
 def test_command(context: Context, args: argparse.Namespace) -> int:
     app = context.app
     now = app.clock.now()
+    current_rules(app)  # with the imported holiday notices
     session = app.db.sessions()
     try:
         session.begin()
@@ -239,6 +243,7 @@ def simulate_command(context: Context, args: argparse.Namespace) -> int:
     end = parse_instant(args.end, app.settings.tz)
     if end <= start:
         raise UsageError("--to must be after --from")
+    current_rules(app)  # with the imported holiday notices
     session = app.db.sessions()
     decisions = []
     try:
@@ -296,23 +301,35 @@ def explain_command(context: Context, args: argparse.Namespace) -> int:
             f"{' '.join(words)!r} is not a working-day offset; write e.g. -2wd or +3wd"
         )
     n = int(match[1])
-    calendar = active_rules(context.app).calendar
+    calendar = current_rules(context.app).calendar
     try:
         walked = calendar.explain(day, n)
     except CalendarCoverageError as exc:
         raise ConfigError(str(exc)) from None
     result = walked[-1].day
+    estimated = sorted({info.day.year for info in walked if info.estimated})
     if args.json:
         emit_json(
             {
                 "from": day,
                 "offset": n,
                 "result": result,
-                "days": [{"day": i.day, "working": i.working, "reason": i.reason} for i in walked],
+                "estimated": bool(estimated),
+                "days": [
+                    {
+                        "day": i.day,
+                        "working": i.working,
+                        "reason": i.reason,
+                        "estimated": i.estimated,
+                    }
+                    for i in walked
+                ],
             }
         )
         return 0
-    print(f"{day} {n:+d}wd = {result}")
+    print(f"{day} {n:+d}wd = {result}" + (f" ({ESTIMATED} estimated)" if estimated else ""))
     for info in walked:
         print(f"  {info}")
+    for year in estimated:
+        print(f"estimated: no official holiday schedule for {year} yet; run: {fix_command(year)}")
     return 0

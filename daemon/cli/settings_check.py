@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import ENV_VAR
+from ..rules.config import load_rules
 from .commands import HELP
 from .context import Context
 
@@ -13,14 +14,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "check-config",
         help=HELP["check-config"],
-        description="Validate the config (from --config or $COLLABD_CONFIG) and print what "
-        "collabd would use. Errors name the file, the key and the value; exit 78.",
+        description="Validate the config (from --config or $COLLABD_CONFIG) and the rules "
+        "file its [rules] file names, and print what collabd would use. Errors name the "
+        "file, the line, the key and the value; exit 78.",
     )
     parser.set_defaults(handler=check_config)
 
 
 def check_config(context: Context, args: argparse.Namespace) -> int:
     settings = context.settings
+    # The rules file is config too: a broken one is reported here (FILE:LINE: key = value,
+    # exit 78), not by the first tick of a daemon that already started.
+    rules = load_rules(settings.rules.file, settings.tz)
     source = (
         str(context.config_path)
         if context.config_path
@@ -50,6 +55,9 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
     print(f"  timezone:       {settings.daemon.timezone}")
     print(f"  meeting notice: {settings.meetings.min_notice}")
     print(f"  calendar:       {settings.calendar.backend}")
+    print(f'  rules:          {rules.source} (holidays: fallback = "{rules.calendar.fallback}")')
+    if settings.daemon.admins:
+        print(f"  admins:         {', '.join(settings.daemon.admins)}")
     return 0
 
 

@@ -511,3 +511,9 @@ def active_rules(app: App) -> Rules:
     """The rules file named by `[rules] file` (or the embedded defaults), loaded once per App:
     a new App is a config reload."""
     return app.memo("rules", lambda: load_rules(app.settings.rules.file, app.settings.tz))
+
+
+def use_rules(app: App, rules: Rules) -> Rules:
+    """From now on `active_rules(app)` is `rules`: loaded and validated by the caller (the
+    service, at start and on SIGHUP), so a running daemon never reads the file by itself."""
+    return app.remember("rules", rules)

@@ -60,12 +60,31 @@ def evaluate(session: Session, app: App, now: datetime, item_ids=None) -> list[D
     """Decide everything due at `now`; the caller commits (tick) or rolls back (test)."""
     run = Pass(session, app, now, item_ids)
     rules = item_rules(run.rules)
-    sync(session, rules, now)
+    sync(session, rules, now, lambda rule, item, exc: _failed(run, rule.rule_id, item, exc))
     _item_pass(run, rules)
     if run.item_ids is None:  # a whole pass, not a test of some items
         for collaboration_pass in COLLABORATION_PASSES:
-            collaboration_pass(run)
+            name = f"{collaboration_pass.__module__.rpartition('.')[2]}"
+            try:
+                with session.begin_nested():  # a failed pass leaves nothing half-written
+                    collaboration_pass(run)
+            except Exception as exc:  # the other passes, and the item rules' mail, go on
+                log.exception("rules pass %s failed", name)
+                run.note(
+                    name, 0, "error", "", [reason("error", text=f"{type(exc).__name__}: {exc}")]
+                )
     return run.decisions
+
+
+def _failed(run: Pass, rule_id: str, item: ActionItem, exc: Exception) -> None:
+    """One rule could not be evaluated for one item: say which, skip it, go on."""
+    if any(
+        d.status == "error" and (d.rule, d.item_id) == (rule_id, item.id) for d in run.decisions
+    ):
+        return  # planning and firing it failed alike: once is enough
+    log.error("rule %s on item %s failed: %s: %s", rule_id, item.ref, type(exc).__name__, exc)
+    failure = reason("error", text=f"{type(exc).__name__}: {exc}")
+    run.note(rule_id, 0, "error", item.ref, [failure], item.id)
 
 
 def _due_rows(run: Pass, limit: int) -> list[RuleSchedule]:
@@ -97,11 +116,8 @@ def _item_pass(run: Pass, rules: list[ItemRule]) -> None:
             continue
         try:
             firings += _fire(run, rule, item, row)
-        except Exception as exc:
-            log.exception("rule %s on item %s failed", row.rule_id, row.item_id)
-            failure = reason("error", text=f"{type(exc).__name__}: {exc}")
-            run.note(rule.rule_id, 0, "error", item.ref, [failure], item.id)
-            row.next_due_at = None
+        except Exception as exc:  # the row stays due: the next tick tries (and says) again
+            _failed(run, rule.rule_id, item, exc)
     _mail(run, firings)
 
 

@@ -8,7 +8,7 @@ every open item once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -49,7 +49,16 @@ def load_items(session: Session, ids: Iterable[int]) -> dict[int, ActionItem]:
     return found
 
 
-def sync(session: Session, rules: list[ItemRule], now: datetime) -> int:
+# Told about one rule that could not plan one item (a data problem, a calendar gap): the
+# item is skipped for that rule, every other item and rule is still scheduled.
+OnError = Callable[[ItemRule, ActionItem, Exception], None]
+
+
+def _raise(rule: ItemRule, item: ActionItem, exc: Exception) -> None:
+    raise exc
+
+
+def sync(session: Session, rules: list[ItemRule], now: datetime, on_error: OnError = _raise) -> int:
     """Reschedule the items changed since the last tick; returns how many."""
     cursor = session.get(RuleCursor, CURSOR, with_for_update=True)
     top = session.scalar(select(func.max(HistoryEntry.id))) or 0
@@ -74,12 +83,16 @@ def sync(session: Session, rules: list[ItemRule], now: datetime) -> int:
             )
         )
         cursor.position, cursor.updated_at = top, now
-    reschedule(session, rules, load_items(session, changed), now)
+    reschedule(session, rules, load_items(session, changed), now, on_error)
     return len(changed)
 
 
 def reschedule(
-    session: Session, rules: list[ItemRule], items: dict[int, ActionItem], now: datetime
+    session: Session,
+    rules: list[ItemRule],
+    items: dict[int, ActionItem],
+    now: datetime,
+    on_error: OnError = _raise,
 ) -> None:
     if not items:
         return
@@ -91,25 +104,37 @@ def reschedule(
     for item in items.values():
         for rule in rules:
             row = existing.get((rule.rule_id, item.id))
-            upcoming = next_occurrence(rule, item, row)
+            try:
+                upcoming = next_occurrence(rule, item, row)
+            except Exception as exc:
+                on_error(rule, item, exc)
+                # Due now: every tick tries again (and says so) until the cause is fixed.
+                row = row or _new_row(session, rule, item)
+                row.next_due_at, row.updated_at = now, now
+                continue
             if row is None:
                 if upcoming is None:
                     continue
-                row = RuleSchedule(
-                    rule_id=rule.rule_id,
-                    subject=f"item:{item.id}",
-                    item_id=item.id,
-                    episode="",
-                    level=0,
-                    rule_version="",
-                    snapshot="",
-                )
-                session.add(row)
+                row = _new_row(session, rule, item)
             row.next_due_at = upcoming.due if upcoming else None
             if upcoming is None or (row.episode and upcoming.episode != row.episode):
                 # the episode is over: the next one starts from level 1 with the current rule
                 row.episode, row.level, row.rule_version, row.snapshot = "", 0, "", ""
             row.updated_at = now
+
+
+def _new_row(session: Session, rule: ItemRule, item: ActionItem) -> RuleSchedule:
+    row = RuleSchedule(
+        rule_id=rule.rule_id,
+        subject=f"item:{item.id}",
+        item_id=item.id,
+        episode="",
+        level=0,
+        rule_version="",
+        snapshot="",
+    )
+    session.add(row)
+    return row
 
 
 def next_occurrence(rule: ItemRule, item: ActionItem, row: RuleSchedule | None):

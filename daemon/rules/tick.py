@@ -12,6 +12,7 @@ engine (daemon/rules/engine.py) runs first, in its own transaction; then the JOB
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..calendar.reminders import meeting_reminders
 from ..minutes.jobs import request_minutes_of_ended_meetings
-from .config import active_rules
+from .failed_jobs import record_failures
 
 if TYPE_CHECKING:
     from ..app import App
@@ -33,6 +34,11 @@ class TickReport:
     suppressed: list[str] = field(default_factory=list)  # not sent at all, and why
     errors: list[str] = field(default_factory=list)  # a job that failed; the others still ran
     decisions: list = field(default_factory=list)  # the rules engine's Decisions, structured
+    # (job, subject, detail) of each failure, recorded in the ledger for `collabd status`
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+log = logging.getLogger(__name__)
 
 
 # Time-driven jobs besides the rules: each takes (app, now) and returns lines describing
@@ -67,6 +73,12 @@ def _report_failures(app: App, now: datetime) -> list[str]:
     return report_failures(app, now)
 
 
+def _tell_admins_of_estimates(app: App, now: datetime) -> list[str]:
+    from .estimate_notice import tell_admins
+
+    return tell_admins(app, now)
+
+
 JOBS: list[tuple[str, Job]] = [
     ("meeting-reminders", meeting_reminders),  # unanswered invitations, the day's meetings
     ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
@@ -74,6 +86,7 @@ JOBS: list[tuple[str, Job]] = [
     ("ews-calendar-rsvps", _ews_calendar_rsvps),  # answers kept by Exchange
     ("graph-calendar-rsvps", _graph_calendar_rsvps),  # … on Exchange Online
     ("delivery-failures", _report_failures),  # the coordinator hears of undeliverable mail
+    ("calendar-estimate", _tell_admins_of_estimates),  # admins: a year runs on an estimate
 ]
 
 
@@ -83,12 +96,17 @@ def run_tick(app: App, now: datetime | None = None) -> TickReport:
     try:
         _rules(app, now, report)
     except Exception as exc:  # the rules failing never stops the jobs
+        log.exception("rules failed")
         report.errors.append(f"rules: {type(exc).__name__}: {exc}")
+        report.failures.append(("rules", "", f"{type(exc).__name__}: {exc}"))
     for name, job in JOBS:
         try:
             report.queued += job(app, now)
         except Exception as exc:  # one failing job never stops the others
+            log.exception("job %s failed", name)
             report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            report.failures.append((name, "", f"{type(exc).__name__}: {exc}"))
+    record_failures(app, now, report.failures)
     return report
 
 
@@ -96,19 +114,19 @@ _WARNED: set[tuple[str, object]] = set()  # calendar coverage warnings, once a d
 
 
 def _rules(app: App, now: datetime, report: TickReport) -> None:
-    import logging
-
+    from .current import current_rules
     from .engine import evaluate
 
-    today = now.astimezone(active_rules(app).zone).date()
-    for warning in active_rules(app).calendar.coverage_warnings(today):
+    rules = current_rules(app)  # with the holiday notices imported since the last tick
+    today = now.astimezone(rules.zone).date()
+    for warning in rules.calendar.coverage_warnings(today):
         if (warning, today) not in _WARNED:  # e.g. from 15 November: next year is missing
             _WARNED.add((warning, today))
-            logging.getLogger(__name__).warning("%s", warning)
+            log.warning("%s", warning)
 
     with app.db.transaction() as session:
         decisions = evaluate(session, app, now)
-    zone = active_rules(app).zone
+    zone = rules.zone
     report.decisions += decisions
     for decision in decisions:
         line = decision.line(zone)
@@ -118,5 +136,7 @@ def _rules(app: App, now: datetime, report: TickReport) -> None:
             report.deferred.append(line)
         elif decision.status == "error":
             report.errors.append(line)
+            subject = f"{decision.rule} {decision.subject}".strip()
+            report.failures.append(("rules", subject, decision.why))
         elif decision.status in ("suppressed", "stale", "no-recipient", "skipped"):
             report.suppressed.append(line)

@@ -393,6 +393,15 @@ class WorkCalendar:
     def published(self) -> Mapping[date, tuple[bool, str]]:
         return MappingProxyType(self._published)
 
+    @property
+    def published_years(self) -> frozenset[int]:
+        return self._published_years
+
+    @property
+    def estimated_seen(self) -> frozenset[int]:
+        """The years an estimated day was looked at so far: rules ran on an estimate."""
+        return frozenset(day.year for day, info in self._infos.items() if info.estimated)
+
     def _compute_info(self, day: date) -> DayInfo:
         override = self._overrides.get(day)
         if override is not None:

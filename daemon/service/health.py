@@ -16,6 +16,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from ..app import App
+from ..errors import ConfigError
+from ..rules.current import current_rules
+from ..rules.failed_jobs import recent_failures
 from ..rules.workdays import WorkCalendar
 from ..store.models import (
     InboundMessage,
@@ -172,16 +175,51 @@ def assess(app: App) -> Health:
         else:
             health.add("faults", OK, "no replica reports a fault of the machine")
 
+        refused = [r for r in alive if r.rules_problem]
+        if refused:
+            health.add(
+                "reload",
+                WARNING,
+                f"{refused[0].id}: {refused[0].rules_problem}; the rules loaded before keep "
+                "running (fix the file, then reload: systemctl reload collabd)",
+            )
+
     disk_space_check(app, health)
     if app.settings.mail.oauth.provider:
         sign_in_check(app, health)
 
-    warnings = WorkCalendar(app.settings.tz).coverage_warnings(
-        now.astimezone(app.settings.tz).date()
+    _rule_failures(app, health)
+    _calendar(app, health)
+    return health
+
+
+def _rule_failures(app: App, health: Health) -> None:
+    """Any rule or job that failed in the last hour: something nobody is chasing."""
+    failures = recent_failures(app.db, health.now)
+    health.facts["failures_last_hour"] = len(failures)
+    if not failures:
+        health.add("rules", OK, "no rule or job failed in the last hour")
+        return
+    latest = failures[0]
+    what = f"{latest.job} {latest.subject}".strip()
+    health.add(
+        "rules",
+        CRITICAL,
+        f"{len(failures)} failure(s) in the last hour; the latest "
+        f"{_ago(health.now - latest.at)} ago: {what}: {latest.detail}",
     )
+
+
+def _calendar(app: App, health: Health) -> None:
+    """A year without the official holiday schedule: a warning naming the fix."""
+    try:
+        calendar = current_rules(app).calendar
+    except ConfigError as exc:  # the file on disk is broken; the daemon may run older rules
+        health.add("rules file", WARNING, str(exc).replace("\n", "; "))
+        calendar = WorkCalendar(app.settings.tz)
+    warnings = calendar.coverage_warnings(health.now.astimezone(calendar.timezone).date())
     health.facts["calendar_warnings"] = warnings
     health.add("calendar", WARNING if warnings else OK, "; ".join(warnings) or "covered")
-    return health
 
 
 def disk_space_check(app: App, health: Health) -> None:

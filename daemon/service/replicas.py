@@ -19,7 +19,7 @@ def new_replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def register(db: Database, replica_id: str, now: datetime) -> None:
+def register(db: Database, replica_id: str, now: datetime, rules_problem: str = "") -> None:
     """Announce this replica (again, after a config reload)."""
     with db.transaction() as session:
         session.merge(
@@ -31,6 +31,7 @@ def register(db: Database, replica_id: str, now: datetime) -> None:
                 started_at=now,
                 heartbeat_at=now,
                 status="starting",
+                rules_problem=rules_problem,
             )
         )
 

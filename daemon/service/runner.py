@@ -36,6 +36,7 @@ from ..inbound.ingest import IngestReport, ingest_pass
 from ..inbound.watcher import MailboxWatcher
 from ..mail.send import send_due
 from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_journal
+from ..rules.config import Rules, load_rules, use_rules
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
 from .alarm import AdminAlarm
@@ -193,6 +194,8 @@ class Service:
         self.status_text = "starting"
         self.loop_fault = ""  # a fault of the machine the main loop itself met
         self.alarm = AdminAlarm()
+        self.rules: Rules | None = None
+        self.rules_problem = ""  # a refused reload, until a reload loads
         self.scheduler = schedule.Scheduler()
 
     # --- signals ----------------------------------------------------------------------------
@@ -212,6 +215,9 @@ class Service:
 
     # --- life -------------------------------------------------------------------------------
     def run(self) -> int:
+        # The rules file is config: a broken one stops the start (exit 78, FILE:LINE:
+        # key = value), instead of failing every tick of a daemon that looks healthy.
+        self.rules = load_rules(self.settings.rules.file, self.settings.tz)
         self.install_signal_handlers()
         self._open()
         watchdog = watchdog_interval()
@@ -232,10 +238,15 @@ class Service:
         return 0
 
     def _open(self) -> None:
+        if self.rules is None:
+            self.rules = load_rules(self.settings.rules.file, self.settings.tz)
         self.app = App(self.settings, clock=self.clock)
+        use_rules(self.app, self.rules)  # loaded at start or on SIGHUP, never by a tick
         self.app.db  # noqa: B018 - opens (and if empty, creates) the ledger now
         self.app.transport  # noqa: B018 - before the watcher thread can race for it
-        replicas.register(self.app.db, self.replica_id, self.clock.now())
+        replicas.register(
+            self.app.db, self.replica_id, self.clock.now(), rules_problem=self.rules_problem
+        )
         self.lock = MailboxLock(self.app.db, self.app.transport.incoming.name)
         settings, db = self.settings, self.app.db
         self.journal_folder = journal.JournalFolder(
@@ -450,23 +461,29 @@ class Service:
 
     # --- reload and stop ----------------------------------------------------------------------
     def _reload(self) -> None:
-        """SIGHUP: read the config again. Validate first; a bad file changes nothing."""
+        """SIGHUP: read the config and the rules file again. Validate both first; a bad
+        file changes nothing (logged, and shown by `collabd status` until a reload loads)."""
         try:
             new = self.settings_override(load_settings(self.config_path))
+            rules = load_rules(new.rules.file, new.tz)
         except CollabdError as exc:
-            log.error(
-                "config reload refused, still running the old config: %s",
-                str(exc).replace("\n", "; "),
-            )
+            self._reload_refused(str(exc).replace("\n", "; "))
             return
+        self._reload_problem("")
         if new == self.settings:
-            log.info("config reload: nothing changed")
+            if _same_rules(rules, self.rules):
+                log.info("config reload: nothing changed")
+                return
+            assert self.app is not None
+            self.rules = use_rules(self.app, rules)
+            log.info("config reload: rules reloaded from %s", rules.source)
             return
         self.notifier.reloading()
         log.info("config reload: applying %s", self.config_path)
         self._stop_watching()
         self._close_app()
         old, self.settings = self.settings, new
+        old_rules, self.rules = self.rules, rules
         try:
             self._open()
         except Exception as exc:  # e.g. the new database cannot be opened: keep the old
@@ -474,10 +491,26 @@ class Service:
                 "config reload failed, back to the old config: %s: %s", type(exc).__name__, exc
             )
             self._close_app()
-            self.settings = old
+            self.settings, self.rules = old, old_rules
             self._open()
             return
         logging.getLogger().setLevel(new.daemon.log_level.upper())
+
+    def _reload_refused(self, problem: str) -> None:
+        log.error("config reload refused, still running the old config and rules: %s", problem)
+        when = self.clock.now().astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
+        self._reload_problem(f"reload refused at {when}: {problem}")
+
+    def _reload_problem(self, problem: str) -> None:
+        """Record (or clear) a refused reload in this replica's row, for `collabd status`."""
+        if problem == self.rules_problem:
+            return
+        self.rules_problem = problem
+        if self.app is not None:
+            try:
+                replicas.beat(self.app.db, self.replica_id, self.clock.now(), rules_problem=problem)
+            except SQLAlchemyError as exc:  # the log line above still says it
+                log.warning("could not record the reload problem: %s", exc)
 
     def _close_app(self) -> None:
         if self.app is not None:
@@ -502,6 +535,10 @@ class Service:
                 )
             self._close_app()
         log.info("stopped", extra={"replica": self.replica_id})
+
+
+def _same_rules(new: Rules, old: Rules) -> bool:
+    return (new.spec, new.source, new.zone) == (old.spec, old.source, old.zone)
 
 
 def _floor(instant: datetime, every: timedelta) -> datetime:

@@ -33,8 +33,8 @@ from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesRequest
 from .people import Department, Person
-from .rules import DelayRequest, RuleCursor, RuleSchedule
-from .service import ServiceLease, ServiceReplica
+from .rules import DelayRequest, PublishedDay, RuleCursor, RuleSchedule
+from .service import JobFailure, ServiceLease, ServiceReplica
 from .signin import OAuthToken
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "InboundMessage",
     "InboundStatus",
     "ItemStatus",
+    "JobFailure",
     "LateItem",
     "LedgerSecret",
     "Locale",
@@ -74,6 +75,7 @@ __all__ = [
     "ParticipantRole",
     "Person",
     "Priority",
+    "PublishedDay",
     "Retrospective",
     "RetrospectiveAnswer",
     "Rsvp",

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..types import UTCDateTime
@@ -78,3 +88,20 @@ class DelayRequest(Base):
     item: Mapped[ActionItem] = relationship()
     requested_by: Mapped[Person] = relationship(foreign_keys=[requested_by_id])
     decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class PublishedDay(Base):
+    """One day of a State Council holiday notice, imported with `collabd calendar import`.
+
+    In the ledger rather than a file so that every replica, on any machine, counts working
+    days the same way from the next tick on, without a reload. A year's rows are replaced
+    whole by the next import of that year."""
+
+    __tablename__ = "published_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    working: Mapped[bool] = mapped_column(Boolean)  # True: a make-up working day (调休上班)
+    name: Mapped[str] = mapped_column(String(100))  # the holiday, as the notice names it
+    source: Mapped[str] = mapped_column(String(500))  # the file it was imported from
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())

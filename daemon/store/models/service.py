@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..types import UTCDateTime
@@ -34,6 +34,8 @@ class ServiceReplica(Base):
     last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(Text, default="")  # what it is doing, as sd_notify STATUS=
+    # A rules file edit refused on SIGHUP (the old rules keep running); "" once one loads.
+    rules_problem: Mapped[str] = mapped_column(Text, default="")
 
 
 class ServiceLease(Base):
@@ -53,3 +55,20 @@ class ServiceLease(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_by: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class JobFailure(Base):
+    """A rule or time-driven job that failed in a tick, for one subject or as a whole.
+
+    `collabd status` reads the last hour of these: a failing rule is CRITICAL, because an
+    item it cannot evaluate is an item nobody is chasing."""
+
+    __tablename__ = "job_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    job: Mapped[str] = mapped_column(String(100))  # "rules", "meeting-reminders" …
+    subject: Mapped[str] = mapped_column(String(200), default="")  # v2-launch#3 reminder.cadence
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_job_failures_at", "at"),)

@@ -1,0 +1,27 @@
+"""The rules as they stand now: the rules file loaded at start (or on SIGHUP), with the
+holiday notices imported into the ledger since.
+
+The rules file is config and changes only when the daemon is told to reload; an imported
+notice is data, shared by every replica through the ledger, and takes effect at the next
+tick without a reload (a few dozen rows a year, read once per tick).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ledger.published import published_days
+from .config import Rules, active_rules
+
+if TYPE_CHECKING:
+    from ..app import App
+
+
+def current_rules(app: App) -> Rules:
+    rules = active_rules(app)
+    with app.db.transaction() as session:
+        days, years = published_days(session)
+    calendar = rules.calendar
+    if days != dict(calendar.published) or years != calendar.published_years:
+        rules.calendar = calendar.with_published(days, years)
+    return rules
