@@ -113,7 +113,7 @@ def test_spring_festival_2026_makeup_saturdays_are_working_days(cal):
 
 def test_day_reasons_are_in_chinese_and_english(cal):
     assert cal.info(date(2026, 10, 1)) == DayInfo(
-        date(2026, 10, 1), False, "国庆节 National Day (holiday)"
+        date(2026, 10, 1), False, "国庆节 National Day (holiday)", holiday="国庆节"
     )
     assert cal.info(date(2026, 10, 6)).reason == "国庆节 National Day (调休放假 day off in lieu)"
     makeup = cal.info(date(2026, 10, 10))

@@ -137,6 +137,6 @@ def _rules(app: App, now: datetime, report: TickReport) -> None:
         elif decision.status == "error":
             report.errors.append(line)
             subject = f"{decision.rule} {decision.subject}".strip()
-            report.failures.append(("rules", subject, decision.why))
+            report.failures.append(("rules", subject, decision.why("en")))
         elif decision.status in ("suppressed", "stale", "no-recipient", "skipped"):
             report.suppressed.append(line)

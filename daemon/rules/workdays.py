@@ -66,11 +66,6 @@ ESTIMATED = "按预估假期计算"
 ESTIMATED_EN = "estimated holidays: the official schedule is not published yet"
 
 
-def marked(why: str, estimated: bool) -> str:
-    """`why`, saying so when the working days it counted were estimated."""
-    return f"{why} ({ESTIMATED})" if estimated else why
-
-
 def fix_command(year: int) -> str:
     """The one command that replaces `year`'s estimate with the official schedule."""
     return f"collabd calendar import NOTICE.txt --year {year}"
