@@ -196,3 +196,38 @@ def test_cli_changes_name_a_person_or_are_refused(app, demo_ledger, config_file)
     code, _, err = cli("items", "update", "v2-launch#1", "--progress", "40")
     assert code == 78
     assert str(config_file) in err and "[cli] operator = 'Nobody'" in err
+
+
+def test_dependencies_act_ready_once_and_at_risk_once(app, demo_ledger):
+    """#2 (张伟) waits for #1 (李娜) in the demo's collaboration file."""
+    cli = demo_ledger
+    # #1's deadline moved past #2's: #2 is at risk, its owner and the coordinator hear once
+    cli.ok("items", "edit", "v2-launch#1", "--deadline", "2026-12-09", "--reason", "评审推迟")
+    cli.ok("tick", "--no-send", at="2026-11-24T10:00")
+    cli.ok("tick", "--no-send", at="2026-11-25T10:00")
+    risk = mails(app, "dependency_risk")
+    assert sorted(m.recipients for m in risk) == ["chen.jing@example.com", "zhang.wei@example.com"]
+    assert "#2 有风险：前置项 #1 截止晚于本项" in risk[0].subject
+    # #1 done: 张伟 may start #2, told once however often the rules look
+    cli.ok("items", "update", "v2-launch#1", "--status", "done", at="2026-11-26T10:00")
+    cli.ok("tick", "--no-send", at="2026-11-26T10:05")
+    cli.ok("tick", "--no-send", at="2026-11-27T10:05")
+    (ready,) = mails(app, "dependency_ready")
+    assert ready.recipients == "zhang.wei@example.com"
+    assert "#2 可以开始了" in ready.subject
+    assert len(mails(app, "dependency_risk")) == 2  # done is no longer a risk
+
+
+def test_a_late_dependency_makes_the_waiting_item_amber_in_the_digest(app, demo_ledger):
+    from datetime import date
+
+    from daemon.rules.digest import ranked
+    from daemon.rules.workdays import WorkCalendar
+    from daemon.store.models import ActionItem
+
+    with app.db.transaction() as session:
+        items = list(session.scalars(select(ActionItem).order_by(ActionItem.number)))
+        calendar = WorkCalendar(app.settings.tz)
+        rows = {r["item"].number: r["rag"] for r in ranked(items, date(2026, 12, 5), calendar)}
+    assert rows[1] == "red"  # #1 is overdue on 12-05
+    assert rows[2] == "amber"  # #2 is not due yet, but waits for a late #1

@@ -20,6 +20,7 @@ from ..store.models import (
     ItemStatus,
     RuleSchedule,
 )
+from .dependencies import risk_cause
 from .reasons import reason
 from .recipients import resolve
 
@@ -157,7 +158,11 @@ def ranked(items: list[ActionItem], today: date, calendar) -> list[dict]:
         )
         if overdue or item.status in (ItemStatus.BLOCKED, ItemStatus.NEEDS_SUPPORT):
             rag = "red"
-        elif soon or item.status is ItemStatus.DELAYED:
+        elif (
+            soon
+            or item.status is ItemStatus.DELAYED
+            or (open_ and any(risk_cause(item, d, today) for d in item.depends_on))
+        ):
             rag = "amber"
         else:
             rag = "green"

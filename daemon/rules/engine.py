@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.models import ActionItem, CollabStatus, Person, RuleSchedule
-from . import digest, minutes
+from . import dependencies, digest, minutes
 from .base import ItemRule, Occurrence
 from .evaluation import Decision, Pass
 from .explain import explain, role_name
@@ -53,6 +53,7 @@ class Firing:
 COLLABORATION_PASSES: tuple[Callable[[Pass], None], ...] = (
     digest.run,  # the weekly digest to each collaboration's recipients
     minutes.run,  # minutes not submitted, minutes not confirmed
+    dependencies.run,  # what an item waits for is done (start), or late (at risk)
 )
 
 

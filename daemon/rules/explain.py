@@ -155,6 +155,14 @@ SENTENCES = {
         "{due} 的周报错过发送时间太久，不再补发",
         "the digest due {due} was missed by too long and is skipped",
     ),
+    "dependency_done": (
+        "所依赖的行动项已完成",
+        "what it waits for is done",
+    ),
+    "dependency_risk": (
+        "所依赖的 #{item} 可能拖累本项",
+        "#{item}, which it waits for, may hold it up",
+    ),
     "as_role": ("收件人身份：{role}", "sent to {role}"),
     "deferred": ("非工作时间，{until} 发出", "held until {until} (quiet hours)"),
     "duplicate": ("此前已发出，不重复发送", "already sent before, not sent again"),

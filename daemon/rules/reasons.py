@@ -38,6 +38,8 @@ CODES = frozenset(
         "digest_missed",  # due: a digest missed by more than the catch-up window
         "estimated",  # the working days counted were estimated
         "error",  # text: an exception (for the operator)
+        "dependency_done",  # items: what an item waits for is done (rules/dependencies.py)
+        "dependency_risk",  # item, cause: what it waits for is late or due after it
     }
 )
 
