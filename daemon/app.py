@@ -17,6 +17,7 @@ from .mail.render import Renderer
 from .mail.tokens import MailIdentity, ReplyTokens
 from .mail.transport import Transport, open_transport
 from .store import Database
+from .store.private import private_directory
 from .store.secrets import ledger_secret
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ class App:
 
     @cached_property
     def db(self) -> Database:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(self.settings.data_dir)
         database = Database(self.settings.store_url)
         database.ensure_schema()
         # Read shared secrets now, outside any transaction: they are first needed inside a
@@ -45,7 +46,10 @@ class App:
     @cached_property
     def tokens(self) -> ReplyTokens:
         self.db  # noqa: B018 - opening the ledger loads the secret
-        return ReplyTokens(self._reply_secret, self.settings.mail.address)
+        mail = self.settings.mail
+        return ReplyTokens(
+            self._reply_secret, mail.address, mail.reply_token_lifetime.as_timedelta()
+        )
 
     @cached_property
     def identity(self) -> MailIdentity:

@@ -113,16 +113,20 @@ class ImapWorld(World):
         self.app.close()
 
 
+def make_world(request, tmp_path, db_url) -> MaildirWorld | ImapWorld:
+    """The demo's world on `request.param`: "maildir" or "imap" (the real Dovecot)."""
+    if request.param == "maildir":
+        return MaildirWorld(tmp_path, db_url)
+    stack = request.getfixturevalue("mailstack")
+    address = stack.address(f"collabd-{uuid.uuid4().hex[:8]}")
+    return ImapWorld(
+        imap_app(tmp_path, db_url, address, stack.smtp_port, stack.imap_port), stack, tmp_path
+    )
+
+
 @pytest.fixture(params=["maildir", "imap"])
 def world(request, tmp_path, db_url):
-    if request.param == "maildir":
-        made = MaildirWorld(tmp_path, db_url)
-    else:
-        stack = request.getfixturevalue("mailstack")
-        address = stack.address(f"collabd-{uuid.uuid4().hex[:8]}")
-        made = ImapWorld(
-            imap_app(tmp_path, db_url, address, stack.smtp_port, stack.imap_port), stack, tmp_path
-        )
+    made = make_world(request, tmp_path, db_url)
     yield made
     made.close()
 

@@ -223,10 +223,24 @@ def _inbox(app: App) -> mailbox.Maildir:
     return mailbox.Maildir(app.settings.maildir_root / "collabd@example.com", create=True)
 
 
+# What the receiving MTA (OpenDMARC, docs/security.md) adds on top of every mail from outside.
+MTA_PASS = b"Authentication-Results: mx.example.com; spf=pass; dkim=pass; dmarc=pass\r\n"
+
+
 def _drop(app: App, *names: str) -> None:
     inbox = _inbox(app)
     for name in names:
-        inbox.add((FIXTURES / name).read_bytes())
+        inbox.add(MTA_PASS + (FIXTURES / name).read_bytes())
+
+
+@pytest.fixture
+def mta_checked(config_file):
+    """The admin named the MTA: Gmail's calendar answers (Sender: Google Calendar) count
+    once the MTA says their From domain passed DMARC."""
+    text = config_file.read_text("utf-8")
+    config_file.write_text(
+        text.replace("[mail]\n", '[mail]\ntrusted_authserv_id = "mx.example.com"\n'), "utf-8"
+    )
 
 
 def _fixture_meeting(demo_ledger, ledger_app) -> None:
@@ -235,7 +249,9 @@ def _fixture_meeting(demo_ledger, ledger_app) -> None:
         session.execute(update(Meeting).values(uid=FIXTURE_UID))
 
 
-def test_replies_from_outlook_gmail_apple_thunderbird_update_rsvps(demo_ledger, ledger_app):
+def test_replies_from_outlook_gmail_apple_thunderbird_update_rsvps(
+    demo_ledger, ledger_app, mta_checked
+):
     _fixture_meeting(demo_ledger, ledger_app)
     _drop(
         ledger_app,
@@ -450,7 +466,9 @@ def test_untagged_outlook_meeting_links_the_only_collab_or_asks(demo_ledger, led
     assert meeting["collab"] == "v2-launch"
 
 
-def test_reminders_go_to_who_has_not_answered_then_to_everyone_on_the_day(demo_ledger, ledger_app):
+def test_reminders_go_to_who_has_not_answered_then_to_everyone_on_the_day(
+    demo_ledger, ledger_app, mta_checked
+):
     _fixture_meeting(demo_ledger, ledger_app)
     _drop(ledger_app, "outlook_reply_accepted.eml", "gmail_reply_declined.eml")
     demo_ledger.ok("ingest", at="2026-11-23T15:00")

@@ -282,7 +282,7 @@ def test_only_the_recorder_or_host_can_send_minutes_and_bad_lines_go_back(world)
     typed = form_of(body).replace(
         "1. 任务：；负责人：；协作人：；完成标准：；截止日期：；所需支持：；优先级：中\n", bad_rows
     )
-    # Someone else replying in the recorder's thread changes nothing.
+    # Someone else replying in the recorder's thread changes nothing: the mail was not his.
     world.deliver(world.reply(request, typed, world.address("wang.qiang")))
     assert world.ingest().applied == 0
     # The recorder's reply with two bad lines: nothing is published, she gets the lines back.
@@ -292,10 +292,10 @@ def test_only_the_recorder_or_host_can_send_minutes_and_bad_lines_go_back(world)
     with world.app.db.transaction() as session:
         assert session.scalar(select(ActionItem)) is None
         kinds = [row.kind for row in session.scalars(select(OutboxMessage))]
-    assert kinds.count("minutes_problems") == 1 and kinds.count("minutes_answer") == 1
+    assert kinds.count("minutes_problems") == 1 and kinds.count("reply_answer") == 1
     world.send()
     refused = world.received("wang.qiang", "请提交会议纪要")
-    assert "只有会议的记录人或主持人可以提交纪要" in world.body(refused)
+    assert "这封 collabd 邮件是发给另一位同事的" in world.body(refused)
     back = world.body(world.received("chen.jing", in_reply_to=mine["Message-ID"]))
     assert "负责人“王五”不是已知的人员" in back
     assert "无法识别截止日期“下周五”" in back

@@ -567,6 +567,10 @@ def _msg(headers: str, body: str = "hello") -> email.message.Message:
         "Subject: Undeliverable: Reminder",
         "Subject: 系统退信",
         "Subject: =?utf-8?B?6YCA5L+h?=",
+        "Subject: 【自动回复】待办提醒",
+        "Subject: [Auto-Reply] Reminder",
+        "Subject: OOF: Reminder",
+        "Subject: Automatische Antwort: Erinnerung",
     ],
 )
 def test_auto_reply_detected(headers: str) -> None:
@@ -589,6 +593,15 @@ def test_not_auto_reply(headers: str) -> None:
 def test_auto_reply_has_no_commands() -> None:
     result = parse_reply(b"Auto-Submitted: auto-replied\nContent-Type: text/plain\n\n#3 done\n")
     assert result.auto_reply and result.commands == [] and result.minutes is None
+
+
+@pytest.mark.parametrize("subject", ["外出培训回来了", "退回：需求文档", "自动回复: 提醒"])
+def test_a_subject_alone_never_drops_a_real_reply(subject: str) -> None:
+    raw = f"Subject: {subject}\nContent-Type: text/plain; charset=utf-8\n\n#3 完成\n"
+    result = parse_reply(raw.encode(), today=TODAY)
+    assert not result.auto_reply and [c.item for c in result.commands] == [3]
+    robot = f"Subject: {subject}\nContent-Type: text/plain; charset=utf-8\n\n我在休假。\n"
+    assert parse_reply(robot.encode(), today=TODAY).auto_reply
 
 
 def test_multipart_report_is_auto_reply() -> None:

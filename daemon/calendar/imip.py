@@ -27,6 +27,7 @@ class CalendarPerson:
     name: str = ""
     partstat: str = ""  # upper-case PARTSTAT, "" when absent
     role: str = ""
+    sent_by: str = ""  # SENT-BY: the delegate who sent it on this person's behalf (Outlook)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _person(value: object) -> CalendarPerson:
         name=str(params.get("CN", "")).strip().strip('"'),
         partstat=str(params.get("PARTSTAT", "")).strip().upper(),
         role=str(params.get("ROLE", "")).strip().upper(),
+        sent_by=email_of(str(params.get("SENT-BY", "")).strip().strip('"')),
     )
 
 

@@ -14,6 +14,7 @@ from ..store.models import InboundStatus
 from .imip import CalendarError, read_calendar
 from .incoming import METHODS
 from .series import handle_series, is_series
+from .trust import refusal
 
 if TYPE_CHECKING:
     from ..app import App
@@ -30,6 +31,9 @@ def handle_calendar(session: Session, app: App, envelope: Envelope) -> Decision:
     handler = METHODS.get(calendar.method)
     if handler is None:
         return InboundStatus.IGNORED, f"METHOD:{calendar.method} is not something collabd acts on"
+    refused = refusal(session, app, envelope, calendar)
+    if refused:  # logged in the inbound log; nobody is answered
+        return InboundStatus.IGNORED, f"{calendar.method} refused: {refused}"
     if calendar.method in ("REQUEST", "CANCEL") and is_series(session, calendar):
         return handle_series(session, app, envelope, calendar)  # one meeting per occurrence
     event = next((e for e in calendar.events if not e.recurrence_id), calendar.events[0])

@@ -25,6 +25,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record_on
+from ..ledger.permissions import Action, may
+from ..mail.answer import within_rate
 from ..mail.compose import CalendarPart
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -47,6 +49,7 @@ from .views import meeting_view
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..config.schema import PermissionsSection
     from ..mail.envelope import Envelope, ReplyContext
 
 Decision = tuple[InboundStatus, str]
@@ -86,14 +89,17 @@ def _match_attendee(
     """The invited attendee this answer is from, and the PARTSTAT they gave.
 
     The ATTENDEE address is compared case-insensitively with the invite list and the mail
-    must come From that attendee or another invitee; when the ATTENDEE is not on the list
+    must come From that attendee or their SENT-BY delegate; when the ATTENDEE is not on the list
     (an alias), a single ATTENDEE is matched by From."""
     invited = {a.email.lower(): a for a in meeting.attendees}
     for person in event.attendees:
-        # A stranger cannot answer for an attendee; another invitee (a delegate) can.
-        if person.email in invited and (sender == person.email or sender in invited):
+        # Only the attendee answers for themselves, or the delegate their SENT-BY names
+        # (calendar/trust.py made sure that delegate is a known person). Another invitee
+        # no longer can: one invitee's REPLY set another's answer.
+        if person.email in invited and sender in (person.email, person.sent_by):
             return invited[person.email], person.partstat, ""
-    if len(event.attendees) == 1 and sender in invited:
+    alias = len(event.attendees) == 1 and event.attendees[0].email not in invited
+    if alias and sender in invited:  # never someone else's entry on the list
         return (
             invited[sender],
             event.attendees[0].partstat,
@@ -200,6 +206,9 @@ def _tell_coordinator(
     coordinator = meeting.collaboration.coordinator if meeting.collaboration else meeting.host
     if coordinator is None:
         return ""
+    # 200 COUNTER mails made 202 notices: these are limited like every answer to mail.
+    if not within_rate(session, app, "meeting_answer_notice", coordinator, envelope.message_id):
+        return f"; not told the coordinator {coordinator.email} (mail.answers_per_hour)"
     session.flush()
     view = meeting_view(meeting, app.settings.tz)
     answer = next(a for a in view["attendees"] if a["email"] == attendee.email)
@@ -220,9 +229,13 @@ def _tell_coordinator(
 # --- meetings scheduled in Outlook ------------------------------------------------------
 
 
-def _active_collaborations(session: Session, person: Person) -> list[Collaboration]:
+def schedulable_collaborations(
+    session: Session, person: Person, switches: PermissionsSection | None = None
+) -> list[Collaboration]:
+    """The active collaborations whose meetings `person` may schedule (the permission
+    table's SCHEDULE_MEETING row)."""
     involved = select(Participant.collaboration_id).where(Participant.contact_id == person.id)
-    return list(
+    found = list(
         session.scalars(
             select(Collaboration)
             .where(
@@ -236,18 +249,20 @@ def _active_collaborations(session: Session, person: Person) -> list[Collaborati
             .order_by(Collaboration.id)
         )
     )
+    return [c for c in found if may(Action.SCHEDULE_MEETING, person, c, switches)]
 
 
 def link_collaboration(
-    session: Session, texts: list[str], organizer: Person
+    session: Session, texts: list[str], organizer: Person, switches: PermissionsSection | None
 ) -> tuple[Collaboration | None, str]:
-    """A subject tag first, else the organizer's only active collaboration."""
+    """A subject tag first, else the organizer's only active collaboration; only among the
+    collaborations the organizer may schedule in (a tag naming another one is ignored)."""
+    active = schedulable_collaborations(session, organizer, switches)
     for text in texts:
         for code in COLLAB_TAG.findall(text or ""):
-            collab = session.scalar(select(Collaboration).where(Collaboration.code == code))
+            collab = next((c for c in active if c.code == code), None)
             if collab is not None:
                 return collab, f"subject tag [{code}]"
-    active = _active_collaborations(session, organizer)
     if len(active) == 1:
         return active[0], f"the organizer's only active collaboration {active[0].code}"
     return None, f"the organizer has {len(active)} active collaborations"
@@ -319,6 +334,8 @@ def register_request(
     organizer = session.scalar(select(Person).where(Person.email == organizer_email))
     if organizer is None:
         return unknown_organizer(f"meeting {event.summary!r}", organizer_email)
+    if not schedulable_collaborations(session, organizer, app.settings.permissions):
+        return may_not_schedule(organizer_email)
     now = app.clock.now()
     origin = mail_origin(session, envelope)
     end = event.end or event.start + timedelta(hours=1)
@@ -328,7 +345,9 @@ def register_request(
         return _update_from_organizer(
             session, app, envelope, event, meeting, organizer, origin, duration
         )
-    collab, linked_by = link_collaboration(session, [envelope.subject, event.summary], organizer)
+    collab, linked_by = link_collaboration(
+        session, [envelope.subject, event.summary], organizer, app.settings.permissions
+    )
     meeting = outlook_meeting(
         session, app, organizer, collab, now, uid=event.uid, sequence=event.sequence or 0,
         **calendar_fields(event.summary, event.start, duration, event.location, event.url,
@@ -380,7 +399,7 @@ def _update_from_organizer(
     linked = ""
     if meeting.collaboration is None:
         collab, linked_by = link_collaboration(
-            session, [envelope.subject, event.summary], organizer
+            session, [envelope.subject, event.summary], organizer, app.settings.permissions
         )
         if collab is not None:
             meeting.collaboration = collab
@@ -411,6 +430,14 @@ def registered(
     sync_attendees(session, app, meeting, event)
     session.flush()
     record_change(session, origin, app, meeting, "registered", new=what, note=how_linked)
+
+
+def may_not_schedule(email: str) -> Decision:
+    return (
+        InboundStatus.IGNORED,
+        f"REQUEST from {email}: not the coordinator, initiator or a participating "
+        "department's contact of any active collaboration (permissions), so not registered",
+    )
 
 
 def unknown_organizer(what: str, email: str) -> Decision:
@@ -521,7 +548,7 @@ def ask_which_collaboration(
             "meeting": meeting_view(meeting, app.settings.tz),
             "choices": [
                 {"code": c.code, "theme": c.theme}
-                for c in _active_collaborations(session, organizer)
+                for c in schedulable_collaborations(session, organizer, app.settings.permissions)
             ],
         },
         meeting_id=meeting.id,
@@ -572,12 +599,8 @@ def link_from_reply(ctx: ReplyContext) -> Decision:
         return InboundStatus.IGNORED, "only the meeting's organizer says where it belongs"
     if meeting.collaboration is not None:
         return InboundStatus.IGNORED, f"meeting {meeting.id} is already linked"
-    codes = {
-        c.code.lower(): c
-        for c in ctx.session.scalars(
-            select(Collaboration).where(Collaboration.status == CollabStatus.ACTIVE)
-        )
-    }
+    allowed = schedulable_collaborations(ctx.session, ctx.person, ctx.app.settings.permissions)
+    codes = {c.code.lower(): c for c in allowed}
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9._-]*", ctx.parsed.new_text)
     found = [codes[w.lower()] for w in words if w.lower() in codes]
     if not found:

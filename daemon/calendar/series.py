@@ -40,9 +40,11 @@ from .incoming import (
     calendar_fields,
     link_collaboration,
     mail_origin,
+    may_not_schedule,
     outlook_meeting,
     record_change,
     registered,
+    schedulable_collaborations,
     sync_attendees,
     unknown_organizer,
 )
@@ -80,8 +82,12 @@ def is_series(session: Session, calendar: CalendarMail) -> bool:
 def occurrences(source: Calendar, uid: str, zone: tzinfo, now: datetime) -> list[Occurrence]:
     """The series' occurrences from now to HORIZON, exceptions and EXDATEs applied
     (recurring-ical-events does RFC 5545's expansion)."""
-    found = []
-    for component in recurring_ical_events.of(source).between(now, now + HORIZON):
+    found: list[Occurrence] = []
+    # Lazily, in time order: a series is read up to HORIZON or MAX_OCCURRENCES, whichever
+    # comes first, never expanded whole (`between` built every occurrence of the year).
+    for component in recurring_ical_events.of(source).after(now):
+        if len(found) >= MAX_OCCURRENCES:
+            break
         if str(component.get("UID", "")) != uid:
             continue
         if str(component.get("STATUS", "")).upper() == "CANCELLED":
@@ -89,6 +95,8 @@ def occurrences(source: Calendar, uid: str, zone: tzinfo, now: datetime) -> list
         start = instant(component, "DTSTART", zone)
         if start is None:
             continue
+        if start > now + HORIZON:
+            break
         end = instant(component, "DTEND", zone) or start + timedelta(hours=1)
         found.append(
             Occurrence(
@@ -132,6 +140,8 @@ def handle_series(
     organizer = session.scalar(select(Person).where(Person.email == organizer_email))
     if organizer is None:
         return unknown_organizer(f"series {some.summary!r}", organizer_email)
+    if not rows and not schedulable_collaborations(session, organizer, app.settings.permissions):
+        return may_not_schedule(organizer_email)
     if master is None:
         return _change_occurrences(session, app, envelope, calendar, rows)
     if rows and master.sequence is not None and master.sequence < max(r.sequence for r in rows):
@@ -169,7 +179,7 @@ def _register(
     linked_by = "the series' earlier occurrences"
     if collab is None:
         collab, linked_by = link_collaboration(
-            session, [envelope.subject, master.summary], organizer
+            session, [envelope.subject, master.summary], organizer, app.settings.permissions
         )
     files = attached_files(envelope)
     created, changed = [], []

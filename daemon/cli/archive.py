@@ -168,4 +168,15 @@ def _csv_value(value: object) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return csv_safe(value) if isinstance(value, str) else str(value)
+
+
+# Excel and LibreOffice read a cell starting with one of these as a formula
+# (`=HYPERLINK(…)`, `+cmd|' /C calc'!A0`, `@SUM(…)`): OWASP's "CSV injection".
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """A text cell as text: one leading apostrophe where a spreadsheet would see a formula
+    (the xlsx export marks such cells as strings instead)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text

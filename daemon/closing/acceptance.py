@@ -269,9 +269,8 @@ def remind(
 
 
 def may_decide(person: Person, request: AcceptanceRequest) -> bool:
-    """The receiver decides; the initiator and the coordinator may decide for them."""
-    collab = request.item.collaboration
-    return person.id in {request.receiver_id, collab.initiator_id, collab.coordinator_id}
+    """The item's receiver decides, and nobody for them (ledger/permissions.py)."""
+    return person.id == request.receiver_id
 
 
 def decide(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +45,18 @@ def _is_secret(key: str) -> bool:
 
 
 _MISSING = object()
+# scheme://user:PASSWORD@host: a database URL carries its password inside the value.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]*@")
+
+
+def mask_url_password(text: str) -> str:
+    """`postgresql://u:secret@h/db` → `postgresql://u:****@h/db`."""
+    return _URL_PASSWORD.sub(r"\1****@", text)
 
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{mask_url_password(value)}"'
     if isinstance(value, dict):
         return "{…}"
     return repr(value)

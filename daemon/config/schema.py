@@ -240,6 +240,23 @@ class MailSection(Section):
     oauth: OAuthSection = OAuthSection()
     graph: GraphSection = GraphSection()
     maildir: MaildirSection = MaildirSection()
+    # The authserv-id your MTA writes into Authentication-Results (e.g. "mx.example.com"):
+    # a mail it marks dmarc=fail, or spf and dkim both failing, changes nothing. Empty: no
+    # such header is trusted (docs/security.md, "At the MTA").
+    trusted_authserv_id: str = ""
+    # How long a reply token (collab+TOKEN@…) is accepted after its mail was sent; it also
+    # ends when the meeting the mail was about is cancelled.
+    reply_token_lifetime: DurationField = Duration(120, "d")
+    # Answers and notices collabd sends one person per hour at most (a flood or a mail
+    # loop must not make collabd a spammer); what is over is logged, not sent.
+    answers_per_hour: int = Field(default=20, ge=1, le=1000)
+
+    @field_validator("reply_token_lifetime")
+    @classmethod
+    def _token_lifetime(cls, value: Duration) -> Duration:
+        if value.needs_calendar or not 0 < value.as_timedelta().days <= 3650:
+            raise ValueError('between one day and ten years of wall-clock time, e.g. "120d"')
+        return value
 
     @field_validator("address")
     @classmethod
@@ -285,6 +302,18 @@ class CalendarSection(Section):
     # lets Exchange send the invitations (needs mail.backend = "ews"'s [mail.ews] settings);
     # "graph" does the same through Microsoft Graph (Exchange Online, [mail.graph]).
     backend: Literal["imip", "ews", "graph"] = "imip"
+
+
+class PermissionsSection(Section):
+    """Who may change what by mail beyond the item's own people (docs/security.md)."""
+
+    department_head: bool = True  # the owner's department head may update the item
+    initiator_leader: bool = True  # the initiator's leader may update every item
+    # A delay (`#N 延期至…`) is approved by the initiator; true: by the coordinator as well.
+    coordinator_approves_delays: bool = False
+    # Who may schedule a collaboration's meetings from Outlook (REQUEST / CANCEL mail): the
+    # coordinator and the initiator always; participating departments' contacts when true.
+    contacts_schedule_meetings: bool = True
 
 
 class RulesSection(Section):
@@ -336,6 +365,7 @@ class Settings(Section):
     archive: ArchiveSection = ArchiveSection()
     calendar: CalendarSection = CalendarSection()
     rules: RulesSection = RulesSection()
+    permissions: PermissionsSection = PermissionsSection()
     service: ServiceSection = ServiceSection()  # `collabd run`
     cli: CliSection = CliSection()
 

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from ..closing.replies import CHANGING, after_commands
 from ..ledger.history import Origin
 from ..ledger.items import ArchivedCollaboration, CancelledItem, ItemChange, update_item
+from ..ledger.permissions import Action, holders, may
 from ..ledger.superseded import newer_changes, record_superseded
-from ..mail.answer import CommandResult
+from ..mail.answer import CommandResult, within_rate
 from ..mail.envelope import Decision, Envelope, ReplyContext
+from ..mail.outbox import queue_mail
 from ..mail.reply import ParsedReply
 from ..mail.tokens import TokenClaims
 from ..rules.delay import request_delay
@@ -66,13 +68,42 @@ def apply_item_commands(ctx: ReplyContext) -> Decision:
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
 
 
-def _may_change(person: Person | None, claims: TokenClaims, item: ActionItem) -> bool:
-    if person is None:
-        return False
-    collab = item.collaboration
-    if person.id in (claims.person_id, item.owner_id, collab.coordinator_id, collab.initiator_id):
-        return True
-    return any(p.id == person.id for p in item.collaborators)  # loaded only when needed
+def _who_may_change(session: Session, app: App, item: ActionItem) -> str:
+    """The people who may change the item, by name, for the refusal ("张伟、陈静")."""
+    ids = holders(Action.UPDATE_ITEM, item, app.settings.permissions)
+    names = [person.name for pid in ids if (person := session.get(Person, pid)) is not None]
+    return "、".join(names)
+
+
+def _tell_owner(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    person: Person,
+    changes: list[tuple[str, object, object]],
+    message_id: str,
+) -> None:
+    """Someone other than the owner changed the item: the owner hears who, what, and from
+    which mail, in their own language (rate-limited like every notice caused by mail)."""
+    owner = item.owner
+    if owner.id == person.id or not within_rate(session, app, "item_changed", owner, message_id):
+        return
+    queue_mail(
+        session,
+        app,
+        kind="item_changed",
+        dedupe_key=f"item-changed:{item.id}:{message_id}",
+        to=owner,
+        context={
+            "collab": item.collaboration,
+            "item": item,
+            "by": person,
+            "changes": [(name, old, new) for name, old, new in changes],
+            "source": message_id,
+        },
+        collaboration_id=item.collaboration_id,
+        item_id=item.id,
+    )
 
 
 def _item(session: Session, collab: Collaboration | None, number: int) -> ActionItem | None:
@@ -115,8 +146,9 @@ def _apply_commands(
         if item is None:
             outcomes.append(CommandResult("no_such_item", item=number))
             continue
-        if not _may_change(person, claims, item):
-            outcomes.append(CommandResult("not_permitted", item=number, ref=item))
+        if not may(Action.UPDATE_ITEM, person, item, app.settings.permissions):
+            who = _who_may_change(session, app, item)
+            outcomes.append(CommandResult("not_permitted", item=number, word=who))
             continue
         status = ItemStatus(command.status)
         note = command.note
@@ -129,7 +161,7 @@ def _apply_commands(
             note=note,
             support_needed=note if status is ItemStatus.NEEDS_SUPPORT else None,
         )
-        assert origin is not None  # _may_change: a known person
+        assert origin is not None  # may(): a known person
         change, late = _without_newer_changes(session, app, item, change, origin)
         if late is not None:
             outcomes.append(late)
@@ -143,6 +175,8 @@ def _apply_commands(
         except CancelledItem:
             outcomes.append(CommandResult("item_is_cancelled", item=number, ref=item))
             continue
+        if changes:
+            _tell_owner(session, app, item, person, changes, envelope.message_id)
         kind = (
             "delay_requested"
             if change.status is ItemStatus.DELAYED and command.due

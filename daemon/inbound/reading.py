@@ -1,5 +1,6 @@
 """Reading a person's reply: which collabd mail it answers, whose token it carries, and
-who sent it. The result is a ReplyContext that the route table hands to a handler.
+whether the sender is that person (docs/security.md, "Who is speaking"). The result is a
+ReplyContext that the route table hands to a handler.
 
 Runs inside ingest's transaction: the ledger changes, the inbound-log row and the answer
 mail commit together or not at all.
@@ -7,6 +8,8 @@ mail commit together or not at all.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from email.message import Message
 from typing import TYPE_CHECKING
 
@@ -16,9 +19,17 @@ from sqlalchemy.orm import Session
 from ..mail.answer import CommandResult, answer_reply
 from ..mail.envelope import Envelope, ReplyContext, ReplyHandler
 from ..mail.headers import header_values
-from ..mail.reply import decode, parse_reply
-from ..mail.tokens import TokenClaims, TokenError
-from ..store.models import Collaboration, InboundStatus, OutboxMessage, Person
+from ..mail.reply import ParsedReply, autoreply, decode, parse_reply
+from ..mail.tokens import TokenClaims, TokenError, fingerprint
+from ..store.models import (
+    Collaboration,
+    InboundStatus,
+    Meeting,
+    MeetingStatus,
+    OutboxMessage,
+    Person,
+    ReplyFingerprint,
+)
 
 if TYPE_CHECKING:
     from ..app import App
@@ -27,41 +38,143 @@ if TYPE_CHECKING:
 def read_reply(
     session: Session, app: App, envelope: Envelope, item_commands: ReplyHandler
 ) -> ReplyContext | tuple[InboundStatus, str]:
-    """Parse the reply and check its token; a mail that cannot go further is decided here."""
+    """Decide who is speaking, then parse the reply; a mail that cannot go further is
+    decided here.
+
+    Who speaks is settled from the headers alone, before the body is read (a stranger's
+    megabyte of text costs a header scan): the token in To/Cc names the person the mail
+    was sent to, and only that person's own From address may use it. A reply that lost its
+    token (clients that drop Reply-To) is read by its thread, and acts only when From is
+    the person that collabd mail was addressed to."""
     message = envelope.message
+    if autoreply.headers_say_auto(message):
+        return InboundStatus.IGNORED, "automatic reply or bounce: logged, not answered"
+    person = None if envelope.sender_problem else _person_by_email(session, envelope.sender)
     thread_ids = header_values(message, "In-Reply-To", "References")
     answered = _answered_mail(session, thread_ids)
+    claims, token, token_problem = _claims(app, message)
+    token_mail = _mail_by_id(session, claims.thread) if claims and claims.thread else None
+
+    if claims is None and answered is None:
+        if person is None:
+            return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
+        _refuse(session, app, envelope, None, person, "no_token", token_problem)
+        return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
+    if claims is not None:
+        other = answered if answered is not None and answered is not token_mail else None
+        if other is not None and other.collaboration_id != claims.collaboration_id:
+            _refuse(session, app, envelope, other, person, "other_collaboration")
+            return InboundStatus.IGNORED, (
+                f"token {fingerprint(token)} is for collaboration {claims.collaboration_id}, "
+                f"the thread answered is collaboration {other.collaboration_id}: refused"
+            )
+        answered = answered or token_mail
+    else:
+        claims = _thread_claims(session, app, answered)
+        token = answered.message_id
+        if claims is None:
+            return InboundStatus.IGNORED, "the answered collabd mail has no known recipient"
+
+    ended = _ended(session, answered)
+    if ended:
+        _refuse(session, app, envelope, answered, person, "token_ended", ended)
+        return InboundStatus.IGNORED, f"token {fingerprint(token)}: {ended}"
+    if person is None or person.id != claims.person_id:
+        why = envelope.sender_problem or (
+            f"From {envelope.sender or '(none)'} is not the person the mail was sent to"
+        )
+        _refuse(session, app, envelope, answered, person, "not_addressed_to_you")
+        return InboundStatus.IGNORED, f"token {fingerprint(token)}: {why}: nothing changed"
+
     parsed = parse_reply(
         envelope.message,
         sent_lines=_sent_lines(answered),
         today=app.clock.now().astimezone(app.settings.tz).date(),
     )
     if parsed.auto_reply:
-        return InboundStatus.IGNORED, "automatic reply or bounce: logged, not answered"
-
-    person = _person_by_email(session, envelope.sender)
-    claims, token_problem = _claims(app, message, thread_ids)
-    if claims is None:
-        if person is None:
-            return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
-        answer_reply(
-            session,
-            app,
-            message,
-            envelope.message_id,
-            envelope.subject,
-            person,
-            None,
-            [CommandResult("no_token")],
-            token_problem,
-        )
-        return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
-
+        return InboundStatus.IGNORED, "automatic reply (its subject, no command): not answered"
+    duplicate = _seen_before(session, app, envelope, token, parsed)
+    if duplicate:
+        return InboundStatus.IGNORED, f"the same commands with the same token as {duplicate}"
     collab_id = claims.collaboration_id
     collab = session.get(Collaboration, collab_id) if collab_id else None
     return ReplyContext(
         session, app, envelope, parsed, person, claims, collab, answered, item_commands
     )
+
+
+def _refuse(
+    session: Session,
+    app: App,
+    envelope: Envelope,
+    answered: OutboxMessage | None,
+    person: Person | None,
+    kind: str,
+    problem: str = "",
+) -> None:
+    """Tell a known person the real reason nothing happened. Nobody else is answered: an
+    answer to a stranger (or to a forged From) would relay their mail to someone."""
+    if person is None:
+        return
+    collab = session.get(Collaboration, answered.collaboration_id) if answered else None
+    answer_reply(
+        session,
+        app,
+        envelope.message,
+        envelope.message_id,
+        answered,
+        person,
+        collab if answered and answered.collaboration_id else None,
+        [CommandResult(kind)],
+        problem,
+    )
+
+
+def _thread_claims(session: Session, app: App, answered: OutboxMessage) -> TokenClaims | None:
+    """What a thread alone says: the person that mail was sent to, in its collaboration,
+    for the token lifetime after it was sent."""
+    recipient = _person_by_email(session, answered.recipients.split(",")[0].strip())
+    if recipient is None:
+        return None
+    expires = (answered.created_at + app.tokens.ttl).date()
+    return TokenClaims(recipient.id, answered.collaboration_id, expires, answered.message_id)
+
+
+def _ended(session: Session, answered: OutboxMessage | None) -> str:
+    """Why the mail's object no longer takes answers ("" while it does). An archived
+    collaboration is said by the handlers (its record is closed, with its own answer)."""
+    if answered is not None and answered.meeting_id:
+        meeting = session.get(Meeting, answered.meeting_id)
+        if meeting is not None and meeting.status is MeetingStatus.CANCELLED:
+            return "the meeting this mail was about has been cancelled"
+    return ""
+
+
+def _seen_before(
+    session: Session, app: App, envelope: Envelope, token: str, parsed: ParsedReply
+) -> str:
+    """The Message-ID of an earlier mail with the same token and the same commands ("" if
+    none); otherwise this mail is remembered as such. Mail without commands (a question,
+    minutes text) is not compared: only commands repeat harmfully."""
+    said = [c.to_json() for c in parsed.commands] + [a.to_json() for a in parsed.acceptance]
+    if parsed.minutes is not None:
+        said.append(parsed.minutes.to_json())
+    said += [repr(edit) for edit in parsed.edits]  # the coordinator's 转交 / 截止 / 取消
+    if not said:
+        return ""
+    digest = hashlib.sha256(
+        (token + "\n" + json.dumps(said, sort_keys=True, default=str)).encode()
+    ).hexdigest()
+    earlier = session.get(ReplyFingerprint, digest)
+    if earlier is not None and earlier.message_id != envelope.message_id:
+        return earlier.message_id
+    if earlier is None:
+        session.add(
+            ReplyFingerprint(
+                fingerprint=digest, message_id=envelope.message_id, created_at=app.clock.now()
+            )
+        )
+    return ""
 
 
 def preload_senders(session: Session, emails: list[str]) -> None:
@@ -97,24 +210,34 @@ def keep_loaded(session: Session) -> None:
         kept.append(instance)
 
 
-def _claims(app: App, message: Message, thread_ids: list[str]) -> tuple[TokenClaims | None, str]:
-    # The headers' text as it is: the token pattern finds `collab+TOKEN@…` in it without
-    # parsing every address first.
+def _claims(app: App, message: Message) -> tuple[TokenClaims | None, str, str]:
+    """The first valid token in the mail's addresses, the token, and otherwise why none.
+
+    The headers' text as it is: the token pattern finds `collab+TOKEN@…` in it without
+    parsing every address first."""
     candidates = app.tokens.find(
-        header_values(message, "To", "Cc", "Delivered-To", "X-Original-To"), thread_ids
+        header_values(message, "To", "Cc", "Delivered-To", "X-Original-To")
     )
     problem = "the mail does not answer a collabd mail"
-    for token in candidates:
+    for token in candidates[:MAX_TOKENS]:
         try:
-            return app.tokens.verify(token, app.clock.now()), ""
+            return app.tokens.verify(token, app.clock.now()), token, ""
         except TokenError as exc:
             problem = str(exc)
-    return None, problem
+    return None, "", problem
+
+
+MAX_TOKENS = 5  # a mail naming more candidate tokens than this is not a person's reply
+MAX_THREAD_IDS = 20  # the newest References: a reply answers a recent collabd mail
 
 
 def _answered_mail(session: Session, thread_ids: list[str]) -> OutboxMessage | None:
-    """The collabd mail this one replies to, if any (its Message-ID is in the thread)."""
+    """The collabd mail this one replies to, if any (its Message-ID is in the thread).
+
+    In-Reply-To first, then the newest References: a References header of 10,000 ids is
+    not 10,000 lookups."""
     ids = [part for value in thread_ids for part in value.split() if part.startswith("<")]
+    ids = list(dict.fromkeys(ids[:1] + ids[-MAX_THREAD_IDS:]))
     if not ids:
         return None
     return session.scalar(
@@ -123,6 +246,10 @@ def _answered_mail(session: Session, thread_ids: list[str]) -> OutboxMessage | N
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     )
+
+
+def _mail_by_id(session: Session, message_id: str) -> OutboxMessage | None:
+    return session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
 
 
 def _sent_lines(answered: OutboxMessage | None) -> list[str]:

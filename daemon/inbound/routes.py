@@ -13,7 +13,7 @@ To teach collabd a new kind of mail, add a row; the rest of ingest does not chan
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from ..calendar.incoming import link_from_reply
 from ..closing import replies as closing
 from ..mail.compose import LOOP_HEADER
 from ..mail.envelope import Decision, Envelope, ReplyHandler
+from ..mail.sender import ON_BEHALF, authentication_problem, dmarc_pass
 from ..minutes import replies as minutes_replies
 from ..rules.delay import answer_delay
 from ..store.models import InboundStatus
@@ -49,6 +50,31 @@ def is_own_mail(app: App, envelope: Envelope) -> bool:
 
 def drop_own_mail(session: Session, app: App, envelope: Envelope) -> Decision:
     return InboundStatus.IGNORED, "collabd's own mail came back (loop header): dropped"
+
+
+def _vouched(app: App, envelope: Envelope) -> Envelope:
+    """A mail sent on the From person's behalf (`Sender:` Google Calendar) speaks for them
+    when the admin's MTA says the From domain's DMARC passed."""
+    if envelope.sender_problem == ON_BEHALF and dmarc_pass(
+        envelope.message, app.settings.mail.trusted_authserv_id
+    ):
+        return replace(envelope, sender_problem="")
+    return envelope
+
+
+def is_not_authentic(app: App, envelope: Envelope) -> bool:
+    """The admin's MTA says the mail is not from whom it claims (mail/sender.py)."""
+    return bool(_authentication_problem(app, envelope))
+
+
+def drop_unauthentic(session: Session, app: App, envelope: Envelope) -> Decision:
+    """Nothing changes and nobody is answered: an answer would go to the forged From."""
+    why = _authentication_problem(app, envelope)
+    return InboundStatus.IGNORED, f"not authentic: {why}; nothing changed, not answered"
+
+
+def _authentication_problem(app: App, envelope: Envelope) -> str:
+    return authentication_problem(envelope.message, app.settings.mail.trusted_authserv_id)
 
 
 def has_calendar_part(app: App, envelope: Envelope) -> bool:
@@ -85,6 +111,12 @@ def apply_exchange_meeting_answer(session: Session, app: App, envelope: Envelope
 ROUTES: tuple[Route, ...] = (
     Route("loop", "collabd's own mail coming back", is_own_mail, drop_own_mail),
     Route(
+        "untrusted",
+        "the MTA's Authentication-Results say the From is forged (mail.trusted_authserv_id)",
+        is_not_authentic,
+        drop_unauthentic,
+    ),
+    Route(
         "exchange-rsvp",
         "an answer to a meeting in Exchange's calendar (calendar.backend = ews or graph)",
         exchange_meeting_answer,
@@ -116,6 +148,7 @@ REPLY_HANDLERS: dict[str, ReplyHandler] = {
 
 
 def route(session: Session, app: App, envelope: Envelope) -> Decision:
+    envelope = _vouched(app, envelope)
     for candidate in ROUTES:
         if candidate.matches(app, envelope):
             status, why = candidate.handle(session, app, envelope)

@@ -1,6 +1,9 @@
 """The answer to a person's reply: one mail, threaded under theirs, in their locale.
 
-Rate-limited per recipient, so a mail loop or a flood never turns collabd into a spammer.
+Rate-limited per recipient (`mail.answers_per_hour`), so a mail loop or a flood never turns
+collabd into a spammer. Its subject is collabd's own — the subject of the collabd mail
+being answered, or a fixed one — never the incoming mail's: that would relay whatever a
+stranger wrote there (`请点击 http://evil…`) to a colleague, from collabd's address.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ANSWERS_PER_HOUR = 20  # per sender: a mail loop or a flood must not make collabd a spammer
+ANSWERS_PER_HOUR = 20  # the default of mail.answers_per_hour
 
 
 @dataclass
@@ -46,7 +49,7 @@ def answer_reply(
     app: MailApp,
     message: Message,
     message_id: str,
-    subject: str,
+    answered: OutboxMessage | None,
     person: Person,
     collab: Collaboration | None,
     outcomes: list[CommandResult],
@@ -54,17 +57,13 @@ def answer_reply(
 ) -> None:
     """One answer per mail, threaded under it, in the person's locale; rate-limited."""
     now = app.clock.now()
-    answered = _recent_answers(session, now)
-    recent = answered.get(person.email, 0)
-    if recent >= ANSWERS_PER_HOUR:
-        log.warning("not answering %s: %d answers in the last hour", person.email, recent)
+    if not within_rate(session, app, "reply_answer", person, message_id):
         return
-    answered[person.email] = recent + 1
-    earlier = " ".join(header_values(message, "References")).split()
+    earlier = " ".join(header_values(message, "References")).split()[-20:]
     references = " ".join([*earlier, message_id])
-    subject = (
-        subject if subject.lower().startswith(("re:", "回复", "答复")) else f"Re: {subject}".strip()
-    )
+    # collabd's own words only (see the module's docstring).
+    prefix = "回复：" if str(person.locale) == "zh-CN" else "Re: "
+    subject = f"{prefix}{answered.subject}" if answered is not None else ""
     queue_mail(
         session,
         app,
@@ -83,17 +82,38 @@ def answer_reply(
     )
 
 
-def _recent_answers(session: Session, now: datetime) -> dict[str, int]:
-    """Answers per recipient in the last hour: counted once per session (one ingest batch)
-    with one grouped query, then kept up to date as the batch answers."""
-    if "collabd.recent_answers" not in session.info:
+def within_rate(session: Session, app: MailApp, kind: str, person: Person, about: str) -> bool:
+    """True, and counted, when `person` may get one more mail of `kind` caused by incoming
+    mail (`about`: its Message-ID) this hour; otherwise the mail is not sent, and the log
+    says which mail and which person."""
+    limit = getattr(app.settings.mail, "answers_per_hour", ANSWERS_PER_HOUR)
+    counts = _recent(session, app.clock.now(), kind)
+    recent = counts.get(person.email, 0)
+    if recent >= limit:
+        log.warning(
+            "not sending %s to %s about mail %s: %d already this hour (mail.answers_per_hour)",
+            kind,
+            person.email,
+            about,
+            recent,
+        )
+        return False
+    counts[person.email] = recent + 1
+    return True
+
+
+def _recent(session: Session, now: datetime, kind: str) -> dict[str, int]:
+    """Mails of `kind` per recipient in the last hour: counted once per session (one ingest
+    batch) with one grouped query, then kept up to date as the batch queues more."""
+    key = f"collabd.recent:{kind}"
+    if key not in session.info:
         rows = session.execute(
             select(OutboxMessage.recipients, func.count(OutboxMessage.id))
             .where(
-                OutboxMessage.kind == "reply_answer",
+                OutboxMessage.kind == kind,
                 OutboxMessage.created_at > now - timedelta(hours=1),
             )
             .group_by(OutboxMessage.recipients)
         )
-        session.info["collabd.recent_answers"] = {email: count for email, count in rows}
-    return session.info["collabd.recent_answers"]
+        session.info[key] = {email: count for email, count in rows}
+    return session.info[key]

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
-from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from ..store.models import InboundStatus, Person
 from ..store.origin import Origin
 from .answer import CommandResult, answer_reply
 from .reply import decode
+from .sender import read_sender
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -41,9 +41,11 @@ class Envelope:
 
     message: Message
     message_id: str
-    sender: str
+    sender: str  # the one plain From address, parsed before decoding ("" if there is none)
     subject: str
     written_at: datetime | None = None  # the Date header: replies are compared by it
+    # Why From is not the person speaking ("" when it is): mail/sender.py.
+    sender_problem: str = ""
 
     @classmethod
     def read(cls, raw: bytes) -> Envelope:
@@ -51,10 +53,10 @@ class Envelope:
         message_id = decode.header(message, "Message-ID").strip()
         if not message_id:  # still dedupe a redelivery of the very same bytes
             message_id = synthetic_message_id(raw)
-        sender = parseaddr(decode.header(message, "From"))[1].strip().lower()
+        sender = read_sender(message)
         subject = " ".join(decode.header(message, "Subject").split())
         written_at = decode.mail_datetime(message)
-        return cls(message, message_id[:998], sender, subject, written_at)
+        return cls(message, message_id[:998], sender.address, subject, written_at, sender.problem)
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -88,16 +90,15 @@ class ReplyContext:
         return self.item_commands(self)
 
     def answer(self, outcomes: list[CommandResult], problem: str = "", **context) -> None:
-        """One answer to the sender (or, for a stranger, the token's person)."""
-        recipient = self.person or self.session.get(Person, self.claims.person_id)
-        if recipient is not None:
+        """One answer to the sender: the reader made sure they are the token's person."""
+        if self.person is not None:
             answer_reply(
                 self.session,
                 self.app,
                 self.envelope.message,
                 self.envelope.message_id,
-                self.envelope.subject,
-                recipient,
+                self.answered,
+                self.person,
                 self.collab,
                 outcomes,
                 problem,

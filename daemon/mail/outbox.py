@@ -49,8 +49,10 @@ def enqueue(
     `item_id`, `meeting_id` and `minutes_id` what it is about (a reply to it is routed by
     its `kind` and these, see inbound/routes.py)."""
     mail = renderer.render(kind, to.locale, recipient=to, **context)
-    token = identity.tokens.issue(to.id, collaboration_id, now)
-    message_id = identity.tokens.message_id(token, dedupe_key)
+    # The Message-ID names the thread only; the credential is in Reply-To (mail/tokens.py).
+    thread = identity.tokens.thread_id(dedupe_key)
+    message_id = identity.tokens.message_id(thread)
+    token = identity.tokens.issue(to.id, collaboration_id, now, thread)
     raw = compose(
         mail,
         sender_name=identity.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from ..ledger.permissions import Action, may
 from ..mail.envelope import ReplyContext
 from ..mail.headers import header_values
 from ..mail.outbox import enqueue
@@ -36,10 +37,9 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
         if person is not None:
             _answer(ctx, person, meeting, "no_minutes")
         return InboundStatus.IGNORED, f"meeting {meeting.id}: no minutes form in the reply"
-    if person is None or person.id not in (meeting.recorder_id, meeting.host_id):
-        recipient = person or ctx.session.get(Person, ctx.claims.person_id)
-        if recipient is not None:
-            _answer(ctx, recipient, meeting, "not_permitted")
+    if not may(Action.PUBLISH_MINUTES, person, meeting, ctx.app.settings.permissions):
+        if person is not None:
+            _answer(ctx, person, meeting, "not_permitted")
         who = person.email if person else ctx.envelope.sender
         return InboundStatus.IGNORED, f"meeting {meeting.id}: {who} may not send its minutes"
     try:
@@ -84,10 +84,7 @@ def verdict_on_minutes(ctx: ReplyContext) -> Decision:
     if verdict is None:
         if ctx.parsed.commands:
             return ctx.read_as_item_commands()
-        may_correct = ctx.person is not None and ctx.person.id in (
-            meeting.recorder_id,
-            meeting.host_id,
-        )
+        may_correct = may(Action.PUBLISH_MINUTES, ctx.person, meeting, ctx.app.settings.permissions)
         if may_correct and read_text(reply_text(ctx.envelope.message)).sections:
             return minutes_from_reply(ctx)  # the recorder replied with a correction
         if ctx.person is not None:

