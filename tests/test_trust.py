@@ -11,6 +11,7 @@ import base64
 import email
 import email.policy
 import logging
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -22,6 +23,7 @@ from daemon.mail.send import send_due
 from daemon.store.models import (
     AcceptanceRequest,
     ActionItem,
+    Deliverable,
     InboundMessage,
     ItemStatus,
     OutboxMessage,
@@ -308,3 +310,67 @@ def test_auto_reply_subjects_are_recognised_and_real_replies_never_dropped(world
     assert report.applied == 2
     assert item(world, 1).status is ItemStatus.BLOCKED
     assert len(queued(world, "reply_answer")) == 2  # the real ones; no answer to a robot
+
+
+# --- 8. deliverables ----------------------------------------------------------------------
+
+
+def with_file(raw: bytes, name: str | bytes, content: bytes) -> bytes:
+    """The mail with one attachment; a `bytes` name goes on the wire as raw 8-bit."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message.add_attachment(content, maintype="application", subtype="pdf", filename="x.pdf")
+    out = message.as_bytes()
+    if isinstance(name, bytes):
+        return out.replace(b'filename="x.pdf"', b'filename="' + name + b'"')
+    return out.replace(b'filename="x.pdf"', f'filename="{name}"'.encode())
+
+
+def acceptance_mails(world) -> list[OutboxMessage]:
+    return [m for m in queued(world, "acceptance_request") if m.status.value != "cancelled"]
+
+
+def test_files_sent_one_by_one_make_one_later_request_with_all_of_them(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    clock = world.app.clock
+    for n in range(1, 6):
+        raw = mail(world, assignment, "#1 完成", world.address("li.na"))
+        ingest(world, with_file(raw, f"part{n}.pdf", b"%PDF-" + bytes([n]) * 50_000))
+        send_due(world.app.db, world.app.transport.outgoing, clock)
+        clock.set(clock.now() + timedelta(minutes=2))
+    clock.set(clock.now() + timedelta(minutes=10))  # the files stopped coming
+    send_due(world.app.db, world.app.transport.outgoing, clock)
+    sent = [m for m in acceptance_mails(world) if m.status.value == "sent"]
+    assert len(sent) == 2  # the first at once, then one with all five (was five)
+    files = [p.get_filename() for p in parse(sent[-1].raw).iter_attachments()]
+    assert files == [f"part{n}.pdf" for n in range(1, 6)]
+
+
+def test_a_round_over_its_size_limit_is_refused_with_a_clear_answer(world):
+    settings = world.app.settings
+    world.app.settings = settings.model_copy(
+        update={"archive": settings.archive.model_copy(update={"max_round_mb": 0.25})}
+    )
+    assignment = world.received("li.na", "您负责的行动项")
+    raw = mail(world, assignment, "#1 完成", world.address("li.na"))
+    raw = with_file(raw, "a.pdf", b"A" * 200_000)
+    ingest(world, with_file(raw, "b.pdf", b"B" * 200_000))
+    body = text_of(queued(world, "reply_answer")[-1])
+    assert "本轮成果物合计超过 0.25 MB 上限，“b.pdf”未保存" in body
+
+
+def test_raw_8bit_file_names_are_read_as_utf8_or_gb18030(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    for encoding in ("utf-8", "gb18030"):
+        raw = mail(world, assignment, "#1 完成", world.address("li.na"))
+        name = f"需求文档{encoding}.pdf".encode(encoding)
+        ingest(world, with_file(raw, name, b"%PDF " + encoding.encode()))
+    with world.app.db.transaction() as session:
+        names = session.scalars(select(Deliverable.original_filename)).all()
+    assert sorted(names) == ["需求文档gb18030.pdf", "需求文档utf-8.pdf"]
+
+
+def test_a_note_over_2000_characters_is_refused_with_a_clear_answer(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    ingest(world, mail(world, assignment, "#1 阻塞：" + "等" * 2100, world.address("li.na")))
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    assert "备注超过 2000 字" in text_of(queued(world, "reply_answer")[-1])

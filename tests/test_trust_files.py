@@ -54,3 +54,20 @@ def test_a_config_error_never_prints_a_password(tmp_path: Path, capsys):
     err = capsys.readouterr().err
     assert "store.url" in err and "mail.smtp.password" in err
     assert "s3cret" not in err
+
+
+def test_archive_of_a_theme_of_90_chinese_characters(demo_ledger: Cli, tmp_path: Path):
+    from tests.conftest import DEMO
+
+    spec = (DEMO / "collaboration.toml").read_text("utf-8")
+    long_theme = "跨部门协作" * 18  # 90 characters, 270 bytes in UTF-8
+    spec = spec.replace('code = "v2-launch"', 'code = "long-theme"').replace(
+        'theme = "产品V2.0版本研发协作"', f'theme = "{long_theme}"'
+    )
+    toml = tmp_path / "long.toml"
+    toml.write_text(spec, encoding="utf-8")
+    demo_ledger.ok("collab", "create", "--file", str(toml))
+    out = demo_ledger.ok("archive", "long-theme", "--out", str(tmp_path / "out"))
+    (folder,) = (tmp_path / "out").iterdir()
+    assert len(folder.name.encode()) <= 200 and folder.name.startswith("2026-11-跨部门协作")
+    assert (folder / "record.xlsx").exists() and "archived long-theme" in out

@@ -545,8 +545,18 @@ def folder_name(collab: Collaboration, app: App) -> str:
     """`YYYY-MM-主题`: the month the collaboration started (seed 000 归档说明)."""
     started = collab.start_date or collab.created_at.astimezone(app.settings.tz).date()
     theme = "".join("_" if ch in '<>:"/\\|?*' or ord(ch) < 32 else ch for ch in collab.theme)
-    theme = " ".join(theme.split()).strip(" .")[:80] or collab.code
+    theme = _cut_to_bytes(" ".join(theme.split()), MAX_THEME_BYTES).strip(" .") or collab.code
     return f"{started:%Y-%m}-{theme}"
+
+
+# A file name is at most 255 bytes, and a CJK character is 3 of them in UTF-8: 80 characters
+# of theme plus the staging folder's ".…partial" crashed `archive` (ENAMETOOLONG).
+MAX_THEME_BYTES = 180
+
+
+def _cut_to_bytes(text: str, limit: int) -> str:
+    """The longest prefix of `text` whose UTF-8 fits in `limit` bytes (whole characters)."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def _day(value: date | None) -> str:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record_on
 from ..ledger.items import ItemChange, update_item
+from ..mail.answer import within_rate
 from ..mail.compose import Attachment
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -24,7 +25,10 @@ from ..store.models import (
     ActionItem,
     Deliverable,
     ItemStatus,
+    OutboxMessage,
+    OutboxStatus,
     Person,
+    SourceKind,
     Verdict,
 )
 from .files import IncomingFile, path_part, safe_filename, unique_name, write_file
@@ -94,6 +98,7 @@ class Delivery:
     request: AcceptanceRequest | None = None
     stored: list[Deliverable] = field(default_factory=list)
     too_large: list[str] = field(default_factory=list)
+    round_full: list[str] = field(default_factory=list)  # over archive.max_round_mb together
     requested: bool = False  # an acceptance request mail was queued
     already_accepted: bool = False
 
@@ -154,6 +159,8 @@ def _store(
     outcome: Delivery,
 ) -> None:
     limit = int(app.settings.archive.max_attachment_mb * 1024 * 1024)
+    room = int(app.settings.archive.max_round_mb * 1024 * 1024)
+    room -= sum(d.size for d in request.deliverables)
     folder = (
         f"deliverables/{path_part(item.collaboration.code)}/{item.number}/round-{request.round}"
     )
@@ -164,6 +171,10 @@ def _store(
         if incoming.size > limit:
             outcome.too_large.append(shown)
             continue
+        if incoming.size > room:
+            outcome.round_full.append(shown)
+            continue
+        room -= incoming.size
         name = unique_name(safe_filename(incoming.filename, f"attachment-{index}.bin"), taken)
         taken.add(name)
         relative = f"{folder}/{name}"
@@ -212,17 +223,32 @@ def _ask_receiver(
         Attachment(d.filename, (app.settings.data_dir / d.path).read_bytes(), d.content_type)
         for d in request.deliverables
     ]
-    # One mail per cause: the first delivery of a round, each later batch of files, and at
-    # most one reminder per round.
+    # The first request of a round goes at once (most rounds are one mail). Files that come
+    # later in the same round are sent once they stop coming (archive.acceptance_quiet after
+    # the last), all in one mail: a later request still waiting is withdrawn and queued
+    # again with the new files. 10 files sent one by one made ten requests, each carrying
+    # every earlier file (79 MB); now they make two. At most one reminder per round.
     key = (
         f"acceptance-reminder:{request.id}"
         if reminder
         else f"acceptance-request:{request.id}:{len(request.deliverables)}"
     )
+    not_before = None
+    if not reminder and _withdraw_waiting_request(session, request):
+        not_before = app.clock.now() + app.settings.archive.acceptance_quiet.as_timedelta()
+    if not reminder:
+        # Requests caused by mail count against the receiver's hourly limit; one held back
+        # is asked again by the unanswered-acceptance reminder rule.
+        caused_by_mail = origin.kind is SourceKind.MAIL
+        if caused_by_mail and not within_rate(
+            session, app, REQUEST_KIND, request.receiver, origin.source
+        ):
+            return False
     queued = queue_mail(
         session,
         app,
         now=now or app.clock.now(),
+        not_before=not_before,
         kind=REQUEST_KIND,
         dedupe_key=key,
         to=request.receiver,
@@ -250,6 +276,31 @@ def _ask_receiver(
             note=f"round {request.round}, {len(attachments)} file(s)",
         )
     return queued
+
+
+def _withdraw_waiting_request(session: Session, request: AcceptanceRequest) -> bool:
+    """True when this round has asked the receiver before; its request mail, if still
+    waiting (queued, never tried), is cancelled: the one queued next carries its files too.
+    One already being sent is left alone."""
+    asked = session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.dedupe_key.startswith(f"acceptance-request:{request.id}:"))
+        .limit(1)
+    )
+    if asked is None:
+        return False
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == REQUEST_KIND,
+            OutboxMessage.dedupe_key.startswith(f"acceptance-request:{request.id}:"),
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.claimed_by.is_(None),
+            OutboxMessage.attempts == 0,
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error="superseded by a later file")
+    )
+    return True
 
 
 def remind(

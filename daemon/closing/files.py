@@ -68,18 +68,53 @@ def attached_files(message: email.message.Message) -> list[IncomingFile]:
 
 
 def _filename(part: email.message.Message) -> str:
-    """RFC 2231 (`filename*=utf-8''…`) and RFC 2047 (`=?GB18030?B?…?=`) names, decoded."""
+    """RFC 2231 (`filename*=utf-8''…`), RFC 2047 (`=?GB18030?B?…?=`) and raw 8-bit names,
+    decoded."""
+    part = _with_8bit_headers_read(part)
     try:
         name = part.get_filename() or part.get_param("name") or ""
     except Exception:
         return ""
     if isinstance(name, tuple):  # an RFC 2231 `name*=` parameter
         name = email.utils.collapse_rfc2231_value(name)
+    name = str(name)
     if "=?" in name:
         holder = email.message.Message()
         holder["X-Name"] = name
         name = decode.header(holder, "X-Name")
     return str(name).strip()
+
+
+_NAMING = ("Content-Disposition", "Content-Type")
+
+
+def _with_8bit_headers_read(part: email.message.Message) -> email.message.Message:
+    """The part's naming headers with raw 8-bit bytes (a file name sent without RFC 2047 or
+    2231, as Foxmail and old Outlook do) read as UTF-8, else GB18030: the email package
+    turned them into U+FFFD. Other parts come back as they are."""
+    found = {}
+    for key, value in part.raw_items():
+        if key.title() in _NAMING and isinstance(value, str) and not value.isascii():
+            found[key.title()] = eight_bit(value)
+    if not found:
+        return part
+    holder = email.message.Message()
+    for key in _NAMING:
+        value = found.get(key) or part.get(key)
+        if value is not None:
+            holder[key] = str(value)
+    return holder
+
+
+def eight_bit(text: str) -> str:
+    """Surrogate escapes (the bytes parser's 8-bit) decoded as UTF-8, else GB18030."""
+    raw = text.encode("utf-8", "surrogateescape")
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
 
 
 def safe_filename(name: str, fallback: str) -> str:

@@ -73,6 +73,9 @@ def _delivery_outcomes(ctx, item: ActionItem, files, just_done: bool) -> list[Co
     for name in delivery.too_large:
         limit = ctx.app.settings.archive.max_attachment_mb
         results.append(CommandResult("file_too_large", item=item.number, word=name, due=limit))
+    for name in delivery.round_full:
+        limit = ctx.app.settings.archive.max_round_mb
+        results.append(CommandResult("round_too_large", item=item.number, word=name, due=limit))
     if delivery.requested:
         receiver = delivery.request.receiver
         results.append(CommandResult("acceptance_requested", item=item.number, word=receiver.name))

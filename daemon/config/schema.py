@@ -292,6 +292,12 @@ class ArchiveSection(Section):
     # servers commonly cap a whole message at 10-25 MB, and the acceptance request carries
     # the files on to the receiver.
     max_attachment_mb: float = Field(default=10, gt=0, le=100)
+    # All files of one acceptance round together: the acceptance request carries them to
+    # the receiver in one mail, and mail servers cap a message at 10-25 MB.
+    max_round_mb: float = Field(default=20, gt=0, le=200)
+    # Files of a round often come one mail at a time: the receiver gets one acceptance
+    # request, this long after the last file arrived, carrying them all.
+    acceptance_quiet: DurationField = Duration(10, "m")
     # Where `collabd archive` writes when no --out is given; relative to the data directory.
     root: Path = Path("archive")
 

@@ -68,6 +68,9 @@ def apply_item_commands(ctx: ReplyContext) -> Decision:
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
 
 
+MAX_NOTE_CHARS = 2_000  # a note is a line or two; a longer one is refused, and told so
+
+
 def _who_may_change(session: Session, app: App, item: ActionItem) -> str:
     """The people who may change the item, by name, for the refusal ("张伟、陈静")."""
     ids = holders(Action.UPDATE_ITEM, item, app.settings.permissions)
@@ -149,6 +152,9 @@ def _apply_commands(
         if not may(Action.UPDATE_ITEM, person, item, app.settings.permissions):
             who = _who_may_change(session, app, item)
             outcomes.append(CommandResult("not_permitted", item=number, word=who))
+            continue
+        if command.note and len(command.note) > MAX_NOTE_CHARS:
+            outcomes.append(CommandResult("note_too_long", item=number, due=MAX_NOTE_CHARS))
             continue
         status = ItemStatus(command.status)
         note = command.note

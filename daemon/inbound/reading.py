@@ -130,6 +130,18 @@ def _refuse(
     )
 
 
+def _attachment_digests(message: Message) -> list[str]:
+    """A digest of each attached file's encoded body, in order (no decoding needed)."""
+    digests = []
+    for part in message.walk():
+        if part.is_multipart() or not part.get_filename():
+            continue
+        body = part.get_payload()
+        if isinstance(body, str):
+            digests.append(hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest())
+    return digests
+
+
 def _thread_claims(session: Session, app: App, answered: OutboxMessage) -> TokenClaims | None:
     """What a thread alone says: the person that mail was sent to, in its collaboration,
     for the token lifetime after it was sent."""
@@ -162,6 +174,7 @@ def _seen_before(
     said += [repr(edit) for edit in parsed.edits]  # the coordinator's 转交 / 截止 / 取消
     if not said:
         return ""
+    said += _attachment_digests(envelope.message)  # `#1 完成` with another file is new
     digest = hashlib.sha256(
         (token + "\n" + json.dumps(said, sort_keys=True, default=str)).encode()
     ).hexdigest()

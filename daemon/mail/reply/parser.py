@@ -64,7 +64,7 @@ def extract_new_text(msg: email.message.Message, sent_lines: Iterable[str] = ())
 
 
 MAX_TYPED_CHARS = 50_000  # the typed text read for commands; nobody types more as a reply
-MAX_LINE_CHARS = 2_000  # per line: a command line is short; a longer one is cut, not read
+MAX_LINE_CHARS = 4_000  # per line: past twice the longest note (2,000) a line is cut
 
 
 def bounded(text: str) -> str:
