@@ -154,7 +154,7 @@ def test_a_full_data_directory_quarantines_nothing_and_work_resumes_once_freed(
             email.message_from_bytes(raw, policy=email.policy.default)
             for raw in mailstack.wait_for_mail(admin, count=1, timeout=30)
         ]
-        assert "暂停处理来信" in alarm["Subject"] and "disk full" in alarm["Subject"]
+        assert "暂停处理来信：磁盘已满（ENOSPC）" in alarm["Subject"]
         assert alarm.get_body(("html",)) is not None
         assert "30 秒内" in alarm.get_body(("plain",)).get_content()
 

@@ -83,7 +83,7 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None
                 person.locale,
                 recipient=person,
                 fault=fault,
-                headline=_headline(fault),
+                headline=_headline(fault, person.locale),
                 since=now,
                 host=host,
             )
@@ -106,9 +106,33 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None
             outgoing.close()
 
 
-def _headline(fault: str) -> str:
-    """The kind of fault, for a subject: "disk full (ENOSPC) at /var/…" → "disk full (ENOSPC)"."""
-    return fault.split(" at /", 1)[0].split(": ", 1)[0]
+# The kinds inbound/faults.py names, in the words a Chinese-reading admin expects.
+_ZH_CN = {
+    "disk full": "磁盘已满",
+    "disk quota exceeded": "磁盘配额已用完",
+    "read-only filesystem": "文件系统只读",
+    "permission denied": "没有权限",
+    "operation not permitted": "操作不被允许",
+    "input/output error": "磁盘读写出错",
+    "too many open files": "打开的文件过多",
+    "too many open files in the system": "系统打开的文件过多",
+    "out of memory": "内存不足",
+    "ledger read-only": "台账只读",
+    "ledger locked": "台账被锁",
+    "ledger disk full": "台账所在磁盘已满",
+    "database unreachable": "数据库连不上",
+    "mail server unreachable": "邮件服务器连不上",
+}
+
+
+def _headline(fault: str, locale: str) -> str:
+    """The kind of fault, for a subject, in the reader's language: "disk full (ENOSPC) at
+    /var/…" → "disk full (ENOSPC)", or "磁盘已满 (ENOSPC)"."""
+    headline = fault.split(" at /", 1)[0].split(": ", 1)[0]
+    kind, paren, code = headline.partition(" (")
+    if locale == Locale.ZH_CN and kind in _ZH_CN:
+        return f"{_ZH_CN[kind]}{'（' + code.rstrip(')') + '）' if paren else ''}"
+    return headline
 
 
 def _person(app: App, address: str) -> Person:
