@@ -45,7 +45,7 @@ def test_demo_runs_to_a_clean_exit_and_leaves_real_mail(tmp_path):
         "[协作 v2-launch] 产品V2.0版本研发协作：协作启动通知",
         "[协作 v2-launch] 您负责的行动项：#1",
         "[协作 v2-launch] 会议邀请：V2.0 进度同步会（2026-11-25 14:00）",
-        "回复: [协作 v2-launch] 您负责的行动项：#1",
+        "回复：[协作 v2-launch] 您负责的行动项：#1",  # collabd's own subject
     } <= set(subjects)
 
 
