@@ -21,12 +21,20 @@ from daemon.rules.gantt import draw_gantt
 from daemon.store.models import OutboxMessage
 
 from .calendar_check import itip_problems
-from .test_meetings import SCHEDULE, _drop, _fixture_meeting, calendar_of, ledger_app, parse
+from .test_meetings import (
+    SCHEDULE,
+    _drop,
+    _fixture_meeting,
+    calendar_of,
+    ledger_app,
+    mta_checked,
+    parse,
+)
 from .test_meetings import outbox as meeting_outbox
 from .test_minutes_cli import AT, FILES, meeting
 from .test_rules_engine import _app, rules_setup
 
-__all__ = ["ledger_app", "meeting", "rules_setup"]
+__all__ = ["ledger_app", "meeting", "mta_checked", "rules_setup"]
 
 
 def outbox(config_or_app, kind: str, at: datetime | None = None) -> list[email.message.Message]:
@@ -144,7 +152,7 @@ def test_gantt_bars_name_their_task_and_date_labels_do_not_collide() -> None:
 
 
 def test_a_meeting_update_says_what_changed_and_keeps_answers_when_the_time_stays(
-    demo_ledger, ledger_app
+    mta_checked, demo_ledger, ledger_app
 ) -> None:
     _fixture_meeting(demo_ledger, ledger_app)
     _drop(ledger_app, "outlook_reply_accepted.eml", "gmail_reply_declined.eml")
