@@ -231,3 +231,23 @@ def test_a_late_dependency_makes_the_waiting_item_amber_in_the_digest(app, demo_
         rows = {r["item"].number: r["rag"] for r in ranked(items, date(2026, 12, 5), calendar)}
     assert rows[1] == "red"  # #1 is overdue on 12-05
     assert rows[2] == "amber"  # #2 is not due yet, but waits for a late #1
+
+
+def test_update_to_cancelled_goes_the_way_of_items_cancel(app, demo_ledger):
+    cli = demo_ledger
+    code, _, err = cli("items", "update", "v2-launch#4", "--status", "cancelled")
+    assert code == 64 and 'collabd items cancel v2-launch#4 --reason "…"' in err
+    code, _, err = cli(
+        "items", "update", "v2-launch#4", "--status", "cancelled", "--progress", "10", "--note", "x"
+    )
+    assert code == 64 and "items cancel" in err
+    assert json.loads(cli.ok("items", "show", "v2-launch#4", "--json"))["status"] == "not_started"
+
+    out = cli.ok("items", "update", "v2-launch#4", "--status", "cancelled", "--note", "合并到 #1")
+    assert "cancelled: 合并到 #1; owner and coordinator told" in out
+    assert {m.recipients for m in mails(app, "item_cancelled")} == {
+        "emily.chen@example.com",
+        "chen.jing@example.com",
+    }
+    (row,) = history(app, action="cancelled")
+    assert row.note == "合并到 #1"

@@ -310,6 +310,8 @@ def _print_acceptance(context: Context, trail: list[dict]) -> None:
 
 
 def items_update(context: Context, args: argparse.Namespace) -> int:
+    if args.status is ItemStatus.CANCELLED:
+        return _cancel_from_update(context, args)
     change = ItemChange(
         status=args.status,
         progress=args.progress,
@@ -387,6 +389,22 @@ def items_edit(context: Context, args: argparse.Namespace) -> int:
         view = item_view(item)
     _print_changes(args, view, changes)
     return 0
+
+
+def _cancel_from_update(context: Context, args: argparse.Namespace) -> int:
+    """`update --status cancelled` is a cancellation: the same path as `items cancel`
+    (owner and coordinator told, chasing withdrawn), never a bare status change. The note
+    is its reason; other changes with it would be lost on a cancelled item, so refused."""
+    hint = f'collabd items cancel {args.ref} --reason "…"'
+    others = (args.progress, args.deadline, args.priority)
+    if any(value is not None for value in others):
+        raise UsageError(
+            "a cancelled item no longer changes: cancel it alone, with its reason: " + hint
+        )
+    if not (args.note or "").strip():
+        raise UsageError(f"an item is called off with its reason, and its owner is told: {hint}")
+    args.reason = args.note
+    return items_cancel(context, args)
 
 
 def items_cancel(context: Context, args: argparse.Namespace) -> int:

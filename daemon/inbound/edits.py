@@ -1,6 +1,6 @@
 """The coordinator's commands in a reply (转交, 截止, 取消, 依赖, 新增), applied to the ledger.
 
-Read by daemon/mail/reply/edits.py; who may give each one is in ledger/edit_rights.py.
+Read by daemon/mail/reply/edits.py; who may give each one is in ledger/permissions.py.
 Each command becomes one line of the answer, like a status update does.
 """
 
@@ -14,10 +14,10 @@ from ..announce import assign_items
 from ..announce.changes import item_cancelled, item_changed
 from ..errors import CollabdError
 from ..ledger.dependencies import DependencyCycle
-from ..ledger.edit_rights import EditAction, edit_holders, may_edit
 from ..ledger.edits import ItemEdit, cancel_item, edit_item
 from ..ledger.items import ArchivedCollaboration, CancelledItem
 from ..ledger.people import find_person
+from ..ledger.permissions import Action, holders, may
 from ..ledger.specs import ItemSpec
 from ..mail.answer import CommandResult
 from ..mail.reply.dates import match_date
@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from ..mail.envelope import ReplyContext
 
 ACTIONS = {
-    "reassign": EditAction.REASSIGN_ITEM,
-    "deadline": EditAction.CHANGE_DEADLINE,
-    "cancel": EditAction.CANCEL_ITEM,
-    "depends": EditAction.SET_DEPENDENCY,
-    "add": EditAction.ADD_ITEM,
+    "reassign": Action.REASSIGN_ITEM,
+    "deadline": Action.CHANGE_DEADLINE,
+    "cancel": Action.CANCEL_ITEM,
+    "depends": Action.SET_DEPENDENCY,
+    "add": Action.ADD_ITEM,
 }
 # Outcomes that changed the ledger (the inbound log marks the mail applied).
 EDITED = ("reassigned", "deadline_changed", "item_cancelled", "depends_set", "item_added")
@@ -45,8 +45,12 @@ def apply_edit_commands(ctx: ReplyContext, find_item) -> list[CommandResult]:
         return [CommandResult("not_permitted", item=c.item) for c in ctx.parsed.edits]
     for command in ctx.parsed.edits:
         action = ACTIONS[command.action]
-        if not may_edit(action, ctx.person, ctx.collab):
-            names = "、".join(p.name for p in edit_holders(action, ctx.collab))
+        switches = ctx.app.settings.permissions
+        if not may(action, ctx.person, ctx.collab, switches):
+            names = "、".join(
+                ctx.session.get(Person, pid).name
+                for pid in holders(action, ctx.collab, switches)
+            )
             outcomes.append(CommandResult("coordinator_only", item=command.item, word=names))
             continue
         if command.action == "add":

@@ -26,6 +26,13 @@ class Action(enum.StrEnum):
     PUBLISH_MINUTES = "publish_minutes"  # the filled-in minutes form
     CONFIRM_MINUTES = "confirm_minutes"  # `确认` / `有异议`
     SCHEDULE_MEETING = "schedule_meeting"  # an Outlook REQUEST / CANCEL in a collaboration
+    # The coordinator runs the collaboration and the initiator owns its outcome; an owner
+    # asks (`#3 延期至…`, `#3 需支持`) rather than decides these.
+    REASSIGN_ITEM = "reassign_item"  # `#3 转交 王强`, `#3 负责人：王强`
+    CHANGE_DEADLINE = "change_deadline"  # `#3 截止 12月20日`
+    CANCEL_ITEM = "cancel_item"  # `#3 取消：原因`
+    SET_DEPENDENCY = "set_dependency"  # `#5 依赖 #2`
+    ADD_ITEM = "add_item"  # `新增：任务 … 负责人 … 截止 …`
 
 
 class Role(enum.StrEnum):
@@ -80,6 +87,11 @@ PERMISSIONS: tuple[Permission, ...] = (
         (Role.COORDINATOR, Role.INITIATOR, Role.CONTACT),
         {Role.CONTACT: "contacts_schedule_meetings"},
     ),
+    Permission(Action.REASSIGN_ITEM, (Role.COORDINATOR, Role.INITIATOR)),
+    Permission(Action.CHANGE_DEADLINE, (Role.COORDINATOR, Role.INITIATOR)),
+    Permission(Action.CANCEL_ITEM, (Role.COORDINATOR, Role.INITIATOR)),
+    Permission(Action.SET_DEPENDENCY, (Role.COORDINATOR, Role.INITIATOR)),
+    Permission(Action.ADD_ITEM, (Role.COORDINATOR, Role.INITIATOR)),
 )
 _BY_ACTION = {permission.action: permission for permission in PERMISSIONS}
 
