@@ -59,7 +59,8 @@ def write_archive(
             "move it away or choose another --out"
         )
     now = app.clock.now()
-    if collab.status is not CollabStatus.ARCHIVED:
+    # A cancelled collaboration is archived as cancelled: its status says why it ended.
+    if collab.status is CollabStatus.ACTIVE:
         collab.status = CollabStatus.ARCHIVED
         collab.archived_at = now
         record_on(
@@ -70,8 +71,10 @@ def write_archive(
             action="archived",
             new=str(folder),
         )
+    why = "（协作已取消）" if collab.status is CollabStatus.CANCELLED else ""
+    at = records.local(app, collab.archived_at)
     note = (
-        f"{records.local(app, collab.archived_at):%Y-%m-%d %H:%M} 归档至“{folder.name}”："
+        f"{at:%Y-%m-%d %H:%M} 归档至“{folder.name}”{why}："
         "record.xlsx（表格）、record.html（网页）、deliverables/（成果文件）；"
         "归档后协作只读，不再接受更新"
     )

@@ -1,4 +1,5 @@
-"""`collabd collab create|list|show`."""
+"""`collabd collab create|list|show|edit|add-department|edit-department|remove-department|
+delete|cancel` (and `close`, from cli/archive.py)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=collab_show)
 
     add_close_command(sub)  # `collab close`: the retrospective (cli/archive.py)
+    from .collab_changes import register_changes  # edit, departments, delete, cancel
+
+    register_changes(sub)
 
 
 def _spec_from_flags(args: argparse.Namespace) -> CollaborationSpec:
@@ -116,6 +120,8 @@ def collab_list(context: Context, args: argparse.Namespace) -> int:
         query = select(Collaboration).order_by(Collaboration.id)
         if args.status:
             query = query.where(Collaboration.status == args.status)
+        else:  # a deleted one was a mistake: listed only when asked for
+            query = query.where(Collaboration.status != CollabStatus.DELETED)
         views = [collab_view(c) for c in session.scalars(query)]
     if args.json:
         emit_json(views)

@@ -16,11 +16,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "collab": (
         "collab",
-        "collaborations (协作): create, list, show",
+        "collaborations (协作): create, list, show, edit, add-department, edit-department, "
+        "remove-department, delete, cancel, close",
     ),
     "items": (
         "items",
-        "action items (#1, #2 …): add, list, show, update",
+        "action items (#1, #2 …): add, list, show, update, edit, cancel, import",
     ),
     "meeting": (
         "meeting",

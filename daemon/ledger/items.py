@@ -40,9 +40,11 @@ class ArchivedCollaboration(DataError):
 
 
 def ensure_active(collaboration: Collaboration) -> None:
-    if collaboration.status is CollabStatus.ARCHIVED:
+    """An archived or cancelled collaboration is read-only: its record no longer changes."""
+    if collaboration.status is not CollabStatus.ACTIVE:
+        state = "archived" if collaboration.status is CollabStatus.ARCHIVED else "cancelled"
         raise ArchivedCollaboration(
-            f"collaboration {collaboration.code} is archived; its record no longer changes"
+            f"collaboration {collaboration.code} is {state}; its record no longer changes"
         )
 
 

@@ -140,7 +140,7 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
     if len(due) > 1:  # missed while collabd was not running: one mail, not a burst
         merged = reason("collapsed", count=len(due) - 1, due=latest.due.astimezone(run.rules.zone))
         run.note(rule.rule_id, latest.level, "collapsed", item.ref, [merged], item.id)
-    if item.collaboration.status is CollabStatus.ARCHIVED:
+    if item.collaboration.status is not CollabStatus.ACTIVE:  # archived or cancelled
         run.note(rule.rule_id, latest.level, "skipped", item.ref, [reason("archived")], item.id)
         return []
     if latest.until is not None and run.now >= latest.until:

@@ -17,6 +17,7 @@ class CollabStatus(enum.StrEnum):
     ACTIVE = "active"
     ARCHIVED = "archived"
     CANCELLED = "cancelled"  # called off after the start: read-only, archived as cancelled
+    DELETED = "deleted"  # removed before it sent anything; the row stays for the history
 
 
 class ParticipantRole(enum.StrEnum):
@@ -123,6 +124,7 @@ LABELS_ZH = {
     CollabStatus.ACTIVE: "进行中",
     CollabStatus.ARCHIVED: "已归档",
     CollabStatus.CANCELLED: "已取消",
+    CollabStatus.DELETED: "已删除",
     Rsvp.NEEDS_ACTION: "未答复",
     Rsvp.ACCEPTED: "接受",
     Rsvp.DECLINED: "拒绝",
@@ -150,6 +152,7 @@ LABELS_EN = {
     CollabStatus.ACTIVE: "active",
     CollabStatus.ARCHIVED: "archived",
     CollabStatus.CANCELLED: "cancelled",
+    CollabStatus.DELETED: "deleted",
     Rsvp.NEEDS_ACTION: "no answer",
     Rsvp.ACCEPTED: "accepted",
     Rsvp.DECLINED: "declined",
