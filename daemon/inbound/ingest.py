@@ -14,10 +14,13 @@ ledger read-only or locked, database or mail server away) never does: the pass s
 
 A mail that kills the process while it is applied is the mail's fault too, and would never
 be counted by an `except`: so an attempt is marked in a transaction of its own BEFORE the
-work starts (the row's detail names the process applying it). A row found marked by another
-process is an attempt that process did not survive: it counts, and the mails of that batch
-are then applied one at a time, so only the mail that kills the process gathers attempts.
-A mark left by this same process means the machine failed (the except saw it): not counted.
+work starts (the row's detail names the process applying it, and whether the mail was
+alone). A row found marked by another process is an attempt that process did not survive:
+the mails of that batch are then applied one at a time. Only a mark left while the mail was
+applied alone counts: a process killed in the middle of a batch of a hundred says nothing
+about any one of them (counting it against all hundred quarantined good replies after a
+few unrelated `kill -9`s). A mark left by this same process means the machine failed (the
+except saw it): not counted.
 Decisions are logged after the commit that makes them true.
 """
 
@@ -50,7 +53,9 @@ BATCH = 100  # mails per transaction, and per IMAP MOVE
 FINAL = (InboundStatus.APPLIED, InboundStatus.IGNORED, InboundStatus.QUARANTINED)
 # The mark an attempt leaves on its row until it ends: which process is applying the mail.
 APPLYING = "applying in process "
-_THIS_PROCESS = APPLYING + f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+_PROCESS = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+_THIS_PROCESS = APPLYING + _PROCESS  # in a batch
+_THIS_PROCESS_ALONE = APPLYING + "alone: " + _PROCESS  # one mail, so a death is its own
 
 
 @dataclass
@@ -229,8 +234,10 @@ def _begin_attempts(
 
     Returns True (marking nothing) when a mail of a batch carries another process's mark:
     that process ended mid-attempt and the batch must go one mail at a time. For a single
-    mail such a mark is counted as a failed attempt, and at MAX_ATTEMPTS the mail is
-    quarantined here, without being applied again."""
+    mail such a mark is counted as a failed attempt when it was left by a process applying
+    that mail alone, and at MAX_ATTEMPTS the mail is quarantined here, without being
+    applied again."""
+    mark = _THIS_PROCESS_ALONE if len(mails) == 1 else _THIS_PROCESS
     with app.db.transaction() as session:
         seen = _seen_rows(session, mails, envelopes)
         found = [seen.find(m, _message_id(m, e)) for m, e in zip(mails, envelopes, strict=True)]
@@ -252,11 +259,11 @@ def _begin_attempts(
                     message_id,
                     envelope if isinstance(envelope, Envelope) else None,
                     InboundStatus.FAILED,
-                    _THIS_PROCESS,
+                    mark,
                     attempts=0,
                 )
                 continue
-            attempts = row.attempts + (1 if _interrupted(row) else 0)
+            attempts = row.attempts + (1 if _died_alone(row) else 0)
             if attempts >= MAX_ATTEMPTS:
                 detail = f"the process ended while applying it ({attempts} times)"
                 connection.execute(
@@ -278,19 +285,26 @@ def _begin_attempts(
                 {
                     "row_id": row.id,
                     "attempts": attempts,
-                    "detail": _THIS_PROCESS,
+                    "detail": mark,
                     "status": InboundStatus.FAILED,
                 },
             )
-            row.attempts, row.detail = attempts, _THIS_PROCESS
+            row.attempts, row.detail = attempts, mark
     return False
 
 
 def _interrupted(row: SeenRow) -> bool:
     """Marked as being applied by a process other than this one: that attempt never ended."""
     return (
-        row.status not in FINAL and row.detail.startswith(APPLYING) and row.detail != _THIS_PROCESS
+        row.status not in FINAL
+        and row.detail.startswith(APPLYING)
+        and row.detail not in (_THIS_PROCESS, _THIS_PROCESS_ALONE)
     )
+
+
+def _died_alone(row: SeenRow) -> bool:
+    """Another process ended while applying this mail and nothing else: the mail's fault."""
+    return _interrupted(row) and row.detail.startswith(APPLYING + "alone: ")
 
 
 def _read(mail: IncomingMail) -> Envelope | str:
