@@ -196,6 +196,11 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
         "优先级",
         "截止日期",
         "状态",
+        "进度(%)",
+        "完成标准",
+        "所需支持",
+        "依赖",
+        "验收",
         "交付物",
         "备注",
     ]
@@ -205,6 +210,7 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
     assert row["截止日期"] == datetime(2026, 12, 4)  # a real date, not text
     assert items["G2"].number_format == "yyyy-mm-dd"
     assert "需求文档V2.0.docx" in row["交付物"]
+    assert (row["验收"], row["进度(%)"]) == ("通过", 100)
     assert items["H2"].fill.fgColor.rgb.endswith("C6EFCE")  # 已完成 is green
     acceptance = book["成果验收"]
     verdicts = [r[5] for r in acceptance.iter_rows(min_row=2, values_only=True)]

@@ -216,20 +216,21 @@ ITEM_COLUMNS = [
     Column("优先级", 8),
     Column("截止日期", 12, "date"),
     Column("状态", 10, "status"),
+    Column("进度(%)", 8, "number"),
+    Column("完成标准", 30, "wrap"),
+    Column("所需支持", 24, "wrap"),
+    Column("依赖", 10),
+    Column("验收", 10, "verdict"),
     Column("交付物", 30, "wrap"),
     Column("备注", 36, "wrap"),
 ]
 
 
 def item_row(item: ActionItem, trail: list[AcceptanceRequest]) -> list[object]:
-    """Seed 003 模板1 跨部门任务协作表: one action item."""
+    """Seed 003 模板1 跨部门任务协作表: one action item, with the columns people asked
+    for beside the seed's (progress, done-criteria, support, dependencies, acceptance)."""
     latest = trail[-1] if trail else None
     files = "\n".join(d.filename for d in latest.deliverables) if latest else ""
-    notes = [item.note] if item.note else []
-    if item.status is not ItemStatus.DONE and item.progress:
-        notes.insert(0, f"进度 {item.progress}%")
-    if latest is not None:
-        notes.append(f"验收：{VERDICT_WORDS[latest.verdict]}（第{latest.round}轮）")
     return [
         f"#{item.number}",
         item.description,
@@ -239,8 +240,13 @@ def item_row(item: ActionItem, trail: list[AcceptanceRequest]) -> list[object]:
         label(item.priority, LOCALE),
         item.deadline,
         label(item.status, LOCALE),
+        item.progress,
+        item.done_criteria or "—",
+        item.support_needed or "—",
+        "、".join(f"#{d.number}" for d in item.depends_on) or "—",
+        VERDICT_WORDS[latest.verdict] if latest else "—",
         files or "—",
-        "；".join(notes),
+        item.note or "—",
     ]
 
 

@@ -13,16 +13,17 @@ from ..ledger.items import (
     ItemFilter,
     find_item,
     item_history,
+    latest_verdicts,
     query_items,
     update_item,
 )
 from ..ledger.people import find_person
 from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
-from ..store.models import ItemStatus, Priority
+from ..store.models import ItemStatus, Priority, label
 from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
-from .views import acceptance_views, history_view, item_view
+from .views import acceptance_views, history_view, item_view, verdict_word
 
 STATUS_WORDS = {
     "未开始": "not_started",
@@ -109,6 +110,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--overdue",
         action="store_true",
         help="only open items past their deadline (today in the configured zone)",
+    )
+    lst.add_argument(
+        "--locale",
+        choices=("zh-CN", "en"),
+        help="words for status and acceptance (default: the --as person's, else zh-CN)",
     )
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=items_list)
@@ -218,12 +224,28 @@ def items_list(context: Context, args: argparse.Namespace) -> int:
             statuses=tuple(args.status),
             overdue_on=today if args.overdue else None,
         )
-        views = [item_view(i) for i in query_items(session, wanted)]
+        found = query_items(session, wanted)
+        verdicts = latest_verdicts(session, found)
+        views = [item_view(i, verdicts.get(i.id)) for i in found]
     if args.json:
         emit_json(views)
         return 0
+    locale = args.locale or _reader_locale(context)
     table(
-        ["item", "task", "owner", "department", "deadline", "priority", "status", "%"],
+        [
+            "item",
+            "task",
+            "owner",
+            "department",
+            "deadline",
+            "priority",
+            "status",
+            "%",
+            "done when",
+            "support",
+            "depends on",
+            "acceptance",
+        ],
         [
             [
                 v["ref"],
@@ -231,14 +253,24 @@ def items_list(context: Context, args: argparse.Namespace) -> int:
                 v["owner_name"],
                 v["department"],
                 v["deadline"],
-                v["priority"],
-                v["status"],
+                label(Priority(v["priority"]), locale),
+                label(ItemStatus(v["status"]), locale),
                 v["progress"],
+                v["done_criteria"] or "—",
+                v["support_needed"] or "—",
+                ", ".join(f"#{n}" for n in v["depends_on"]) or "—",
+                verdict_word(v["acceptance"], locale),
             ]
             for v in views
         ],
     )
     return 0
+
+
+def _reader_locale(context: Context) -> str:
+    """Whoever the command acts as reads the list in their language; else Chinese."""
+    person = context.origin.person if context.names_operator else None
+    return person.locale if person is not None else "zh-CN"
 
 
 def items_show(context: Context, args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from ..store.models import ActionItem, Collaboration, HistoryEntry, OutboxMessage, Person
 
 
@@ -46,7 +48,19 @@ def collab_view(collab: Collaboration, items: list[ActionItem] | None = None) ->
     return view
 
 
-def item_view(item: ActionItem) -> dict:
+# Acceptance state (验收) in the reader's words.
+VERDICT_WORDS = {
+    "zh-CN": {"pending": "待验收", "accepted": "已通过", "rejected": "未通过"},
+    "en": {"pending": "pending", "accepted": "accepted", "rejected": "rejected"},
+}
+
+
+def verdict_word(verdict: str | None, locale: str) -> str:
+    return VERDICT_WORDS.get(locale, VERDICT_WORDS["zh-CN"]).get(verdict or "", "—")
+
+
+def item_view(item: ActionItem, acceptance: enum.Enum | None = None) -> dict:
+    """An item as the command line shows it; `acceptance` is its latest round's verdict."""
     return {
         "ref": item.ref,
         "collab": item.collaboration.code,
@@ -65,6 +79,7 @@ def item_view(item: ActionItem) -> dict:
         "depends_on": [d.number for d in item.depends_on],
         "receiver": item.receiver.email if item.receiver else None,
         "note": item.note,
+        "acceptance": acceptance.value if acceptance is not None else None,
         "updated_at": item.updated_at,
     }
 

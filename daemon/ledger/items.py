@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..errors import DataError, NotFound, UsageError
 from ..store.models import (
     CLOSED_STATUSES,
+    AcceptanceRequest,
     ActionItem,
     Collaboration,
     CollabStatus,
@@ -22,6 +23,7 @@ from ..store.models import (
     ItemStatus,
     Person,
     Priority,
+    Verdict,
 )
 from .dependencies import refuse_cycles
 from .history import Origin, record, record_changes_on
@@ -260,3 +262,18 @@ def item_history(session: Session, item: ActionItem) -> list[HistoryEntry]:
             .order_by(HistoryEntry.id)
         )
     )
+
+
+def latest_verdicts(session: Session, items: list[ActionItem]) -> dict[int, Verdict]:
+    """item id -> where its latest acceptance round stands, in one query for a whole list
+    (items never delivered are absent)."""
+    found: dict[int, Verdict] = {}
+    ids = [item.id for item in items]
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        rows = session.execute(
+            select(AcceptanceRequest.item_id, AcceptanceRequest.verdict)
+            .where(AcceptanceRequest.item_id.in_(ids[start : start + 500]))
+            .order_by(AcceptanceRequest.item_id, AcceptanceRequest.round)
+        )
+        found.update({item_id: verdict for item_id, verdict in rows})
+    return found
