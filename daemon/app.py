@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .clock import Clock
 from .config import Settings
-from .mail.render import Renderer
 from .mail.tokens import MailIdentity, ReplyTokens
-from .mail.transport import Transport, open_transport
 from .store import Database
 from .store.private import private_directory
 from .store.secrets import ledger_secret
+
+if TYPE_CHECKING:  # imported when first used: a command that only reads the ledger (`items
+    # list`) does not pay for the mail templates or the IMAP/Exchange/Graph clients
+    from .mail.render import Renderer
+    from .mail.transport import Transport
 
 T = TypeVar("T")
 
@@ -41,6 +44,8 @@ class App:
 
     @cached_property
     def renderer(self) -> Renderer:
+        from .mail.render import Renderer
+
         return Renderer(self.settings.tz)
 
     @cached_property
@@ -70,6 +75,8 @@ class App:
 
     @cached_property
     def transport(self) -> Transport:
+        from .mail.transport import open_transport
+
         mail = self.settings.mail
         if mail.oauth.provider or mail.backend == "graph":  # their tokens live in the ledger
             return open_transport(self.settings, self.db)

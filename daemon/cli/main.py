@@ -6,12 +6,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
 from .. import __version__
 from ..errors import CollabdError, ConfigError
 from .commands import COMMANDS
+
+# collabd uses no pydantic plugin, and looking for them reads the metadata of every installed
+# distribution when the first model is built: a quarter of a second of every start.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 # Options of `collabd` itself that take a value: skipped when looking for the command.
 _VALUED = ("--config", "--data-dir", "--at", "--as")

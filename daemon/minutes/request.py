@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..errors import DataError
 from ..mail.outbox import queue_mail
 from ..store.models import Meeting, MinutesRequest
+from ..store.upsert import dialect_insert
 from .form import empty_form, form_context
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def request_minutes(
     if recorder is None:
         raise DataError(f"meeting {meeting.id} ({meeting.title}) has no recorder (记录人)")
     now = now or app.clock.now()
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(session.bind.dialect.name)
     created = session.execute(
         insert(MinutesRequest)
         .values(

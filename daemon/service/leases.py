@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..store import Database
 from ..store.models import ServiceLease
+from ..store.upsert import dialect_insert
 
 
 def claim(
@@ -23,7 +23,7 @@ def claim(
 ) -> bool:
     """Take `name` for `period` unless that period is done or someone holds a live lease."""
     with db.transaction() as session:
-        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(db.dialect)
         session.execute(insert(ServiceLease).values(name=name, detail="").on_conflict_do_nothing())
         query = select(ServiceLease).where(ServiceLease.name == name)
         if db.dialect == "postgresql":

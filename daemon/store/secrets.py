@@ -6,16 +6,16 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .database import Database
 from .models import LedgerSecret
+from .upsert import dialect_insert
 
 
 def ledger_secret(db: Database, name: str, size: int = 32) -> bytes:
     """The secret called `name`; two processes racing to create it end up with the same one."""
     with db.transaction() as session:
-        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(db.dialect)
         session.execute(
             insert(LedgerSecret)
             .values(name=name, value=secrets.token_bytes(size), created_at=datetime.now(UTC))

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ...store import Database
 from ...store.models import OAuthToken
+from ...store.upsert import dialect_insert
 from .grants import Grant, SignInError
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class MailboxSignIn:
 
     def _write(self, values: dict) -> None:
         with self.db.transaction() as session:
-            insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+            insert = dialect_insert(self.db.dialect)
             session.execute(
                 insert(OAuthToken).values(account=self.account).on_conflict_do_nothing()
             )
