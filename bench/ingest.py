@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
 
+from bench.conditions import conditions, spread, table  # noqa: E402
 from daemon.announce import start_collaboration  # noqa: E402
 from daemon.app import App  # noqa: E402
 from daemon.clock import FixedClock  # noqa: E402
@@ -162,20 +163,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replies", type=int, default=2000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    rates: dict[str, list[float]] = {b: [] for b in backends}
+    raw_rates: dict[str, list[float]] = {b: [] for b in backends}
     with MailStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        print(
-            f"{'backend':<11} {'replies':>7} {'collabd':>10} {'replies/s':>10} "
-            f"{'raw fetch':>10} {'fetch/s':>9} {'share':>6}"
-        )
-        for backend in backends:
-            r = run(stack, backend, args.replies, Path(tmp))
-            print(
-                f"{r['backend']:<11} {r['replies']:>7} {r['seconds']:>9.2f}s "
-                f"{r['rate']:>10.0f} {r['raw_seconds']:>9.2f}s {r['raw_rate']:>9.0f} "
-                f"{r['raw_seconds'] / r['seconds']:>6.1%}"
-            )
+        for round_ in range(args.rounds):  # each backend goes first in every other round
+            for backend in backends if round_ % 2 == 0 else backends[::-1]:
+                r = run(stack, backend, args.replies, Path(tmp))
+                rates[backend].append(r["rate"])
+                raw_rates[backend].append(r["raw_rate"])
+                print(f"round {round_ + 1} {backend}: {r['rate']:.0f} replies/s", file=sys.stderr)
+    rows = [
+        [backend, spread(rates[backend], "{:.0f}"), spread(raw_rates[backend], "{:.0f}")]
+        for backend in backends
+    ]
+    if len(backends) == 2:
+        ratios = [p / s for s, p in zip(rates["sqlite"], rates["postgresql"], strict=True)]
+        rows.append(["PostgreSQL ÷ SQLite per round (goal >= 0.8)", spread(ratios, "{:.2f}"), ""])
+    print(f"\ningest of {args.replies} replies over IMAP, {args.rounds} alternating rounds")
+    print(conditions())
+    header = ["ledger", "replies/s (min / median / max)", "raw IMAP fetch, mails/s"]
+    print(table(header, rows))
 
 
 if __name__ == "__main__":
