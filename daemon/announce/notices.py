@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,8 @@ def items_assigned(session: Session, app: App, items: list[ActionItem]) -> int:
     for owned in by_owner.values():
         owner = owned[0].owner
         ids = ",".join(str(item.id) for item in owned)
+        if len(ids) > 200:  # an imported ledger: hundreds of items in one mail
+            ids = f"{owned[0].id}-{owned[-1].id}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
         queued += queue_mail(
             session,
             app,

@@ -16,7 +16,7 @@ from ..archive.folder import write_archive
 from ..archive.record import ITEM_COLUMNS, Column, Sheet, item_row
 from ..archive.xlsx import write_workbook
 from ..closing import retrospective
-from ..closing.acceptance import rounds
+from ..closing.acceptance import all_rounds
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.items import ItemFilter, ensure_active, query_items
@@ -141,7 +141,10 @@ def export_ledger(context: Context, args: argparse.Namespace) -> int:
     with app.db.transaction() as session:
         collab = find_collaboration(session, args.collab) if args.collab else None
         items = query_items(session, ItemFilter(collab=collab))
-        rows = [[item.collaboration.code, *item_row(item, rounds(session, item))] for item in items]
+        trails = all_rounds(session, items)
+        rows = [
+            [item.collaboration.code, *item_row(item, trails.get(item.id, []))] for item in items
+        ]
         codes = [collab.code] if collab else list(session.scalars(select(Collaboration.code)))
     sheet = Sheet("跟进台账", "跟进台账", LEDGER_COLUMNS, rows)
     if args.format == "xlsx":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import DataError, UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.edits import ItemEdit, cancel_item, edit_item
 from ..ledger.items import (
@@ -19,7 +20,7 @@ from ..ledger.items import (
 )
 from ..ledger.people import find_person
 from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
-from ..store.models import ItemStatus, Priority, label
+from ..store.models import CLOSED_STATUSES, ItemStatus, Priority, label
 from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
@@ -177,6 +178,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     cancel.add_argument("--reason", required=True, help="why it is called off (told to the owner)")
     cancel.add_argument("--json", action="store_true")
     cancel.set_defaults(handler=items_cancel)
+
+    imp = sub.add_parser(
+        "import",
+        help="bring an existing follow-up ledger (跟进台账, xlsx or csv) in",
+        description="Read a 跟进台账 laid out like the seed table (任务名称 / 负责人 / 协助人 / "
+        "所属部门 / 优先级 / 截止日期 / 状态 / 交付物 / 备注) or like `collabd export`, with "
+        "Chinese or English headers. People are found by name, mail address or department. "
+        "Every bad row is reported as FILE:ROW: column: what is wrong, and nothing is "
+        "imported until every row is good. The owners of open items get their assignment mail.",
+    )
+    imp.add_argument("code", metavar="COLLAB")
+    imp.add_argument("file", type=Path, metavar="FILE.xlsx|FILE.csv")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, import nothing")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(handler=items_import)
 
 
 def items_add(context: Context, args: argparse.Namespace) -> int:
@@ -481,3 +497,47 @@ def _shown(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
     return getattr(value, "value", value)
+
+
+def items_import(context: Context, args: argparse.Namespace) -> int:
+    from ..announce import notices
+    from ..archive.ledger_import import apply, check
+    from ..ledger.items import ensure_active
+
+    app = context.app
+    today = app.clock.now().astimezone(app.settings.tz).date()
+    with app.db.transaction() as session:
+        collab = find_collaboration(session, args.code)
+        ensure_active(collab)
+        checked = check(session, collab, args.file, today)
+        if checked.problems:
+            raise DataError(
+                f"{args.file}: {len(checked.problems)} problem(s); nothing was imported\n"
+                + "\n".join(checked.problems)
+            )
+        refs: list[str] = []
+        if not args.dry_run:
+            items = apply(session, app, collab, checked.rows, context.origin)
+            open_items = [i for i in items if i.status not in CLOSED_STATUSES]
+            if open_items:
+                notices.items_assigned(session, app, open_items)
+            refs = [item.ref for item in items]
+    if args.json:
+        emit_json(
+            {
+                "collab": args.code,
+                "rows": len(checked.rows),
+                "imported": refs,
+                "dry_run": args.dry_run,
+                "ignored_columns": checked.ignored,
+            }
+        )
+        return 0
+    for name in checked.ignored:
+        print(f"{args.file}: column {name!r} is not one collabd keeps; left out")
+    if args.dry_run:
+        print(f"{args.file}: {len(checked.rows)} rows are good; nothing imported (--dry-run)")
+    else:
+        span = f" ({refs[0]} … {refs[-1]})" if refs else ""
+        print(f"imported {len(refs)} action items into {args.code}{span}; owners told")
+    return 0

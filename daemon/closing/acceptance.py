@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..ledger.history import Origin, record_on
 from ..ledger.items import ItemChange, update_item
@@ -74,6 +74,21 @@ def rounds(session: Session, item: ActionItem) -> list[AcceptanceRequest]:
             .order_by(AcceptanceRequest.round)
         )
     )
+
+
+def all_rounds(session: Session, items: list[ActionItem]) -> dict[int, list[AcceptanceRequest]]:
+    """rounds() of many items in a few queries: item id -> its rounds, oldest first."""
+    found: dict[int, list[AcceptanceRequest]] = {}
+    ids = [item.id for item in items]
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        for request in session.scalars(
+            select(AcceptanceRequest)
+            .where(AcceptanceRequest.item_id.in_(ids[start : start + 500]))
+            .options(selectinload(AcceptanceRequest.deliverables))
+            .order_by(AcceptanceRequest.item_id, AcceptanceRequest.round)
+        ):
+            found.setdefault(request.item_id, []).append(request)
+    return found
 
 
 def pending_since(

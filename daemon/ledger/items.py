@@ -9,7 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Update, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import DataError, NotFound, UsageError
@@ -19,6 +19,7 @@ from ..store.models import (
     ActionItem,
     Collaboration,
     CollabStatus,
+    Department,
     HistoryEntry,
     ItemStatus,
     Person,
@@ -50,12 +51,13 @@ def ensure_active(collaboration: Collaboration) -> None:
         )
 
 
-def next_number(session: Session, collaboration: Collaboration) -> int:
-    """Hand out the next #N in SQL, so two writers can never both get the same number."""
+def next_number(session: Session, collaboration: Collaboration, count: int = 1) -> int:
+    """Hand out the next #N in SQL, so two writers can never both get the same number;
+    with `count`, a block of numbers of which this is the last."""
     statement = (
         update(Collaboration)
         .where(Collaboration.id == collaboration.id)
-        .values(item_seq=Collaboration.item_seq + 1)
+        .values(item_seq=Collaboration.item_seq + count)
         .returning(Collaboration.item_seq)
         .execution_options(synchronize_session=False)
     )
@@ -69,21 +71,37 @@ def add_items(
     specs: list[ItemSpec],
     origin: Origin,
 ) -> list[ActionItem]:
-    """Add several items at once (from a collaboration file or minutes). Records only:
-    daemon.announce.assign_items also tells each owner."""
+    """Add several items at once (from a collaboration file, minutes or an imported ledger).
+    Records only: daemon.announce.assign_items also tells each owner. One block of numbers
+    and one flush for all of them; each person looked up once (a ledger of 1,000 rows
+    names the same few people again and again)."""
     ensure_active(collaboration)
+    if not specs:
+        return []
     now = app.clock.now()
+    people: dict[str, Person] = {}
+    departments: dict[str, Department] = {}
+
+    def person(ref: str) -> Person:
+        if ref not in people:
+            people[ref] = find_person(session, ref, collaboration)
+        return people[ref]
+
+    def department(name: str) -> Department:
+        if name not in departments:
+            departments[name] = find_department(session, name)
+        return departments[name]
+
+    first = next_number(session, collaboration, len(specs)) - len(specs) + 1
     items: list[ActionItem] = []
-    for spec in specs:
-        owner = find_person(session, spec.owner, collaboration)
+    for number, spec in enumerate(specs, start=first):
+        owner = person(spec.owner)
         item = ActionItem(
             collaboration=collaboration,
-            number=next_number(session, collaboration),
+            number=number,
             description=spec.description,
             owner=owner,
-            owner_department=(
-                find_department(session, spec.department) if spec.department else owner.department
-            ),
+            owner_department=department(spec.department) if spec.department else owner.department,
             done_criteria=spec.done_criteria,
             deadline=spec.deadline,
             priority=spec.priority,
@@ -92,16 +110,16 @@ def add_items(
             progress=0,
             support_needed=spec.support,
             note="",
-            receiver=find_person(session, spec.receiver, collaboration) if spec.receiver else None,
+            receiver=person(spec.receiver) if spec.receiver else None,
             created_at=now,
             updated_at=now,
+            collaborators=[person(ref) for ref in spec.collaborators],
+            depends_on=[],
         )
-        item.collaborators = [
-            find_person(session, ref, collaboration) for ref in spec.collaborators
-        ]
         session.add(item)
-        session.flush()
         items.append(item)
+    session.flush()
+    for item in items:
         record(
             session,
             origin,
@@ -112,6 +130,8 @@ def add_items(
             action="created",
             new=f"#{item.number} {item.description}",
         )
+    if not any(spec.depends_on for spec in specs):
+        return items
     by_number = {
         i.number: i
         for i in session.scalars(
@@ -251,6 +271,13 @@ def query_items(session: Session, wanted: ItemFilter) -> list[ActionItem]:
         query = query.where(
             ActionItem.status.in_(OPEN_STATUSES), ActionItem.deadline < wanted.overdue_on
         )
+    # A ledger is shown whole: its people and dependencies in four queries, not four per item.
+    query = query.options(
+        selectinload(ActionItem.owner),
+        selectinload(ActionItem.owner_department),
+        selectinload(ActionItem.collaborators),
+        selectinload(ActionItem.depends_on),
+    )
     return list(session.scalars(query.order_by(Collaboration.code, ActionItem.number)))
 
 
