@@ -28,6 +28,7 @@ from ..minutes import replies as minutes_replies
 from ..rules.delay import answer_delay
 from ..store.models import InboundStatus
 from .items import apply_item_commands
+from .my_items import answer_my_items, asks_for_my_items
 from .reading import read_reply
 
 if TYPE_CHECKING:
@@ -127,6 +128,12 @@ ROUTES: tuple[Route, ...] = (
         "iMIP: invitations, answers and cancellations",
         has_calendar_part,
         handle_calendar,  # daemon/calendar/inbox.py
+    ),
+    Route(
+        "my-items",
+        "a known person asks for their open items (我的任务 / my items)",
+        asks_for_my_items,
+        answer_my_items,  # daemon/inbound/my_items.py
     ),
     Route("reply", "a person's mail, read for commands", any_mail, handle_reply),
 )
