@@ -53,3 +53,29 @@ def test_initiator_rejects_with_a_reason(world):
     assert item.status is ItemStatus.IN_PROGRESS
     body = world.received("li.na", "延期申请：已驳回").get_body(("plain",)).get_content()
     assert "发布会日期不能变" in body
+
+
+def test_approving_an_older_request_decides_nothing_and_points_to_the_newest(world):
+    """An owner who asks twice gets two approval mails out; 同意 to the first must not
+    approve the second (a different date) — it is answered with the newer request."""
+    assignment = world.received("li.na", "您负责的行动项")
+    for asked in ("#1 延期至12月11日，原因：客户未回复", "#1 延期至12月18日，原因：客户仍未回复"):
+        world.deliver(world.reply(assignment, asked, world.address("li.na")))
+        assert world.ingest().applied == 1
+        send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    first = world.received("zhang.wei", "延期至 2026年12月11日")
+    second = world.received("zhang.wei", "延期至 2026年12月18日")
+
+    world.deliver(world.reply(first, "同意", world.address("zhang.wei")))
+    world.ingest()
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    assert world.item(1).deadline == date(2026, 12, 4)  # nothing decided
+    answer = world.received("zhang.wei", "延期申请：未处理")
+    for part in ("plain", "html"):
+        text = answer.get_body((part,)).get_content()
+        assert "已被" in text and "取代" in text and "2026年12月18日" in text, part
+        assert "superseded" not in text
+
+    world.deliver(world.reply(second, "同意", world.address("zhang.wei")))
+    assert world.ingest().applied == 1
+    assert world.item(1).deadline == date(2026, 12, 18)

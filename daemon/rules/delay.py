@@ -92,23 +92,19 @@ def answer_delay(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     """REPLY_HANDLERS row for replies to a delay approval mail."""
     session, app = ctx.session, ctx.app
     item = session.get(ActionItem, ctx.answered.item_id) if ctx.answered else None
-    request = (
-        session.scalar(
-            select(DelayRequest)
-            .where(DelayRequest.item_id == item.id)
-            .order_by(DelayRequest.id.desc())
-            .limit(1)
-        )
-        if item is not None
-        else None
-    )
+    request = _asked_request(session, ctx.answered, item) if item is not None else None
     if item is None or request is None:
         return InboundStatus.IGNORED, "delay approval: no delay request for this item"
     person = ctx.person
     if not may(Action.APPROVE_DELAY, person, item, app.settings.permissions):
         return InboundStatus.IGNORED, "delay approval: only the initiator decides (permissions)"
+    if request.status == "superseded":
+        # The owner asked again after this mail went out: deciding the old date would
+        # silently decide a different one (the newest), so point to the mail that counts.
+        _tell(session, app, request, [person], problem="superseded", newer=_newest(session, item))
+        return InboundStatus.IGNORED, f"delay request {request.id} superseded by a newer one"
     if request.status != "pending":
-        _tell(session, app, request, [person], problem=f"already {request.status}")
+        _tell(session, app, request, [person], problem="decided")
         return InboundStatus.IGNORED, f"delay request {request.id} already {request.status}"
     decided = verdict(ctx.parsed.new_text)
     if decided is None:
@@ -140,7 +136,30 @@ def answer_delay(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     )
 
 
-def _tell(session, app, request: DelayRequest, people, problem: str = "") -> None:
+_REQUEST_KEY = re.compile(rf"^{re.escape(RULE_ID)}:r(?P<id>\d+)$")
+
+
+def _asked_request(session: Session, answered, item: ActionItem) -> DelayRequest | None:
+    """The request the answered approval mail asked about (its dedupe key names it);
+    the item's newest request only for a mail that names none."""
+    match = _REQUEST_KEY.match(answered.dedupe_key or "")
+    if match:
+        request = session.get(DelayRequest, int(match["id"]))
+        if request is not None and request.item_id == item.id:
+            return request
+    return _newest(session, item)
+
+
+def _newest(session: Session, item: ActionItem) -> DelayRequest | None:
+    return session.scalar(
+        select(DelayRequest)
+        .where(DelayRequest.item_id == item.id)
+        .order_by(DelayRequest.id.desc())
+        .limit(1)
+    )
+
+
+def _tell(session, app, request: DelayRequest, people, problem: str = "", newer=None) -> None:
     item = request.item
     seen = set()
     for person in people:
@@ -158,6 +177,7 @@ def _tell(session, app, request: DelayRequest, people, problem: str = "") -> Non
                 "item": item,
                 "request": request,
                 "problem": problem,
+                "newer": newer,
             },
             collaboration_id=item.collaboration_id,
             item_id=item.id,
