@@ -44,7 +44,15 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[daemon]\ntimezone = "Asia/Beijing"\n', 'daemon.timezone = "Asia/Beijing": not a known'),
         ('[meetings]\nmin_notice = "one day"\n', 'meetings.min_notice = "one day": '),
         ('[mail]\nbackend = "imap"\n', 'mail.imap.host: required when mail.backend = "imap"'),
-        ('[store]\nurl = "mysql://x"\n', 'store.url = "mysql://x": collabd supports'),
+        ('[store]\nurl = "mysql://x"\n', 'store.url = "mysql://x": not a database URL'),
+        (
+            '[store]\nurl = "postgresq://collabd:s3cret@db/collabd"\n',
+            'store.url = "postgresq://collabd:****@db/collabd": not a database URL collabd can use',
+        ),
+        (
+            '[store]\nurl = "postgresql+pg8000://u:s3cret@db/c"\n',
+            "store.url = \"postgresql+pg8000://u:****@db/c\": unknown driver 'pg8000'",
+        ),
         ("verbose = true\n", "verbose = True: unknown key"),
     ],
 )
@@ -53,6 +61,15 @@ def test_check_config_names_file_key_and_value_and_exits_78(tmp_path, text, expe
     result = collabd("--config", str(path), "check-config")
     assert result.returncode == 78, result.stderr
     assert f"{path}: {expected}" in result.stderr
+
+
+def test_a_mistyped_store_url_stops_every_command_and_never_shows_its_password(tmp_path):
+    path = write(tmp_path, '[store]\nurl = "postgresq://collabd:s3cret@127.0.0.1/test"\n')
+    for argv in (["check-config"], ["items", "list"]):
+        result = collabd("--config", str(path), *argv)
+        assert result.returncode == 78, result.stderr
+        assert "store.url" in result.stderr and "NoSuchModuleError" not in result.stderr
+        assert "s3cret" not in result.stderr + result.stdout
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
@@ -103,3 +120,22 @@ def test_shipped_example_config_is_valid():
     result = collabd("--config", str(REPO / "config" / "collabd.toml"), "check-config")
     assert result.returncode == 0, result.stderr
     assert "smtp.example.com:587 (starttls)" in result.stdout
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`collabd calendar explain … | head`: the reader leaves early; no traceback, exit 0."""
+    command = [sys.executable, "-m", "daemon", "--data-dir", str(tmp_path)]
+    with subprocess.Popen(
+        [*command, "calendar", "explain", "2026-01-05", "+3000wd"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # as `head -1` does: 400 kB are still to come
+        errors = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert first.startswith(b"2026-01-05 +3000wd = ")
+    assert code == 0, errors
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors

@@ -116,7 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             # Before the command's own transaction: a refused person changes nothing, and
             # the lookup never waits on the command's write lock (SQLite).
             context.origin  # noqa: B018
-        return args.handler(context, args) or 0
+        code = args.handler(context, args) or 0
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+        return code
+    except BrokenPipeError:
+        # The reader went away (`collabd … | head`): nothing is wrong and nothing more is
+        # to be said. Point stdout at /dev/null so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ConfigError as exc:
         print(
             f"collabd: config error:\n{exc}"

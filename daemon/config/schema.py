@@ -7,6 +7,7 @@ maildir under the data directory.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -74,9 +75,36 @@ class StoreSection(Section):
     @field_validator("url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite", "postgresql", "postgres")):
-            raise ValueError("collabd supports sqlite:/// and postgresql:// URLs")
+        if value:
+            _check_store_url(value)
         return value
+
+
+# The database kinds collabd runs on, and the drivers it can talk to them with. Checked from
+# the URL's text and the installed packages, without importing a dialect: a typo such as
+# `postgresq://` must stop check-config (exit 78), not the first command that opens the
+# ledger (NoSuchModuleError); and the lean start never loads the PostgreSQL dialect.
+_STORE_DRIVERS = {
+    "sqlite": {"": "sqlite3", "pysqlite": "sqlite3"},
+    "postgresql": {"": "psycopg", "psycopg": "psycopg", "psycopg2": "psycopg2"},
+    "postgres": {"": "psycopg"},  # the short spelling people write; collabd normalizes it
+}
+
+
+def _check_store_url(value: str) -> None:
+    scheme, sep, _rest = value.partition("://")
+    backend, _, driver = scheme.partition("+")
+    if not sep or backend not in _STORE_DRIVERS:
+        raise ValueError(
+            "not a database URL collabd can use: write sqlite:////path/to/collabd.sqlite3 "
+            "or postgresql://user:password@host:5432/dbname"
+        )
+    drivers = _STORE_DRIVERS[backend]
+    if driver not in drivers:
+        known = ", ".join(f"{backend}+{name}" for name in drivers if name)
+        raise ValueError(f"unknown driver {driver!r} (collabd knows {known})")
+    if find_spec(drivers[driver]) is None:
+        raise ValueError(f"the Python package {drivers[driver]!r} for this URL is not installed")
 
 
 class SmtpSection(Section):
