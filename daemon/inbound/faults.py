@@ -13,7 +13,7 @@ import errno
 
 from sqlalchemy import exc as sql
 
-from ..mail.transport import TransportError
+from ..mail.transport import SignInFailed, TransportError
 
 # What the operating system says when the machine, not the data, is the problem.
 _MACHINE_ERRNOS = {
@@ -70,6 +70,8 @@ def environmental(error: BaseException) -> str | None:
 def _describe(error: BaseException) -> str | None:
     if isinstance(error, EnvironmentalFault):
         return error.what
+    if isinstance(error, SignInFailed):  # the server answered: the account is the problem
+        return f"mail server sign-in refused: {_first_line(error)}"
     if isinstance(error, TransportError):
         return f"mail server unreachable: {_first_line(error)}"
     if isinstance(error, sql.DBAPIError):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..mail.transport import ImapMailbox, TransportError
+from .faults import environmental
 from .ingest import IngestReport, ingest_pass
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class MailboxWatcher:
                 delay = max(delay, getattr(exc, "retry_after", None) or 0)
                 self.reconnects += 1
                 if self.reconnects >= UNREACHABLE_AFTER:  # not a blip: a fault
-                    self.fault = f"mail server unreachable: {exc}"
+                    # A refused sign-in is told apart: its fix is a password, not a network.
+                    self.fault = environmental(exc) or f"mail server unreachable: {exc}"
                 log.warning("mailbox %s: %s; reconnecting in %ss", self.mailbox.name, exc, delay)
                 self.stop.wait(delay)
         self.mailbox.close()

@@ -84,6 +84,7 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None
                 recipient=person,
                 fault=fault,
                 headline=_headline(fault, person.locale),
+                category=category(fault),
                 since=now,
                 host=host,
             )
@@ -122,7 +123,32 @@ _ZH_CN = {
     "ledger disk full": "台账所在磁盘已满",
     "database unreachable": "数据库连不上",
     "mail server unreachable": "邮件服务器连不上",
+    "mail server sign-in refused": "邮件服务器拒绝登录（用户名或密码不对）",
 }
+
+# Which fixes the mail suggests, by the kind of fault (templates/*/service_fault.txt.j2).
+_CATEGORY = {
+    "disk full": "disk",
+    "disk quota exceeded": "disk",
+    "ledger disk full": "disk",
+    "read-only filesystem": "ledger",
+    "permission denied": "ledger",
+    "operation not permitted": "ledger",
+    "ledger read-only": "ledger",
+    "ledger locked": "ledger",
+    "database unreachable": "database",
+    "mail server unreachable": "mail server",
+    "mail server sign-in refused": "sign-in",
+}
+
+
+def category(fault: str) -> str:
+    """The family of fixes for a fault ("disk", "ledger", …; "" when none fits)."""
+    return _CATEGORY.get(_kind(fault), "")
+
+
+def _kind(fault: str) -> str:
+    return fault.split(" at /", 1)[0].split(": ", 1)[0].partition(" (")[0]
 
 
 def _headline(fault: str, locale: str) -> str:

@@ -20,7 +20,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from ..oauth import MailboxSignIn
-from .base import IncomingMail, Outcome, TemporaryFailure
+from .base import IncomingMail, Outcome, SignInFailed, TemporaryFailure
 from .bearer import bearer_sign_in
 
 FETCH_BATCH = 200
@@ -99,6 +99,8 @@ class ImapMailbox:
                 # lmtp_save_to_detail_mailbox): they then never reach the watched folder.
                 client.create_folder(journal)
             client.select_folder(self.folder)
+        except LoginError as exc:  # reached, and refused: a password to fix, not a network
+            raise SignInFailed(f"sign-in to {self.name} refused: {exc}") from exc
         except (OSError, IMAPClientError) as exc:
             raise TemporaryFailure(f"cannot open {self.name}: {exc}") from exc
         return client
