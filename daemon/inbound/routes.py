@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..calendar.inbox import handle_calendar
 from ..calendar.incoming import link_from_reply
+from ..calendar.next_meeting import answer_question as answer_next_meeting
 from ..closing import replies as closing
 from ..mail.compose import LOOP_HEADER
 from ..mail.envelope import Decision, Envelope, ReplyHandler
@@ -151,6 +152,7 @@ REPLY_HANDLERS: dict[str, ReplyHandler] = {
     "minutes_published": minutes_replies.verdict_on_minutes,
     "minutes_answer": minutes_replies.reply_to_answer,
     "delay_approval": answer_delay,  # the initiator approves or rejects an owner's new date
+    "next_meeting_question": answer_next_meeting,  # `同意`: hold it at the earliest time
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..announce import assign_items
+from ..calendar.next_meeting import follow_up
 from ..ledger.history import Origin, record, record_on
 from ..ledger.items import ItemChange, update_item
 from ..ledger.specs import ItemSpec
@@ -50,6 +51,7 @@ class Published:
     dropped: list[ActionItem] = field(default_factory=list)
     asked: list[Person] = field(default_factory=list)  # asked to confirm this version
     carried: list[Person] = field(default_factory=list)  # earlier answer still stands
+    next_meeting: str = ""  # what became of 下次会议时间 (calendar/next_meeting.py)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def publish_minutes(
     _ask(session, minutes, previous, affected, meeting, now, result)
     session.flush()
     _mail_everyone(session, app, meeting, minutes, result)
+    result.next_meeting = follow_up(session, app, minutes, origin)  # 下次会议时间
     return result
 
 
