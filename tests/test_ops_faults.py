@@ -5,8 +5,12 @@ it is, the admin mail suggests the fixes for that fault, and nothing looks dead 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from tests.conftest import REPO
 from tests.service_harness import Daemon, Workload, wait_until, write_config
 from tests.test_recovery import check, fault_mails
 from tests.test_service import status
@@ -64,3 +68,31 @@ def test_a_wrong_imap_password_is_a_refused_sign_in_not_an_unreachable_server(
     finally:
         daemon.kill9()
         work.close()
+
+
+def test_a_ledger_remounted_read_only_stops_the_start_with_one_line_and_exit_75(tmp_path):
+    """No traceback: the fault and the ledger's file in one line; 75 lets systemd retry."""
+    data = tmp_path / "data"
+    data.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(data)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        collabd = [sys.executable, "-m", "daemon", "--data-dir", str(data)]
+        created = subprocess.run([*collabd, "people", "list"], capture_output=True, cwd=REPO)
+        assert created.returncode == 0, created.stderr
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        result = subprocess.run(
+            [*collabd, "run"], capture_output=True, text=True, cwd=REPO, timeout=60
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)
+    assert result.returncode == 75, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ledger read-only" in lines[0] and "read-only (EROFS)" in lines[0]
+    assert str(data / "collabd.sqlite3") in lines[0]
+    unit = (REPO / "systemd" / "collabd.service").read_text("utf-8")
+    assert "Restart=on-failure" in unit and "RestartPreventExitStatus=78" in unit

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config.loader import mask_url_password
 from ..errors import CollabdError
+from ..inbound.faults import environmental, ledger_file_fault
 from ..service import logs
 from ..service.health import CRITICAL, LEVELS, assess
 from ..service.runner import Service
 from .commands import HELP
 from .context import Context
 from .output import emit_json
+
+EX_TEMPFAIL = 75  # sysexits.h: try again later (the unit restarts on it; 78 it does not)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -57,7 +64,21 @@ def run_command(context: Context, args: argparse.Namespace) -> int:
         return service.run()
     except CollabdError:  # config, schema …: the CLI maps these to their exit codes
         raise
-    except Exception:  # one line in the journal, and exit 1 so systemd restarts us
+    except Exception as exc:
+        what = environmental(exc)
+        if what is not None:
+            # A fault of the machine (a ledger remounted read-only, a full disk, the
+            # database away): one line naming it and the ledger, and EX_TEMPFAIL, so that
+            # systemd tries again (Restart=on-failure) and starts once the fault is gone.
+            settings = context.settings
+            ledger = mask_url_password(settings.store_url)
+            database = make_url(settings.store_url).database
+            if settings.store_url.startswith("sqlite") and database:
+                ledger = database
+                what = ledger_file_fault(Path(database)) or what
+            print(f"collabd: error: cannot run: {what} (ledger {ledger})", file=sys.stderr)
+            return EX_TEMPFAIL
+        # A bug: its traceback in the journal, and exit 1 so systemd restarts us.
         logging.getLogger("daemon.service").exception("collabd run stopped by an error")
         return 1
 

@@ -10,6 +10,8 @@ they never count against it. The mail stays where it is and is tried again.
 from __future__ import annotations
 
 import errno
+import os
+from pathlib import Path
 
 from sqlalchemy import exc as sql
 
@@ -82,6 +84,22 @@ def _describe(error: BaseException) -> str | None:
         where = f" at {error.filename}" if error.filename else ""
         name = errno.errorcode.get(error.errno, str(error.errno))
         return f"{_MACHINE_ERRNOS[error.errno]} ({name}){where}"
+    return None
+
+
+def ledger_file_fault(path: Path) -> str | None:
+    """Why a SQLite ledger at `path` cannot be written, when SQLite only says "unable to
+    open database file" (its -wal and -shm files cannot be made): a filesystem mounted
+    read-only, or a folder or file collabd may not write. None when neither is the case."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"ledger read-only: the filesystem is mounted read-only (EROFS) at {folder}"
+    except OSError:
+        return None
+    for place in (folder, path):
+        if place.exists() and not os.access(place, os.W_OK):
+            return f"ledger read-only: permission denied (EACCES) at {place}"
     return None
 
 
