@@ -22,9 +22,9 @@ from ..ledger.collab_edits import (
     edit_collaboration,
     remove_participant,
 )
+from ..ledger.items import OPEN_STATUSES, ItemFilter, query_items
 from ..mail.outbox import queue_mail
 from ..store.models import (
-    CLOSED_STATUSES,
     ActionItem,
     Collaboration,
     Meeting,
@@ -48,14 +48,7 @@ def involved(session: Session, collab: Collaboration) -> list[Person]:
     """Everyone a change to the whole collaboration concerns: initiator, coordinator, each
     department's contact, and the owners and collaborators of its open items."""
     people: dict[int, Person] = {}
-    items = session.scalars(
-        select(ActionItem)
-        .where(
-            ActionItem.collaboration_id == collab.id,
-            ActionItem.status.not_in(CLOSED_STATUSES),
-        )
-        .order_by(ActionItem.number)
-    )
+    items = query_items(session, ItemFilter(collab=collab, statuses=OPEN_STATUSES))
     owners = [p for item in items for p in (item.owner, *item.collaborators)]
     for person in (
         collab.initiator,

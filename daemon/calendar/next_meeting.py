@@ -17,12 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin
+from ..ledger.items import OPEN_STATUSES, ItemFilter, query_items
 from ..mail.outbox import queue_mail
 from ..mail.reply.dates import match_date
 from ..rules.workdays import WorkCalendar
 from ..store.models import (
-    CLOSED_STATUSES,
-    ActionItem,
     CollabStatus,
     InboundStatus,
     Meeting,
@@ -140,14 +139,7 @@ def schedule_next(
 ) -> Meeting:
     """The same meeting again at `start`; its agenda: every open item of the collaboration."""
     collab = meeting.collaboration
-    items = session.scalars(
-        select(ActionItem)
-        .where(
-            ActionItem.collaboration_id == collab.id,
-            ActionItem.status.not_in(CLOSED_STATUSES),
-        )
-        .order_by(ActionItem.number)
-    )
+    items = query_items(session, ItemFilter(collab=collab, statuses=OPEN_STATUSES))
     agenda = [
         AgendaSpec(topic=f"#{item.number} {item.description}"[:300], owner=item.owner.email)
         for item in items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -76,6 +77,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="slot N of the last `meeting find-time`: its start, length and people",
     )
+    sch.add_argument(
+        "--repeat",
+        choices=("weekly",),
+        help="a series: the same meeting every week until --until, statutory holidays skipped",
+    )
+    sch.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day of the series")
     sch.set_defaults(handler=meeting_schedule)
     find_time.register(sub)
 
@@ -185,6 +192,8 @@ def meeting_schedule(context: Context, args: argparse.Namespace) -> int:
             f"--slot {args.slot} was found for collaboration {slot['collab']}, not {args.collab}"
         )
     spec = _spec(args, slot)
+    if args.repeat or args.until:
+        return _schedule_series(context, args, spec)
     result = _run(
         context, args, lambda session: schedule(session, context.app, spec, context.origin)
     )
@@ -196,6 +205,42 @@ def meeting_schedule(context: Context, args: argparse.Namespace) -> int:
         f"({view['timezone']}), {len(view['attendees'])} attendee(s); "
         f"{outcome.queued} invitation(s) queued"
     )
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _schedule_series(context: Context, args: argparse.Namespace, spec: MeetingSpec) -> int:
+    from ..calendar.repeat import schedule_series
+
+    if not (args.repeat and args.until):
+        raise UsageError("a series needs both --repeat weekly and --until YYYY-MM-DD")
+    found: dict[str, list] = {}
+
+    def operation(session):
+        outcomes, skipped = schedule_series(
+            session, context.app, spec, args.repeat, args.until, context.origin
+        )
+        found["views"] = [meeting_view(o.meeting, context.app.settings.tz) for o in outcomes]
+        found["queued"] = [o.queued for o in outcomes]
+        found["skipped"] = [context.local(s) for s in skipped]
+        return outcomes[0]
+
+    result = _run(context, args, operation)
+    if isinstance(result, int):
+        return result
+    for view, queued in zip(found["views"], found["queued"], strict=True):
+        print(
+            f"meeting {view['id']} scheduled: {view['title']}, {view['start']}; "
+            f"{queued} invitation(s) queued"
+        )
+    for skipped in found["skipped"]:
+        print(f"skipped {skipped}: a statutory holiday or rest day")
     return 0
 
 
