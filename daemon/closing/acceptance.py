@@ -160,7 +160,10 @@ def deliver(
     outcome.request = request
     if files:
         _store(session, app, item, request, files, origin, outcome)
-    outcome.requested = _ask_receiver(session, app, item, request, origin)
+    # A round opened just now has asked no one yet: no earlier request mail to look for.
+    outcome.requested = _ask_receiver(
+        session, app, item, request, origin, new_round=request is not latest
+    )
     return outcome
 
 
@@ -231,6 +234,7 @@ def _ask_receiver(
     reminder: bool = False,
     rule_id: str | None = None,
     now: datetime | None = None,  # the tick's instant, for a reminder
+    new_round: bool = False,
 ) -> bool:
     # The files of the round: loaded with the request, plus those _store just added (the
     # relationship's back_populates puts them in this list).
@@ -249,7 +253,7 @@ def _ask_receiver(
         else f"acceptance-request:{request.id}:{len(request.deliverables)}"
     )
     not_before = None
-    if not reminder and _withdraw_waiting_request(session, request):
+    if not reminder and not new_round and _withdraw_waiting_request(session, request):
         not_before = app.clock.now() + app.settings.archive.acceptance_quiet.as_timedelta()
     if not reminder:
         # Requests caused by mail count against the receiver's hourly limit; one held back
