@@ -361,3 +361,31 @@ def test_check_config_and_run_refuse_a_broken_rules_file(tmp_path, db_url, capsy
     (tmp_path / "rules.toml").write_text('[calendar]\nfallback = "refuse"\n', encoding="utf-8")
     out = cli.ok("check-config", at=None)
     assert "config ok" in out and 'fallback = "refuse"' in out
+
+
+def test_a_notice_read_in_part_says_what_was_not_understood_and_writes_nothing(ledger, tmp_path):
+    """A holiday worded unlike the notice (休息 for 放假) and one missing altogether: the
+    admin is told which, and the year is not written half-known (its missing holidays
+    would count as working days) unless --partial says so."""
+    preamble = (
+        "现将2027年元旦、春节、清明节、劳动节、端午节、中秋节和国庆节放假调休日期通知如下。\n"
+    )
+    text = NOTICE_2027.replace(
+        "三、清明节：4月3日（周六）至5日（周一）放假，共3天。",
+        "三、清明节：4月3日（周六）至5日（周一）休息，共3天。",
+    ).replace("六、中秋节：9月15日（周三）放假1天，不调休。\n", "")
+    notice = tmp_path / "partial.txt"
+    notice.write_text(preamble + text, encoding="utf-8")
+    code, out, err = ledger("calendar", "import", str(notice), at="2026-11-23T09:00")
+    assert code == 65
+    assert "collabd: warning: not understood: 清明节: “4月3日(周六)至5日(周一)休息,共3天”" in err
+    assert "not understood: 中秋节: named at the top of the notice, but no item for it" in err
+    assert "nothing written" in out and "add --partial" in err
+    assert _explain_year(ledger, 2027)[0]["estimated"]  # still the estimate
+    code, out, err = ledger("calendar", "import", str(notice), "--dry-run", at="2026-11-23T09:00")
+    assert code == 0 and "dry run: nothing written" in out and "清明节" in err
+    out = ledger.ok("calendar", "import", str(notice), "--partial", at="2026-11-23T09:00")
+    assert "written to the ledger" in out
+    days = {day["day"]: day for day in _explain_year(ledger, 2027)}
+    assert not days["2027-02-08"]["working"]  # what was understood is written
+    assert not any(day["estimated"] for day in days.values())

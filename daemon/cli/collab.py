@@ -17,6 +17,7 @@ from ..store.models import Collaboration, CollabStatus, HistoryEntry, label
 from .archive import add_close_command
 from .commands import HELP
 from .context import Context
+from .dates import day_argument
 from .output import emit_json, fields, table
 from .views import collab_view, history_view
 
@@ -38,8 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--code", help="short name used in commands, e.g. v2-launch")
     create.add_argument("--theme", help="协作主题")
     create.add_argument("--goal", help="协作目标", default="")
-    create.add_argument("--start", help="start date, YYYY-MM-DD")
-    create.add_argument("--end", help="end date, YYYY-MM-DD")
+    create.add_argument("--start", type=day_argument, help="start date: 2026-12-03 or 12月3日")
+    create.add_argument("--end", type=day_argument, help="end date: 2026-12-03 or 12月3日")
     create.add_argument("--initiator", help="发起人: mail address or name")
     create.add_argument("--department", help="initiating department (default: the initiator's)")
     create.add_argument("--coordinator", help="default: the initiator")
@@ -93,6 +94,11 @@ def _spec_from_flags(args: argparse.Namespace) -> CollaborationSpec:
         "coordinator": args.coordinator,
         "participants": participants,
     }
+    if args.start and args.end and args.end < args.start:
+        raise UsageError(
+            f"--end {args.end} is before --start {args.start}: "
+            "a collaboration cannot end before it starts"
+        )
     return parse_spec(
         CollaborationSpec, {k: v for k, v in data.items() if v is not None}, "command line"
     )

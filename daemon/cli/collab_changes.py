@@ -14,14 +14,8 @@ from ..ledger.people import find_department, find_person
 from ..ledger.specs import ROLE_WORDS
 from ..store.models import ParticipantRole
 from .context import Context
+from .dates import day_argument
 from .output import emit_json
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def _role(text: str) -> ParticipantRole:
@@ -43,8 +37,10 @@ def register_changes(sub: argparse._SubParsersAction) -> None:
     edit.add_argument("--goal", help="协作目标")
     edit.add_argument("--background", help="背景材料 (text)")
     edit.add_argument("--background-file", type=Path, metavar="FILE", help="背景材料 from a file")
-    edit.add_argument("--start", type=_date, help="start date YYYY-MM-DD")
-    edit.add_argument("--end", type=_date, help="end date YYYY-MM-DD (not before the start)")
+    edit.add_argument("--start", type=day_argument, help="start date: 2026-12-03 or 12月3日")
+    edit.add_argument(
+        "--end", type=day_argument, help="end date: 2026-12-03 or 12月3日 (not before the start)"
+    )
     edit.add_argument("--coordinator", help="new coordinator: name or mail address")
     edit.add_argument("--json", action="store_true")
     edit.set_defaults(handler=collab_edit)
@@ -62,9 +58,7 @@ def register_changes(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--json", action="store_true")
     add.set_defaults(handler=collab_add_department)
 
-    change = sub.add_parser(
-        "edit-department", help="change a department's contact, role or duties"
-    )
+    change = sub.add_parser("edit-department", help="change a department's contact, role or duties")
     change.add_argument("code", metavar="COLLAB")
     change.add_argument("department")
     change.add_argument("--contact", help="new 对接人: name or mail address")

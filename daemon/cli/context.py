@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..app import App
 from ..clock import Clock
@@ -14,6 +15,9 @@ from ..config import Settings
 from ..errors import CollabdError, ConfigError, UsageError
 from ..ledger.history import Origin
 from ..ledger.people import find_person
+
+if TYPE_CHECKING:
+    from ..rules.config import Rules
 
 
 @dataclass
@@ -66,6 +70,21 @@ class Context:
         if user in cli.operators:
             return cli.operators[user], f"operators.{user}"
         return cli.operator, "operator"
+
+    def rules(self) -> Rules:
+        """The rules file, checked, with the imported holiday notices: a broken file is a
+        config error here (exit 78, FILE:LINE: key = value), before the command does
+        anything, not an error line per job after it has already sent the outbox."""
+        from ..rules.current import current_rules  # only the commands that chase need it
+
+        return current_rules(self.app)
+
+    def check_rules(self) -> None:
+        """The rules file is valid (or a config error, exit 78), without the ledger's
+        notices: for commands that only show what the rules will act on."""
+        from ..rules.config import active_rules
+
+        active_rules(self.app)
 
     def local(self, instant: datetime) -> str:
         """An instant as the admin reads it: configured timezone, to the minute."""

@@ -8,6 +8,7 @@ The ledger, not a file, so every replica counts with it from its next tick, no r
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,6 +36,12 @@ def register(calendar: argparse._SubParsersAction) -> None:
     command.add_argument("file", metavar="NOTICE.txt", type=Path)
     command.add_argument("--year", type=int, help="the year, when the text does not say")
     command.add_argument("--dry-run", action="store_true", help="show, write nothing")
+    command.add_argument(
+        "--partial",
+        action="store_true",
+        help="write what was understood even when part of the notice was not (its days "
+        "then count as ordinary days: add them under [calendar.overrides])",
+    )
     command.add_argument("--json", action="store_true")
     command.set_defaults(handler=import_command)
 
@@ -55,7 +62,11 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
     after = rules.calendar.with_published({**others, **named}, years | {notice.year})
     changes = _changes(before, after, notice.year, named)
     overridden = sorted(day for day in named if after.info(day).reason.startswith("管理员设定"))
-    if not args.dry_run:
+    # A notice read in part would make its year "published" with holidays missing: the
+    # days of a holiday not understood would count as working days. Say which parts, and
+    # write only when told to.
+    refused = bool(notice.unread) and not args.dry_run and not args.partial
+    if not args.dry_run and not refused:
         with app.db.transaction() as session:
             replace_year(session, notice.year, named, source=str(args.file), now=app.clock.now())
     if args.json:
@@ -70,11 +81,20 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
                     for old, new in changes
                 ],
                 "overridden": overridden,
-                "written": not args.dry_run,
+                "not_understood": notice.unread,
+                "written": not args.dry_run and not refused,
             }
         )
-        return 0
-    _print(notice, before, changes, overridden, args)
+    else:
+        _print(notice, before, changes, overridden, args, written=not refused)
+    for part in notice.unread:
+        print(f"collabd: warning: not understood: {part}", file=sys.stderr)
+    if refused:
+        raise DataError(
+            f"{args.file}: nothing written: {len(notice.unread)} part(s) of the notice were not "
+            "understood (above). Correct the text to the notice's wording, or add --partial to "
+            "write what was understood and set the rest under [calendar.overrides]"
+        )
     return 0
 
 
@@ -114,7 +134,7 @@ def _info(calendar: WorkCalendar, day: date) -> DayInfo | None:
         return None
 
 
-def _print(notice, before: WorkCalendar, changes, overridden, args) -> None:
+def _print(notice, before: WorkCalendar, changes, overridden, args, written: bool) -> None:
     basis = before.basis(notice.year)
     print(
         f"《国务院办公厅关于{notice.year}年部分节假日安排的通知》 ({args.file}): "
@@ -142,6 +162,8 @@ def _print(notice, before: WorkCalendar, changes, overridden, args) -> None:
         print(f"note: {day} is set in [calendar.overrides], which still wins over the notice")
     if args.dry_run:
         print("dry run: nothing written")
+    elif not written:
+        print("nothing written: part of the notice was not understood")
     else:
         print(
             f"written to the ledger: every collabd replica counts {notice.year} with it from "

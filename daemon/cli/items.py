@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
 from ..store.models import CLOSED_STATUSES, ItemStatus, Priority, label
 from .commands import HELP
 from .context import Context
+from .dates import day_argument
 from .output import emit_json, fields, table
 from .views import acceptance_views, history_view, item_view, verdict_word
 
@@ -56,13 +58,6 @@ def _priority(text: str) -> Priority:
         ) from None
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("items", help=HELP["items"])
     sub = parser.add_subparsers(dest="items_command", metavar="ACTION", required=True)
@@ -78,7 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--owner", required=True, help="负责人: mail address, name, or a participating department"
     )
     add.add_argument("description", help="任务描述")
-    add.add_argument("--deadline", type=_date, help="截止日期 YYYY-MM-DD")
+    add.add_argument("--deadline", type=day_argument, help="截止日期: 2026-12-03 or 12月3日")
     add.add_argument(
         "--priority",
         type=_priority,
@@ -131,7 +126,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     upd.add_argument("--collab", metavar="CODE")
     upd.add_argument("--status", type=_status)
     upd.add_argument("--progress", type=int, metavar="PERCENT")
-    upd.add_argument("--deadline", type=_date)
+    upd.add_argument("--deadline", type=day_argument)
     upd.add_argument("--priority", type=_priority)
     upd.add_argument("--note")
     upd.add_argument("--json", action="store_true")
@@ -156,7 +151,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     edit.add_argument("--criteria", help="完成标准")
     edit.add_argument("--receiver", help="who accepts the result")
     edit.add_argument("--priority", type=_priority)
-    edit.add_argument("--deadline", type=_date, help="截止日期 YYYY-MM-DD (needs --reason)")
+    edit.add_argument(
+        "--deadline", type=day_argument, help="截止日期: 2026-12-03 or 12月3日 (needs --reason)"
+    )
     edit.add_argument("--support", help="所需支持")
     edit.add_argument(
         "--depends-on",
@@ -197,6 +194,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def items_add(context: Context, args: argparse.Namespace) -> int:
     app = context.app
+    context.check_rules()  # the rules will chase this item: a broken file stops here
     spec = parse_spec(
         ItemSpec,
         {
@@ -219,18 +217,39 @@ def items_add(context: Context, args: argparse.Namespace) -> int:
 
         (item,) = assign_items(session, app, collab, [spec], context.origin)
         view = item_view(item)
+        warnings = _deadline_warnings(context, session, item)
     if args.json:
-        emit_json(view)
+        emit_json({**view, "warnings": warnings} if warnings else view)
     else:
         print(
             f"added {view['ref']}: {view['description']} → {view['owner_name']} "
             f"<{view['owner']}>, due {view['deadline'] or '—'}; assignment mail queued"
         )
+        _print_warnings(warnings)
     return 0
+
+
+def _deadline_warnings(context: Context, session, item) -> list[str]:
+    """What a colleague would question about the item's deadline (rules/deadline_check.py),
+    in zh-CN, the language of the people collabd serves; the change itself stands."""
+    if item.deadline is None:
+        return []
+    from ..rules.deadline_check import item_deadline_warnings
+
+    found = item_deadline_warnings(session, context.app, item)
+    return [warning.say("zh-CN") for warning in found]
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"collabd: warning: {warning}", file=sys.stderr)
 
 
 def items_list(context: Context, args: argparse.Namespace) -> int:
     app = context.app
+    # The ledger is the rules' input: a list that looks fine while the rules cannot chase
+    # any of it would hide the one thing wrong.
+    context.check_rules()
     today = app.clock.now().astimezone(app.settings.tz).date()
     with app.db.transaction() as session:
         collab = find_collaboration(session, args.collab) if args.collab else None
@@ -372,6 +391,8 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
             "nothing to change: give --status, --progress, --deadline, --priority or --note"
         )
     app = context.app
+    if args.deadline is not None:
+        context.check_rules()
     with app.db.transaction() as session:
         item = find_item(session, args.ref, args.collab)
         changes = update_item(session, app, item, change, context.origin)
@@ -381,9 +402,15 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
 
             deliver(session, app, item, [], context.origin, just_done=True)
         view = item_view(item)
+        moved = any(name == "deadline" for name, _, _ in changes)
+        warnings = _deadline_warnings(context, session, item) if moved else []
     if args.json:
         emit_json(
-            {"item": view, "changes": [{"field": f, "old": o, "new": n} for f, o, n in changes]}
+            {
+                "item": view,
+                "changes": [{"field": f, "old": o, "new": n} for f, o, n in changes],
+                "warnings": warnings,
+            }
         )
     elif changes:
         for name, old, new in changes:
@@ -392,6 +419,8 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
             )
     else:
         print(f"{view['ref']}: nothing changed")
+    if not args.json:
+        _print_warnings(warnings)
     return 0
 
 
@@ -399,6 +428,8 @@ def items_edit(context: Context, args: argparse.Namespace) -> int:
     if args.deadline is not None and not args.reason.strip():
         raise UsageError('a new deadline needs a reason: add --reason "…"')
     app = context.app
+    if args.deadline is not None:
+        context.check_rules()
     origin = context.origin
     with app.db.transaction() as session:
         item = find_item(session, args.ref, args.collab)
@@ -435,7 +466,9 @@ def items_edit(context: Context, args: argparse.Namespace) -> int:
 
         notify_item_changed(session, app, item, changes, origin, edit.reason)
         view = item_view(item)
-    _print_changes(args, view, changes)
+        moved = any(name == "deadline" for name, _, _ in changes)
+        warnings = _deadline_warnings(context, session, item) if moved else []
+    _print_changes(args, view, changes, warnings)
     return 0
 
 
@@ -475,17 +508,25 @@ def items_cancel(context: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_changes(args: argparse.Namespace, view: dict, changes: list) -> None:
+def _print_changes(
+    args: argparse.Namespace, view: dict, changes: list, warnings: list[str] = ()
+) -> None:
     shown = [(name, _shown(old), _shown(new)) for name, old, new in changes]
     if args.json:
         emit_json(
-            {"item": view, "changes": [{"field": f, "old": o, "new": n} for f, o, n in shown]}
+            {
+                "item": view,
+                "changes": [{"field": f, "old": o, "new": n} for f, o, n in shown],
+                "warnings": list(warnings),
+            }
         )
-    elif shown:
+        return
+    if shown:
         for name, old, new in shown:
             print(f"{view['ref']} {name}: {old} → {new}")
     else:
         print(f"{view['ref']}: nothing changed")
+    _print_warnings(list(warnings))
 
 
 def _shown(value: object) -> object:

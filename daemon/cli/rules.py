@@ -85,6 +85,7 @@ def _locale_option(parser: argparse.ArgumentParser) -> None:
 
 def tick_command(context: Context, args: argparse.Namespace) -> int:
     app = context.app
+    context.rules()  # a broken rules file stops here, before anything is sent
     if args.every:
         return _loop(context, args)
     report = run_tick(app, app.clock.now())

@@ -22,6 +22,7 @@ from ..mail.envelope import Decision, Envelope, ReplyContext
 from ..mail.outbox import queue_mail
 from ..mail.reply import ParsedReply
 from ..mail.tokens import TokenClaims
+from ..rules.deadline_check import item_deadline_warnings
 from ..rules.delay import request_delay
 from ..store.models import (
     ActionItem,
@@ -204,6 +205,16 @@ def _apply_commands(
                 ref=item,
             )
         )
+        if kind == "delay_requested":  # a date a colleague would question: say so, offer one
+            outcomes += [
+                CommandResult(
+                    "deadline_warning",
+                    item=number,
+                    word=warning.say(str(person.locale)),
+                    due=warning.offer if warning.offer != command.due else None,
+                )
+                for warning in item_deadline_warnings(session, app, item, command.due)
+            ]
     outcomes += [CommandResult("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
     return outcomes
 

@@ -117,7 +117,11 @@ def load_collaboration_file(path: Path) -> CollaborationSpec:
         raise DataError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{path}: not valid TOML: {exc}") from None
-    spec = parse_spec(CollaborationSpec, data, str(path))
+    return check_period(parse_spec(CollaborationSpec, data, str(path)), str(path))
+
+
+def check_period(spec: CollaborationSpec, source: str) -> CollaborationSpec:
+    """A collaboration cannot end before it starts, however it is described."""
     if spec.start and spec.end and spec.end < spec.start:
-        raise DataError(f"{path}: end = {spec.end}: before start = {spec.start}")
+        raise DataError(f"{source}: end = {spec.end}: before start = {spec.start}")
     return spec

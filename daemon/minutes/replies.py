@@ -14,6 +14,7 @@ from ..ledger.permissions import Action, may
 from ..mail.envelope import ReplyContext
 from ..mail.headers import header_values
 from ..mail.outbox import enqueue
+from ..rules.deadline_check import item_deadline_warnings
 from ..store.models import InboundStatus, Meeting, Minutes, Person
 from .confirm import record_verdict
 from .publish import publish_minutes
@@ -63,6 +64,7 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
         minutes=published.minutes,
         numbers=numbers,
         asked=len(published.asked),
+        warnings=_deadline_warnings(ctx, person, [*published.created, *published.changed]),
     )
     return (
         InboundStatus.APPLIED,
@@ -109,6 +111,17 @@ def reply_to_answer(ctx: ReplyContext) -> Decision:
     return minutes_from_reply(ctx)
 
 
+def _deadline_warnings(ctx: ReplyContext, person: Person, items: list) -> list[str]:
+    """A deadline in the past, on a day off or outside the collaboration, per item: the
+    recorder hears it in the answer (the minutes stand; a corrected form fixes it)."""
+    locale = str(person.locale)
+    return [
+        f"#{item.number} {warning.say(locale)}"
+        for item in items
+        for warning in item_deadline_warnings(ctx.session, ctx.app, item)
+    ]
+
+
 def _meeting(ctx: ReplyContext) -> Meeting | None:
     answered = ctx.answered
     if answered is None or not answered.meeting_id:
@@ -140,6 +153,7 @@ def _answer(
     context.setdefault("numbers", "")
     context.setdefault("asked", 0)
     context.setdefault("note", "")
+    context.setdefault("warnings", [])
     _enqueue(
         ctx.session,
         ctx,

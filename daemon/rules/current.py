@@ -14,13 +14,20 @@ from ..ledger.published import published_days
 from .config import Rules, active_rules
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from ..app import App
 
 
-def current_rules(app: App) -> Rules:
+def current_rules(app: App, session: Session | None = None) -> Rules:
+    """`session`: read the notices in the caller's transaction (a handler applying a mail
+    on SQLite must not open a second one: the first holds the write lock)."""
     rules = active_rules(app)
-    with app.db.transaction() as session:
+    if session is not None:
         days, years = published_days(session)
+    else:
+        with app.db.transaction() as own:
+            days, years = published_days(own)
     calendar = rules.calendar
     if days != dict(calendar.published) or years != calendar.published_years:
         rules.calendar = calendar.with_published(days, years)

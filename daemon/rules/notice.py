@@ -60,6 +60,10 @@ class Notice:
     days_off: dict[date, str] = field(default_factory=dict)
     working: dict[date, str] = field(default_factory=dict)
     holidays: list[str] = field(default_factory=list)  # names in the notice's order
+    # Parts that look like schedule but were not understood, quoted for the admin: an
+    # item without a day off, a dated sentence saying neither 放假 nor 上班, a holiday the
+    # preamble names without an item of its own.
+    unread: list[str] = field(default_factory=list)
 
     def days(self) -> dict[date, tuple[bool, str]]:
         """{day: (working, note)}: the overrides this notice amounts to."""
@@ -84,6 +88,7 @@ def read_notice(text: str, year: int | None = None) -> Notice:
         body = text[header.end() : end].split("\n\n", 1)[0]
         name = header[1].translate(_SIMPLIFIED)
         _read_item(notice, name, body)
+    _check_preamble(notice, text[: headers[0].start()] if headers else text)
     if not notice.days_off:
         raise NoticeError(
             "found no holidays: expected numbered items like "
@@ -121,6 +126,7 @@ def _notice_year(text: str, given: int | None) -> int:
 
 def _read_item(notice: Notice, name: str, body: str) -> None:
     notice.holidays.append(name)
+    found_off = False
     for sentence in re.split(r"[。;；\n]", body):
         if "上班" in sentence:
             for day in _dates(sentence, notice.year):
@@ -129,6 +135,36 @@ def _read_item(notice: Notice, name: str, body: str) -> None:
             head = sentence.split("放假", 1)[0]
             for day in _days_off(head, notice.year):
                 notice.days_off[day] = name
+                found_off = True
+        elif _DATE.search(sentence) and not any(word in sentence for word in _ADVICE):
+            notice.unread.append(f"{name}: “{_quote(sentence)}”")
+    if not found_off and not any(part.startswith(f"{name}: ") for part in notice.unread):
+        notice.unread.append(f"{name}: no days off found in “{_quote(body)}”")
+
+
+# Sentences that name a date without setting the schedule: the 2024 notice's "鼓励……安排
+# 职工在除夕（2月9日）休息" (encouraged, not decreed).
+_ADVICE = ("鼓励", "鼓勵", "倡导", "倡導")
+# "现将2026年元旦、春节、……和国庆节放假调休日期的具体安排通知如下": the holidays to expect.
+_PREAMBLE = re.compile(r"(?:现将|現將)\d{4}年([^。]{1,80}?)(?:放假|假期)")
+
+
+def _check_preamble(notice: Notice, preamble: str) -> None:
+    """A holiday the preamble announces but no item describes was not understood."""
+    match = _PREAMBLE.search(preamble)
+    if not match:
+        return
+    named = [n.translate(_SIMPLIFIED) for n in re.split(r"[、，,和及与與]", match[1]) if n]
+    # "六、国庆节、中秋节：" — one item for two holidays that fall together.
+    covered = {part for item in notice.holidays for part in item.split("、")}
+    for name in named:
+        if name not in covered:
+            notice.unread.append(f"{name}: named at the top of the notice, but no item for it")
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _days_off(text: str, year: int) -> list[date]:
