@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..clock import Clock, FixedClock, parse_instant
     from ..config import config_path, load_settings
     from .context import Context
+    from .dates import resolve_days
 
     context = None
     try:
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 update={"daemon": settings.daemon.model_copy(update={"data_dir": args.data_dir})}
             )
         clock = FixedClock(parse_instant(args.at, settings.tz)) if args.at else Clock()
+        resolve_days(args, clock.now().astimezone(settings.tz).date())
         context = Context(
             settings=settings, config_path=path, argv=argv, clock=clock, operator=args.operator
         )
@@ -137,6 +139,22 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # The machine, not the command: a database that cannot be reached, a full disk, a
+        # read-only ledger. One line naming it (and where), not a traceback; anything
+        # else is a bug and keeps its traceback.
+        from ..inbound.faults import environmental
+
+        what = environmental(exc)
+        if what is None:
+            raise
+        where = ""
+        if context is not None and context.settings.store.url:
+            from ..config.loader import mask_url_password
+
+            where = f" (store.url = {mask_url_password(context.settings.store.url)})"
+        print(f"collabd: error: {what}{where}", file=sys.stderr)
+        return 69  # EX_UNAVAILABLE
     finally:
         if context is not None:
             context.close()

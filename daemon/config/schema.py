@@ -48,6 +48,9 @@ class DaemonSection(Section):
     # schedule is missing or working days are estimated. Addresses; someone in the people
     # list gets the mail in their language.
     admins: list[str] = []
+    # Mails to the admins about faults of the machine (disk full, ledger or mail server
+    # down): one per episode, and at most this many an hour, across restarts.
+    fault_mails_per_hour: int = Field(default=1, ge=1, le=60)
 
     @field_validator("admins")
     @classmethod

@@ -8,6 +8,7 @@ stranger wrote there (`请点击 http://evil…`) to a colleague, from collabd's
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,16 +91,28 @@ def within_rate(session: Session, app: MailApp, kind: str, person: Person, about
     counts = _recent(session, app.clock.now(), kind)
     recent = counts.get(person.email, 0)
     if recent >= limit:
+        # The mail by a short hash of its Message-ID and the person by address and name:
+        # enough to answer "why did my reply get no answer?" from the log alone.
         log.warning(
-            "not sending %s to %s about mail %s: %d already this hour (mail.answers_per_hour)",
+            "rate limit: not sending %s to %s (%s) about mail %s: %d already this hour "
+            "(mail.answers_per_hour = %d)",
             kind,
             person.email,
-            about,
+            person.name,
+            mail_hash(about),
             recent,
+            limit,
+            extra={"message_id": about},
         )
         return False
     counts[person.email] = recent + 1
     return True
+
+
+def mail_hash(message_id: str) -> str:
+    """A short, stable name for a mail in logs: the first 10 hex digits of SHA-256 of its
+    Message-ID (the id itself can carry an address)."""
+    return hashlib.sha256(message_id.encode()).hexdigest()[:10]
 
 
 def _recent(session: Session, now: datetime, kind: str) -> dict[str, int]:

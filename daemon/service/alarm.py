@@ -1,20 +1,30 @@
 """Telling the admins that a fault of the machine has stopped collabd's work.
 
 One mail per episode (a fault that starts, lasts, and ends with the next good pass) to each
-address in `[daemon] admins`, and at most one an hour whatever the faults do. It does not go
-through the outbox: the outbox lives in the ledger, which may be the very thing that is
-failing. It goes straight to the SMTP server, on a connection of its own, from a thread of
-its own (the main loop must not wait on it). When the mail server itself is the fault, the
-mail cannot go: the log line and `collabd status` are then what tell.
+address in `[daemon] admins`, and at most `[daemon] fault_mails_per_hour` (default 1)
+whatever the faults do. It does not go through the outbox: the outbox lives in the ledger,
+which may be the very thing that is failing. It goes straight to the SMTP server, on a
+connection of its own, from a thread of its own (the main loop must not wait on it). When
+the mail server itself is the fault, the mail cannot go: the log line and `collabd status`
+are then what tell.
+
+Both bounds survive a restart (systemd restarting a replica that hit the fault would
+otherwise mail again each time): the episode and the times mails went are kept in
+`admin-alarm.json` in the data directory, written by rename. Not in the ledger, which may
+be the fault; when the data directory is the fault too, the record stays in memory until
+it can be written, and the hourly bound still holds for this process.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -27,34 +37,50 @@ log = logging.getLogger(__name__)
 
 KIND = "service_fault"
 MAIL_AFTER_SECONDS = 10  # a fault gone within this (a blip: one killed session) is not mailed
-MAIL_EVERY_SECONDS = 3600  # at most one mail an hour, however the faults come and go
+HOUR = timedelta(hours=1)
+RECORD = "admin-alarm.json"
 
 
 class AdminAlarm:
-    def __init__(self) -> None:
+    def __init__(self, record: Path | None = None, per_hour: int = 1) -> None:
         self.fault = ""  # the fault of the current episode ("" between episodes)
         self.since: datetime | None = None
         self.started = 0.0  # monotonic start of the episode
         self.told = False  # this episode has been dealt with (mailed, or not to be)
-        self.last_mail = float("-inf")  # monotonic time of the last mail
+        self.per_hour = per_hour
+        self.record = record
+        self.mailed: list[datetime] = []  # when mails went, the last hour's
+        self.mailed_fault = ""  # the episode a mail went for, until it ends
         self.thread: threading.Thread | None = None
+        self._load()
 
     def raised(self, app: App, fault: str, now: datetime) -> None:
         """A fault is present. Once it has lasted MAIL_AFTER_SECONDS, the admins are told,
-        once in the episode."""
+        once in the episode, within the hourly bound."""
         if not self.fault:
             self.fault, self.since, self.started, self.told = fault, now, time.monotonic(), False
             log.error("fault: %s: work stopped until it ends", fault)
+            if self.mailed_fault == fault:  # mailed before a restart, and never ended
+                self.told = True
+                log.warning("fault: the admins were told of this fault before the restart")
         if self.told or time.monotonic() - self.started < MAIL_AFTER_SECONDS:
             return
         self.told = True
         admins = app.settings.daemon.admins
         if not admins:
             return
-        if time.monotonic() - self.last_mail < MAIL_EVERY_SECONDS:
-            log.warning("fault: the admins were mailed less than an hour ago; not again")
+        self.mailed = [at for at in self.mailed if now - at < HOUR]
+        if len(self.mailed) >= self.per_hour:
+            log.warning(
+                "fault: the admins got %d fault mail(s) in the last hour "
+                "(daemon.fault_mails_per_hour = %d); not again",
+                len(self.mailed),
+                self.per_hour,
+            )
             return
-        self.last_mail = time.monotonic()
+        self.mailed.append(now)
+        self.mailed_fault = self.fault
+        self._save()
         self.thread = threading.Thread(
             target=_mail_admins,
             args=(app, list(admins), self.fault, self.since),
@@ -68,6 +94,33 @@ class AdminAlarm:
         if self.fault:
             log.warning("fault ended: %s", self.fault)
         self.fault, self.since = "", None
+        if self.mailed_fault:
+            self.mailed_fault = ""
+            self._save()
+
+    def _load(self) -> None:
+        if self.record is None:
+            return
+        try:
+            data = json.loads(self.record.read_text("utf-8"))
+            self.mailed = [datetime.fromisoformat(at) for at in data.get("mailed", [])]
+            self.mailed_fault = str(data.get("episode", ""))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            log.warning("fault: %s unreadable (%s); starting a new record", self.record, exc)
+
+    def _save(self) -> None:
+        if self.record is None:
+            return
+        data = {"episode": self.mailed_fault, "mailed": [at.isoformat() for at in self.mailed]}
+        partial = self.record.with_name(self.record.name + ".partial")
+        try:
+            partial.write_text(json.dumps(data), "utf-8")
+            os.replace(partial, self.record)
+        except OSError as exc:  # the data directory may be the fault: memory keeps it
+            log.warning("fault: cannot keep the admin-mail record in %s: %s", self.record, exc)
+            partial.unlink(missing_ok=True)
 
 
 def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None:

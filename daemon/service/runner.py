@@ -39,7 +39,7 @@ from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_jou
 from ..rules.config import Rules, load_rules, use_rules
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
-from .alarm import AdminAlarm
+from .alarm import RECORD, AdminAlarm
 from .locks import MailboxLock
 from .notify import Notifier, watchdog_interval
 
@@ -193,7 +193,9 @@ class Service:
         self.last_ping = 0.0
         self.status_text = "starting"
         self.loop_fault = ""  # a fault of the machine the main loop itself met
-        self.alarm = AdminAlarm()
+        self.alarm = AdminAlarm(
+            settings.daemon.data_dir / RECORD, settings.daemon.fault_mails_per_hour
+        )
         self.rules: Rules | None = None
         self.rules_problem = ""  # a refused reload, until a reload loads
         self.scheduler = schedule.Scheduler()
