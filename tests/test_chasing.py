@@ -389,3 +389,45 @@ def test_a_notice_read_in_part_says_what_was_not_understood_and_writes_nothing(l
     days = {day["day"]: day for day in _explain_year(ledger, 2027)}
     assert not days["2027-02-08"]["working"]  # what was understood is written
     assert not any(day["estimated"] for day in days.values())
+
+
+def _tick_quarter(cli: Cli, year: int, number: str) -> list[dict]:
+    """`collabd tick` every day of January–March at 09:30, as the daemon's tick would run
+    them; the decisions queued for item #number."""
+    queued = []
+    day = date(year, 1, 4)
+    while day <= date(year, 3, 31):
+        out = cli.ok("tick", "--no-send", "--json", at=f"{day}T09:30")
+        queued += [
+            d
+            for d in json.loads(out)["decisions"]
+            if d["status"] == "queued" and f"#{number}" in d["subject"]
+        ]
+        day += timedelta(days=1)
+    return queued
+
+
+def test_daily_ticks_through_a_quarter_of_2027_send_what_a_2026_quarter_sent(ledger):
+    """The Done-when of issue 18 with real ticks, not only `rules simulate`: with the
+    default rules and no notice imported, every kind of reminder, risk check and escalation
+    a 2026 quarter queued is queued in 2027 too, on estimated working days, each saying so."""
+    item_2026 = _add(ledger, "2026-03-10", at="2026-01-04T09:00")
+    run_2026 = _tick_quarter(ledger, 2026, item_2026.split("#")[1])
+    ledger.ok("items", "cancel", item_2026, "--reason", "换年", at="2026-12-31T09:00")
+    item_2027 = _add(ledger, "2027-03-10", at="2027-01-04T09:00")
+    run_2027 = _tick_quarter(ledger, 2027, item_2027.split("#")[1])
+    kinds_2026 = {(d["rule"], d["level"]) for d in run_2026}
+    assert kinds_2026 >= {
+        ("reminder.before_deadline", 0),
+        ("risk_check", 0),
+        ("escalation.overdue", 1),
+        ("escalation.overdue", 2),
+        ("escalation.overdue", 3),
+    }
+    assert {(d["rule"], d["level"]) for d in run_2027} == kinds_2026
+    assert all(ESTIMATED in d["why"] for d in run_2027), [d["why"] for d in run_2027]
+    assert not any(ESTIMATED in d["why"] for d in run_2026)
+    estimate = WorkCalendar(datetime.now().astimezone().tzinfo)
+    for decision in run_2027:
+        info = estimate.info(_local_day(decision["at"]))
+        assert info.working and info.estimated, decision
