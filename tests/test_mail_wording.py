@@ -63,6 +63,7 @@ def test_escalation_html_says_who_owns_it_why_you_get_it_and_what_to_do(rules_se
     # #1 asked for support before its deadline passed: the escalation is about the deadline.
     cli.ok("items", "update", "nd#1", "--status", "需支持", at="2026-10-08T10:00")
     cli.ok("items", "update", "nd#3", "--status", "blocked", at="2026-09-22T10:00")
+    cli.ok("items", "update", "nd#2", "--status", "blocked", at="2026-09-22T10:00")
     cli.ok("tick", "--no-send", at="2026-09-21T10:00")
     cli.ok("tick", "--no-send", at="2026-09-24T10:00")  # blocked + 2wd: the initiator hears
     cli.ok("tick", "--no-send", at="2026-10-10T09:00")  # 10-09 passed (10-10 is worked)
@@ -72,17 +73,21 @@ def test_escalation_html_says_who_owns_it_why_you_get_it_and_what_to_do(rules_se
     text, seen = parts(overdue)
     for fact in ("李娜", "宣传素材", "截止日 10月9日已过", "需支持", "完成", "进行中 80%"):
         assert fact in text and fact in seen, fact
-    blocked = next(m for m in mails if "#3" in m["Subject"])
-    assert "#3 阻塞" in blocked["Subject"]
+    blocked = next(m for m in mails if "#2 阻塞" in m["Subject"])
     text, seen = parts(blocked)
-    # the initiator is told why she gets it, who owns the item, and what to do
+    # the initiator is told why he gets it, who owns the item, and what to do
     for fact in (
         "您是发起人",
-        "张伟",
+        "Emily Chen",
         "自 9月22日 10:00 起处于阻塞状态，已 2 个工作日",
-        "协调处理",
+        "请与负责人 Emily Chen 协调处理",
     ):
         assert fact in text and fact in seen, fact
+    # #3 is the initiator's own item: he is asked to update it, not to coordinate with himself
+    own = next(m for m in mails if "#3 阻塞" in m["Subject"])
+    text, seen = parts(own)
+    assert "您负责的行动项需要处理" in text and "您负责的行动项需要处理" in seen
+    assert "协调处理" not in text + seen
     for leak in ("needs_support", "wd", "level", "since", "None"):
         assert leak not in text + seen, leak
 

@@ -58,6 +58,11 @@ class ItemRule:
     def occurrences(self, item: ActionItem, state: RuleSchedule | None) -> Iterator[Occurrence]:
         raise NotImplementedError
 
+    def as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
+        """The occurrence as it is worded when it goes out `now` (a late one, after a pause
+        or a catch-up, may have to say more than when it was due)."""
+        return occurrence
+
     # -- helpers --
 
     def at_send_time(self, day: date) -> datetime:

@@ -135,7 +135,7 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
     row.updated_at = run.now
     if not due:
         return []
-    latest = due[-1]
+    latest = rule.as_sent(due[-1], run.now)
     row.last_due_at = latest.due
     if len(due) > 1:  # missed while collabd was not running: one mail, not a burst
         merged = reason("collapsed", count=len(due) - 1, due=latest.due.astimezone(run.rules.zone))

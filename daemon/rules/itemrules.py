@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -203,6 +204,18 @@ class EscalationRule(ItemRule):
                 due = self._add(due, level.repeat)
                 if following is not None and due >= following:
                     break
+
+    def as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
+        """"已过 N 个工作日" counts to the day the mail goes out: an escalation sent long
+        after its level was due (collabd paused, an old deadline) must not say the
+        level's threshold instead of how late the item really is."""
+        facts = occurrence.reason.facts
+        first = facts["deadline"] if "deadline" in facts else facts["since"].date()
+        today = now.astimezone(self.rules.zone).date()
+        elapsed = max(self.calendar.working_days_between(first, today), 0)
+        if elapsed <= facts.get("elapsed", 0):
+            return occurrence
+        return replace(occurrence, reason=reason("escalation", **{**facts, "elapsed": elapsed}))
 
     def _add(self, instant: datetime, duration: Duration) -> datetime:
         return self.calendar.add(instant, duration) if duration.amount else instant
