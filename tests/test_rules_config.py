@@ -58,12 +58,23 @@ def test_bad_values_name_file_line_key_and_value(tmp_path: Path, capsys) -> None
 def test_unknown_keys_and_rules_are_refused(tmp_path: Path, capsys) -> None:
     code, err = _check(tmp_path, capsys, '[reminders]\nbefor_deadline = ["1wd"]\n')
     assert code == 78
-    assert f"{tmp_path / 'rules.toml'}:2: reminders.befor_deadline = ['1wd']: unknown key" in err
+    assert (
+        f"{tmp_path / 'rules.toml'}:2: reminders.befor_deadline = ['1wd']: unknown key "
+        "(did you mean reminders.before_deadline?)"
+    ) in err
+    code, err = _check(tmp_path, capsys, '[[escalations]]\nid = "late"\ntriger = "overdue"\n')
+    assert code == 78
+    assert "escalations.0.triger" in err and "(did you mean escalations.0.trigger?)" in err
     code, err = _check(
         tmp_path, capsys, '[[inhibit]]\nsource = "escalation.late"\nsuppress = ["reminder.*"]\n'
     )
     assert code == 78
     assert 'inhibit.0.source = "escalation.late": no such rule' in err
+    # a level the escalation never reaches: the inhibit would silently never apply
+    text = (REPO / "config" / "rules.toml").read_text("utf-8")
+    code, err = _check(tmp_path, capsys, text.replace("min_level = 2", "min_level = 9"))
+    assert code == 78
+    assert "inhibit.0.min_level = 9" in err and "would never apply" in err
 
 
 def test_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,20 +120,40 @@ def _problem(error: dict[str, Any]) -> Problem:
 
 
 def _suggestion(loc: tuple[str, ...]) -> str:
-    """`mail.smpt` → (did you mean `mail.smtp`?), found among the keys the section allows."""
-    model: type[BaseModel] = Settings
+    return suggestion(Settings, loc)
+
+
+def suggestion(root: type[BaseModel], loc: tuple[str, ...]) -> str:
+    """`mail.smpt` → (did you mean `mail.smtp`?), found among the keys the section allows.
+
+    Walks `loc` down `root`'s fields (list positions such as `escalations.0` are skipped),
+    so the config file and the rules file suggest the same way."""
+    model: type[BaseModel] = root
     for part in loc[:-1]:
+        if part.isdigit():
+            continue
         field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        found = _model_in(getattr(field, "annotation", None))
+        if found is None:
             return ""
-        model = annotation
+        model = found
     allowed = list(model.model_fields)
     close = difflib.get_close_matches(loc[-1], allowed, n=1)
     parent = ".".join(loc[:-1])
     if close:
         return f" (did you mean {'.'.join([*loc[:-1], close[0]])}?)"
     return f" ({parent or 'the top level'} allows: {', '.join(allowed)})"
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds: itself, or inside list[…] / … | None / Annotated[…]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def semantic_problems(settings: Settings) -> list[Problem]:

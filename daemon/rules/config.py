@@ -30,7 +30,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..config.loader import _MISSING, Problem
+from ..config.loader import _MISSING, Problem, suggestion
 from ..config.schema import _duration
 from ..durations import Duration
 from ..errors import ConfigError
@@ -370,9 +370,10 @@ class RulesProblems(ConfigError):
 
 
 def _problem(error: dict) -> Problem:
-    key = ".".join(str(part) for part in error["loc"])
+    loc = tuple(str(part) for part in error["loc"])
+    key = ".".join(loc)
     if error["type"] == "extra_forbidden":
-        return Problem(key, error["input"], "unknown key")
+        return Problem(key, error["input"], "unknown key" + suggestion(RulesFile, loc))
     message = error["msg"].removeprefix("Value error, ")
     return Problem(key, error.get("input", _MISSING), message)
 
@@ -426,7 +427,17 @@ def _semantic_problems(spec: RulesFile) -> list[Problem]:
         "digest.weekly",
     }
     known |= {e.rule_id for e in spec.escalations}
+    depth = {e.rule_id: len(e.levels) for e in spec.escalations}
     for index, inhibit in enumerate(spec.inhibit):
+        if inhibit.min_level > depth.get(inhibit.source, 1):
+            problems.append(
+                Problem(
+                    f"inhibit.{index}.min_level",
+                    inhibit.min_level,
+                    f"{inhibit.source} has {depth.get(inhibit.source, 1)} level(s): "
+                    "this inhibit would never apply",
+                )
+            )
         if inhibit.source not in known:
             problems.append(
                 Problem(
