@@ -121,10 +121,12 @@ def test_close_archive_and_export_from_the_command_line(app, demo_ledger, tmp_pa
     add_meeting_with_sent_minutes(app)
     foreign = tmp_path / "out" / "2026-11-产品V2.0版本研发协作"
     foreign.mkdir(parents=True)
-    code, _, err = cli("archive", "v2-launch", "--out", str(tmp_path / "out"))
+    code, _, err = cli("archive", "v2-launch", "--out", str(tmp_path / "out"), "--force")
     assert code == 65 and "was not written by collabd" in err
     foreign.rmdir()
-    out = cli.ok("archive", "v2-launch", "--out", str(tmp_path / "out"), at="2026-12-12T09:00")
+    out = cli.ok(
+        "archive", "v2-launch", "--out", str(tmp_path / "out"), "--force", at="2026-12-12T09:00"
+    )
     assert "archived v2-launch →" in out and "record.xlsx" in out
     book = openpyxl.load_workbook(foreign / "record.xlsx")
     assert book.sheetnames == [

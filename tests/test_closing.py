@@ -183,7 +183,9 @@ def test_deliver_reject_redeliver_accept_retrospective_archive(world, tmp_path):
 
     # 6. The archive: a folder named after the month and the theme, read back with openpyxl.
     with app.db.transaction() as session:
-        folder = write_archive(session, app, "v2-launch", tmp_path / "out", Origin.system("test"))
+        folder = write_archive(
+            session, app, "v2-launch", tmp_path / "out", Origin.system("test"), force=True
+        )
     assert folder.name == "2026-11-产品V2.0版本研发协作"
     book = openpyxl.load_workbook(folder / "record.xlsx")
     items = book["行动项"]

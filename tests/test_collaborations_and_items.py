@@ -176,7 +176,7 @@ def test_archived_collaboration_does_not_change(app, demo_ledger):
         collab = session.scalar(select(Collaboration))
         collab.status = CollabStatus.ARCHIVED
     code, _, err = demo_ledger("items", "update", "v2-launch#1", "--status", "done")
-    assert code == 65 and "v2-launch is archived" in err
+    assert code == 65 and "v2-launch (产品V2.0版本研发协作) is archived" in err
     with app.db.transaction() as session:
         changed = session.scalars(
             select(HistoryEntry.id).where(

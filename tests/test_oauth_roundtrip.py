@@ -6,8 +6,6 @@ PostgreSQL. People's own mail travels as usual (port 25 style, no sign-in)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -47,22 +45,10 @@ def test_reply_in_and_answer_out_over_xoauth2(oauth_world, identity):
 
 
 def test_invitation_out_over_xoauth2(oauth_world):
-    from daemon.calendar.scheduling import schedule
-    from daemon.calendar.specs import MeetingSpec
-    from daemon.ledger.history import Origin
+    from tests.test_meetings import schedule_sync
 
     world, app = oauth_world, oauth_world.app
-    app.clock.set(datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    spec = MeetingSpec(
-        collab="v2-launch",
-        title="V2.0 进度同步会",
-        start="2026-11-25T14:00",
-        duration=60,
-        location="3楼会议室A",
-        attendees=["市场部"],
-    )
-    with app.db.transaction() as session:
-        schedule(session, app, spec, Origin.system("test"))
+    schedule_sync(app)
     assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 2
     invitation = world.received("li.na", "会议邀请")
     parts = [p for p in invitation.walk() if p.get_content_type() == "text/calendar"]

@@ -67,7 +67,7 @@ def test_archive_of_a_theme_of_90_chinese_characters(demo_ledger: Cli, tmp_path:
     toml = tmp_path / "long.toml"
     toml.write_text(spec, encoding="utf-8")
     demo_ledger.ok("collab", "create", "--file", str(toml))
-    out = demo_ledger.ok("archive", "long-theme", "--out", str(tmp_path / "out"))
+    out = demo_ledger.ok("archive", "long-theme", "--out", str(tmp_path / "out"), "--force")
     (folder,) = (tmp_path / "out").iterdir()
     assert len(folder.name.encode()) <= 200 and folder.name.startswith("2026-11-跨部门协作")
     assert (folder / "record.xlsx").exists() and "archived long-theme" in out

@@ -19,14 +19,21 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import DataError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.history import Origin, record_on
-from ..store.models import AcceptanceRequest, Collaboration, CollabStatus
+from ..store.models import (
+    AcceptanceRequest,
+    Collaboration,
+    CollabStatus,
+    OutboxMessage,
+    OutboxStatus,
+)
 from . import record as records
+from .open_work import open_work
 from .xlsx import fill_for, write_workbook
 
 if TYPE_CHECKING:
@@ -47,10 +54,33 @@ class ArchivedFile:
         return quote(self.path)
 
 
+class OpenWork(DataError):
+    """Archiving would close a collaboration with work still open; --force does it anyway."""
+
+    def __init__(self, collab: Collaboration, lines: list[str]) -> None:
+        listed = "\n".join(f"  {line}" for line in lines)
+        super().__init__(
+            f"collaboration {collab.code} ({collab.theme}) still has open work; archiving "
+            f"makes it read-only and stops every reminder:\n{listed}\n"
+            "nothing was archived; finish these first, or run again with --force"
+        )
+        self.lines = lines
+
+
 def write_archive(
-    session: Session, app: App, code: str, out_dir: Path | None, origin: Origin
+    session: Session,
+    app: App,
+    code: str,
+    out_dir: Path | None,
+    origin: Origin,
+    *,
+    force: bool = False,
 ) -> Path:
     collab = find_collaboration(session, code)
+    if collab.status is CollabStatus.ACTIVE and not force:
+        lines = open_work(session, collab)
+        if lines:
+            raise OpenWork(collab, lines)
     out_dir = (out_dir or app.settings.archive_root).expanduser()
     folder = out_dir / records.folder_name(collab, app)
     if folder.exists() and not (folder / MARKER).exists():
@@ -70,7 +100,9 @@ def write_archive(
             collab,
             action="archived",
             new=str(folder),
+            note="archived with open work (--force)" if force else "",
         )
+        _withdraw_pending(session, collab)
     why = "（协作已取消）" if collab.status is CollabStatus.CANCELLED else ""
     at = records.local(app, collab.archived_at)
     note = (
@@ -94,6 +126,24 @@ def write_archive(
         shutil.rmtree(folder)
     staging.rename(folder)
     return folder
+
+
+def _withdraw_pending(session: Session, collab: Collaboration) -> None:
+    """Reminders, chases and invitations queued (e.g. held back by quiet hours) and not sent
+    yet would reach people about a collaboration that is closed: they are withdrawn, and
+    the outbox row says why."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.collaboration_id == collab.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.rule_id.is_not(None),
+        )
+        .values(
+            status=OutboxStatus.CANCELLED, last_error="withdrawn: the collaboration was archived"
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _copy_deliverables(

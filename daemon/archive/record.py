@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..calendar.ended import has_ended
 from ..closing import retrospective
 from ..closing.acceptance import rounds
 from ..mail.reply import decode
@@ -23,6 +24,7 @@ from ..store.models import (
     HistoryEntry,
     ItemStatus,
     Meeting,
+    MeetingStatus,
     Minutes,
     OutboxMessage,
     OutboxStatus,
@@ -201,10 +203,23 @@ def meetings_sheet(session: Session, app: App, collab: Collaboration) -> Sheet:
                 minutes.discussion if minutes else "",
                 minutes.decisions if minutes else "",
                 minutes.next_steps if minutes else "",
-                f"第{minutes.version}版 {label(minutes.status, LOCALE)}" if minutes else "未提交",
+                _minutes_state(meeting, minutes, app.clock.now()),
             ]
         )
     return Sheet("会议纪要", "会议与纪要", columns, rows)
+
+
+def _minutes_state(meeting: Meeting, minutes: Minutes | None, now: datetime) -> str:
+    """The 纪要 cell: the version in force, or why there is none — a cancelled meeting has
+    no minutes to submit, and one still ahead has none yet."""
+    if minutes is not None:
+        return f"第{minutes.version}版 {label(minutes.status, LOCALE)}"
+    if meeting.status is MeetingStatus.CANCELLED:
+        why = f"：{meeting.description}" if meeting.description else ""
+        return f"会议{label(MeetingStatus.CANCELLED, LOCALE)}{why}"
+    if not has_ended(meeting, now):
+        return "会议尚未召开"
+    return "未提交"
 
 
 ITEM_COLUMNS = [

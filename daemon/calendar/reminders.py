@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ..ledger.items import still_active
 from ..mail.outbox import queue_mail
 from ..store.models import Meeting, MeetingStatus, Rsvp
 from .views import meeting_view
@@ -40,6 +41,7 @@ def meeting_reminders(app: App, now: datetime) -> list[str]:
                 Meeting.status == MeetingStatus.SCHEDULED,
                 Meeting.starts_at > now,
                 Meeting.starts_at <= now + HORIZON,
+                still_active(Meeting.collaboration_id),  # archived: no more reminders
             )
             .order_by(Meeting.starts_at)
         )

@@ -23,6 +23,7 @@ from ..clock import parse_instant
 from ..errors import DataError, NotFound, UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.history import Origin, record_on
+from ..ledger.items import ensure_active
 from ..ledger.people import find_person
 from ..rules.workdays import WorkCalendar
 from ..store.models import (
@@ -37,6 +38,7 @@ from ..store.models import (
     Rsvp,
 )
 from .delivery import send_invitation
+from .ended import has_ended
 from .specs import AgendaSpec, MeetingSpec, load_agenda
 
 if TYPE_CHECKING:
@@ -230,6 +232,7 @@ def schedule(session: Session, app: App, spec: MeetingSpec, origin: Origin) -> O
     start = parse_instant(spec.start, app.settings.tz)
     check_notice(app, start, spec.urgent, spec.reason)
     collab = find_collaboration(session, spec.collab)
+    ensure_active(collab)
     host = person_for(session, spec.host, collab, "host") if spec.host else collab.coordinator
     recorder = person_for(session, spec.recorder, collab, "recorder") if spec.recorder else None
     people = people_for(session, spec.attendees or [], collab)
@@ -350,6 +353,8 @@ def update(
         _record(session, origin, now, meeting, "notice_waived", new=spec.reason, note=spec.reason)
     if not changes:
         return outcome
+    if moved and meeting.status is MeetingStatus.ENDED and not has_ended(meeting, now):
+        meeting.status = MeetingStatus.SCHEDULED  # moved to a time still ahead: on again
     if moved:  # a new time needs a new answer from everyone (Outlook does the same)
         for attendee in meeting.attendees:
             attendee.rsvp, attendee.rsvp_at = Rsvp.NEEDS_ACTION, None
@@ -389,6 +394,7 @@ def cancel(
 
 
 def _only_own(app: App, meeting: Meeting) -> None:
+    ensure_active(meeting.collaboration)
     if meeting.organizer_email != app.identity.address:
         raise DataError(
             f"meeting {meeting.id} was scheduled by {meeting.organizer_email} in their own "

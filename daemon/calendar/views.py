@@ -6,13 +6,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..store.models import Meeting
+from .ended import status_at
 
 
 def _local(instant: datetime | None, zone: ZoneInfo) -> str | None:
     return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M") if instant else None
 
 
-def meeting_view(meeting: Meeting, zone: ZoneInfo) -> dict:
+def meeting_view(meeting: Meeting, zone: ZoneInfo, now: datetime | None = None) -> dict:
+    """`now` given: the status as of then (a meeting past its end is `ended`)."""
     end = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
     agenda = [
         {
@@ -49,7 +51,7 @@ def meeting_view(meeting: Meeting, zone: ZoneInfo) -> dict:
         "series_uid": meeting.series_uid,
         "recurrence_id": _local(meeting.recurrence_id, zone),
         "sequence": meeting.sequence,
-        "status": meeting.status.value,
+        "status": (status_at(meeting, now) if now else meeting.status).value,
         "collab": meeting.collaboration.code if meeting.collaboration else None,
         "collab_theme": meeting.collaboration.theme if meeting.collaboration else "",
         "title": meeting.title,

@@ -41,6 +41,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     archive.add_argument(
         "--out", type=Path, metavar="DIR", help="where to write (default: archive.root)"
     )
+    archive.add_argument(
+        "--force",
+        action="store_true",
+        help="archive although items are open, results wait for acceptance or the "
+        "retrospective is missing (they are listed otherwise, and nothing is archived)",
+    )
     archive.add_argument("--json", action="store_true")
     archive.set_defaults(handler=archive_collaboration)
 
@@ -119,7 +125,7 @@ def close_collaboration(context: Context, args: argparse.Namespace) -> int:
 def archive_collaboration(context: Context, args: argparse.Namespace) -> int:
     app = context.app
     with app.db.transaction() as session:
-        folder = write_archive(session, app, args.code, args.out, context.origin)
+        folder = write_archive(session, app, args.code, args.out, context.origin, force=args.force)
     contents = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     if args.json:
         emit_json({"collab": args.code, "folder": str(folder), "files": contents})

@@ -13,7 +13,14 @@ from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.items import ItemFilter, query_items
 from ..ledger.specs import CollaborationSpec, load_collaboration_file, parse_spec
-from ..store.models import Collaboration, CollabStatus, HistoryEntry, label
+from ..store.models import (
+    Collaboration,
+    CollabStatus,
+    HistoryEntry,
+    ItemStatus,
+    ParticipantRole,
+    Priority,
+)
 from .archive import add_close_command
 from .commands import HELP
 from .context import Context
@@ -138,7 +145,7 @@ def collab_list(context: Context, args: argparse.Namespace) -> int:
             [
                 v["code"],
                 v["theme"],
-                v["status"],
+                context.word(CollabStatus(v["status"])),
                 v["start"],
                 v["end"],
                 v["initiator"],
@@ -161,7 +168,6 @@ def collab_show(context: Context, args: argparse.Namespace) -> int:
             .limit(15)
         )
         view["history"] = [history_view(h) for h in reversed(list(recent))]
-        locale = collab.initiator.locale
     if args.json:
         emit_json(view)
         return 0
@@ -170,7 +176,7 @@ def collab_show(context: Context, args: argparse.Namespace) -> int:
             ("协作 / collab", f"{view['code']}  {view['theme']}"),
             ("目标 / goal", view["goal"]),
             ("起止 / dates", f"{view['start'] or '—'} → {view['end'] or '—'}"),
-            ("状态 / status", label(CollabStatus(view["status"]), locale)),
+            ("状态 / status", context.word(CollabStatus(view["status"]))),
             ("发起 / initiator", f"{view['initiator']} ({view['initiating_department']})"),
             ("协调 / coordinator", view["coordinator"]),
         ]
@@ -179,7 +185,12 @@ def collab_show(context: Context, args: argparse.Namespace) -> int:
     table(
         ["department", "role", "contact", "duties"],
         [
-            [p["department"], p["role"], f"{p['contact_name']} <{p['contact']}>", p["duties"]]
+            [
+                p["department"],
+                context.word(ParticipantRole(p["role"])),
+                f"{p['contact_name']} <{p['contact']}>",
+                p["duties"],
+            ]
             for p in view["participants"]
         ],
     )
@@ -192,8 +203,8 @@ def collab_show(context: Context, args: argparse.Namespace) -> int:
                 i["description"],
                 i["owner_name"],
                 i["deadline"],
-                i["priority"],
-                i["status"],
+                context.word(Priority(i["priority"])),
+                context.word(ItemStatus(i["status"])),
                 i["progress"],
             ]
             for i in view["items"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from ..config import Settings
 from ..errors import CollabdError, ConfigError, UsageError
 from ..ledger.history import Origin
 from ..ledger.people import find_person
+from ..store.models import label
 
 if TYPE_CHECKING:
     from ..rules.config import Rules
@@ -85,6 +87,19 @@ class Context:
         from ..rules.config import active_rules
 
         active_rules(self.app)
+
+    @cached_property
+    def locale(self) -> str:
+        """The language commands print ledger values in: the person the command acts as
+        (--as, [cli] operator) reads it in theirs; else `[cli] locale` (zh-CN default)."""
+        person = self.origin.person if self.names_operator else None
+        return person.locale if person is not None else self.settings.cli.locale
+
+    def word(self, value: StrEnum | str | None) -> str:
+        """A ledger value (a status, a role, an answer) as a person reads it, never its id."""
+        if value is None:
+            return "—"
+        return label(value, self.locale) if isinstance(value, StrEnum) else value
 
     def local(self, instant: datetime) -> str:
         """An instant as the admin reads it: configured timezone, to the minute."""

@@ -265,7 +265,7 @@ def items_list(context: Context, args: argparse.Namespace) -> int:
     if args.json:
         emit_json(views)
         return 0
-    locale = args.locale or _reader_locale(context)
+    locale = args.locale or context.locale
     table(
         [
             "item",
@@ -300,12 +300,6 @@ def items_list(context: Context, args: argparse.Namespace) -> int:
         ],
     )
     return 0
-
-
-def _reader_locale(context: Context) -> str:
-    """Whoever the command acts as reads the list in their language; else Chinese."""
-    person = context.origin.person if context.names_operator else None
-    return person.locale if person is not None else "zh-CN"
 
 
 def items_show(context: Context, args: argparse.Namespace) -> int:

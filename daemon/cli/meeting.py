@@ -15,7 +15,14 @@ from ..calendar.views import meeting_view
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.specs import parse_spec
-from ..store.models import HistoryEntry, Meeting, OutboxMessage, label
+from ..store.models import (
+    AttendeeRole,
+    HistoryEntry,
+    Meeting,
+    MeetingStatus,
+    OutboxMessage,
+    label,
+)
 from . import find_time
 from .commands import HELP
 from .context import Context
@@ -279,8 +286,8 @@ def meeting_cancel(context: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _answers(view: dict) -> str:
-    return ", ".join(f"{count} {label(rsvp, 'en')}" for rsvp, count in _rsvp_items(view))
+def _answers(view: dict, locale: str) -> str:
+    return ", ".join(f"{count} {label(rsvp, locale)}" for rsvp, count in _rsvp_items(view))
 
 
 def _rsvp_items(view: dict):
@@ -299,7 +306,8 @@ def meeting_list(context: Context, args: argparse.Namespace) -> int:
             )
         if not args.all:
             query = query.where(Meeting.status != "cancelled", Meeting.starts_at >= app.clock.now())
-        views = [meeting_view(m, app.settings.tz) for m in session.scalars(query)]
+        now = app.clock.now()
+        views = [meeting_view(m, app.settings.tz, now) for m in session.scalars(query)]
     if args.json:
         emit_json(views)
         return 0
@@ -312,8 +320,8 @@ def meeting_list(context: Context, args: argparse.Namespace) -> int:
                 v["title"],
                 v["collab"],
                 v["location"] or v["online_url"],
-                v["status"],
-                _answers(v),
+                context.word(MeetingStatus(v["status"])),
+                _answers(v, context.locale),
             ]
             for v in views
         ],
@@ -325,7 +333,7 @@ def meeting_show(context: Context, args: argparse.Namespace) -> int:
     app = context.app
     with app.db.transaction() as session:
         meeting = find_meeting(session, args.meeting)
-        view = meeting_view(meeting, app.settings.tz)
+        view = meeting_view(meeting, app.settings.tz, app.clock.now())
         view["history"] = [
             {
                 "at": h.at,
@@ -356,7 +364,7 @@ def meeting_show(context: Context, args: argparse.Namespace) -> int:
             ("host", view["host"] or "—"),
             ("recorder", view["recorder"] or "—"),
             ("organizer", view["organizer"]),
-            ("status", view["status"]),
+            ("status", context.word(MeetingStatus(view["status"]))),
             ("uid", f"{view['uid']} (sequence {view['sequence']})"),
             ("urgent", view["urgent_reason"] or "—"),
             ("files", ", ".join(a["filename"] for a in view["attachments"]) or "—"),
@@ -369,8 +377,8 @@ def meeting_show(context: Context, args: argparse.Namespace) -> int:
             [
                 a["name"],
                 a["email"],
-                a["role"],
-                f"{label(a['rsvp'], 'zh-CN')} {a['rsvp'].value}",
+                context.word(AttendeeRole(a["role"])),
+                context.word(a["rsvp"]),
                 a["rsvp_at"],
                 f"{a['proposed_start']}–{a['proposed_end'][11:]}" if a["proposed_start"] else None,
                 a["comment"] or None,

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..ledger.history import Origin, record_on
-from ..ledger.items import ItemChange, update_item
+from ..ledger.items import ItemChange, still_active, update_item
 from ..mail.answer import within_rate
 from ..mail.compose import Attachment
 from ..mail.outbox import queue_mail
@@ -31,6 +31,7 @@ from ..store.models import (
     SourceKind,
     Verdict,
 )
+from .delays import withdraw_on_done
 from .files import IncomingFile, path_part, safe_filename, unique_name, write_file
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ def pending_since(
     The rules engine's question for its review reminder ([acceptance] review_within): ask
     with `before = now - review_within` (on the working-day calendar)."""
     query = select(AcceptanceRequest).where(
-        AcceptanceRequest.verdict == Verdict.PENDING, AcceptanceRequest.requested_at < before
+        AcceptanceRequest.verdict == Verdict.PENDING,
+        AcceptanceRequest.requested_at < before,
+        still_active(AcceptanceRequest.collaboration_id),  # archived: nobody is asked again
     )
     if collaboration_id is not None:
         query = query.where(AcceptanceRequest.collaboration_id == collaboration_id)
@@ -133,6 +136,8 @@ def deliver(
     `just_done` is true when this very command moved the item to done; an item that was done
     already only takes more files into its pending round."""
     outcome = Delivery()
+    if just_done:
+        withdraw_on_done(session, app, item, origin)
     latest = latest_request(session, item)
     if latest is not None and latest.verdict is Verdict.ACCEPTED:
         outcome.already_accepted = bool(files)
@@ -369,16 +374,7 @@ def decide(
         new=verdict.value,
         note=f"round {request.round}" + (f": {note}" if note else ""),
     )
-    if verdict is Verdict.REJECTED:
-        update_item(
-            session,
-            app,
-            item,
-            ItemChange(
-                status=ItemStatus.IN_PROGRESS, note=f"验收不通过：{note}" if note else "验收不通过"
-            ),
-            origin,
-        )
+    _follow_verdict(session, app, item, verdict, note, origin)
     queue_mail(
         session,
         app,
@@ -391,6 +387,24 @@ def decide(
         item_id=item.id,
     )
     session.flush()
+
+
+def _follow_verdict(
+    session: Session, app: App, item: ActionItem, verdict: Verdict, note: str, origin: Origin
+) -> None:
+    """The item's state follows the verdict, so the ledger never shows an accepted item as
+    进行中 10% or a rejected one as 进行中 100%.
+
+    Rejected: a done item goes back to work (进行中, below 100%: ledger/items.py); one its owner has
+    meanwhile set to 阻塞 / 需支持 / 进行中 keeps that status, with the reason as its note.
+    Accepted: the delivered result is what counts; the item is done (已完成, 100%)."""
+    if verdict is Verdict.ACCEPTED:
+        if item.status is not ItemStatus.DONE:
+            update_item(session, app, item, ItemChange(status=ItemStatus.DONE), origin)
+        return
+    why = f"验收不通过：{note}" if note else "验收不通过"
+    reopened = ItemStatus.IN_PROGRESS if item.status is ItemStatus.DONE else None
+    update_item(session, app, item, ItemChange(status=reopened, note=why), origin)
 
 
 def all_accepted(session: Session, collaboration_id: int) -> bool:

@@ -392,6 +392,9 @@ class CliSection(Section):
     operator: str = ""
     # OS user -> person, for a machine several coordinators share: {"lin" = "林晓"}.
     operators: dict[str, str] = {}
+    # The language of what commands print for people (statuses, roles, answers, reasons);
+    # mails always go out in each reader's own locale.
+    locale: Literal["zh-CN", "en"] = "zh-CN"
 
 
 class Settings(Section):

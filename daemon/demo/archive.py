@@ -88,7 +88,10 @@ def show(demo: Guide) -> None:
     demo.collabd("ingest", at="2026-12-16T14:00")
 
     out = demo.directory / "archive"
-    demo.collabd("archive", "v2-launch", "--out", str(out), at="2026-12-18T10:00")
+    demo.out("\nArchiving with work still open is refused, and the open work is listed:")
+    demo.collabd("archive", "v2-launch", "--out", str(out), at="2026-12-18T10:00", expect=65)
+    demo.out("The coordinator decides to archive anyway:")
+    demo.collabd("archive", "v2-launch", "--out", str(out), "--force", at="2026-12-18T10:00")
     demo.collabd(
         "export",
         "--format",

@@ -49,13 +49,14 @@ class Guide:
         self.out(title)
         self.out("=" * display_width(title))
 
-    def collabd(self, *args: str, at: str | None = None) -> None:
-        """Run one real collabd command, showing it as the user would type it."""
+    def collabd(self, *args: str, at: str | None = None, expect: int = 0) -> None:
+        """Run one real collabd command, showing it as the user would type it; `expect` is
+        the exit code a step that shows a refusal wants."""
         argv = ["--config", str(self.config), *(["--at", at] if at else []), *args]
         shown = shlex.join(["collabd", *(["--at", at] if at else []), *args])
         self.out(f"\n$ {shown}")
         code = _collabd_command()(argv)
-        if code != 0:
+        if code != expect:
             raise SystemExit(f"demo step failed with exit code {code}: {shown}")
 
     def show_mailboxes(self, detail_for: str | None = None) -> None:

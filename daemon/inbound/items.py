@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from ..closing.replies import CHANGING, after_commands
 from ..ledger.history import Origin
-from ..ledger.items import ArchivedCollaboration, CancelledItem, ItemChange, update_item
+from ..ledger.items import (
+    ArchivedCollaboration,
+    CancelledItem,
+    DoneItem,
+    ItemChange,
+    update_item,
+)
 from ..ledger.permissions import Action, holders, may
 from ..ledger.superseded import newer_changes, record_superseded
 from ..mail.answer import CommandResult, within_rate
@@ -181,6 +187,9 @@ def _apply_commands(
             continue
         except CancelledItem:
             outcomes.append(CommandResult("item_is_cancelled", item=number, ref=item))
+            continue
+        except DoneItem:  # nothing left to delay: said, and nothing is asked of the initiator
+            outcomes.append(CommandResult("delay_on_done", item=number, ref=item))
             continue
         if changes:
             _tell_owner(session, app, item, person, changes, envelope.message_id)

@@ -42,13 +42,27 @@ class ArchivedCollaboration(DataError):
     pass
 
 
-def ensure_active(collaboration: Collaboration) -> None:
-    """An archived or cancelled collaboration is read-only: its record no longer changes."""
-    if collaboration.status is not CollabStatus.ACTIVE:
-        state = "archived" if collaboration.status is CollabStatus.ARCHIVED else "cancelled"
-        raise ArchivedCollaboration(
-            f"collaboration {collaboration.code} is {state}; its record no longer changes"
-        )
+def ensure_active(collaboration: Collaboration | None) -> None:
+    """Refuse any change to an archived (or cancelled) collaboration: its archive folder is
+    its final record, so the ledger must not drift from it. None (a meeting someone else
+    organizes outside any collaboration) is always open."""
+    if collaboration is None or collaboration.status is CollabStatus.ACTIVE:
+        return
+    when = f" on {collaboration.archived_at:%Y-%m-%d}" if collaboration.archived_at else ""
+    raise ArchivedCollaboration(
+        f"collaboration {collaboration.code} ({collaboration.theme}) is {collaboration.status}"
+        f"{when}; it is read-only and its record no longer changes: nothing was done"
+    )
+
+
+def still_active(collaboration_id):  # a SQL column, e.g. Meeting.collaboration_id
+    """A WHERE clause keeping rows whose collaboration is active (or that have none), for
+    the time-driven jobs: an archived collaboration is chased, reminded and invited no more."""
+    return ~(
+        select(Collaboration.id)
+        .where(Collaboration.id == collaboration_id, Collaboration.status != CollabStatus.ACTIVE)
+        .exists()
+    )
 
 
 def next_number(session: Session, collaboration: Collaboration, count: int = 1) -> int:
@@ -162,8 +176,17 @@ class ItemChange:
     done_criteria: str | None = None
 
 
+# What a done item that is reopened without a percentage shows: near the end, not done.
+# How far from done only the owner can say (their next `#N 进行中 P%`).
+REOPENED_PROGRESS = 90
+
+
 class CancelledItem(DataError):
     pass
+
+
+class DoneItem(DataError):
+    """A delay asked for an item that is done: there is no deadline left to move."""
 
 
 def update_item(
@@ -179,6 +202,11 @@ def update_item(
     ensure_active(item.collaboration)
     if item.status is ItemStatus.CANCELLED:
         raise CancelledItem(f"{item.ref} was cancelled; it no longer changes")
+    if item.status is ItemStatus.DONE and change.status is ItemStatus.DELAYED:
+        raise DoneItem(
+            f"{item.ref} is done already; a delay needs an open item (reopen it with "
+            "another status first)"
+        )
     if change.progress is not None and not 0 <= change.progress <= 100:
         raise DataError(f"#{item.number}: progress {change.progress}% is not between 0 and 100")
     wanted = {name: value for name, value in vars(change).items() if value is not None}
@@ -187,6 +215,9 @@ def update_item(
         wanted["status"] = ItemStatus.IN_PROGRESS
     if wanted.get("status") is ItemStatus.DONE:
         wanted["progress"] = 100
+    elif item.status is ItemStatus.DONE and "status" in wanted and "progress" not in wanted:
+        # Reopened (rework after a rejection, 阻塞 after 完成): no longer 100%.
+        wanted["progress"] = min(item.progress, REOPENED_PROGRESS)
     now = app.clock.now()
     changes = []
     for name, new in wanted.items():

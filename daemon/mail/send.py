@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
-from sqlalchemy import Connection, Row, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from ..clock import Clock
 from ..store import Database
@@ -60,7 +61,12 @@ _CLAIMED = (
     OutboxMessage.raw,
     OutboxMessage.item_id,
     OutboxMessage.rule_id,
+    OutboxMessage.meeting_id,
 )
+
+# Calendar mail (iMIP REQUEST / CANCEL, calendar/delivery.py): each carries the whole meeting
+# under its UID, and a later one for the same meeting and person replaces an earlier one.
+CALENDAR_KINDS = ("meeting_invite", "meeting_cancel")
 
 
 def claim_due(db: Database, now: datetime, limit: int, lease: timedelta = CLAIM_LEASE) -> list[Row]:
@@ -85,6 +91,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease: timedelta = CLAIM_
         if db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = list(session.execute(query))
+        rows = _drop_superseded(session, rows)
         if rows:  # one UPDATE for the whole batch, not one per row
             session.execute(
                 update(OutboxMessage)
@@ -93,6 +100,46 @@ def claim_due(db: Database, now: datetime, limit: int, lease: timedelta = CLAIM_
                 .execution_options(synchronize_session=False)
             )
         return rows
+
+
+def _drop_superseded(session, rows: list[Row]) -> list[Row]:
+    """Calendar mail with a newer one for the same meeting and person (queued later, so a
+    higher SEQUENCE) is never sent: from a backlog, SEQUENCE 0 arriving after SEQUENCE 1
+    would show the old time in some calendars. The row is cancelled and says why."""
+    calendar = [r.id for r in rows if r.kind in CALENDAR_KINDS and r.meeting_id is not None]
+    if not calendar:
+        return rows  # the common case costs nothing
+    newer = aliased(OutboxMessage)
+    superseded = dict(
+        session.execute(
+            select(OutboxMessage.id, func.max(newer.id))
+            .join(
+                newer,
+                (newer.meeting_id == OutboxMessage.meeting_id)
+                & (newer.recipients == OutboxMessage.recipients)
+                & (newer.id > OutboxMessage.id),
+            )
+            .where(
+                OutboxMessage.id.in_(calendar),
+                newer.kind.in_(CALENDAR_KINDS),
+                newer.status.in_((OutboxStatus.PENDING, OutboxStatus.SENT)),
+            )
+            .group_by(OutboxMessage.id)
+        ).all()
+    )
+    for old, new in superseded.items():
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == old)
+            .values(
+                status=OutboxStatus.CANCELLED,
+                last_error=f"superseded: outbox #{new} carries a later version of this "
+                "meeting to the same person",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        log.info("outbox #%s: superseded by #%s, not sent", old, new)
+    return [row for row in rows if row.id not in superseded]
 
 
 def send_due(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
 
+from ..ledger.items import still_active
 from ..store.models import Meeting, MeetingStatus, Minutes, MinutesRequest
 from .request import request_minutes
 
@@ -31,6 +32,7 @@ def ended_meetings_without_request(session, now: datetime) -> list[Meeting]:
             Meeting.starts_at >= now - LOOKBACK - LONGEST_MEETING,
             ~exists().where(MinutesRequest.meeting_id == Meeting.id),
             ~exists().where(Minutes.meeting_id == Meeting.id),
+            still_active(Meeting.collaboration_id),  # archived: nothing more is asked
         )
         .order_by(Meeting.starts_at, Meeting.id)
     )

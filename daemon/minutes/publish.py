@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..announce import assign_items
 from ..calendar.next_meeting import follow_up
 from ..ledger.history import Origin, record, record_on
-from ..ledger.items import ItemChange, update_item
+from ..ledger.items import ItemChange, ensure_active, update_item
 from ..ledger.specs import ItemSpec
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -113,6 +113,7 @@ def publish_minutes(
     raw_text: str,
     origin: Origin,
 ) -> Published:
+    ensure_active(meeting.collaboration)
     now = app.clock.now()
     previous = current_minutes(session, meeting)
     latest = session.scalar(

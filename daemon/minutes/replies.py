@@ -11,11 +11,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ..ledger.permissions import Action, may
+from ..mail.answer import CommandResult
 from ..mail.envelope import ReplyContext
 from ..mail.headers import header_values
 from ..mail.outbox import enqueue
 from ..rules.deadline_check import item_deadline_warnings
-from ..store.models import InboundStatus, Meeting, Minutes, Person
+from ..store.models import CollabStatus, InboundStatus, Meeting, Minutes, Person
 from .confirm import record_verdict
 from .publish import publish_minutes
 from .read import meeting_day
@@ -29,6 +30,11 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
     meeting = _meeting(ctx)
     if meeting is None:
         return ctx.read_as_item_commands()
+    if _archived(ctx, meeting):
+        return (
+            InboundStatus.IGNORED,
+            f"meeting {meeting.id}: collaboration archived, nothing changed",
+        )
     person = ctx.person
     text = reply_text(ctx.envelope.message)
     sheet = read_text(text)
@@ -82,6 +88,11 @@ def verdict_on_minutes(ctx: ReplyContext) -> Decision:
     if minutes is None:
         return ctx.read_as_item_commands()
     meeting = minutes.meeting
+    if _archived(ctx, meeting):
+        return (
+            InboundStatus.IGNORED,
+            f"minutes {minutes.id}: collaboration archived, nothing changed",
+        )
     verdict = ctx.parsed.minutes
     if verdict is None:
         if ctx.parsed.commands:
@@ -102,6 +113,17 @@ def verdict_on_minutes(ctx: ReplyContext) -> Decision:
         InboundStatus.APPLIED if outcome != "not_asked" else InboundStatus.IGNORED,
         f"minutes v{current.version} of meeting {meeting.id}: {ctx.person.email} {outcome}",
     )
+
+
+def _archived(ctx: ReplyContext, meeting: Meeting) -> bool:
+    """Minutes of an archived collaboration no longer change: the sender is told so, once
+    for this mail, instead of a publish or a confirmation that the archive would not show."""
+    collab = meeting.collaboration
+    if collab is None or collab.status is CollabStatus.ACTIVE:
+        return False
+    if ctx.person is not None:
+        ctx.answer([CommandResult("collab_archived")])
+    return True
 
 
 def reply_to_answer(ctx: ReplyContext) -> Decision:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import DataError
+from ..ledger.items import ensure_active
 from ..mail.outbox import queue_mail
 from ..store.models import Meeting, MinutesRequest
 from ..store.upsert import dialect_insert
@@ -32,6 +33,7 @@ def request_minutes(
     """Mail the recorder the fill-in form. The first request per meeting is recorded in
     `minutes_requests` (unique per meeting, so replicas or a re-run tick cannot ask twice);
     `again=True` sends another one and counts it. None if it was already asked."""
+    ensure_active(meeting.collaboration)
     recorder = meeting.recorder
     if recorder is None:
         raise DataError(f"meeting {meeting.id} ({meeting.title}) has no recorder (记录人)")

@@ -156,6 +156,16 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
                 latest.snapshot,
             )
         row.level = latest.level
+    if _next_one_follows(run, upcoming):
+        held = reason(
+            "next_due",
+            held=run.release.astimezone(run.rules.zone),
+            next=upcoming.due.astimezone(run.rules.zone),
+        )
+        run.note(
+            rule.rule_id, latest.level, "superseded", item.ref, [*latest.reasons, held], item.id
+        )
+        return []
     inhibitor = _inhibited(run, rule.rule_id, item)
     if inhibitor:
         run.note(
@@ -171,6 +181,16 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
     for problem in missing:
         run.note(rule.rule_id, latest.level, "no-recipient", item.ref, [problem], item.id)
     return [Firing(rule, item, latest, person, role) for person, role in people]
+
+
+def _next_one_follows(run: Pass, upcoming: Occurrence | None) -> bool:
+    """Whether quiet hours hold this mail until the day the rule's next occurrence is due
+    anyway: the owner would get the same reminder at 08:00 and again at 09:00. One reminder
+    per item per rule per day; the later one carries the newer facts."""
+    if upcoming is None or run.release <= run.now:
+        return False
+    zone = run.rules.zone
+    return upcoming.due.astimezone(zone).date() <= run.release.astimezone(zone).date()
 
 
 def _in_flight(run: Pass, item_ids: set[int]) -> dict[tuple[str, int], int]:

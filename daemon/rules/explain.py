@@ -171,6 +171,11 @@ SENTENCES = {
         "{count} earlier occurrence(s) missed while stopped, merged into the one of {due}",
     ),
     "archived": ("协作已归档，不再提醒", "the collaboration is archived"),
+    "next_due": (
+        "非工作时间须等到 {held}，而同一提醒 {next} 本就会发出，只发那一次",
+        "quiet hours would hold it until {held}, and the same reminder is due {next}: "
+        "only that one goes out",
+    ),
     "stale": ("已过时效（{until} 截止），不再发送", "too late: its window closed {until}"),
     "suppressed": (
         "已有第 {level} 级升级邮件在处理，暂不提醒",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from ..ledger.history import Origin, record
+from ..ledger.items import still_active
 from ..store.models import (
     Confirmation,
     Meeting,
@@ -64,6 +65,7 @@ def _missing(run: Pass) -> None:
             Meeting.starts_at >= run.now - LOOKBACK,
             Meeting.starts_at <= run.now,
             Meeting.status != MeetingStatus.CANCELLED,
+            still_active(Meeting.collaboration_id),  # archived: its minutes are closed
         )
     )
     for meeting in meetings:
@@ -119,6 +121,9 @@ def _unconfirmed(run: Pass) -> None:
             Minutes.status == MinutesStatus.PUBLISHED,
             Minutes.published_at >= run.now - LOOKBACK,
             Minutes.published_at <= run.now,
+            Minutes.meeting_id.in_(
+                select(Meeting.id).where(still_active(Meeting.collaboration_id))
+            ),
         )
     )
     for minutes in published:

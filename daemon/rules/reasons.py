@@ -33,6 +33,7 @@ CODES = frozenset(
         "collapsed",  # count, due: occurrences missed while collabd was down
         "archived",  # the collaboration is archived
         "stale",  # until: the occurrence's window closed
+        "next_due",  # held, next: held by quiet hours past the next one of the same rule
         "suppressed",  # source, level, note: an escalation in flight inhibits this rule
         "no_recipient",  # role, name: nobody fills a role
         "digest_missed",  # due: a digest missed by more than the catch-up window

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..calendar.ended import mark_ended_meetings
 from ..calendar.reminders import meeting_reminders
 from ..minutes.jobs import request_minutes_of_ended_meetings
 from .failed_jobs import record_failures
@@ -80,6 +81,7 @@ def _tell_admins_of_estimates(app: App, now: datetime) -> list[str]:
 
 
 JOBS: list[tuple[str, Job]] = [
+    ("meeting-ended", mark_ended_meetings),  # past its end time: 已结束 in the ledger
     ("meeting-reminders", meeting_reminders),  # unanswered invitations, the day's meetings
     ("minutes-request", request_minutes_of_ended_meetings),  # meeting ended → ask recorder
     ("acceptance-review", _acceptance_reminders),  # the receiver, after review_within
@@ -138,5 +140,5 @@ def _rules(app: App, now: datetime, report: TickReport) -> None:
             report.errors.append(line)
             subject = f"{decision.rule} {decision.subject}".strip()
             report.failures.append(("rules", subject, decision.why("en")))
-        elif decision.status in ("suppressed", "stale", "no-recipient", "skipped"):
+        elif decision.status in ("suppressed", "stale", "no-recipient", "skipped", "superseded"):
             report.suppressed.append(line)
