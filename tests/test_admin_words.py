@@ -10,7 +10,7 @@ import re
 from tests.conftest import DEMO, Cli
 
 ENGINE = re.compile(
-    r"\b(not_started|in_progress|needs_support|needs_action|scheduled|lead|support|observer"
+    r"\b(not_started|in_progress|needs_support|needs_action|scheduled|lead|observer"
     r"|chair|required|optional|high|normal|low|active|archived)\b"
 )
 SCREENS = (

@@ -229,7 +229,9 @@ def cancel(
     items = cancel_collaboration(session, app, collab, reason, origin)
     queued = 0
     for meeting in upcoming:
-        queued += cancel_meeting(session, app, meeting, origin, reason.strip()).queued
+        queued += cancel_meeting(
+            session, app, meeting, origin, reason.strip(), with_collaboration=True
+        ).queued
     queued += _tell(
         session,
         app,

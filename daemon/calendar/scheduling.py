@@ -374,9 +374,17 @@ def update(
 
 
 def cancel(
-    session: Session, app: App, meeting: Meeting, origin: Origin, reason: str = ""
+    session: Session,
+    app: App,
+    meeting: Meeting,
+    origin: Origin,
+    reason: str = "",
+    *,
+    with_collaboration: bool = False,
 ) -> Outcome:
-    _only_own(app, meeting)
+    """`with_collaboration`: the collaboration itself is being cancelled (its record is
+    closed already), and its meetings go with it."""
+    _only_own(app, meeting, closing=with_collaboration)
     if meeting.status is MeetingStatus.CANCELLED:
         raise DataError(f"meeting {meeting.id} ({meeting.title}) is already cancelled")
     now = app.clock.now()
@@ -393,8 +401,9 @@ def cancel(
     return outcome
 
 
-def _only_own(app: App, meeting: Meeting) -> None:
-    ensure_active(meeting.collaboration)
+def _only_own(app: App, meeting: Meeting, closing: bool = False) -> None:
+    if not closing:
+        ensure_active(meeting.collaboration)  # an archived record no longer changes
     if meeting.organizer_email != app.identity.address:
         raise DataError(
             f"meeting {meeting.id} was scheduled by {meeting.organizer_email} in their own "
