@@ -33,7 +33,12 @@ def test_demo_runs_to_a_clean_exit_and_leaves_real_mail(tmp_path):
     assert "applied 1, ignored 0, duplicates 0, failed 0, quarantined 0" in out
     assert "#1 → 进行中 60% ✓" in out and "#9：本协作没有这个行动项" in out
     assert "li.na@example.com  <20261127163000.demo@example.com>" in out  # history source
-    overdue = out.split("items list --overdue")[1]
+    # the coordinator's toolkit: 转交, a dependency firing, the next meeting, an import
+    assert "v2-launch#4 owner: Emily Chen <emily.chen@example.com> → 李娜 <li.na@" in out
+    assert "[collab v2-launch] #7 can start: #6 done" in out
+    assert "next meeting (下次会议): meeting" in out and "scheduled 2026-12-16 10:00" in out
+    assert "imported 3 action items into v2-launch (v2-launch#9 … v2-launch#11)" in out
+    overdue = out.split("items list --overdue")[1].split("\n$ ")[0]
     assert "v2-launch#1" in overdue and "v2-launch#3" not in overdue
     delivered = list((tmp_path / "maildir" / "li.na@example.com" / "new").iterdir())
     subjects = sorted(

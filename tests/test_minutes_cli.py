@@ -51,6 +51,7 @@ def test_publish_then_correct_from_the_command_line(app, cli, meeting, tmp_path)
     assert out == (
         f"published minutes v1 of meeting {meeting} (Q3产品迭代跨部门协调会): new items "
         "q3-iter#1, q3-iter#2, q3-iter#3; 5 asked to confirm; mails queued\n"
+        f"next meeting (下次会议): meeting {int(meeting) + 1} scheduled 2026-12-07 14:00\n"
     )
     item = json.loads(cli.ok("items", "show", "q3-iter#1", "--json", at=AT))
     assert item["owner"] == "li.na@example.com" and item["deadline"] == "2026-12-02"

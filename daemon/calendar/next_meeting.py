@@ -115,9 +115,11 @@ def follow_up(session: Session, app: App, minutes: Minutes, origin: Origin) -> s
             collaboration_id=collab.id,
             meeting_id=meeting.id,
         )
-        return f"asked {collab.coordinator.email}: {wanted.blocked}"
-    schedule_next(session, app, meeting, start, origin)
-    return f"scheduled {start.isoformat()}"
+        shown = wanted.earliest.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        why = "a holiday" if wanted.blocked == "holiday" else "too short notice"
+        return f"{why}; asked {collab.coordinator.name} to hold it {shown} instead"
+    scheduled = schedule_next(session, app, meeting, start, origin)
+    return f"meeting {scheduled.id} scheduled {start.astimezone(zone):%Y-%m-%d %H:%M}"
 
 
 def _already(session: Session, meeting: Meeting, start: datetime) -> bool:

@@ -72,6 +72,7 @@ def minutes_publish(context: Context, args: argparse.Namespace) -> int:
         view["created"] = [f"{meeting.collaboration.code}#{i.number}" for i in published.created]
         view["changed"] = [f"{meeting.collaboration.code}#{i.number}" for i in published.changed]
         view["asked"] = [p.email for p in published.asked]
+        view["next_meeting_done"] = published.next_meeting  # 下次会议: scheduled, or asked
     if args.json:
         emit_json(view)
         return 0
@@ -81,6 +82,8 @@ def minutes_publish(context: Context, args: argparse.Namespace) -> int:
         + (f", changed {', '.join(view['changed'])}" if view["changed"] else "")
         + f"; {len(view['asked'])} asked to confirm; mails queued"
     )
+    if view["next_meeting_done"]:
+        print(f"next meeting (下次会议): {view['next_meeting_done']}")
     return 0
 
 

@@ -10,7 +10,7 @@ import tempfile
 from importlib.resources import as_file, files
 from pathlib import Path
 
-from . import archive, meetings, minutes, rules
+from . import archive, meetings, minutes, rules, toolkit
 from .tour import CONFIG, DEMO_ADDRESS, Guide
 
 
@@ -68,6 +68,8 @@ class Demo(Guide):
         self.section("The follow-up ledger (跟进台账): what is overdue on 9 December?")
         self.collabd("items", "list", "--collab", "v2-launch", at="2026-12-09T11:00")
         self.collabd("items", "list", "--overdue", at="2026-12-09T11:00")
+
+        toolkit.show(self)  # 转交, a dependency firing, the next meeting, an import
 
         archive.show(self)
 
