@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from daemon.store.models import InboundStatus
 from tests.conftest import REPO
 from tests.service_harness import Daemon, Workload, wait_until, write_config
-from tests.test_recovery import check, fault_mails
+from tests.test_recovery import check, done_with_file, fault_mails, fill, inbound_rows
 from tests.test_service import status
 
 pytestmark = pytest.mark.slow
@@ -96,3 +99,84 @@ def test_a_ledger_remounted_read_only_stops_the_start_with_one_line_and_exit_75(
     assert str(data / "collabd.sqlite3") in lines[0]
     unit = (REPO / "systemd" / "collabd.service").read_text("utf-8")
     assert "Restart=on-failure" in unit and "RestartPreventExitStatus=78" in unit
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """An 8 MiB tmpfs as the data directory (the outside admin used 3 MiB)."""
+    where = tmp_path / "data"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk_under_the_ledger_is_named_and_the_stopped_daemon_is_not_called_dead(
+    mailstack, tmp_path, db_url, tiny_disk
+):
+    """Ledger (SQLite) and data directory on one 8 MiB disk, filled while replies arrive:
+    status names the full disk and the running replica (not "no replica"), the main loop
+    backs off instead of logging every second, and once space is back the episode ends
+    once, without flapping."""
+    if db_url.startswith("sqlite"):
+        db_url = f"sqlite:///{tiny_disk / 'collabd.sqlite3'}"
+    work = Workload(mailstack, db_url, tiny_disk, owners=3, items=3)
+    work.seed(tmp_path, 0)
+    config = write_config(
+        tmp_path / "collabd.toml",
+        mailstack,
+        db_url,
+        tiny_disk,
+        work.address,
+        replica_timeout="6s",
+        min_free_mb="1",
+        **FAST,
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        wait_until(lambda: status(config)[1]["status"] != "critical", 40, "the daemon ready")
+        filler = fill(tiny_disk)
+        work.append([done_with_file(work, n, bytes([n]) * 200 * 1024) for n in (1, 2, 3)])
+        filled = time.monotonic()
+        code, report = wait_until(
+            lambda: (
+                (found := status(config))[1]["status"] == "critical"
+                and "disk full" in check(found[1], "faults")["detail"]
+                and found
+            ),
+            40,
+            "status naming the full disk",
+        )
+        time.sleep(max(0.0, filled + 20 - time.monotonic()))  # past the replica timeout
+        code, report = status(config)
+        assert code == 2
+        assert "disk full" in check(report, "faults")["detail"]
+        assert str(tiny_disk) in check(report, "faults")["detail"]
+        assert "no `collabd run` replica" not in check(report, "replicas")["detail"]
+        assert "no live replica watches" not in check(report, "mailbox")["detail"]
+        # Backing off: a line when the fault starts or changes, not one a second.
+        assert daemon.log().count("main loop:") <= 6, daemon.log()[-3000:]
+        filler.unlink()
+        wait_until(
+            lambda: all(
+                state is InboundStatus.APPLIED
+                for state, _ in (inbound_rows(work).get(m, (None, 0)) for m in work.reply_ids)
+            ),
+            40,
+            "every reply applied once space is back",
+        )
+        wait_until(
+            lambda: check(status(config)[1], "faults")["status"] == "ok", 40, "the fault over"
+        )
+        time.sleep(5)
+        assert daemon.log().count("fault ended") == 1, daemon.log()[-3000:]
+        code, _ = daemon.stop()
+        assert code == 0
+    finally:
+        daemon.kill9()
+        work.close()

@@ -8,7 +8,7 @@ its job: no live replica, mailbox not read, ticks not running, mail not going ou
 
 from __future__ import annotations
 
-import os
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from ..store.models import (
 )
 from .journal import unknown_query
 from .runner import TICK_LEASE
+from .space import low_space, survey
 
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
@@ -39,7 +40,6 @@ SYNC_STALE = timedelta(minutes=10)  # IDLE is renewed every minute, a full resca
 TICK_STALE_TICKS = 5  # five missed ticks in a row
 BACKLOG_STALE = timedelta(minutes=15)  # the oldest due mail has waited this long
 RECENT = timedelta(hours=24)  # quarantined mail and failed sends counted over this window
-MIB = 1024 * 1024
 
 
 @dataclass
@@ -94,8 +94,22 @@ def assess(app: App) -> Health:
             }
             for r in alive
         ]
+        # A replica whose heartbeat is stale but whose process runs here cannot write to
+        # the ledger (a full disk, a read-only file): alive, and the fault is named below.
+        mute = [
+            r
+            for r in replica_rows
+            if r.stopped_at is None and r not in alive and _runs_here(r.hostname, r.pid)
+        ]
         if alive:
             health.add("replicas", OK, f"{len(alive)} alive")
+        elif mute:
+            health.add(
+                "replicas",
+                CRITICAL,
+                f"{len(mute)} running (pid {', '.join(str(r.pid) for r in mute)}) but "
+                f"cannot write its heartbeat to the ledger for {_ago(now - mute[0].heartbeat_at)}",
+            )
         else:
             health.add("replicas", CRITICAL, "no `collabd run` replica has a fresh heartbeat")
 
@@ -106,6 +120,8 @@ def assess(app: App) -> Health:
             health.add("mailbox", CRITICAL, "the mailbox has never been read")
         elif now - last_sync > SYNC_STALE:
             health.add("mailbox", CRITICAL, f"last read {_ago(now - last_sync)} ago")
+        elif not watchers and any(r.watching for r in mute):
+            health.add("mailbox", CRITICAL, "the replica watching it cannot write to the ledger")
         elif not watchers:
             health.add("mailbox", CRITICAL, "no live replica watches the mailbox")
         else:
@@ -172,6 +188,8 @@ def assess(app: App) -> Health:
         if faults:
             detail = "; ".join(f"{r.id}: {r.status.removeprefix('critical: ')}" for r in faults)
             health.add("faults", CRITICAL, detail)
+        elif mute:
+            health.add("faults", CRITICAL, _mute_fault(app, mute[0]))
         else:
             health.add("faults", OK, "no replica reports a fault of the machine")
 
@@ -191,6 +209,31 @@ def assess(app: App) -> Health:
     _rule_failures(app, health)
     _calendar(app, health)
     return health
+
+
+def _runs_here(hostname: str, pid: int) -> bool:
+    """The process of a replica on this machine still runs `collabd run` (a reused pid
+    running something else does not count)."""
+    if hostname != socket.gethostname() or pid <= 0:
+        return False
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"run" in words
+
+
+def _mute_fault(app: App, replica: ServiceReplica) -> str:
+    """Why a running replica writes nothing: what it last said, and a full disk under
+    the ledger or data directory if there is one (measured here, now)."""
+    critical = replica.status.startswith("critical:")
+    said = replica.status.removeprefix("critical: ") if critical else ""
+    low = low_space(app.settings)
+    reasons = [f"disk full: {'; '.join(low)}"] if low else []
+    if said:
+        reasons.append(f"it last said: {said}")
+    reasons = reasons or ["the ledger refuses its writes (read-only, locked or unreachable)"]
+    return f"{replica.id} (pid {replica.pid}) cannot write to the ledger: {'; '.join(reasons)}"
 
 
 def _rule_failures(app: App, health: Health) -> None:
@@ -225,44 +268,14 @@ def _calendar(app: App, health: Health) -> None:
 def disk_space_check(app: App, health: Health) -> None:
     """Free space on the data directory's filesystem and on the SQLite ledger's, against
     `[service] min_free_mb`. Checked on the machine `collabd status` runs on."""
-    threshold = app.settings.service.min_free_mb * MIB
-    places = {"data directory": app.settings.data_dir}
-    if app.db.dialect == "sqlite" and app.db.engine.url.database:
-        places["ledger"] = Path(app.db.engine.url.database).parent
-    seen: dict[int, str] = {}
-    found, low = [], []
-    for what, path in places.items():
-        space = free_space(path)
-        if space is None:
-            continue
-        device, free, size = space
-        if device in seen:  # one filesystem: said once
-            continue
-        seen[device] = what
-        text = f"{what} {path}: {free // MIB} MiB free of {size // MIB} MiB"
-        found.append(text)
-        if free < threshold:
-            low.append(text)
-    health.facts["disk_free"] = found
+    found = survey(app.settings)
+    low = [text for text, below in found if below]
+    health.facts["disk_free"] = [text for text, _ in found]
     if low:
         needed = app.settings.service.min_free_mb
         health.add("disk", WARNING, f"{'; '.join(low)} (below {needed} MiB: free some space)")
     else:
-        health.add("disk", OK, "; ".join(found) or "not measurable here")
-
-
-def free_space(path: Path) -> tuple[int, int, int] | None:
-    """(device, bytes free to an unprivileged writer, size) of the filesystem holding
-    `path`, or of its nearest existing parent; None if it cannot be asked."""
-    probe = path
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    try:
-        stat = os.statvfs(probe)
-        device = probe.stat().st_dev
-    except OSError:
-        return None
-    return device, stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
+        health.add("disk", OK, "; ".join(t for t, _ in found) or "not measurable here")
 
 
 def sign_in_check(app: App, health: Health) -> None:

@@ -39,9 +39,10 @@ from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_jou
 from ..rules.config import Rules, load_rules, use_rules
 from ..rules.tick import run_tick
 from . import journal, leases, replicas
-from .alarm import RECORD, AdminAlarm
+from .alarm import RECORD, AdminAlarm, category
 from .locks import MailboxLock
 from .notify import Notifier, watchdog_interval
+from .space import low_space
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ WATCH_IDLE_SECONDS = 60  # re-issue IDLE every minute: a sign of life, well unde
 MAILDIR_POLL_SECONDS = 2.0
 TICK_LEASE = "tick"
 SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
+LOOP_BACKOFF = (1, 2, 5, 10, 30)  # seconds between iterations a fault of the machine stops
+# A disk-full episode ends when writes go through again AND the free space is back above
+# [service] min_free_mb, or writes have gone through this long (a disk smaller than the
+# threshold): one large attachment must not make the fault start and end every 2 s.
+DISK_SETTLE_SECONDS = 15
 
 
 class StoppableMailbox:
@@ -193,6 +199,8 @@ class Service:
         self.last_ping = 0.0
         self.status_text = "starting"
         self.loop_fault = ""  # a fault of the machine the main loop itself met
+        self.loop_failures = 0  # iterations in a row it stopped
+        self.fault_seen = 0.0  # monotonic: the last time a fault was present
         self.alarm = AdminAlarm(
             settings.daemon.data_dir / RECORD, settings.daemon.fault_mails_per_hour
         )
@@ -273,17 +281,26 @@ class Service:
                 self._job("tick", self._tick)
             self.scheduler.run_pending()
             self._send()
-            self.loop_fault = ""
+            # Over only once a write went through: an iteration that only read proves
+            # nothing about a full disk or a read-only ledger.
+            if self._heartbeat() and self.loop_fault:
+                log.warning("main loop: going on again after %s", self.loop_fault)
+                self.loop_fault, self.loop_failures = "", 0
             self._note_faults()
-            self._heartbeat()
             self.unexpected_failures = 0
         except (SQLAlchemyError, TransportError, OSError) as exc:
-            # The ledger or a server is away: nothing is lost, the next iteration retries.
+            # The ledger or a server is away: nothing is lost, a later iteration retries,
+            # after 1, 2, 5, 10, then every 30 s. Logged when the fault starts or changes,
+            # not once a second for as long as it lasts.
             first_line = (str(exc).splitlines() or [""])[0]
-            self.loop_fault = environmental(exc) or f"{type(exc).__name__}: {first_line}"
+            fault = environmental(exc) or f"{type(exc).__name__}: {first_line}"
+            delay = LOOP_BACKOFF[min(self.loop_failures, len(LOOP_BACKOFF) - 1)]
+            self.loop_failures += 1
+            if fault != self.loop_fault:
+                log.warning("main loop: %s; trying again after %s s, then up to 30 s", fault, delay)
+            self.loop_fault = fault
             self._note_faults()
-            log.warning("main loop: %s: %s", type(exc).__name__, first_line)
-            self.stopping.wait(1.0)
+            self.stopping.wait(delay)
         except Exception:
             self.unexpected_failures += 1
             log.exception("main loop failed (%d in a row)", self.unexpected_failures)
@@ -344,7 +361,9 @@ class Service:
         """A scheduled job that fails is logged; the loop and the other jobs go on."""
         try:
             work()
-        except Exception:
+        except Exception as exc:
+            if environmental(exc):  # the machine's fault: the main loop backs off and says it
+                raise
             log.exception("job %s failed; next run on schedule", name)
 
     def _tick(self) -> None:
@@ -426,10 +445,12 @@ class Service:
                 self.app.db, self.replica_id, self.clock.now(), last_send_at=self.clock.now()
             )
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self) -> bool:
+        """Write the heartbeat when due (at every iteration during a fault: it is the write
+        that tells the fault is over); True if it was written."""
         assert self.app is not None
-        if time.monotonic() - self.last_beat < HEARTBEAT_SECONDS:
-            return
+        if not self.loop_fault and time.monotonic() - self.last_beat < HEARTBEAT_SECONDS:
+            return False
         values: dict[str, object] = {"status": self.status_text[:500]}
         if self.watch is not None:
             values["watching"] = self.lock.mailbox if self.lock else None
@@ -441,6 +462,7 @@ class Service:
         self.last_beat = time.monotonic()
         if self.ready and not self.status_text.startswith(("ready", "critical")):
             self._set_status("ready")
+        return True
 
     def _note_faults(self) -> None:
         """A fault of the machine (the watcher's or the loop's own) makes the status
@@ -448,13 +470,26 @@ class Service:
         assert self.app is not None
         fault = self.loop_fault or (self.watch.fault if self.watch is not None else "")
         if fault:
+            self.fault_seen = time.monotonic()
             self.alarm.raised(self.app, fault, self.clock.now())
             since = self.alarm.since or self.clock.now()
-            local = since.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
-            self._set_status(f"critical: {fault} (since {local}); incoming mail waits")
-        elif self.alarm.fault:
+            local = since.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M:%S %z")
+            where = ""
+            if category(fault) == "disk" and " at /" not in fault:  # which disk, then
+                where = "".join(f"; {low}" for low in low_space(self.settings))
+            self._set_status(f"critical: {fault} (since {local}){where}; incoming mail waits")
+        elif self.alarm.fault and not self._disk_still_low():
             self.alarm.cleared()
             self._set_status("ready" if self.ready else "starting")
+
+    def _disk_still_low(self) -> bool:
+        """A disk-full episode whose writes go through again, but whose free space is still
+        below [service] min_free_mb, and not yet for DISK_SETTLE_SECONDS: not over."""
+        if category(self.alarm.fault) != "disk":
+            return False
+        if time.monotonic() - self.fault_seen >= DISK_SETTLE_SECONDS:
+            return False
+        return bool(low_space(self.settings))
 
     def _set_status(self, text: str) -> None:
         if text != self.status_text:
