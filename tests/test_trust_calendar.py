@@ -40,6 +40,7 @@ def invitation(
     rrule: dict | None = None,
     partstat: str = "NEEDS-ACTION",
     sent_by: str = "",
+    attendee_sent_by: str = "",
     subject: str = "[协作 v2-launch] 需求评审",
 ) -> bytes:
     calendar = Calendar()
@@ -63,6 +64,8 @@ def invitation(
     for email in attendees:
         attendee = vCalAddress(f"mailto:{email}")
         attendee.params["PARTSTAT"] = partstat
+        if attendee_sent_by:
+            attendee.params["SENT-BY"] = f"mailto:{attendee_sent_by}"
         event.add("attendee", attendee)
     calendar.add_component(event)
     message = EmailMessage()
@@ -131,25 +134,76 @@ def test_a_stranger_cannot_cancel_a_real_meeting_nor_answer_for_an_invitee(world
     assert ingest(world, forged, own).applied == 1
     assert [m.status for m in meetings(world)] == [MeetingStatus.SCHEDULED, MeetingStatus.CANCELLED]
 
-    # Answers count for meetings collabd organizes: make m1 one, as `meeting schedule` would.
-    with world.app.db.transaction() as session:
-        session.execute(
-            update(Meeting)
-            .where(Meeting.uid == "m1")
-            .values(organizer_email=world.app.identity.address)
-        )
+    collabd_organizes(world, "m1")
     own_address = world.app.identity.address
     # 王强 answers for 李娜 (one invitee's REPLY set another's answer)
     for_her = invitation(world, "REPLY", wang, own_address, [li], "m1", partstat="DECLINED")
     assert ingest(world, for_her).applied == 0
     rsvps = {a.email: a.rsvp for a in meetings(world)[0].attendees}
     assert rsvps[li] is Rsvp.NEEDS_ACTION
-    # her own answer counts, and so does one her known delegate sends with SENT-BY
+    assert any(
+        f"names {li}: only that attendee" in d for d in details(world)
+    )  # she IS invited: the refusal says who may answer, not "not on the invite list"
+    # her own answer counts
     hers = invitation(world, "REPLY", li, own_address, [li], "m1", partstat="ACCEPTED")
-    delegated = invitation(world, "REPLY", li, own_address, [wang], "m1", partstat="TENTATIVE")
     assert ingest(world, hers).applied == 1
     assert {a.email: a.rsvp for a in meetings(world)[0].attendees}[li] is Rsvp.ACCEPTED
-    del delegated
+
+
+def collabd_organizes(world, uid: str) -> None:
+    """Answers count for meetings collabd organizes: make `uid` one, as `meeting schedule`
+    would."""
+    with world.app.db.transaction() as session:
+        session.execute(
+            update(Meeting)
+            .where(Meeting.uid == uid)
+            .values(organizer_email=world.app.identity.address)
+        )
+
+
+def declare_delegates(world, delegates: dict[str, list[str]]) -> None:
+    settings = world.app.settings
+    calendar = settings.calendar.model_copy(update={"delegates": delegates})
+    world.app.settings = settings.model_copy(update={"calendar": calendar})
+
+
+def test_a_self_written_sent_by_makes_no_colleague_the_organizer_or_an_attendee(world):
+    """F1 of the outside re-run: SENT-BY is the sender's own words. 赵敏 (observer contact),
+    sending from her real address, updated and cancelled 陈静's meeting; 王强 registered one
+    as 陈静 and declined for her. Only an admin-declared delegate speaks for someone."""
+    chen, li, wang, zhao = (
+        world.address(p) for p in ("chen.jing", "li.na", "wang.qiang", "zhao.min")
+    )
+    real = invitation(world, "REQUEST", chen, chen, [li, wang], "m1")
+    assert ingest(world, real).applied == 1
+    moved = invitation(world, "REQUEST", zhao, chen, [li, wang], "m1", sequence=1, sent_by=zhao)
+    cancel = invitation(world, "CANCEL", zhao, chen, [li, wang], "m1", sequence=2, sent_by=zhao)
+    new = invitation(world, "REQUEST", wang, chen, [li], "m9", sent_by=wang)
+    assert ingest(world, moved, cancel, new).applied == 0
+    [meeting] = meetings(world)
+    assert meeting.status is MeetingStatus.SCHEDULED and meeting.sequence == 0
+    assert sum("SENT-BY alone does not count" in d for d in details(world)) == 3
+
+    collabd_organizes(world, "m1")
+    own = world.app.identity.address
+    for_li = invitation(world, "REPLY", wang, own, [li], "m1", partstat="DECLINED")
+    for_li_sent_by = invitation(
+        world, "REPLY", wang, own, [li], "m1", partstat="DECLINED", attendee_sent_by=wang
+    )
+    assert ingest(world, for_li, for_li_sent_by).applied == 0
+    assert {a.email: a.rsvp for a in meetings(world)[0].attendees}[li] is Rsvp.NEEDS_ACTION
+
+    # The admin declares 王强 李娜's calendar delegate: now his SENT-BY answer counts, and
+    # 赵敏's still does not (she is nobody's declared delegate).
+    declare_delegates(world, {li: [wang]})
+    again = invitation(
+        world, "REPLY", wang, own, [li], "m1", partstat="DECLINED", attendee_sent_by=wang
+    )
+    assert ingest(world, again).applied == 1
+    assert {a.email: a.rsvp for a in meetings(world)[0].attendees}[li] is Rsvp.DECLINED
+    as_li = invitation(world, "REPLY", zhao, own, [li], "m1", sequence=1, partstat="ACCEPTED")
+    assert ingest(world, as_li).applied == 0
+    assert {a.email: a.rsvp for a in meetings(world)[0].attendees}[li] is Rsvp.DECLINED
 
 
 def test_too_frequent_or_too_large_invitations_are_refused_quickly(world):

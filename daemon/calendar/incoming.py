@@ -45,6 +45,7 @@ from ..store.models import (
 )
 from .ical import attendee_reply
 from .imip import IncomingEvent
+from .trust import delegate_speaks
 from .views import meeting_view
 
 if TYPE_CHECKING:
@@ -84,19 +85,21 @@ def record_change(session, origin, app, meeting, action, **kw) -> None:
 
 
 def _match_attendee(
-    meeting: Meeting, event: IncomingEvent, sender: str
+    app: App, meeting: Meeting, event: IncomingEvent, sender: str
 ) -> tuple[Attendee | None, str, str]:
     """The invited attendee this answer is from, and the PARTSTAT they gave.
 
     The ATTENDEE address is compared case-insensitively with the invite list and the mail
-    must come From that attendee or their SENT-BY delegate; when the ATTENDEE is not on the list
-    (an alias), a single ATTENDEE is matched by From."""
+    must come From that attendee or their declared SENT-BY delegate; when the ATTENDEE is
+    not on the list (an alias), a single ATTENDEE is matched by From."""
     invited = {a.email.lower(): a for a in meeting.attendees}
     for person in event.attendees:
-        # Only the attendee answers for themselves, or the delegate their SENT-BY names
-        # (calendar/trust.py made sure that delegate is a known person). Another invitee
-        # no longer can: one invitee's REPLY set another's answer.
-        if person.email in invited and sender in (person.email, person.sent_by):
+        # Only the attendee answers for themselves, or the delegate their SENT-BY names when
+        # the admin declared it ([calendar] delegates). Another invitee never can: one
+        # invitee's REPLY with a SENT-BY of their own set another's answer.
+        if person.email in invited and (
+            sender == person.email or delegate_speaks(app, person.email, person.sent_by, sender)
+        ):
             return invited[person.email], person.partstat, ""
     alias = len(event.attendees) == 1 and event.attendees[0].email not in invited
     if alias and sender in invited:  # never someone else's entry on the list
@@ -120,9 +123,18 @@ def _answer_checks(
             f"{method} for meeting {meeting.id}: organized by {meeting.organizer_email}, "
             "who tracks the answers in their own calendar",
         )
-    attendee, partstat, note = _match_attendee(meeting, event, envelope.sender)
+    attendee, partstat, note = _match_attendee(app, meeting, event, envelope.sender)
     if attendee is None:
         named = ", ".join(p.email for p in event.attendees) or "nobody"
+        invited = {a.email.lower() for a in meeting.attendees}
+        if any(p.email in invited for p in event.attendees):
+            # The named attendee IS invited: the refusal is about who sent it, not the list.
+            return (
+                InboundStatus.IGNORED,
+                f"{method} for meeting {meeting.id} from {envelope.sender} names {named}: "
+                "only that attendee (or a delegate declared in [calendar] delegates) answers "
+                "for them",
+            )
         return (
             InboundStatus.IGNORED,
             f"{method} for meeting {meeting.id} from {envelope.sender} names {named}: "

@@ -4,11 +4,13 @@ An iMIP mail needs no reply token, so the checks are the mail's own (docs/securi
 "Calendar mail"):
 
 * REQUEST / CANCEL count only when From is the ORGANIZER (or the delegate the ORGANIZER's
-  SENT-BY names, when that delegate is a known person), and the organizer is a known person
+  SENT-BY names, when From IS that delegate and the admin declared the delegation in
+  [calendar] delegates: a SENT-BY is the sender's own words, any colleague could write it),
+  and the organizer is a known person
   allowed to schedule in some active collaboration (ledger/permissions.py,
   SCHEDULE_MEETING; which collaboration the meeting joins is checked the same way when it
   is linked).
-* REPLY / COUNTER count only from the answering attendee's own address, or their known
+* REPLY / COUNTER count only from the answering attendee's own address, or their declared
   SENT-BY delegate (incoming.py matches them).
 * Size: at most MAX_ATTENDEES attendees; no recurrence finer than daily (FREQ=SECONDLY ran
   285 s and ended in MemoryError); series.py registers at most 400 occurrences within a
@@ -50,9 +52,9 @@ def refusal(session: Session, app: App, envelope: Envelope, calendar: CalendarMa
         frequency = too_frequent(calendar)
         if frequency:
             return f"RRULE FREQ={frequency}: collabd registers nothing recurring more than daily"
-        return _organizer_problem(session, envelope, calendar)
+        return _organizer_problem(app, envelope, calendar)
     if method in ("REPLY", "COUNTER"):
-        return _attendee_problem(session, envelope, calendar)
+        return _attendee_problem(session, app, envelope, calendar)
     return ""
 
 
@@ -77,32 +79,47 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _organizer_problem(session: Session, envelope: Envelope, calendar: CalendarMail) -> str:
+def delegate_speaks(app: App, principal: str, sent_by: str, sender: str) -> bool:
+    """The mail's From acts for `principal` through SENT-BY only when From IS the SENT-BY
+    address and the admin declared that delegation (the mail's own claim proves nothing)."""
+    delegated = app.settings.calendar.delegated(principal, sender)
+    return bool(sent_by) and sent_by == sender and delegated
+
+
+def _organizer_problem(app: App, envelope: Envelope, calendar: CalendarMail) -> str:
     for event in calendar.events:
         organizer = event.organizer
         if organizer is None or not organizer.email:
             return "the event names no ORGANIZER"
         if envelope.sender == organizer.email:
             continue
-        if organizer.sent_by == envelope.sender and _known(session, envelope.sender):
+        if delegate_speaks(app, organizer.email, organizer.sent_by, envelope.sender):
             continue
+        if organizer.sent_by == envelope.sender:
+            return (
+                f"From {envelope.sender} is not the ORGANIZER {organizer.email}, and is not a "
+                "calendar delegate of theirs declared in [calendar] delegates (the mail's "
+                "SENT-BY alone does not count)"
+            )
         return f"From {envelope.sender} is not the ORGANIZER {organizer.email}"
     return ""
 
 
-def _attendee_problem(session: Session, envelope: Envelope, calendar: CalendarMail) -> str:
+def _attendee_problem(
+    session: Session, app: App, envelope: Envelope, calendar: CalendarMail
+) -> str:
     """An answer must name its sender among the ATTENDEEs (themselves, or someone whose
-    known delegate they are). A single ATTENDEE under another address (an alias) counts
+    declared delegate they are). A single ATTENDEE under another address (an alias) counts
     for a known sender: incoming.py then changes only the sender's own answer."""
     sender = envelope.sender
     for event in calendar.events:
         if any(a.email == sender for a in event.attendees):
             continue
-        if _known(session, sender) and (
-            any(a.sent_by == sender for a in event.attendees) or len(event.attendees) == 1
-        ):
+        if any(delegate_speaks(app, a.email, a.sent_by, sender) for a in event.attendees):
             continue
-        return f"From {sender} is not an ATTENDEE of the answer (nor their delegate)"
+        if _known(session, sender) and len(event.attendees) == 1:
+            continue
+        return f"From {sender} is not an ATTENDEE of the answer (nor their declared delegate)"
     return ""
 
 

@@ -339,6 +339,24 @@ class CalendarSection(Section):
     # lets Exchange send the invitations (needs mail.backend = "ews"'s [mail.ews] settings);
     # "graph" does the same through Microsoft Graph (Exchange Online, [mail.graph]).
     backend: Literal["imip", "ews", "graph"] = "imip"
+    # Who may send calendar mail on someone else's behalf (Outlook's SENT-BY): the person's
+    # address -> their delegates' addresses. A SENT-BY the mail writes about itself is data
+    # any colleague can type, so only a delegation declared here counts (docs/security.md).
+    delegates: dict[str, list[str]] = {}
+
+    @field_validator("delegates")
+    @classmethod
+    def _lower(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for principal, names in value.items():
+            for address in (principal, *names):
+                local, at, domain = address.partition("@")
+                if not (local and at and "." in domain) or any(c.isspace() for c in address):
+                    raise ValueError(f"{address!r} is not an e-mail address")
+        return {p.lower(): [n.lower() for n in names] for p, names in value.items()}
+
+    def delegated(self, principal: str, sender: str) -> bool:
+        """True when the admin declared `sender` a calendar delegate of `principal`."""
+        return sender.lower() in self.delegates.get(principal.lower(), ())
 
 
 class PermissionsSection(Section):
