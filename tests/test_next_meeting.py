@@ -66,3 +66,52 @@ def test_a_holiday_or_short_notice_asks_the_coordinator(app, cli, meeting, tmp_p
     text, _ = text_of(questions[-1])
     assert "不足会议通知的最短提前时间" in text and "最早可以安排的时间：2026-11-24 17:00" in text
     assert len(meetings(cli)) == count
+
+
+def test_the_coordinator_answers_agree_by_mail_and_it_is_scheduled(request, tmp_path, db_url):
+    """Through the real mail stack: the question reaches the coordinator, `同意` schedules."""
+    from sqlalchemy import select
+
+    from daemon.calendar.scheduling import schedule
+    from daemon.calendar.specs import MeetingSpec
+    from daemon.ledger.history import Origin
+    from daemon.mail.send import send_due
+    from daemon.minutes.publish import publish_minutes
+    from daemon.minutes.read import read_minutes
+    from daemon.store.models import Meeting
+    from tests.test_ingest import _imap_world
+
+    worlds = _imap_world(request, tmp_path, db_url)
+    world = next(worlds)
+    app = world.app
+    with app.db.transaction() as session:
+        spec = MeetingSpec(
+            collab="v2-launch", title="周会", start="2026-11-25T10:00", duration=30,
+            recorder=world.address("chen.jing"), attendees=[world.address("li.na")],
+        )  # fmt: skip
+        meeting = schedule(session, app, spec, Origin.system("test")).meeting
+        first = meeting.starts_at
+        text = "【共识事项】\n1. 按计划推进\n\n【下次会议】\n2027年1月1日 15:00\n"
+        resolved = read_minutes(session, meeting, text, toml=False, source="test")
+        publish_minutes(session, app, meeting, resolved, raw_text=text, origin=Origin.system("t"))
+    send_due(app.db, app.transport.outgoing, app.clock)
+    question = world.received("chen.jing", "下次会议")
+    assert "最早可以安排的时间：2027-01-04 15:00" in question.get_body(("plain",)).get_content()
+
+    world.deliver(world.reply(question, "同意", world.address("chen.jing")))
+    assert world.ingest().applied == 1
+    with app.db.transaction() as session:
+        starts = [
+            m.starts_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
+            for m in session.scalars(
+                select(Meeting).where(Meeting.title == "周会").order_by(Meeting.starts_at)
+            )
+        ]
+        assert starts == ["2026-11-25 10:00", "2027-01-04 15:00"]
+        invited = session.scalars(
+            select(OutboxMessage.recipients)
+            .join(Meeting, Meeting.id == OutboxMessage.meeting_id)
+            .where(OutboxMessage.kind == "meeting_invite", Meeting.starts_at > first)
+        ).all()
+    assert world.address("li.na") in invited  # the invitation to the next one
+    next(worlds, None)  # closes the app
