@@ -6,7 +6,8 @@ Usage::
 
 Each input is one a stranger could mail collabd: the reply reader's body (`parse_reply`, the
 whole pipeline: MIME, quotes, grammar) with `#1` + blanks + `x` (66 s at 51 KB before the
-fix), its acceptance forms, and the minutes reader's table rows (40,000 `<td>` took 31 s)
+fix), its acceptance forms, HTML-only replies of unclosed start tags or comments (`<a ` ×
+20,000 took 38 s), and the minutes reader's table rows (40,000 `<td>` took 31 s)
 and date cells. For each, rounds alternate with a raw baseline over the same bytes (the
 email package parsing the mail, which any reader must do), and the script prints
 min/median/max seconds at both sizes and the ratio of the medians.
@@ -49,6 +50,24 @@ def _fill(head: str, piece: str, tail: str, size: int) -> str:
     return head + piece * max(1, (size - len(head) - len(tail)) // len(piece)) + tail
 
 
+def _html_mail(body: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "li.na@example.com"
+    message["To"] = "collabd@example.com"
+    message["Subject"] = "回复：您负责的行动项"
+    message.set_content(body, subtype="html")
+    return message.as_bytes()
+
+
+def _html_reply(piece: str):
+    """An HTML-only reply of `size` bytes made of `piece` (no closing markup after it)."""
+
+    def make(size: int) -> bytes:
+        return _html_mail(_fill("#1 完成", piece, "", size))
+
+    return make, lambda raw: parse_reply(raw, today=TODAY)
+
+
 def _reply(head: str, piece: str, tail: str):
     """A reply mail of `size` bytes, read by the whole reply pipeline."""
 
@@ -63,6 +82,9 @@ INPUTS = {
     "验收 #1 + blanks": _reply("验收 #1", " ", "x"),
     "#1 + tabs + 验收": _reply("#1", "\t", "验收x"),
     "#1 进度 + blanks": _reply("#1 进度", " ", "x"),
+    "html <a ": _html_reply("<a "),
+    'html <a href="': _html_reply('<a href="'),
+    "html <!--": _html_reply("<!--"),
     "minutes <td>": (
         lambda size: _fill("<table><tr>", "<td>", "</tr></table>", size),
         tables_as_rows,

@@ -59,10 +59,17 @@ def drop_echo(text: str, sent_lines: Iterable[str]) -> str:
 def extract_new_text(msg: email.message.Message, sent_lines: Iterable[str] = ()) -> str:
     """The text the person typed in ``msg`` (no history, signature, echo)."""
     body, is_html = decode.best_body(msg)
+    if is_html:
+        # Capped before the HTML is parsed, not after: the typed text comes first, and the
+        # cap after conversion came too late to bound the parser's work.
+        body = body.encode()[:MAX_HTML_BYTES].decode(errors="ignore")
     text = html_to_text(body) if is_html else body.replace(CUT_MARK, "")
     return drop_echo(quotes.strip_history(text), sent_lines)
 
 
+# An HTML reply's markup read at most: Outlook's <head> styles alone can be 30 KB, so four
+# times the typed-text cap leaves room for them and for 50,000 typed characters.
+MAX_HTML_BYTES = 200_000
 MAX_TYPED_CHARS = 50_000  # the typed text read for commands; nobody types more as a reply
 MAX_LINE_CHARS = 4_000  # per line: past twice the longest note (2,000) a line is cut
 
