@@ -17,6 +17,9 @@ from tests.conftest import REPO
 from tests.service_harness import Daemon, Workload, wait_until, write_config
 from tests.test_recovery import check, done_with_file, fault_mails, fill, inbound_rows
 from tests.test_service import status
+from tests.test_service_outage import own_stack, start_mail_servers, stop_mail_servers
+
+__all__ = ["own_stack"]
 
 pytestmark = pytest.mark.slow
 
@@ -29,20 +32,25 @@ def with_admin(config, admin: str):
     return config
 
 
+def wrong_password(stack, tmp_path, db_url):
+    """A small ledger, and a config whose IMAP password is wrong, with an admin to tell."""
+    work = Workload(stack, db_url, tmp_path / "data", owners=2, items=2)
+    work.seed(tmp_path, 0)
+    admin = stack.address(f"admin-{work.tag}")
+    config = write_config(
+        tmp_path / "collabd.toml", stack, db_url, tmp_path / "data", work.address, **FAST
+    )
+    text = config.read_text("utf-8").replace(
+        f'password = "{stack.password}"', 'password = "not-the-password"'
+    )
+    config.write_text(text, "utf-8")
+    return work, with_admin(config, admin), admin
+
+
 def test_a_wrong_imap_password_is_a_refused_sign_in_not_an_unreachable_server(
     mailstack, tmp_path, db_url
 ):
-    work = Workload(mailstack, db_url, tmp_path / "data", owners=2, items=2)
-    work.seed(tmp_path, 0)
-    admin = mailstack.address(f"admin-{work.tag}")
-    config = write_config(
-        tmp_path / "collabd.toml", mailstack, db_url, tmp_path / "data", work.address, **FAST
-    )
-    text = config.read_text("utf-8").replace(
-        f'password = "{mailstack.password}"', 'password = "not-the-password"'
-    )
-    config.write_text(text, "utf-8")
-    with_admin(config, admin)
+    work, config, admin = wrong_password(mailstack, tmp_path, db_url)
     daemon = Daemon(config, tmp_path / "daemon.log")
     daemon.start()
     try:
@@ -180,3 +188,32 @@ def test_a_full_disk_under_the_ledger_is_named_and_the_stopped_daemon_is_not_cal
     finally:
         daemon.kill9()
         work.close()
+
+
+def test_a_fault_mail_that_could_not_go_is_sent_once_the_mail_server_is_back(
+    own_stack, tmp_path, db_url
+):
+    """The admin mail fails while the mail server is away; it is tried again (every 30 s)
+    while the episode lasts, and the episode counts as told only once it went out."""
+    work, config, admin = wrong_password(own_stack, tmp_path, db_url)
+    stop_mail_servers(own_stack)
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    try:
+        daemon.start()
+        wait_until(lambda: "could not mail the admins" in daemon.log(), 40, "a failed alarm")
+        start_mail_servers(own_stack)
+        (alarm,) = wait_until(lambda: fault_mails(own_stack, admin), 60, "the alarm retried")
+        assert "collabd" in alarm["Subject"]
+        time.sleep(3)
+        assert len(fault_mails(own_stack, admin)) == 1
+        code, _ = daemon.stop()
+        assert code == 0
+    finally:
+        daemon.kill9()
+        if not own_stack_running(own_stack):  # the module's other tests need it
+            start_mail_servers(own_stack)
+        work.close()
+
+
+def own_stack_running(stack) -> bool:
+    return stack.postfix_pid_file.exists() and stack.dovecot_pid_file.exists()

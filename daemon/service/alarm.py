@@ -39,6 +39,7 @@ KIND = "service_fault"
 MAIL_AFTER_SECONDS = 10  # a fault gone within this (a blip: one killed session) is not mailed
 HOUR = timedelta(hours=1)
 RECORD = "admin-alarm.json"
+RETRY_SECONDS = 30  # a fault mail that could not go is tried again this much later
 
 
 class AdminAlarm:
@@ -52,6 +53,8 @@ class AdminAlarm:
         self.mailed: list[datetime] = []  # when mails went, the last hour's
         self.mailed_fault = ""  # the episode a mail went for, until it ends
         self.thread: threading.Thread | None = None
+        self.unsent: list[str] | None = None  # the episode's mail failed for these: retry
+        self.retry_at = 0.0  # monotonic: not before
         self._load()
 
     def raised(self, app: App, fault: str, now: datetime) -> None:
@@ -65,12 +68,14 @@ class AdminAlarm:
                 log.warning("fault: the admins were told of this fault before the restart")
         if self.told or time.monotonic() - self.started < MAIL_AFTER_SECONDS:
             return
+        if time.monotonic() < self.retry_at or (self.thread and self.thread.is_alive()):
+            return
         self.told = True
         admins = app.settings.daemon.admins
         if not admins:
             return
         self.mailed = [at for at in self.mailed if now - at < HOUR]
-        if len(self.mailed) >= self.per_hour:
+        if self.unsent is None and len(self.mailed) >= self.per_hour:
             log.warning(
                 "fault: the admins got %d fault mail(s) in the last hour "
                 "(daemon.fault_mails_per_hour = %d); not again",
@@ -78,22 +83,35 @@ class AdminAlarm:
                 self.per_hour,
             )
             return
-        self.mailed.append(now)
-        self.mailed_fault = self.fault
-        self._save()
+        if self.unsent is None:  # the episode's first mail: it counts toward the bound
+            self.mailed.append(now)
         self.thread = threading.Thread(
-            target=_mail_admins,
-            args=(app, list(admins), self.fault, self.since),
+            target=self._send,
+            args=(app, self.unsent or list(admins), self.fault, self.since),
             name="collabd-alarm",
             daemon=True,
         )
         self.thread.start()
 
+    def _send(self, app: App, admins: list[str], fault: str, since: datetime) -> None:
+        """The alarm thread. A mail that could not go (the mail server, or the admin's
+        mailbox on the full disk) is tried again RETRY_SECONDS later while the episode
+        lasts: the episode is told only once a mail went out."""
+        unsent = _mail_admins(app, admins, fault, since)
+        if len(unsent) < len(admins):  # someone was told: the episode is, for a restart
+            self.mailed_fault = fault
+            self._save()
+        if unsent and self.fault == fault:
+            self.unsent, self.retry_at = unsent, time.monotonic() + RETRY_SECONDS
+            self.told = False
+        else:
+            self.unsent = None
+
     def cleared(self) -> None:
         """The work went through again: the episode is over."""
         if self.fault:
             log.warning("fault ended: %s", self.fault)
-        self.fault, self.since = "", None
+        self.fault, self.since, self.unsent, self.retry_at = "", None, None, 0.0
         if self.mailed_fault:
             self.mailed_fault = ""
             self._save()
@@ -123,8 +141,10 @@ class AdminAlarm:
             partial.unlink(missing_ok=True)
 
 
-def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None:
+def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> list[str]:
+    """Mail each admin; returns the addresses the mail could not be handed over for."""
     outgoing = None
+    unsent = list(admins)
     try:
         db = app.db if app.settings.mail.oauth.provider else None  # OAuth tokens live there
         outgoing = open_transport(app.settings, db).outgoing
@@ -153,11 +173,18 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> None
             )
             outgoing.send(Envelope(app.settings.mail.address, [address], raw, message_id))
             log.warning("fault: told %s", address)
+            unsent.remove(address)
     except Exception as exc:  # the mail server may be the fault itself
-        log.error("fault: could not mail the admins: %s: %s", type(exc).__name__, exc)
+        log.error(
+            "fault: could not mail the admins: %s: %s; trying again in %s s",
+            type(exc).__name__,
+            exc,
+            RETRY_SECONDS,
+        )
     finally:
         if outgoing is not None:
             outgoing.close()
+    return unsent
 
 
 # The kinds inbound/faults.py names, in the words a Chinese-reading admin expects.
