@@ -100,3 +100,28 @@ def test_reimport_updates_people_and_records_each_change(cli, tmp_path):
         "en",
         "ly@example.com",
     )
+
+
+def test_a_fresh_install_with_an_operator_configured_can_import_its_people(
+    cli, tmp_path, config_file
+):
+    """[cli] operator = "陈静" before anyone is in the ledger: check-config warns, people
+    import works (recorded as the OS user, with a warning), and then 陈静 is the operator."""
+    config_file.write_text(config_file.read_text("utf-8") + '\n[cli]\noperator = "陈静"\n', "utf-8")
+    code, out, err = cli("check-config")
+    assert code == 0 and "config ok" in out
+    code, _, err = cli("people", "list")  # creates the empty ledger
+    assert code == 0
+    code, _, err = cli("check-config")
+    assert code == 0 and "[cli] operator = '陈静'" in err and "warning" in err
+    csv = write(tmp_path, HEADER + "陈静,chen.jing@example.com,总经办,zh-CN,,\n")
+    code, out, err = cli("people", "import", csv)
+    assert code == 0, err
+    assert "warning" in err and "陈静" in err
+    assert [p["name"] for p in people(cli)] == ["陈静"]
+    code, _, err = cli("check-config")
+    assert code == 0 and "warning" not in err
+    # Once the people list exists, an unknown operator is refused again (exit 78).
+    config_file.write_text(config_file.read_text("utf-8").replace('"陈静"', '"Nobody"'), "utf-8")
+    code, _, err = cli("collab", "create", "--file", str(tmp_path / "none.toml"))
+    assert code == 78 and "[cli] operator = 'Nobody'" in err

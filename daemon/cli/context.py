@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -10,13 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from ..app import App
 from ..clock import Clock
 from ..config import Settings
 from ..errors import CollabdError, ConfigError, UsageError
 from ..ledger.history import Origin
 from ..ledger.people import find_person
-from ..store.models import label
+from ..store.models import Person, label
 
 if TYPE_CHECKING:
     from ..rules.config import Rules
@@ -51,12 +54,33 @@ class Context:
             try:
                 person = find_person(session, operator)
             except CollabdError as exc:
+                if self._bootstrapping(session):
+                    # The people list is how the operator comes to exist: a fresh install
+                    # could never import it otherwise. Recorded as the OS user, said once.
+                    print(
+                        f"collabd: warning: {key} {operator!r}: {exc}; recorded as the OS "
+                        f"user {user} (the people list is being set up)",
+                        file=sys.stderr,
+                    )
+                    return Origin.cli(command, user)
                 if key == "--as":
                     raise UsageError(f"--as {operator}: {exc}; nothing was changed") from None
                 raise ConfigError(
                     f"{self.config_path or 'defaults'}: [cli] {key} = {operator!r}: {exc}"
                 ) from None
         return Origin.cli(command, user, person)
+
+    def _bootstrapping(self, session) -> bool:
+        """`people import`, or any command while the ledger has no people yet."""
+        words, args = [], iter(self.argv)
+        for arg in args:
+            if arg in ("--config", "--data-dir", "--at", "--as"):
+                next(args, None)  # its value
+            elif not arg.startswith("-"):
+                words.append(arg)
+        if words[:2] == ["people", "import"]:
+            return True
+        return session.scalar(select(Person.id).limit(1)) is None
 
     @property
     def names_operator(self) -> bool:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from ..config import ENV_VAR
+from ..errors import CollabdError
 from ..rules.config import load_rules
 from .commands import HELP
 from .context import Context
@@ -58,7 +63,43 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
     print(f'  rules:          {rules.source} (holidays: fallback = "{rules.calendar.fallback}")')
     if settings.daemon.admins:
         print(f"  admins:         {', '.join(settings.daemon.admins)}")
+    _check_operators(context)
     return 0
+
+
+def _check_operators(context: Context) -> None:
+    """[cli] operator / operators name people of the ledger: warn (not fail: the people list
+    may not be imported yet) about each one it does not know."""
+    cli = context.settings.cli
+    named = {"operator": cli.operator} if cli.operator else {}
+    named |= {f"operators.{user}": name for user, name in cli.operators.items()}
+    if not named or not _ledger_exists(context.settings):
+        return
+    from ..ledger.people import find_person
+
+    try:
+        with context.app.db.transaction() as session:
+            for key, name in named.items():
+                try:
+                    find_person(session, name)
+                except CollabdError as exc:
+                    print(
+                        f"collabd: warning: [cli] {key} = {name!r}: {exc} (commands fall back "
+                        "to the OS user until the people list has them)",
+                        file=sys.stderr,
+                    )
+    except Exception as exc:  # the ledger cannot be read: check-config is about the file
+        print(
+            f"collabd: warning: cannot check [cli] operator in the ledger: {exc}", file=sys.stderr
+        )
+
+
+def _ledger_exists(settings) -> bool:
+    url = settings.store_url
+    if not url.startswith("sqlite"):
+        return True
+    database = make_url(url).database
+    return bool(database) and Path(database).exists()
 
 
 def _print_ews(settings) -> None:
