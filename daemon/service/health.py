@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from ..app import App
 from ..errors import ConfigError
+from ..ledger.published import published_days
 from ..rules.current import current_rules
 from ..rules.failed_jobs import recent_failures
 from ..rules.workdays import WorkCalendar
@@ -257,9 +258,17 @@ def _calendar(app: App, health: Health) -> None:
     """A year without the official holiday schedule: a warning naming the fix."""
     try:
         calendar = current_rules(app).calendar
-    except ConfigError as exc:  # the file on disk is broken; the daemon may run older rules
-        health.add("rules file", WARNING, str(exc).replace("\n", "; "))
-        calendar = WorkCalendar(app.settings.tz)
+    except ConfigError as exc:  # the file on disk is broken; the daemon runs older rules
+        health.add(
+            "rules file",
+            WARNING,
+            f"{str(exc).replace(chr(10), '; ')} (a running daemon keeps the rules it loaded)",
+        )
+        # The imported notices are in the ledger, whatever the file says: without them,
+        # a year the notices cover would be reported as estimated.
+        with app.db.transaction() as session:
+            days, years = published_days(session)
+        calendar = WorkCalendar(app.settings.tz).with_published(days, years)
     warnings = calendar.coverage_warnings(health.now.astimezone(calendar.timezone).date())
     health.facts["calendar_warnings"] = warnings
     health.add("calendar", WARNING if warnings else OK, "; ".join(warnings) or "covered")
