@@ -20,7 +20,7 @@ def notice_2027(tmp_path):
 
 
 def check(cli, name: str) -> dict:
-    code, out, _ = cli("status", "--json", at="2026-12-03T10:00")
+    _code, out, _ = cli("status", "--json", at="2026-12-03T10:00")
     return next(c for c in json.loads(out)["checks"] if c["name"] == name)
 
 
