@@ -85,6 +85,14 @@ INPUTS = {
     "html <a ": _html_reply("<a "),
     'html <a href="': _html_reply('<a href="'),
     "html <!--": _html_reply("<!--"),
+    # issue 16's grammar: thanks after a confirmation, on-track notes, relative delays,
+    # multi-command lines (each segment is read on its own)
+    "确认 + ，，，": _reply("确认", "，", "x"),
+    "谢谢 + thanks": _reply("收到", "，谢谢", "x"),
+    "on track + ,": _reply("on track", " ,", "x"),
+    "#1 延期至 + 下": _reply("#1 延期至", "下", "周x"),
+    "#1 postpone to + end of": _reply("#1 postpone to ", "end of ", "x"),
+    "30% + ；": _reply("30%", "；30%", "x"),
     "minutes <td>": (
         lambda size: _fill("<table><tr>", "<td>", "</tr></table>", size),
         tables_as_rows,

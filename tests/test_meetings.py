@@ -538,3 +538,53 @@ def test_invitation_through_postfix_and_dovecot(mailstack, tmp_path, db_url):
         assert world.received("chen.jing", "会议邀请") is not None
     finally:
         app.close()
+
+
+def _coordinator_answers(app: App, notice: OutboxMessage, typed: str) -> None:
+    """陈静 replies to collabd's "建议新时间" notice from her mail client."""
+    original = parse(notice.raw)
+    reply = email.message.EmailMessage()
+    reply["From"] = "陈静 <chen.jing@example.com>"
+    reply["To"] = original["Reply-To"]
+    reply["Subject"] = "回复：" + str(original["Subject"])
+    reply["Message-ID"] = f"<counter-answer-{abs(hash(typed))}@example.com>"
+    reply["In-Reply-To"] = reply["References"] = original["Message-ID"]
+    reply["Date"] = "Mon, 23 Nov 2026 16:00:00 +0800"
+    quoted = "\n".join(
+        "> " + line for line in original.get_body(("plain",)).get_content().splitlines()
+    )
+    reply.set_content(f"{typed}\n\n在 2026年11月23日 15:30，collabd 写道：\n{quoted}\n")
+    _inbox(app).add(MTA_PASS + reply.as_bytes())
+
+
+@pytest.mark.parametrize("typed", ["同意", "接受新时间，谢谢", "accept"])
+def test_the_coordinator_accepts_a_proposed_time_by_reply(demo_ledger, ledger_app, typed):
+    _fixture_meeting(demo_ledger, ledger_app)
+    _drop(ledger_app, "outlook_counter.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T15:30")
+    (notice,) = outbox(ledger_app, "meeting_answer_notice")
+    _coordinator_answers(ledger_app, notice, typed)
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert shown["start"] == "2026-11-26 10:00" and shown["sequence"] == 1
+    invites = outbox(ledger_app, "meeting_invite")
+    updates = [m for m in invites if calendar_of(parse(m.raw))[0].walk("VEVENT")[0]["SEQUENCE"]]
+    assert {m.recipients for m in updates} >= {"li.na@example.com", "wang.qiang@example.com"}
+    (answer,) = outbox(ledger_app, "reply_answer")
+    text = parse(answer.raw).get_body(("plain",)).get_content()
+    assert "会议已改到 2026-11-26 10:00（李娜 的建议）" in text
+
+
+def test_the_coordinator_declines_a_proposed_time_by_reply(demo_ledger, ledger_app):
+    _fixture_meeting(demo_ledger, ledger_app)
+    _drop(ledger_app, "outlook_counter.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T15:30")
+    (notice,) = outbox(ledger_app, "meeting_answer_notice")
+    _coordinator_answers(ledger_app, notice, "不同意，维持原时间")
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert shown["start"] == "2026-11-25 14:00" and shown["sequence"] == 0
+    li = next(a for a in shown["attendees"] if a["email"] == "li.na@example.com")
+    assert li["proposed_start"] is None
+    (answer,) = outbox(ledger_app, "reply_answer")
+    assert "已保留原定时间" in parse(answer.raw).get_body(("plain",)).get_content()

@@ -289,8 +289,8 @@ def test_status_words(line: str, status: str) -> None:
             {"item": 4, "status": "delayed", "progress": None, "due": None, "note": "至2月30日"},
         ),
         (
-            "#4 延期一周",
-            {"item": 4, "status": "delayed", "progress": None, "due": None, "note": "一周"},
+            "#4 延期一周",  # a move from the item's deadline (Command.shift), resolved by ingest
+            {"item": 4, "status": "delayed", "progress": None, "due": None, "note": None},
         ),
         (
             "#4 延期，原因是客户未回复",
@@ -675,3 +675,84 @@ def test_never_raises_on_odd_argument_types() -> None:
     assert parse_reply("#3 完成".encode("utf-16")).commands == []
     assert isinstance(parse_reply(None), ParsedReply)  # type: ignore[arg-type]
     assert isinstance(parse_reply(b"x", sent_lines=None), ParsedReply)  # type: ignore[arg-type]
+
+
+# --- issue 16: answers people write --------------------------------------------------------
+# REF is Friday 20 November 2026.
+
+
+@pytest.mark.parametrize(
+    ("line", "due", "end_of"),
+    [
+        ("#3 延期至下周", "2026-11-27", True),  # by the end of next week
+        ("#3 延期至下周五，原因：等客户", "2026-11-27", False),
+        ("#3 推迟到月底", "2026-11-30", True),
+        ("#3 延期到下月底", "2026-12-31", True),
+        ("#3 延期至周三", "2026-11-25", False),  # the next Wednesday
+        ("#3 postpone to next Friday", "2026-11-27", False),
+        ("#3 postpone to end of month", "2026-11-30", True),
+        ("#3 postpone to next week", "2026-11-27", True),
+        ("#3 delayed until tomorrow", "2026-11-21", False),
+    ],
+)
+def test_relative_delay_dates(line: str, due: str, end_of: bool) -> None:
+    (command,) = parse_grammar(line, REF).commands
+    assert (command.status, command.due.isoformat(), command.end_of) == ("delayed", due, end_of)
+
+
+@pytest.mark.parametrize(
+    ("line", "shift"),
+    [("#3 延期一周", (1, "weeks")), ("#3 延期3个工作日", (3, "workdays")),
+     ("#3 postpone by 2 weeks: waiting", (2, "weeks")), ("#3 推迟两天", (2, "days"))],
+)  # fmt: skip
+def test_delays_by_a_duration_move_the_deadline(line: str, shift: tuple) -> None:
+    (command,) = parse_grammar(line, REF).commands
+    assert (command.due, command.shift) == (None, shift)
+
+
+def test_a_delay_to_an_impossible_day_is_not_a_duration() -> None:
+    (command,) = parse_grammar("#3 延期至2月30日", REF).commands
+    assert (command.due, command.shift) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "text", ["确认", "confirm", "确认，谢谢", "没问题", "OK, thanks", "Confirmed, thanks.", "同意"]
+)
+def test_confirmations_with_thanks(text: str) -> None:
+    found = parse_grammar(text, REF)
+    assert found.minutes is not None and found.minutes.verdict == "confirmed"
+    assert found.on_track  # the same yes answers a risk check
+
+
+@pytest.mark.parametrize(
+    "text", ["可以按期完成", "能按期完成", "on track", "On track, thanks!", "按计划进行"]
+)
+def test_on_track_answers(text: str) -> None:
+    found = parse_grammar(text, REF)
+    assert found.on_track and not found.commands and found.minutes is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["谢谢", "收到", "好的", "Thanks!", "收到，谢谢！\n\n李娜\n市场部经理\n电话：138 0000 0000"],
+)
+def test_thanks_and_acks_are_nothing_to_do(text: str) -> None:
+    found = parse_grammar(text, REF)
+    assert found.ack and not (found.commands or found.minutes or found.errors or found.on_track)
+
+
+def test_every_segment_of_a_full_width_line() -> None:
+    found = parse_grammar("３０％；＃２：完成；＃１：阻赛；随便", REF)
+    assert [(c.item, c.status, c.progress) for c in found.commands] == [
+        (None, "in_progress", 30),
+        (2, "done", None),
+    ]
+    assert [(e.item, e.word) for e in found.errors] == [(1, "阻赛")]
+
+
+def test_a_typed_line_equal_to_an_example_line_of_the_mail_is_kept() -> None:
+    sent = ["李娜，您好：", "请直接回复本邮件，一行即可：", "  进行中 80%", "  完成"]
+    assert drop_echo("完成", sent) == "完成"
+    assert drop_echo("进行中 80%", sent) == "进行中 80%"
+    # unmarked history (a client that quotes without ">") still goes once it has started
+    assert drop_echo("#1 完成\n李娜，您好：\n完成", sent) == "#1 完成"

@@ -37,9 +37,15 @@ _BARE_REJECT = re.compile(
     re.IGNORECASE,
 )
 _BARE_ACCEPT = re.compile(
-    r"^\s*(?:验收|驗收)?\s*(?:通过|通過|同意|accept(?:ed)?|approved?|ok)"
+    r"^\s*(?:验收|驗收)?\s*(?:通过|通過|同意|确认|確認|合格|没问题|沒問題|accept(?:ed)?|approved?"
+    r"|ok(?:ay)?|confirm(?:ed)?|lgtm|looks\s+good)"
     r"(?=$|[\s:：,，.。!！;；])\s*[:：,，.。!！]?\s*(?P<note>.*)$",
     re.IGNORECASE,
+)
+
+# "通过，谢谢" / "OK, thanks": the thanks is not the verdict's note.
+_THANKS = re.compile(
+    r"^(?:谢谢|謝謝|多谢|感谢|辛苦了?|thanks?(?:\s+you)?|thx|cheers)?[\s.!。！~]*$", re.IGNORECASE
 )
 
 
@@ -141,7 +147,8 @@ def _bare_verdict(ctx: ReplyContext) -> Acceptance | None:
     for pattern, verdict in ((_BARE_REJECT, "rejected"), (_BARE_ACCEPT, "accepted")):
         match = pattern.match(first)
         if match:
-            return Acceptance(item.number, verdict, match.group("note").strip() or None)
+            note = match.group("note").strip()
+            return Acceptance(item.number, verdict, None if _THANKS.match(note) else note)
     return None
 
 

@@ -37,10 +37,22 @@ ALL_ACCEPTED = "all_accepted"
 CLOSED = "closed"
 
 # Words that open a section of an answer, in the three languages people write them in.
+# Heading words people use for the three questions (longest first within a section).
 _SECTIONS = {
-    "highlights": r"亮点|亮點|highlights?|what went well|went well",
-    "shortfalls": r"不足|问题|問題|shortfalls?|what went wrong|went wrong|weaknesses?",
-    "suggestions": r"改进建议|改進建議|改进|改進|建议|建議|suggestions?|improvements?",
+    "highlights": (
+        r"亮点|亮點|做得好的(?:地方|方面)?|做得好|做的好的|好的方面|优点|優點|收获|收穫"
+        r"|highlights?|what went well|went well|positives?|strengths?"
+    ),
+    "shortfalls": (
+        r"不足之处|不足|问题与不足|遇到的问题|存在的问题|问题|問題|待改进|待改進"
+        r"|做得不好的(?:地方)?|做得不够的|不够好的|教训|教訓|缺点|缺點"
+        r"|shortfalls?|what went wrong|went wrong|what didn'?t go well|didn'?t go well"
+        r"|weaknesses?|lessons learned"
+    ),
+    "suggestions": (
+        r"改进建议|改進建議|改进措施|改进|改進|建议|建議|下一步|next time|to improve"
+        r"|suggestions?|improvements?|what could be improved|could be better"
+    ),
 }
 _HEADING = re.compile(
     r"^\s*(?:[-*•·]\s*|\d{1,2}[.、)]\s*)?(?P<label>"

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..closing.replies import CHANGING, after_commands
-from ..ledger.history import Origin
+from ..ledger.history import Origin, record_on
 from ..ledger.items import (
     ArchivedCollaboration,
     CancelledItem,
@@ -28,11 +28,13 @@ from ..mail.envelope import Decision, Envelope, ReplyContext
 from ..mail.outbox import queue_mail
 from ..mail.reply import ParsedReply
 from ..mail.tokens import TokenClaims
+from ..rules.current import calendar_in
 from ..rules.deadline_check import item_deadline_warnings
-from ..rules.delay import request_delay
+from ..rules.delay import new_deadline, request_delay
 from ..store.models import (
     ActionItem,
     Collaboration,
+    CollabStatus,
     InboundStatus,
     ItemStatus,
     OutboxMessage,
@@ -62,7 +64,13 @@ def apply_item_commands(ctx: ReplyContext) -> Decision:
     # Closing the loop (daemon/closing): files sent with `#N 完成` become deliverables and go
     # to acceptance; `验收 #N 通过/不通过` verdicts are recorded.
     outcomes += after_commands(ctx, outcomes)
-    changed = any(o.kind in ("applied", "delay_requested", *CHANGING, *EDITED) for o in outcomes)
+    if not outcomes:
+        outcomes = _on_track(ctx)
+    if not outcomes and ctx.parsed.ack and ctx.person is not None:
+        return _acknowledged(ctx)
+    changed = any(
+        o.kind in ("applied", "delay_requested", "on_track", *CHANGING, *EDITED) for o in outcomes
+    )
     if not outcomes:
         outcomes = [CommandResult("nothing_found")]
     if ctx.person is None:
@@ -73,6 +81,48 @@ def apply_item_commands(ctx: ReplyContext) -> Decision:
     ctx.answer(outcomes)
     summary = "; ".join(_describe(o) for o in outcomes)
     return (InboundStatus.APPLIED if changed else InboundStatus.IGNORED), summary
+
+
+def _on_track(ctx: ReplyContext) -> list[CommandResult]:
+    """ "可以按期完成" / "on track" / "没问题" to a mail about one item (the risk check asks
+    能否按期完成？): the owner's answer goes into the item's history, nothing else changes."""
+    answered = ctx.answered
+    if not ctx.parsed.on_track or answered is None or not answered.item_id:
+        return []
+    item = ctx.session.get(ActionItem, answered.item_id)
+    if item is None or item.collaboration_id != (ctx.collab.id if ctx.collab else None):
+        return []
+    if not may(Action.UPDATE_ITEM, ctx.person, item, ctx.app.settings.permissions):
+        who = _who_may_change(ctx.session, ctx.app, item)
+        return [CommandResult("not_permitted", item=item.number, word=who)]
+    if item.collaboration.status is CollabStatus.ARCHIVED:
+        return [CommandResult("archived", item=item.number, ref=item)]
+    note = (ctx.parsed.on_track_note or "")[:MAX_NOTE_CHARS]
+    origin = Origin.mail(ctx.envelope.message_id, ctx.person, ctx.envelope.written_at)
+    record_on(ctx.session, origin, ctx.app.clock.now(), item, action="on_track", note=note)
+    return [CommandResult("on_track", item=item.number, word=note, ref=item)]
+
+
+def _acknowledged(ctx: ReplyContext) -> Decision:
+    """Thanks, 收到, 好的: nothing to do and nothing to answer (an answer to a thank-you is
+    how two robots talk forever). Kept in the history of what the mail was about."""
+    answered = ctx.answered
+    subject = None
+    if answered is not None and answered.item_id:
+        subject = ctx.session.get(ActionItem, answered.item_id)
+    subject = subject or ctx.collab
+    first = next((line.strip() for line in ctx.parsed.new_text.splitlines() if line.strip()), "")
+    if subject is not None:
+        origin = Origin.mail(ctx.envelope.message_id, ctx.person, ctx.envelope.written_at)
+        record_on(
+            ctx.session,
+            origin,
+            ctx.app.clock.now(),
+            subject,
+            action="acknowledged",
+            note=first[:200],
+        )
+    return InboundStatus.IGNORED, f"nothing to do ({first[:40]!r}): recorded, not answered"
 
 
 MAX_NOTE_CHARS = 2_000  # a note is a line or two; a longer one is refused, and told so
@@ -165,9 +215,26 @@ def _apply_commands(
             continue
         status = ItemStatus(command.status)
         note = command.note
-        if status is ItemStatus.DELAYED and command.due is not None:
+        due = command.due
+        if status is ItemStatus.DELAYED:
+            # Nothing is 延期 without a date: "下周" / "月底" / "延期一周" resolve on the
+            # working-day calendar, anything else is answered with a question.
+            asked = new_deadline(
+                calendar_in(session, app),
+                item,
+                due,
+                end_of=command.end_of,
+                shift=command.shift,
+                today=app.clock.now().astimezone(app.settings.tz).date(),
+            )
+            if asked.due is None:
+                outcomes.append(
+                    CommandResult(asked.problem, item=number, due=due, then=asked.suggest, ref=item)
+                )
+                continue
+            due = asked.due
             # The deadline itself changes only when the initiator approves (rules issue).
-            note = f"申请延期至 {command.due.isoformat()}" + (f"：{note}" if note else "")
+            note = f"申请延期至 {due.isoformat()}" + (f"：{note}" if note else "")
         change = ItemChange(
             status=status,
             progress=command.progress,
@@ -195,22 +262,20 @@ def _apply_commands(
             _tell_owner(session, app, item, person, changes, envelope.message_id)
         kind = (
             "delay_requested"
-            if change.status is ItemStatus.DELAYED and command.due
+            if change.status is ItemStatus.DELAYED and due
             else "applied"
             if changes
             else "unchanged"
         )
         if kind == "delay_requested":  # rules issue: the initiator approves the new date
-            request_delay(
-                session, app, item, person, command.due, command.note or "", envelope.message_id
-            )
+            request_delay(session, app, item, person, due, command.note or "", envelope.message_id)
         outcomes.append(
             CommandResult(
                 kind,
                 item=number,
                 status=item.status,
                 progress=item.progress,
-                due=command.due,
+                due=due,
                 ref=item,
             )
         )
@@ -220,11 +285,16 @@ def _apply_commands(
                     "deadline_warning",
                     item=number,
                     word=warning.say(str(person.locale)),
-                    due=warning.offer if warning.offer != command.due else None,
+                    due=warning.offer if warning.offer != due else None,
                 )
-                for warning in item_deadline_warnings(session, app, item, command.due)
+                for warning in item_deadline_warnings(session, app, item, due)
             ]
-    outcomes += [CommandResult("unknown_word", item=e.item, word=e.word) for e in parsed.errors]
+    outcomes += [
+        CommandResult(
+            "unknown_word" if e.item is not None else "unreadable", item=e.item, word=e.word
+        )
+        for e in parsed.errors
+    ]
     return outcomes
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from email.message import Message
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,10 @@ from ..mail.answer import CommandResult, answer_reply
 from ..mail.envelope import Envelope, ReplyContext, ReplyHandler
 from ..mail.headers import header_values
 from ..mail.reply import ParsedReply, autoreply, decode, parse_reply
+from ..mail.sender import authenticated
 from ..mail.tokens import TokenClaims, TokenError, fingerprint
 from ..store.models import (
+    ActionItem,
     Collaboration,
     InboundStatus,
     Meeting,
@@ -29,6 +32,7 @@ from ..store.models import (
     OutboxMessage,
     Person,
     ReplyFingerprint,
+    item_collaborators,
 )
 from ..store.types import UTCDateTime
 
@@ -59,8 +63,14 @@ def read_reply(
     if claims is None and answered is None:
         if person is None:
             return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
-        _refuse(session, app, envelope, None, person, "no_token", token_problem)
-        return InboundStatus.IGNORED, f"no usable reply token: {token_problem}"
+        collab, problem = _tagged(session, app, envelope, person)
+        if collab is None:
+            _refuse(session, app, envelope, None, person, "no_token", problem or token_problem)
+            return InboundStatus.IGNORED, f"no usable reply token: {problem or token_problem}"
+        # A fresh mail "[协作 code] 进度更新" from one of its people: read like a reply,
+        # as that person (what they may change is still asked item by item).
+        today = app.clock.now().astimezone(app.settings.tz).date()
+        claims, token = TokenClaims(person.id, collab.id, today), envelope.message_id
     if claims is not None:
         other = answered if answered is not None and answered is not token_mail else None
         if other is not None and other.collaboration_id != claims.collaboration_id:
@@ -102,6 +112,47 @@ def read_reply(
     return ReplyContext(
         session, app, envelope, parsed, person, claims, collab, answered, item_commands
     )
+
+
+# The tag collabd puts in every subject: "[协作 v2-launch]" (zh-CN), "[collab v2-launch]" (en).
+_TAG = re.compile(r"\[\s*(?:协作|協作|collab)\s+(?P<code>[^\]\s]{1,64})\s*\]", re.IGNORECASE)
+
+
+def _tagged(
+    session: Session, app: App, envelope: Envelope, person: Person
+) -> tuple[Collaboration | None, str]:
+    """The collaboration a fresh mail's subject tag names, when its sender is one of that
+    collaboration's people and, with mail.trusted_authserv_id set, the MTA vouches for the
+    From; else (None, why not)."""
+    tag = _TAG.search(envelope.subject[:998])
+    if tag is None:
+        return None, ""
+    collab = session.scalar(select(Collaboration).where(Collaboration.code == tag["code"]))
+    if collab is None:
+        return None, f"no collaboration {tag['code']!r}"
+    authserv = app.settings.mail.trusted_authserv_id
+    if authserv and not authenticated(envelope.message, authserv):
+        return None, f"{authserv} does not vouch for the sender of a mail without a token"
+    if not _member(session, collab, person):
+        return None, f"{person.email} is not one of the people of {collab.code}"
+    return collab, ""
+
+
+def _member(session: Session, collab: Collaboration, person: Person) -> bool:
+    """Its initiator, coordinator, a department's contact, an item's owner or collaborator."""
+    if person.id in (collab.initiator_id, collab.coordinator_id):
+        return True
+    if any(p.contact_id == person.id for p in collab.participants):
+        return True
+    in_items = select(ActionItem.id).where(ActionItem.collaboration_id == collab.id)
+    owns = in_items.where(ActionItem.owner_id == person.id).limit(1)
+    helps = (
+        select(item_collaborators.c.item_id)
+        .where(item_collaborators.c.person_id == person.id)
+        .where(item_collaborators.c.item_id.in_(in_items))
+        .limit(1)
+    )
+    return session.scalar(owns) is not None or session.scalar(helps) is not None
 
 
 def _refuse(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..calendar.counter import answer_proposal
 from ..calendar.inbox import handle_calendar
 from ..calendar.incoming import link_from_reply
 from ..calendar.next_meeting import answer_question as answer_next_meeting
@@ -150,9 +151,12 @@ REPLY_HANDLERS: dict[str, ReplyHandler] = {
     "minutes_problems": minutes_replies.minutes_from_reply,
     "minutes_objection": minutes_replies.minutes_from_reply,
     "minutes_published": minutes_replies.verdict_on_minutes,
+    "minutes_unconfirmed": minutes_replies.verdict_on_minutes,  # the chase: 请确认会议纪要
     "minutes_answer": minutes_replies.reply_to_answer,
     "delay_approval": answer_delay,  # the initiator approves or rejects an owner's new date
     "next_meeting_question": answer_next_meeting,  # `同意`: hold it at the earliest time
+    # the coordinator accepts (同意) or declines (不同意) an attendee's proposed new time
+    "meeting_answer_notice": answer_proposal,
 }
 
 

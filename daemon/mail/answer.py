@@ -43,6 +43,7 @@ class CommandResult:
     word: str = ""
     due: object = None
     ref: ActionItem | None = None
+    then: object = None  # a second date: the one to suggest instead of `due`
 
 
 def answer_reply(

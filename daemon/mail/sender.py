@@ -143,6 +143,12 @@ def dmarc_pass(message: Message, authserv_id: str) -> bool:
     return _results(message, authserv_id).get("dmarc") == "pass"
 
 
+def authenticated(message: Message, authserv_id: str) -> bool:
+    """The MTA named `authserv_id` vouches for the From: DMARC, DKIM or SPF passed."""
+    results = _results(message, authserv_id)
+    return "pass" in (results.get("dmarc"), results.get("dkim"), results.get("spf"))
+
+
 def authentication_problem(message: Message, authserv_id: str) -> str:
     """Why the MTA named `authserv_id` says the mail is not from whom it claims ("" when it
     does not say so, or when no such MTA is configured).

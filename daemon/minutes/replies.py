@@ -39,7 +39,7 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
     text = reply_text(ctx.envelope.message)
     sheet = read_text(text)
     if not sheet.sections:  # not minutes: a question, or item commands
-        if ctx.parsed.commands:
+        if ctx.parsed.commands or ctx.parsed.ack:  # (收到 / 谢谢: recorded, not answered)
             return ctx.read_as_item_commands()
         if person is not None:
             _answer(ctx, person, meeting, "no_minutes")
@@ -95,7 +95,7 @@ def verdict_on_minutes(ctx: ReplyContext) -> Decision:
         )
     verdict = ctx.parsed.minutes
     if verdict is None:
-        if ctx.parsed.commands:
+        if ctx.parsed.commands or ctx.parsed.ack:  # (收到 / 谢谢: recorded, not answered)
             return ctx.read_as_item_commands()
         may_correct = may(Action.PUBLISH_MINUTES, ctx.person, meeting, ctx.app.settings.permissions)
         if may_correct and read_text(reply_text(ctx.envelope.message)).sections:

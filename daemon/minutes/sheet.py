@@ -360,11 +360,16 @@ def trim_signature(text: str) -> str:
     heading: inside the minutes, a line like "使用企业微信群同步进度" is content."""
     lines = text.split("\n")
     cut = len(lines)
+    last_heading = 0
     for index in range(len(lines) - 1, -1, -1):
         if section_of(lines[index]):
+            last_heading = index
             break
         if quotes.is_signature_start(fold(lines[index]).strip()):
             cut = index
+    # A Foxmail / Outlook name + title + phone block without "--" (after the last section).
+    tail = lines[last_heading + 1 : cut]
+    cut = last_heading + 1 + quotes.contact_block_start(tail) if tail else cut
     return quotes.tidy(lines[:cut])
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ..app import App
+    from .workdays import WorkCalendar
 
 
 def current_rules(app: App, session: Session | None = None) -> Rules:
@@ -32,3 +33,13 @@ def current_rules(app: App, session: Session | None = None) -> Rules:
     if days != dict(calendar.published) or years != calendar.published_years:
         rules.calendar = calendar.with_published(days, years)
     return rules
+
+
+def calendar_in(session: Session, app: App) -> WorkCalendar:
+    """The working-day calendar now, read in the caller's transaction (a reply being
+    applied resolves "下周" / "月底" with the notices imported so far)."""
+    calendar = active_rules(app).calendar
+    days, years = published_days(session)
+    if days != dict(calendar.published) or years != calendar.published_years:
+        calendar = calendar.with_published(days, years)
+    return calendar

@@ -7,6 +7,9 @@ chase it again against whichever deadline now stands."""
 from __future__ import annotations
 
 import re
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -21,13 +24,70 @@ from ..store.models import ActionItem, DelayRequest, InboundStatus, ItemStatus, 
 if TYPE_CHECKING:
     from ..app import App
     from ..mail.envelope import ReplyContext
+    from .workdays import WorkCalendar
 
 KIND = "delay_approval"
 RULE_ID = "delay.approval"
-_APPROVE = re.compile(r"^\s*(同意|批准|准予|可以|approved?|ok(?:ay)?|yes)\b", re.I)
+_APPROVE = re.compile(
+    r"^\s*(同意|批准|准予|可以|没问题|沒問題|确认|確認|approved?|ok(?:ay)?|yes|confirm(?:ed)?)\b",
+    re.I,
+)
 _REJECT = re.compile(
     r"^\s*(驳回|拒绝|不同意|不批准|rejected?|no)\s*[:：,，\-]?\s*(?P<why>.*)$", re.I
 )
+
+
+@dataclass(frozen=True)
+class NewDeadline:
+    """What an owner's 延期 asks for, on the working-day calendar: the date, or why there is
+    none (`problem`, an answer kind) and the date to suggest instead (`suggest`)."""
+
+    due: date | None
+    problem: str = ""
+    suggest: date | None = None
+
+
+def new_deadline(
+    calendar: WorkCalendar,
+    item: ActionItem,
+    due: date | None,
+    *,
+    end_of: bool = False,
+    shift: tuple[int, str] | None = None,
+    today: date,
+) -> NewDeadline:
+    """Resolve `延期至下周` / `月底` / `延期一周` to a working day, or say what is wrong.
+
+    A period ("下周", "月底") means its last working day; a move ("延期一周") lands on the
+    next working day; a named day that is not a working day is not moved behind the
+    owner's back: the answer offers the next working day instead."""
+    base = item.deadline or today
+    if due is None and shift is not None:
+        n, unit = shift
+        if unit == "workdays":
+            due = calendar.add_working_days(base, n)
+        elif unit == "months":
+            month = base.month - 1 + n
+            year, month = base.year + month // 12, month % 12 + 1
+            due = date(year, month, min(base.day, monthrange(year, month)[1]))
+        else:
+            due = base + timedelta(days=n * (7 if unit == "weeks" else 1))
+        due = calendar.add_working_days(due, 0)
+    if due is None:
+        return NewDeadline(None, "delay_needs_date", calendar.add_working_days(base, 5))
+    if end_of and due <= base and due.day == monthrange(due.year, due.month)[1]:
+        # "月底" written in November about an item due in December: that month's end.
+        due = date(base.year, base.month, monthrange(base.year, base.month)[1])
+    if end_of:
+        for _ in range(31):  # the period's last working day (a holiday week has none left)
+            if calendar.is_working_day(due) or due <= today:
+                break
+            due -= timedelta(days=1)
+    if not calendar.is_working_day(due):
+        return NewDeadline(None, "delay_not_working_day", calendar.add_working_days(due, 0))
+    if due == item.deadline:
+        return NewDeadline(None, "delay_same_date")
+    return NewDeadline(due)
 
 
 def request_delay(

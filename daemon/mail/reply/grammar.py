@@ -35,7 +35,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .dates import match_date
+from .dates import match_date, match_relative
 from .model import Acceptance, Command, CommandError, MinutesVerdict
 from .normalize import Folded
 
@@ -84,6 +84,15 @@ _DELAY_TO = re.compile(r"\s*(?:至|到|为|為|until|till|to|->|→|:)?\s*", re.
 _DURATION = re.compile(
     r"[一二两兩三四五六七八九十半\d]+\s*(?:个|個)?\s*(?:天|日|周|週|星期|礼拜|禮拜|月|小时|小時|工作日)"
 )
+# "延期一周", "推迟3个工作日", "postpone by a week": a move from the current deadline.
+_SHIFT = re.compile(
+    r"(?:by\s+)?(?P<n>\d{1,3}|[一二两兩三四五六七八九十]{1,3}|an?|one|two|three|four)\s*(?:个|個)?\s*"
+    r"(?P<unit>工作日|天|日|周|週|星期|礼拜|禮拜|月|(?:working|business|work)\s+days?|days?"
+    r"|weeks?|months?)(?![a-z])",
+    re.I,
+)
+_ZH_NUMBERS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2, "兩": 2}
+_EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}
 _PERCENT = re.compile(r"[\s,:]*(?P<p>\d{1,3})\s*%")
 _PROGRESS_LABEL = re.compile(r"(?:进度|進度|progress)\s*:?\s*", re.I)
 
@@ -95,7 +104,7 @@ _REASON_LABEL = re.compile(
     r"(?:原因|理由|说明|說明|备注|備註|reason|note|because)\s*(?::|是(?=\S))\s*", re.I
 )
 _TRAILING_PUNCT = "。.!！;；,，、 "
-_SEGMENT_BREAK = re.compile(r";\s*(?=#\s*\d|验收|驗收|accept|reject)", re.I)
+_SEGMENT_BREAK = re.compile(r";\s*(?=#\s*\d|\d{1,3}\s*%|验收|驗收|accept|reject)", re.I)
 # Anything that starts like a command, valid or not (used to guard echo removal).
 _COMMANDISH = re.compile(r"\s*(?:[-*•·]\s*)?(?:#\s*\d|验收|驗收|accept\b|reject\b)", re.I)
 _BULLET = re.compile(r"(?:[-*•·]|\(?\d{1,2}[.)、])\s+(?=#|验收|驗收|accept|reject)", re.I)
@@ -119,12 +128,38 @@ _REJECT_WORDS = ("不通过", "不通過", "未通过", "未通過", "不合格"
                  "reject")
 # fmt: on
 
-# Minutes verdicts (whole-line).
+# Thanks after an answer ("确认，谢谢", "Confirmed, thanks.") belong to it.
+_THANKS = (
+    r"(?:[\s,.!~。:;-]*(?:谢谢|謝謝|多谢|多謝|感谢|感謝|辛苦了|辛苦|thanks?(?:\s+you)?"
+    r"(?:\s+(?:very\s+much|so\s+much|a\s+lot))?|many\s+thanks|thx|ty|cheers|best))*"
+)
+_END = r"[\s。.!！~,]*$"
+# Minutes verdicts (whole-line). Also the "yes" to a risk check (on track).
 _CONFIRM = re.compile(
-    r"^(?:确认|確認|确认无误|確認無誤|同意|无异议|無異議|没有异议|沒有異議|confirm(?:ed)?|ok(?:ay)?"
-    r"|agreed?)[\s。.!！~,]*$",
+    r"^(?:确认|確認|确认无误|確認無誤|已确认|已確認|同意|无异议|無異議|没有异议|沒有異議"
+    r"|没问题|沒問題|confirm(?:ed)?|ok(?:ay)?|agreed?|no\s+objections?|looks\s+good|lgtm)"
+    + _THANKS
+    + _END,
     re.I,
 )
+# "能否按期完成？" answered: "可以按期完成", "on track" (a note may follow a separator).
+_ON_TRACK = re.compile(
+    r"^(?:(?:可以|能够|能夠|能|会|會|应该能|應該能|应该可以|應該可以|没问题|沒問題)[\s,]*按期完成"
+    r"|按期完成|按时完成|按時完成|可以按时完成|能按时完成|按计划进行|按計劃進行|进展顺利|進展順利"
+    r"|(?:it\s+is\s+|it's\s+|we\s+are\s+|we're\s+)?on\s+(?:track|schedule|time)"
+    r"|will\s+(?:make\s+it|be\s+done\s+on\s+time))"
+    r"(?:" + _THANKS + _END + r"|[\s]*[,:;]\s*(?P<note>\S.*)$)",
+    re.I,
+)
+# Nothing actionable: thanks, "收到", "好的" (answered by silence, kept in history).
+_ACK = re.compile(
+    r"^(?:谢谢|謝謝|多谢|多謝|感谢|感謝|收到|已收到|收到了|好的|好|嗯|嗯嗯|知道了|了解|明白|明白了"
+    r"|thanks?(?:\s+you)?|many\s+thanks|thx|noted|got\s+it|received|will\s+do|great|ok(?:ay)?)"
+    r"(?:[\s,.!~。:;-]*(?:谢谢|謝謝|多谢|多謝|感谢|感謝|辛苦了|辛苦|收到|好的|thanks?(?:\s+you)?"
+    r"|noted|got\s+it|received|cheers|best))*" + _END,
+    re.I,
+)
+
 # The label must stand alone or be followed by a separator: "异议处理流程已更新"
 # is a sentence about the objection process, not an objection.
 _OBJECTION = re.compile(
@@ -153,6 +188,12 @@ class Grammar:
     minutes: MinutesVerdict | None
     acceptance: list[Acceptance]
     errors: list[CommandError]
+    # "可以按期完成" / "on track" / a plain yes ("确认", "没问题"): the answer to a risk check.
+    on_track: bool = False
+    on_track_note: str | None = None
+    # The first typed line is thanks or an acknowledgement ("收到", "Thanks!"): when nothing
+    # else in the reply is for the mail it answers, it is recorded and not answered.
+    ack: bool = False
 
 
 def _is_cjk(ch: str) -> bool:
@@ -172,9 +213,34 @@ def _note(line: Folded, start: int, end: int, *, trim_end: bool = True) -> str |
     return note or None
 
 
+def _count(word: str) -> int:
+    """3, "三", "十二", "two" as a number."""
+    if word.isdigit():
+        return int(word)
+    if word.lower() in _EN_NUMBERS:
+        return _EN_NUMBERS[word.lower()]
+    if "十" in word:
+        tens, _, ones = word.partition("十")
+        return _ZH_NUMBERS.get(tens, 1) * 10 + _ZH_NUMBERS.get(ones, 0)
+    return _ZH_NUMBERS.get(word, 0)
+
+
+def _shift(m: re.Match[str]) -> tuple[int, str]:
+    unit = m.group("unit").lower()
+    if unit == "工作日" or unit.startswith(("working", "business", "work")):
+        kind = "workdays"
+    elif unit in ("天", "日") or unit.startswith("day"):
+        kind = "days"
+    elif unit == "月" or unit.startswith("month"):
+        kind = "months"
+    else:
+        kind = "weeks"
+    return _count(m.group("n")), kind
+
+
 def _status_at(
     line: Folded, pos: int, stop: int, ref: datetime.date, *, strict_sep: bool = False
-) -> tuple[str, int | None, datetime.date | None, str | None] | None:
+) -> tuple[str, int | None, datetime.date | None, str | None, bool, tuple[int, str] | None] | None:
     """Parse ``<status> [date] [P%] [sep note]`` or ``[进度] P%`` in ``text[pos:stop]``.
 
     ``strict_sep`` (used for bare replies) requires punctuation, not just a
@@ -183,6 +249,8 @@ def _status_at(
     text = line.text
     progress: int | None = None
     due: datetime.date | None = None
+    end_of = False
+    shift: tuple[int, str] | None = None
     free_tail = False
     m = _STATUS.match(text, pos, stop)
     if m:
@@ -197,8 +265,18 @@ def _status_at(
         if status == "delayed":
             target = _DELAY_TO.match(text, end, stop)
             found = match_date(text[:stop], target.end(), ref) if target else None
+            relative = (
+                match_relative(text[:stop], target.end(), ref) if target and not found else None
+            )
+            # "延期一周" moves the deadline; "延期至2月30日" names a (bad) day, not "2 months".
+            to_a_day = target is not None and text[end : target.end()].strip() not in ("", ":")
+            moved = _SHIFT.match(text, target.end(), stop) if target and not to_a_day else None
             if found:
                 due, end = found
+            elif relative:
+                due, end, end_of = relative
+            elif moved and int(_count(moved.group("n"))) > 0:
+                shift, end = _shift(moved), moved.end()
             elif _DURATION.match(text, end, stop) or (
                 target
                 and target.end() > end
@@ -226,7 +304,7 @@ def _status_at(
             return None
         if strict_sep and first.isspace() and rest.strip() and rest.strip()[0].isalnum():
             return None
-    return status, progress, due, _note(line, end, stop)
+    return status, progress, due, _note(line, end, stop), end_of, shift
 
 
 def _unknown_word(text: str) -> str | None:
@@ -297,13 +375,19 @@ def parse(text: str, ref: datetime.date) -> Grammar:
     objection_at: int | None = None  # index into plain of the 有异议 line
     plain: list[tuple[Folded, int]] = []  # lines that are not commands/verdicts, note start
 
+    on_track = False
+    on_track_note: str | None = None
+    first_line: str | None = None
     for raw_line in text.split("\n"):
         line = Folded(raw_line)
         stripped = line.text.strip()
         if not stripped:
             continue
+        if first_line is None:
+            first_line = stripped
         hit = False
-        for start, stop in _segments(line):
+        spans = _segments(line)
+        for start, stop in spans:
             accepted = _acceptance(line, start, stop)
             if accepted:
                 acceptance.append(accepted)
@@ -311,6 +395,15 @@ def parse(text: str, ref: datetime.date) -> Grammar:
                 continue
             m = _ITEM.match(line.text, start, stop)
             if not m:
+                if len(spans) > 1:  # "30%；#2：完成": every segment applied or reported
+                    hit = True
+                    bare = _status_at(line, start, stop, ref, strict_sep=True)
+                    if bare:
+                        commands.append(Command(None, *bare))
+                    else:
+                        errors.append(
+                            CommandError(None, line.raw_slice(start, stop).strip(), line.raw)
+                        )
                 continue
             item = int(m.group("item"))
             parsed = _status_at(line, m.end(), stop, ref)
@@ -325,7 +418,12 @@ def parse(text: str, ref: datetime.date) -> Grammar:
         if hit:
             continue
         if _CONFIRM.match(stripped):
-            confirmed = True
+            confirmed = on_track = True
+            continue
+        track = _ON_TRACK.match(stripped)
+        if track:
+            on_track = True
+            on_track_note = on_track_note or track.group("note")
             continue
         offset = len(line.text) - len(line.text.lstrip())
         obj = _OBJECTION.match(line.text, offset)
@@ -353,7 +451,18 @@ def parse(text: str, ref: datetime.date) -> Grammar:
         bare = _bare_command([line for line, _ in plain], ref)
         if bare:
             commands.append(bare)
-    return Grammar(commands, minutes, acceptance, errors)
+    ack = first_line is not None and bool(_ACK.match(first_line) or _CONFIRM.match(first_line))
+    return Grammar(commands, minutes, acceptance, errors, on_track, on_track_note, ack)
+
+
+def is_answer(line: str) -> bool:
+    """Is this one line, on its own, an answer collabd understands (a command, a bare status,
+    a verdict, a confirmation)? Such a line is what a person types, even when collabd's mail
+    shows the same line as an example."""
+    if looks_like_command(line):
+        return True
+    found = parse(line, datetime.date(2000, 1, 1))
+    return bool(found.commands or found.minutes or found.acceptance or found.on_track)
 
 
 def _bare_command(lines: list[Folded], ref: datetime.date) -> Command | None:

@@ -31,6 +31,12 @@ class Command:
     progress: int | None = None
     due: datetime.date | None = None
     note: str | None = None
+    # `due` came from "下周" / "月底" / "end of month": the period's last day, meaning its
+    # last working day (the caller has the working-day calendar).
+    end_of: bool = False
+    # "延期一周" / "postpone by 3 days": moved by (n, "days" | "workdays" | "weeks") from
+    # the item's own deadline, which only the caller knows.
+    shift: tuple[int, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,7 +79,7 @@ class CommandError:
     "无法识别“阻赛”" instead of silently ignoring the line.
     """
 
-    item: int
+    item: int | None  # None: a segment of a multi-command line that reads as nothing
     word: str
     line: str
 
@@ -91,6 +97,12 @@ class ParsedReply:
     # The coordinator's commands (转交, 截止, 取消, 依赖, 新增; reply/edits.py). Kept out of
     # to_json, like errors: the fixture corpus's wire shape is the status grammar's.
     edits: list[EditCommand] = field(default_factory=list)
+    # "可以按期完成" / "on track" / "没问题" (and its note): the answer to a risk check.
+    on_track: bool = False
+    on_track_note: str | None = None
+    # Only thanks / "收到" at the top: recorded, not answered, when nothing else is for the
+    # mail answered (no robot ping-pong).
+    ack: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {

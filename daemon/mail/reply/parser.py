@@ -36,10 +36,10 @@ def drop_echo(text: str, sent_lines: Iterable[str]) -> str:
     """Remove lines of collabd's own mail that survived quote stripping.
 
     A reply line equal to a sent line (ignoring quote markers, whitespace and
-    case) is ignored — with one guard: the reminder's *example* commands
-    (``#3 完成``) are exactly what owners type, so a command-looking line is
-    only treated as echo once the echo has visibly started, i.e. after the
-    first matching line that is not a command (the greeting, an item title).
+    case) is ignored — with one guard: the mail's *example* answers (``#3 完成``,
+    a bare ``完成``, ``进行中 80%``, ``确认``) are exactly what people type, so an
+    answer line is only treated as echo once the echo has visibly started, i.e.
+    after the first matching line that is not an answer (the greeting, an item title).
     Lines above that point that merely coincide with an example are kept.
     """
     keys = _sent_keys(sent_lines)
@@ -49,7 +49,7 @@ def drop_echo(text: str, sent_lines: Iterable[str]) -> str:
     echo_started = False
     for line in text.split("\n"):
         echoed = line_key(line) in keys
-        if echoed and (echo_started or not grammar.looks_like_command(line)):
+        if echoed and (echo_started or not grammar.is_answer(line)):
             echo_started = True
             continue
         kept.append(line)
@@ -106,6 +106,7 @@ def _parse(raw, sent_lines, today) -> ParsedReply:
     changes, rest = edits.parse(bounded(new_text), ref)
     found = grammar.parse(rest, ref)
     said = changes or found.commands or found.acceptance or found.minutes or found.errors
+    said = said or found.on_track
     return ParsedReply(
         auto_reply=not said and autoreply.auto_reply_subject(msg),
         commands=found.commands,
@@ -114,4 +115,7 @@ def _parse(raw, sent_lines, today) -> ParsedReply:
         new_text=new_text,
         errors=found.errors,
         edits=changes,
+        on_track=found.on_track,
+        on_track_note=found.on_track_note,
+        ack=found.ack,
     )

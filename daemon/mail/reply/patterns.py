@@ -253,6 +253,18 @@ DISCLAIMERS = re.compile(
     r" (?:is|are|may contain|contains) (?:confidential|privileged|intended))",
     _I,
 )
+# A name + title + phone block that Foxmail, Outlook and WeCom put under the typed text
+# without "--": a closing paragraph of a few short lines, one of them a way to reach the
+# person ("电话：", "Mobile:", an address, a long number).
+CONTACT_LINE = re.compile(
+    r"(?:^|\s|[|｜/])(?:电话|電話|手机|手機|座机|座機|传真|傳真|tel|mobile|phone|cell|fax|e-?mail|邮箱|郵箱"
+    r"|微信|wechat)\s*[:：.]"
+    r"|[\w.+'-]+@[\w-]+(?:\.[\w-]+)+|www\.|https?://|\+?\d[\d\s-]{8,}\d",
+    _I,
+)
+CONTACT_BLOCK_MAX_LINES = 6
+CONTACT_BLOCK_MAX_CHARS = 80
+
 # Lines that carry no text at all: Outlook's "[cid:image001.png@…]" and
 # Mailtrack's "ᐧ"; dropped wherever they appear.
 NOISE = re.compile(r"^(?:\[cid:[^\]]*\]|ᐧ)$", _I)

@@ -163,6 +163,28 @@ def is_signature_start(line: str) -> bool:
     return any(p.match(line) for p in P.SIGNATURES.values()) or bool(P.DISCLAIMERS.match(line))
 
 
+def contact_block_start(lines: list[str]) -> int:
+    """Where a closing name/title/phone block starts (``len(lines)`` when there is none).
+
+    Only the last paragraph is looked at, and only when it is a few (2-6) short lines, none
+    of them a command or a heading, one of them a phone, mail address or link: a name and
+    a way to reach them. A single line ("<a@b>: mailbox full") is text."""
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start and lines[start - 1].strip():
+        start -= 1
+    block = [fold(line).strip() for line in lines[start:end]]
+    if not 2 <= len(block) <= P.CONTACT_BLOCK_MAX_LINES or start == 0:
+        return len(lines)  # the whole text is never a signature
+    if any(len(line) > P.CONTACT_BLOCK_MAX_CHARS or line[:1] in "#【[" for line in block):
+        return len(lines)
+    if not any(P.CONTACT_LINE.search(line) for line in block):
+        return len(lines)
+    return start
+
+
 def tidy(lines: list[str]) -> str:
     """Strip, squeeze blank runs, drop trailing rule-only lines ("***", "----")."""
     out: list[str] = []
@@ -213,4 +235,6 @@ def strip_history(text: str, *, signatures: bool = True) -> str:
             continue
         kept.append(raw_lines[i])
         i += 1
+    if signatures:
+        kept = kept[: contact_block_start(kept)]
     return tidy(kept)
