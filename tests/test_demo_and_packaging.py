@@ -76,7 +76,7 @@ def test_templates_exist_in_both_locales_and_escape_html():
 
     class Item:
         number, description, done_criteria, deadline = 1, "<script>x</script>", "", None
-        priority, status = Priority.LOW, ItemStatus.NOT_STARTED
+        priority, status, progress = Priority.LOW, ItemStatus.NOT_STARTED, 0
         collaborators, support_needed, depends_on = [], "", []
 
     class Collab:

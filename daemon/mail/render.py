@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 from ..store.models import Locale, label
+from .invited import answer_lines
 
 DEFAULT_LOCALE = Locale.ZH_CN
 
@@ -72,6 +73,8 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["day"] = _format_date
     env.filters["refs"] = _item_refs
     env.filters["shown"] = _shown
+    # the one-line replies a mail suggests, from the table of what its kind invites
+    env.globals["answer_lines"] = answer_lines
     return env
 
 

@@ -1,0 +1,90 @@
+"""The answers each kind of collabd mail invites, as data: the one-line replies a mail shows
+are rendered from this table (`invited(kind, locale, …)`, a template global), and
+tests/test_invited_answers.py sends every one of them back through the real mail stack and
+checks that it does what `effect` says. A suggestion the route for its kind would not
+understand cannot be shown.
+
+`{n}` is the item's number, `{date}` an example new deadline (a weekday a week after the
+item's deadline), `{initiator}` the collaboration's initiator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class Invited:
+    zh: str
+    en: str
+    hint_zh: str = ""
+    hint_en: str = ""
+    # What the reply does, checked by the test: "done", "in_progress", "blocked",
+    # "needs_support", "delay_requested", "on_track".
+    effect: str = ""
+
+
+_DONE = Invited("完成", "done", effect="done")
+_PROGRESS = Invited("进行中 80%", "in progress 80%", effect="in_progress")
+_BLOCKED = Invited("阻塞: 原因", "blocked: why", effect="blocked")
+_SUPPORT = Invited("需支持: 需要什么", "need help: what you need", effect="needs_support")
+_DELAY = Invited(
+    "延期至{date}，原因：……", "postpone to {date}, reason: ...", effect="delay_requested"
+)
+# The risk check says who approves a new date (its template knows the initiator).
+_DELAY_APPROVED_BY = Invited(
+    _DELAY.zh,
+    _DELAY.en,
+    "新日期需发起人 {initiator} 批准后生效",
+    "the initiator, {initiator}, approves the new date",
+    effect="delay_requested",
+)
+_ON_TRACK = Invited("可以按期完成", "on track", effect="on_track")
+
+
+def _numbered(answer: Invited) -> Invited:
+    """The same answer naming its item (`#3 完成`), for a mail that may list several."""
+    return Invited(
+        "#{n} " + answer.zh, "#{n} " + answer.en, answer.hint_zh, answer.hint_en, answer.effect
+    )
+
+
+INVITED: dict[str, tuple[Invited, ...]] = {
+    # a mail about one item: the bare answer is about that item
+    "risk_check": (_ON_TRACK, _PROGRESS, _DONE, _DELAY_APPROVED_BY, _SUPPORT),
+    "escalation": (_DONE, _PROGRESS, _DELAY, _SUPPORT),
+    # a mail that may list several items: every answer names its item
+    "reminder": tuple(map(_numbered, (_DONE, _PROGRESS, _BLOCKED, _SUPPORT, _DELAY))),
+    "items_assigned": tuple(map(_numbered, (_DONE, _PROGRESS, _BLOCKED, _SUPPORT, _DELAY))),
+}
+
+
+def example_date(deadline: date | None, today: date | None = None) -> date:
+    """A week after the deadline, on a weekday: what a delay example proposes."""
+    day = (deadline or today or date.today()) + timedelta(days=7)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def invited(kind: str, locale: str, item=None, initiator: str = "") -> list[tuple[str, str]]:
+    """(reply, hint) lines of `kind` in `locale`, for `item` (an ActionItem or None)."""
+    zh = not str(locale).startswith("en")
+    when = example_date(getattr(item, "deadline", None))
+    shown = f"{when.month}月{when.day}日" if zh else when.isoformat()
+    values = {"n": getattr(item, "number", ""), "date": shown, "initiator": initiator}
+    lines = []
+    for answer in INVITED.get(kind, ()):
+        text, hint = (answer.zh, answer.hint_zh) if zh else (answer.en, answer.hint_en)
+        lines.append((text.format(**values), hint.format(**values)))
+    return lines
+
+
+def answer_lines(kind: str, locale: str, item=None, initiator: str = "") -> list[str]:
+    """The lines as a mail shows them: the reply, then its hint in brackets."""
+    bracket = ("（", "）") if not str(locale).startswith("en") else ("   (", ")")
+    return [
+        f"{text}{bracket[0]}{hint}{bracket[1]}" if hint else text
+        for text, hint in invited(kind, locale, item, initiator)
+    ]
