@@ -278,12 +278,17 @@ def foxmail_reply(world: World, to, typed: str, local: str) -> EmailMessage:
     return reply
 
 
-def test_retrospective_under_other_headings_is_kept_and_the_signature_is_not(world):
+def ask_for_retrospective(world: World) -> None:
+    """The coordinator closes the collaboration on 14 December: everyone is asked."""
     world.app.clock.set(morning("2026-12-14"))
     with world.app.db.transaction() as session:
         collab = find_collaboration(session, "v2-launch")
         retrospective.start(session, world.app, collab, "closed", Origin.system("test"))
     send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+
+
+def test_retrospective_under_other_headings_is_kept_and_the_signature_is_not(world):
+    ask_for_retrospective(world)
     ask = world.received("wang.qiang", "请复盘")
     typed = "做得好的：每周同步会很有效\n待改进：需求变更太晚\n下一步：提前评审"
     world.deliver(foxmail_reply(world, ask, typed, "wang.qiang"))
@@ -296,3 +301,23 @@ def test_retrospective_under_other_headings_is_kept_and_the_signature_is_not(wor
             "提前评审",
         )
         assert "138" not in row.text and "大客户经理" not in row.text
+
+
+@pytest.mark.parametrize("typed", ["同意，谢谢", "好的", "没问题"])
+def test_the_initiator_approves_a_relative_delay_politely(world, typed):
+    reply_to(world, "li.na", "您负责的行动项", "#1 延期至下周五，原因：等待评审")
+    approval = world.received("zhang.wei", "延期")
+    world.deliver(world.reply(approval, typed, world.address("zhang.wei")))
+    world.ingest()
+    assert str(world.item(1).deadline) == "2026-12-11"
+
+
+def test_thanks_to_the_retrospective_request_is_not_a_retrospective(world):
+    ask_for_retrospective(world)
+    answers = len(world.answers())
+    ask = world.received("wang.qiang", "请复盘")
+    world.deliver(world.reply(ask, "收到，谢谢", world.address("wang.qiang")))
+    world.ingest()
+    assert len(world.answers()) == answers
+    with world.app.db.transaction() as session:
+        assert session.scalars(select(RetrospectiveAnswer)).all() == []

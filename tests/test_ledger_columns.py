@@ -22,9 +22,7 @@ def test_items_list_shows_progress_criteria_support_dependencies_and_acceptance(
     assert "pending" in english and "done" in english and "待验收" not in english
     # whoever the command acts as reads it in their language
     assert "pending" in cli.ok("--as", "Emily Chen", "items", "list", "--collab", "v2-launch")
-    (one,) = [
-        v for v in json.loads(cli.ok("items", "list", "--json")) if v["ref"] == "v2-launch#1"
-    ]
+    (one,) = [v for v in json.loads(cli.ok("items", "list", "--json")) if v["ref"] == "v2-launch#1"]
     assert one["acceptance"] == "pending"
 
     exported = cli.ok("export", "--format", "csv", "--collab", "v2-launch")

@@ -115,9 +115,7 @@ def add_department(
 ) -> tuple[Participant, int]:
     """The new contact hears what the collaboration is and their department's part in it;
     the coordinator hears who joined."""
-    participant = add_participant(
-        session, app, collab, department, contact, role, duties, origin
-    )
+    participant = add_participant(session, app, collab, department, contact, role, duties, origin)
     queued = _department_mail(session, app, collab, participant, "added", [contact], origin)
     queued += _department_mail(
         session, app, collab, participant, "added_note", [collab.coordinator], origin

@@ -162,6 +162,12 @@ def handle_retrospective_reply(ctx: ReplyContext) -> tuple[InboundStatus, str]:
     headed = any(retrospective.read_answer(text).values())
     if not headed and (ctx.parsed.commands or ctx.parsed.acceptance or not text.strip()):
         return ctx.read_as_item_commands()
+    if (
+        not headed
+        and ctx.parsed.ack
+        and len([line for line in text.splitlines() if line.strip()]) == 1
+    ):
+        return ctx.read_as_item_commands()  # a lone "谢谢" / "收到": recorded, not answered
     if ctx.collab.status is CollabStatus.ARCHIVED:
         ctx.answer([CommandResult("collab_archived")])
         return InboundStatus.IGNORED, "retrospective answer after archiving: nothing changed"

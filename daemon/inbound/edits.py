@@ -48,8 +48,7 @@ def apply_edit_commands(ctx: ReplyContext, find_item) -> list[CommandResult]:
         switches = ctx.app.settings.permissions
         if not may(action, ctx.person, ctx.collab, switches):
             names = "、".join(
-                ctx.session.get(Person, pid).name
-                for pid in holders(action, ctx.collab, switches)
+                ctx.session.get(Person, pid).name for pid in holders(action, ctx.collab, switches)
             )
             outcomes.append(CommandResult("coordinator_only", item=command.item, word=names))
             continue

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 KIND = "delay_approval"
 RULE_ID = "delay.approval"
 _APPROVE = re.compile(
-    r"^\s*(同意|批准|准予|可以|没问题|沒問題|确认|確認|approved?|ok(?:ay)?|yes|confirm(?:ed)?)\b",
+    r"^\s*(同意|批准|准予|可以|没问题|沒問題|确认|確認|好的|行|approved?|ok(?:ay)?|yes|confirm(?:ed)?)\b",
     re.I,
 )
 _REJECT = re.compile(
@@ -167,6 +167,8 @@ def answer_delay(ctx: ReplyContext) -> tuple[InboundStatus, str]:
         _tell(session, app, request, [person], problem="decided")
         return InboundStatus.IGNORED, f"delay request {request.id} already {request.status}"
     decided = verdict(ctx.parsed.new_text)
+    if decided is None and ctx.parsed.ack:  # "收到" / "谢谢": recorded, not answered
+        return ctx.read_as_item_commands()
     if decided is None:
         _tell(session, app, request, [person], problem="no verdict")
         return InboundStatus.IGNORED, "delay approval: no 同意/驳回 (approve/reject) found"
