@@ -207,11 +207,6 @@ def test_relative_delays_resolve_to_a_working_day_and_await_approval(world, type
     [
         ("#1 延期", "#1：未做更改——请写明延期到哪一天，例如：#1 延期至"),
         ("#1 postpone", "#1：未做更改——请写明延期到哪一天"),
-        (
-            "#1 延期至12月5日",
-            "#1：2026年12月5日（周六） 不是工作日，未做更改；"
-            "如延期至下一个工作日，请回复：#1 延期至12月7日",
-        ),
         ("#1 延期至12月4日", "#1：2026年12月4日（周五） 就是现在的截止日期，未做更改"),
     ],
 )
@@ -321,3 +316,10 @@ def test_thanks_to_the_retrospective_request_is_not_a_retrospective(world):
     assert len(world.answers()) == answers
     with world.app.db.transaction() as session:
         assert session.scalars(select(RetrospectiveAnswer)).all() == []
+
+
+def test_a_delay_to_a_day_off_is_asked_for_and_the_next_working_day_offered(world):
+    reply = reply_to(world, "li.na", "您负责的行动项", "#1 延期至12月5日")
+    assert delay_requests(world) == [(1, "2026-12-05")]  # the owner's own date, not moved
+    text = answer_to(world, "li.na", reply)
+    assert "不是工作日" in text and "#1 延期至2026-12-07" in text

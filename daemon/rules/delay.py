@@ -60,7 +60,8 @@ def new_deadline(
 
     A period ("下周", "月底") means its last working day; a move ("延期一周") lands on the
     next working day; a named day that is not a working day is not moved behind the
-    owner's back: the answer offers the next working day instead."""
+    owner's back: it is asked for, and the answer's deadline warning (rules/deadline_check)
+    offers the next working day."""
     base = item.deadline or today
     if due is None and shift is not None:
         n, unit = shift
@@ -83,8 +84,6 @@ def new_deadline(
             if calendar.is_working_day(due) or due <= today:
                 break
             due -= timedelta(days=1)
-    if not calendar.is_working_day(due):
-        return NewDeadline(None, "delay_not_working_day", calendar.add_working_days(due, 0))
     if due == item.deadline:
         return NewDeadline(None, "delay_same_date")
     return NewDeadline(due)

@@ -206,7 +206,7 @@ class EscalationRule(ItemRule):
                     break
 
     def as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
-        """"已过 N 个工作日" counts to the day the mail goes out: an escalation sent long
+        """ "已过 N 个工作日" counts to the day the mail goes out: an escalation sent long
         after its level was due (collabd paused, an old deadline) must not say the
         level's threshold instead of how late the item really is."""
         facts = occurrence.reason.facts
