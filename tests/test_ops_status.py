@@ -37,3 +37,18 @@ def test_a_broken_rules_file_keeps_the_imported_notice_in_the_calendar_check(
     assert check(cli, "rules file")["status"] == "warning"
     calendar = check(cli, "calendar")
     assert calendar["status"] == "ok", calendar["detail"]
+
+
+def test_a_broken_config_on_disk_still_lets_status_report_from_the_ledger(cli, config_file):
+    cli.ok("people", "list")  # the ledger exists
+    config_file.write_text(config_file.read_text("utf-8") + "\nbogus = [\n", "utf-8")
+    code, out, err = cli("status", "--json")
+    assert code != 78, err
+    report = json.loads(out)
+    names = [c["name"] for c in report["checks"]]
+    assert "replicas" in names and "outbox" in names  # the ledger was read
+    config = next(c for c in report["checks"] if c["name"] == "config")
+    assert config["status"] == "warning" and str(config_file) in config["detail"]
+    assert "not valid TOML" in config["detail"]
+    code, _, err = cli("items", "list")  # every other command still refuses it
+    assert code == 78

@@ -32,6 +32,7 @@ class Context:
     argv: list[str]
     clock: Clock = field(default_factory=Clock)
     operator: str | None = None  # --as
+    config_problem: str = ""  # the file on disk is broken; `status` runs on what it salvaged
 
     @cached_property
     def app(self) -> App:

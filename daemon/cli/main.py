@@ -95,13 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     from ..clock import Clock, FixedClock, parse_instant
     from ..config import config_path, load_settings
+    from ..config.loader import salvage_settings
     from .context import Context
     from .dates import resolve_days
 
     context = None
     try:
         path = config_path(args.config)
-        settings = load_settings(path)
+        config_problem = ""
+        try:
+            settings = load_settings(path)
+        except ConfigError as exc:
+            # `status` still reports the running daemon's health (from the ledger) with a
+            # broken file on disk: monitoring must hear the service, not UNKNOWN.
+            salvaged = salvage_settings(path) if args.command == "status" else None
+            if salvaged is None:
+                raise
+            settings, config_problem = salvaged, str(exc).replace("\n", "; ")
         if not args.verbose:  # the config's level; -v always shows INFO
             level = max(logging.WARNING, logging.getLevelName(settings.daemon.log_level.upper()))
             logging.getLogger().setLevel(level)
@@ -112,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         clock = FixedClock(parse_instant(args.at, settings.tz)) if args.at else Clock()
         resolve_days(args, clock.now().astimezone(settings.tz).date())
         context = Context(
-            settings=settings, config_path=path, argv=argv, clock=clock, operator=args.operator
+            settings=settings,
+            config_path=path,
+            argv=argv,
+            clock=clock,
+            operator=args.operator,
+            config_problem=config_problem,
         )
         if args.command in LEDGER_COMMANDS and context.names_operator:
             # Before the command's own transaction: a refused person changes nothing, and

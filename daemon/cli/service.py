@@ -14,7 +14,7 @@ from ..config.loader import mask_url_password
 from ..errors import CollabdError
 from ..inbound.faults import environmental, ledger_file_fault
 from ..service import logs
-from ..service.health import CRITICAL, LEVELS, assess
+from ..service.health import CRITICAL, LEVELS, WARNING, assess
 from ..service.runner import Service
 from .commands import HELP
 from .context import Context
@@ -86,6 +86,13 @@ def run_command(context: Context, args: argparse.Namespace) -> int:
 def status_command(context: Context, args: argparse.Namespace) -> int:
     try:
         health = assess(context.app)
+        if context.config_problem:
+            health.add(
+                "config",
+                WARNING,
+                f"{context.config_problem} (a running daemon keeps the config it loaded; "
+                "fix the file, check it with `collabd check-config`, then reload)",
+            )
     except SQLAlchemyError as exc:  # a monitor must hear CRITICAL, not a traceback
         reason = f"the ledger cannot be read: {str(exc).splitlines()[0]}"
         if args.json:

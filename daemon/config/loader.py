@@ -99,6 +99,38 @@ def load_settings(path: Path | None) -> Settings:
     return settings
 
 
+# Where the ledger is, read line by line from a file that is not valid TOML.
+_SALVAGED = {
+    "store": ("url",),
+    "daemon": ("data_dir", "timezone"),
+}
+_LINE = re.compile(r'^\s*(\w+)\s*=\s*"([^"\n]*)"\s*(?:#.*)?$')
+_SECTION = re.compile(r"^\s*\[([\w.]+)\]")
+
+
+def salvage_settings(path: Path | None) -> Settings | None:
+    """For `collabd status` when the config on disk is broken: the settings that find the
+    ledger (store.url, daemon.data_dir and timezone), if the file still says them validly;
+    None if not. Everything else is the defaults."""
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    raw: dict[str, dict[str, str]] = {}
+    section = ""
+    for line in lines:
+        if match := _SECTION.match(line):
+            section = match.group(1)
+        elif (match := _LINE.match(line)) and match.group(1) in _SALVAGED.get(section, ()):
+            raw.setdefault(section, {})[match.group(1)] = match.group(2)
+    try:
+        return validate(raw, str(path))
+    except ConfigError:
+        return None
+
+
 def validate(raw: dict[str, Any], source: str) -> Settings:
     try:
         settings = Settings.model_validate(raw)
