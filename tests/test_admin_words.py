@@ -51,6 +51,11 @@ def test_commands_print_words_in_chinese_by_default(cli: Cli):
     assert "未开始" in items and "高" in items
     meeting = cli.ok("meeting", "show", "1", at="2026-11-24T09:00")
     assert "已安排" in meeting and "主持" in meeting and "未答复" in meeting
+    # the history in words: no ids, no None
+    item = cli.ok("items", "show", "v2-launch#2", at="2026-11-24T09:00")
+    assert "状态：未开始 → 需支持" in item and "新建 #2" in item and "None" not in item
+    assert "已安排 V2.0 进度同步会" in meeting and "None" not in meeting
+    assert "行动项 状态：未开始 → 需支持" in collab and "None" not in collab
     listed = json.loads(cli.ok("items", "list", "--collab", "v2-launch", "--json"))
     assert {i["status"] for i in listed} == {"not_started", "needs_support"}  # ids for scripts
 
@@ -65,3 +70,6 @@ def test_commands_print_words_in_english_when_configured(cli: Cli):
     assert "主导" not in collab
     meeting = cli.ok("meeting", "show", "1", at="2026-11-24T09:00")
     assert "no answer" in meeting and "未答复" not in meeting
+    assert "scheduled V2.0 进度同步会" in meeting
+    item = cli.ok("items", "show", "v2-launch#2", at="2026-11-24T09:00")
+    assert "status: not started → needs support" in item

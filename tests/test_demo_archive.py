@@ -32,5 +32,6 @@ def test_demo_ends_with_an_archive_folder(tmp_path, capsys):
     assert "请验收 #1 输出需求文档V2.0" in printed  # 张伟's request, shown in the demo
     assert "#1 验收不通过：输出需求文档V2.0" in printed and "[reply] #1 accepted" in printed
     assert "#3：本协作已归档，记录不再变更" in printed
+    assert "still has open work" in printed and "--force" in printed  # refused, then forced
     assert f"Open the archive: {folder / 'record.html'}" in printed
     assert (tmp_path / "跟进台账.xlsx").exists()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..calendar.ended import has_ended
 from ..closing import retrospective
 from ..closing.acceptance import rounds
+from ..ledger.wording import action_words, change_words, value_words
 from ..mail.reply import decode
 from ..store.models import (
     AcceptanceRequest,
@@ -28,7 +29,6 @@ from ..store.models import (
     Minutes,
     OutboxMessage,
     OutboxStatus,
-    Priority,
     SourceKind,
     Verdict,
     label,
@@ -44,16 +44,6 @@ SOURCE_WORDS = {
     SourceKind.CLI: "命令行",
     SourceKind.RULE: "规则",
     SourceKind.SYSTEM: "系统",
-}
-FIELD_WORDS = {
-    "status": "状态",
-    "progress": "进度",
-    "deadline": "截止日期",
-    "priority": "优先级",
-    "note": "备注",
-    "support_needed": "所需支持",
-    "description": "任务",
-    "done_criteria": "完成标准",
 }
 PROGRESS_FIELDS = {"status", "progress"}
 FEEDBACK_FIELDS = {"note", "support_needed"}
@@ -336,40 +326,13 @@ def followup_sheet(
 
 
 def _describe(entry: HistoryEntry) -> str:
+    """One history row in words (ledger/wording.py), as the seed's 跟进记录 says it."""
     if entry.field:
-        name = FIELD_WORDS.get(entry.field, entry.field)
-        old, new = _value(entry.field, entry.old_value), _value(entry.field, entry.new_value)
         if entry.field in FEEDBACK_FIELDS:
-            return new
-        return f"{name}：{old} → {new}"
-    words = {
-        "created": "新建",
-        "delivered": "提交成果物",
-        "acceptance_requested": "请求验收",
-        "acceptance_accepted": "验收通过",
-        "acceptance_rejected": "验收不通过",
-        "participant_added": "参与部门",
-        "retrospective_requested": "发起复盘",
-        "retrospective_answered": "复盘答复",
-        "archived": "归档",
-    }
-    text = f"{words.get(entry.action, entry.action)}：{entry.new_value or ''}".rstrip("：")
+            return value_words(entry.field, entry.new_value, LOCALE)
+        return change_words(entry.field, entry.old_value, entry.new_value, LOCALE)
+    text = f"{action_words(entry.action, LOCALE)}：{entry.new_value or ''}".rstrip("：")
     return f"{text}（{entry.note}）" if entry.note else text
-
-
-def _value(field_name: str, value: str | None) -> str:
-    if value is None or value == "":
-        return "—"
-    try:
-        if field_name == "status":
-            return label(ItemStatus(value), LOCALE)
-        if field_name == "priority":
-            return label(Priority(value), LOCALE)
-    except ValueError:
-        pass
-    if field_name == "progress":
-        return f"{value}%"
-    return value
 
 
 def resources_sheet(

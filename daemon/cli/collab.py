@@ -213,12 +213,23 @@ def collab_show(context: Context, args: argparse.Namespace) -> int:
     print("\n最近记录 / recent history")
     table(
         ["at", "what", "actor", "source"],
-        [[context.local(h["at"]), _what(h), h["actor"], h["source"]] for h in view["history"]],
+        [
+            [context.local(h["at"]), _what(h, context), h["actor"], h["source"]]
+            for h in view["history"]
+        ],
     )
     return 0
 
 
-def _what(h: dict) -> str:
-    if h["field"]:
-        return f"{h['entity']} {h['entity_id']} {h['field']}: {h['old']} → {h['new']}"
-    return f"{h['entity']} {h['action']}: {h['new'] or ''}"
+ENTITY_WORDS = {
+    "item": ("行动项", "item"),
+    "meeting": ("会议", "meeting"),
+    "collaboration": ("协作", "collaboration"),
+    "minutes": ("纪要", "minutes"),
+}
+
+
+def _what(h: dict, context: Context) -> str:
+    words = ENTITY_WORDS.get(h["entity"])
+    entity = (words[1] if context.locale == "en" else words[0]) if words else h["entity"]
+    return f"{entity} {context.history(h)}"

@@ -19,6 +19,7 @@ from ..config import Settings
 from ..errors import CollabdError, ConfigError, UsageError
 from ..ledger.history import Origin
 from ..ledger.people import find_person
+from ..ledger.wording import action_words, change_words
 from ..store.models import Person, label
 
 if TYPE_CHECKING:
@@ -125,6 +126,14 @@ class Context:
         if value is None:
             return "—"
         return label(value, self.locale) if isinstance(value, StrEnum) else value
+
+    def history(self, entry: dict) -> str:
+        """One history row (cli/views.history_view) as a person reads it: 状态：未开始 → 进行中,
+        not status: not_started → in_progress; no None."""
+        if entry["field"]:
+            return change_words(entry["field"], entry["old"], entry["new"], self.locale)
+        new = entry["new"] if entry["new"] not in (None, "") else ""
+        return f"{action_words(entry['action'], self.locale)} {new}".strip()
 
     def local(self, instant: datetime) -> str:
         """An instant as the admin reads it: configured timezone, to the minute."""

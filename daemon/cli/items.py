@@ -328,9 +328,7 @@ def items_show(context: Context, args: argparse.Namespace) -> int:
         [
             [
                 context.local(h["at"]),
-                f"{h['field']}: {h['old']} → {h['new']}"
-                if h["field"]
-                else f"{h['action']} {h['new']}",
+                context.history(h),
                 h["actor"],
                 h["source"],
             ]

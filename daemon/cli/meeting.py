@@ -398,9 +398,7 @@ def meeting_show(context: Context, args: argparse.Namespace) -> int:
         [
             [
                 context.local(h["at"]),
-                f"{h['field']}: {h['old']} → {h['new']}"
-                if h["field"]
-                else f"{h['action']} {h['new'] or ''}".strip(),
+                context.history(h),
                 h["actor"],
                 h["source"],
             ]
