@@ -41,6 +41,8 @@ def invitation(
     partstat: str = "NEEDS-ACTION",
     sent_by: str = "",
     attendee_sent_by: str = "",
+    rdates: list[datetime] = (),
+    exdates: list[datetime] = (),
     subject: str = "[协作 v2-launch] 需求评审",
 ) -> bytes:
     calendar = Calendar()
@@ -57,6 +59,10 @@ def invitation(
     event.add("location", "http://evil.example/join")
     if rrule:
         event.add("rrule", rrule)
+    if rdates:
+        event.add("rdate", list(rdates))
+    if exdates:
+        event.add("exdate", list(exdates))
     who = vCalAddress(f"mailto:{organizer}")
     if sent_by:
         who.params["SENT-BY"] = f"mailto:{sent_by}"
@@ -231,3 +237,31 @@ def test_a_daily_series_registers_at_most_400_occurrences_within_a_year(world):
     found = meetings(world)
     assert 300 < len(found) <= 400
     assert max(m.starts_at for m in found) <= START + timedelta(days=366)
+
+
+def test_rdate_obeys_the_same_limits_as_rrule(world):
+    """F3: an RDATE every 10 minutes registered 400 meetings within 3 days and 287 mails in
+    two ticks. RDATE, and RRULE + RDATE/EXDATE combined, recur at most daily."""
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    minutes = [START + timedelta(minutes=10 * n) for n in range(1, 500)]
+    flood = invitation(world, "REQUEST", chen, chen, [li], "r1", rdates=minutes)
+    weekly = {"freq": "weekly", "count": 10}
+    mixed = invitation(
+        world, "REQUEST", chen, chen, [li], "r2", rrule=weekly,
+        rdates=[START + timedelta(hours=3)], exdates=[START + timedelta(days=7)],
+    )  # fmt: skip
+    hourly_weeks = invitation(
+        world, "REQUEST", chen, chen, [li], "r3", rrule={"freq": "weekly", "byhour": [9, 10]}
+    )
+    assert ingest(world, flood, mixed, hourly_weeks).applied == 0
+    assert meetings(world) == []
+    text = details(world)
+    assert sum("less than a day apart" in d for d in text) == 2
+    # the real rule is named, not "FREQ=DAILY"
+    assert any("FREQ=WEEKLY with several BYHOUR" in d for d in text)
+    assert not any("FREQ=DAILY" in d for d in text)
+
+    days = [START + timedelta(days=n) for n in range(1, 30)]
+    daily = invitation(world, "REQUEST", chen, chen, [li], "r4", rdates=days)
+    assert ingest(world, daily).applied == 1
+    assert len(meetings(world)) == 30  # DTSTART and its 29 RDATEs, a day apart

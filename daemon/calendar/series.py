@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import recurring_ical_events
@@ -58,6 +59,7 @@ Decision = tuple[InboundStatus, str]
 
 HORIZON = timedelta(days=366)  # how far ahead occurrences are registered
 MAX_OCCURRENCES = 400  # a daily meeting, every day of the year, still fits
+MIN_SPACING = timedelta(days=1)  # with it, a year holds at most 366 occurrences
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,20 @@ def occurrences(source: Calendar, uid: str, zone: tzinfo, now: datetime) -> list
             )
         )
     return sorted(found, key=lambda o: o.start)[:MAX_OCCURRENCES]
+
+
+def too_close(found: list[Occurrence]) -> str:
+    """Why a series recurs more often than daily ("" when it does not). RRULE's FREQ is
+    checked before (trust.py); this catches what RDATE lists and RRULE + RDATE combine to:
+    one REQUEST with an RDATE every 10 minutes registered 400 meetings in 3 days."""
+    for earlier, later in pairwise(found):
+        if later.start - earlier.start < MIN_SPACING:
+            return (
+                f"occurrences {earlier.start:%Y-%m-%d %H:%M} and {later.start:%Y-%m-%d %H:%M} "
+                "UTC are less than a day apart (RDATE/RRULE): collabd registers nothing "
+                "recurring more than daily; refused"
+            )
+    return ""
 
 
 def occurrence_uid(series_uid: str, recurrence_id: datetime) -> str:
@@ -174,6 +190,9 @@ def _register(
     wanted = occurrences(calendar.source, master.uid, app.settings.tz, now)
     if not wanted:
         return InboundStatus.IGNORED, f"series {master.summary!r} has no occurrence to come"
+    crowded = too_close(wanted)
+    if crowded:
+        return InboundStatus.IGNORED, f"series {master.summary!r} from {organizer.email}: {crowded}"
     by_id = {row.recurrence_id: row for row in rows}
     collab = next((row.collaboration for row in rows if row.collaboration), None)
     linked_by = "the series' earlier occurrences"

@@ -59,7 +59,7 @@ def refusal(session: Session, app: App, envelope: Envelope, calendar: CalendarMa
 
 
 def too_frequent(calendar: CalendarMail) -> str:
-    """A rule recurring more often than daily ("" when none does). FREQ=DAILY with several
+    """A rule recurring more often than daily ("" when none does). Any FREQ with several
     BYHOUR values, or any BYMINUTE / BYSECOND, is hourly or finer in disguise."""
     if calendar.source is None:
         return ""
@@ -69,7 +69,10 @@ def too_frequent(calendar: CalendarMail) -> str:
                 if str(frequency).upper() in TOO_FREQUENT:
                     return str(frequency).upper()
             if rule.get("BYMINUTE") or rule.get("BYSECOND") or len(rule.get("BYHOUR", [])) > 1:
-                return "DAILY with BYHOUR/BYMINUTE/BYSECOND"
+                named = "/".join(str(f).upper() for f in rule.get("FREQ", [])) or "(none)"
+                return (
+                    f"{named} with several BYHOUR or any BYMINUTE/BYSECOND (more than once a day)"
+                )
     return ""
 
 
