@@ -47,3 +47,12 @@ def parse_instant(text: str, zone: ZoneInfo) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
     return value.astimezone(UTC)
+
+
+def zoned(instant: datetime, zone: ZoneInfo, seconds: bool = True) -> str:
+    """An instant as an operator reads it beside UTC logs: local time with its offset,
+    "2026-12-03 21:47:55 +08:00" (a bare local time next to UTC log lines misleads)."""
+    local = instant.astimezone(zone)
+    offset = local.strftime("%z")
+    shown = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{shown} {offset[:3]}:{offset[3:]}"

@@ -66,6 +66,7 @@ def test_a_wrong_imap_password_is_a_refused_sign_in_not_an_unreachable_server(
         assert code == 2
         detail = check(report, "faults")["detail"]
         assert "mail server sign-in refused" in detail and "unreachable" not in detail
+        assert "+08:00)" in detail  # local time with its offset, beside UTC logs
         (alarm,) = wait_until(lambda: fault_mails(mailstack, admin), 40, "the admin told")
         assert "邮件服务器拒绝登录" in alarm["Subject"]
         text = alarm.get_body(("plain",)).get_content()
@@ -73,6 +74,7 @@ def test_a_wrong_imap_password_is_a_refused_sign_in_not_an_unreachable_server(
         for body in (text, html):
             assert "password" in body and "[mail.imap]" in body
             assert "磁盘" not in body and "数据库服务" not in body  # not another fault's fixes
+            assert "+08:00" in body
         assert "mail server unreachable" not in daemon.log()
         code, _ = daemon.stop()
         assert code == 0

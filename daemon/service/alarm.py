@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from ..app import App
+from ..clock import zoned
 from ..mail.compose import compose
 from ..mail.transport import Envelope, open_transport
 from ..store.models import Locale, Person
@@ -158,7 +159,7 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> list
                 fault=fault,
                 headline=_headline(fault, person.locale),
                 category=category(fault),
-                since=now,
+                since=zoned(now, app.settings.tz),
                 host=host,
             )
             message_id = f"<fault.{int(now.timestamp())}.{address}@{host}>"

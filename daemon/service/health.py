@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from ..app import App
+from ..clock import zoned
 from ..errors import ConfigError
 from ..ledger.published import published_days
 from ..rules.current import current_rules
@@ -309,7 +310,7 @@ def sign_in_check(app: App, health: Health) -> None:
     if expires:
         left = expires - now
         validity = (
-            f"token valid until {expires.astimezone(local):%Y-%m-%d %H:%M} ({_ago(left)} left)"
+            f"token valid until {zoned(expires, local, seconds=False)} ({_ago(left)} left)"
             if left > timedelta(0)
             else f"token expired {_ago(-left)} ago (renewed when next needed)"
         )

@@ -28,7 +28,7 @@ import schedule
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..app import App
-from ..clock import Clock
+from ..clock import Clock, zoned
 from ..config import Settings, load_settings
 from ..errors import CollabdError
 from ..inbound.faults import environmental
@@ -473,7 +473,7 @@ class Service:
             self.fault_seen = time.monotonic()
             self.alarm.raised(self.app, fault, self.clock.now())
             since = self.alarm.since or self.clock.now()
-            local = since.astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M:%S %z")
+            local = zoned(since, self.settings.tz)
             where = ""
             if category(fault) == "disk" and " at /" not in fault:  # which disk, then
                 where = "".join(f"; {low}" for low in low_space(self.settings))
@@ -535,7 +535,7 @@ class Service:
 
     def _reload_refused(self, problem: str) -> None:
         log.error("config reload refused, still running the old config and rules: %s", problem)
-        when = self.clock.now().astimezone(self.settings.tz).strftime("%Y-%m-%d %H:%M")
+        when = zoned(self.clock.now(), self.settings.tz, seconds=False)
         self._reload_problem(f"reload refused at {when}: {problem}")
 
     def _reload_problem(self, problem: str) -> None:
