@@ -91,3 +91,25 @@ def test_database_checks_reject_values_outside_the_ledgers_vocabulary(app, demo_
     ):
         with pytest.raises(IntegrityError), app.db.engine.begin() as connection:
             connection.execute(text(statement))
+
+
+def test_sqlite_upgrade_keeps_a_ledger_with_data(cli, demo_ledger, config_file):
+    """Migrations that rebuild a table (SQLite's batch mode) must work on a ledger whose
+    rows point at it: 0015 rebuilds `collaborations`, which items, meetings and mail
+    reference. (Run on a ledger that holds the demo collaboration, put back to 0014.)"""
+    from daemon.config import load_settings
+
+    settings = load_settings(config_file)
+    database = Database(settings.store.url)
+    if database.dialect != "sqlite":
+        database.dispose()
+        pytest.skip("SQLite's table rebuild only")
+    with database.engine.begin() as connection:
+        before = connection.execute(text("SELECT count(*) FROM action_items")).scalar()
+        connection.execute(text("UPDATE alembic_version SET version_num = '0014'"))
+    assert before > 0
+    assert upgrade(database.engine) == ("0014", head_revision())
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM action_items")).scalar() == before
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    database.dispose()

@@ -133,12 +133,38 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         before = current_revision(engine)
         from alembic import command
 
-        with engine.begin() as connection:
-            command.upgrade(_alembic_config(connection), revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            raw = connection.connection.dbapi_connection
+            if sqlite:
+                # SQLite alters a table by copying it and dropping the old one (alembic's
+                # batch mode); with foreign keys enforced that DROP fails as soon as any
+                # row points at the table. SQLite's own recipe: switch them off outside a
+                # transaction (on the driver's connection: every SQLAlchemy statement here
+                # runs inside BEGIN IMMEDIATE), migrate, check every reference, commit.
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    command.upgrade(_alembic_config(connection), revision)
+                    if sqlite:
+                        _check_references(connection)
+            finally:
+                if sqlite:
+                    raw.execute("PRAGMA foreign_keys=ON")
         after = current_revision(engine)
     if before != after:
         log.info("ledger schema upgraded from %s to %s", before or "empty", after)
     return before, after
+
+
+def _check_references(connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise RuntimeError(
+            f"schema upgrade left {len(broken)} broken reference(s), e.g. {table} row {rowid} "
+            f"→ {parent}; nothing was changed"
+        )
 
 
 def is_empty(engine: Engine) -> bool:
