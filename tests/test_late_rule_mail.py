@@ -1,6 +1,8 @@
-"""An escalation says how late the item really is and speaks to the owner as the owner,
-even when it goes out long after its level was due or the owner is their own department
-head. Real SQLite and PostgreSQL, the real rules engine and templates."""
+"""Rule mail that goes out later than planned says what is true when it arrives: an
+escalation says how late the item really is (and speaks to an owner who is their own
+department head as the owner), a reminder sent on the deadline day says "today", and a
+reminder that quiet hours would hold past its deadline is not sent at all. Real SQLite and
+PostgreSQL, the real rules engine and templates."""
 
 from __future__ import annotations
 
@@ -19,14 +21,21 @@ __all__ = ["rules_setup"]
 
 
 def _escalations_to(app, address: str) -> list:
+    return _mails(app, OutboxMessage.rule_id == "escalation.overdue", address)
+
+
+def _mails(app, condition, address: str) -> list:
     with app.db.transaction() as session:
         rows = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.rule_id == "escalation.overdue",
-                OutboxMessage.recipients == address,
-            )
+            select(OutboxMessage)
+            .where(condition, OutboxMessage.recipients == address)
+            .order_by(OutboxMessage.id)
         )
         return [message_from_bytes(row.raw, policy=policy.default) for row in rows]
+
+
+def _bodies(mail) -> list[str]:
+    return [mail.get_body((part,)).get_content() for part in ("plain", "html")]
 
 
 def test_a_late_escalation_counts_the_days_to_today_and_speaks_to_the_owner(rules_setup):
@@ -54,3 +63,77 @@ def test_a_late_escalation_counts_the_days_to_today_and_speaks_to_the_owner(rule
             # 李娜 is her own department head: she is not asked to coordinate with herself
             assert "请与负责人 李娜" not in text and "李娜</b> 协调" not in text, part
             assert "您负责的行动项" in text, part
+
+
+def test_a_reminder_sent_on_the_deadline_day_says_today(rules_setup):
+    cli, config_file, _ = rules_setup
+    # added on its deadline day, after the 09:00 send time of "1 working day before"
+    cli.ok(
+        "items",
+        "add",
+        "--collab",
+        "nd",
+        "--owner",
+        "li.na@example.com",
+        "终稿确认",
+        "--deadline",
+        "2026-11-20",
+        at="2026-11-20T14:00",
+    )
+    now = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
+    app = _app(config_file, now)
+    try:
+        assert not run_tick(app, now).errors
+        risk = [
+            m
+            for m in _mails(app, OutboxMessage.kind == "risk_check", "li.na@example.com")
+            if "#4 " in m["Subject"]
+        ]
+        reminders = [
+            m
+            for m in _mails(app, OutboxMessage.kind == "reminder", "li.na@example.com")
+            if "终稿确认" in _bodies(m)[0]
+        ]
+    finally:
+        app.close()
+    assert risk and reminders
+    for text in _bodies(risk[0]):
+        assert "今天到期" in text and "还有2个工作日" not in text
+    for text in _bodies(reminders[0]):
+        assert "就是今天" in text and "还有 1 个工作日" not in text
+
+
+def test_a_reminder_held_by_quiet_hours_past_its_deadline_is_not_sent(rules_setup):
+    cli, config_file, _ = rules_setup
+    # added at 21:35 on its deadline day: quiet hours would hold its reminders until 08:00
+    # the next morning, when the item is already overdue
+    cli.ok(
+        "items",
+        "add",
+        "--collab",
+        "nd",
+        "--owner",
+        "li.na@example.com",
+        "夜间补录",
+        "--deadline",
+        "2026-11-19",
+        at="2026-11-19T21:35",
+    )
+    for at in (datetime(2026, 11, 19, 14, 0, tzinfo=UTC), datetime(2026, 11, 20, 1, 0, tzinfo=UTC)):
+        app = _app(config_file, at)  # 22:00, then 09:00 the next morning
+        try:
+            assert not run_tick(app, at).errors
+        finally:
+            app.close()
+    app = _app(config_file, at)
+    try:
+        with app.db.transaction() as session:
+            kinds = sorted(
+                row.rule_id
+                for row in session.scalars(select(OutboxMessage))
+                if row.item_id is not None and "#4 " in (row.subject or "")
+            )
+    finally:
+        app.close()
+    assert "risk_check" not in kinds and "reminder.before_deadline" not in kinds, kinds
+    assert "escalation.overdue" in kinds, kinds

@@ -68,6 +68,7 @@ def test_every_rules_mail_renders(rules_setup, locale, words) -> None:
                 "collab": collab,
                 "item": item,
                 "why": "why",
+                "left": "2 working days",
                 "level": 0,
                 "role": "owner",
                 "today": today,

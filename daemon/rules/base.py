@@ -10,7 +10,7 @@ writes the mail in the same transaction as the schedule row that remembers it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -62,6 +62,24 @@ class ItemRule:
         """The occurrence as it is worded when it goes out `now` (a late one, after a pause
         or a catch-up, may have to say more than when it was due)."""
         return occurrence
+
+    def days_left_as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
+        """"还有 N 个工作日" counted from the day the mail really goes out: a reminder
+        planned for the day before but sent on the deadline day (an item added late, a
+        pause) says the deadline is today, not "1 working day left"."""
+        facts = occurrence.reason.facts
+        today = now.astimezone(self.rules.zone).date()
+        if today <= occurrence.due.astimezone(self.rules.zone).date():
+            return occurrence
+        deadline = facts["deadline"]
+        if facts.get("unit") == "wd":
+            left = self.calendar.working_days_between(today, deadline)
+        else:
+            left = (deadline - today).days
+        if left >= facts.get("amount", 0):
+            return occurrence
+        words = {**facts, "amount": max(left, 0)}
+        return replace(occurrence, reason=reason(occurrence.reason.code, **words))
 
     # -- helpers --
 

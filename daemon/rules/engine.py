@@ -24,7 +24,7 @@ from ..store.models import ActionItem, CollabStatus, Person, RuleSchedule
 from . import dependencies, digest, minutes
 from .base import ItemRule, Occurrence
 from .evaluation import Decision, Pass
-from .explain import explain, role_name
+from .explain import explain, role_name, span
 from .itemrules import item_rules
 from .reasons import reason
 from .recipients import resolve
@@ -143,7 +143,9 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
     if item.collaboration.status is not CollabStatus.ACTIVE:  # archived or cancelled
         run.note(rule.rule_id, latest.level, "skipped", item.ref, [reason("archived")], item.id)
         return []
-    if latest.until is not None and run.now >= latest.until:
+    # Stale when its window has closed by the time it can actually go out: a reminder
+    # held by quiet hours until after the deadline day would arrive beside the overdue mail.
+    if latest.until is not None and max(run.now, run.release) >= latest.until:
         closed = reason("stale", until=latest.until.astimezone(run.rules.zone))
         run.note(rule.rule_id, latest.level, "stale", item.ref, [*latest.reasons, closed], item.id)
         return []
@@ -225,6 +227,13 @@ def _inhibited(run: Pass, rule_id: str, item: ActionItem):
     return None
 
 
+def _left(occurrence, locale: str) -> str:
+    facts = occurrence.reason.facts
+    if "amount" not in facts or "unit" not in facts or facts["amount"] <= 0:
+        return ""
+    return span(facts["amount"], facts["unit"], locale)
+
+
 def _mail(run: Pass, firings: list[Firing]) -> None:
     grouped: dict[tuple[int, int], list[Firing]] = defaultdict(list)
     for firing in firings:
@@ -249,6 +258,8 @@ def _mail(run: Pass, firings: list[Firing]) -> None:
                 "role_name": role_name(firing.role, firing.person.locale),
                 "trigger": occurrence.reason.facts.get("trigger", ""),
                 "why": explain(occurrence.reasons, firing.person.locale),
+                # how long is left when the mail goes out ("" once the deadline is today)
+                "left": _left(occurrence, firing.person.locale),
                 "today": run.now.astimezone(run.rules.zone).date(),
             },
             subject=item.ref,

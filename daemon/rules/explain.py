@@ -239,6 +239,10 @@ def _before_deadline(f: dict, locale: str) -> str:
     before = span(f["amount"], f["unit"], locale)
     deadline = day(f["deadline"], locale)
     extra = _holidays(f.get("holidays", ()), locale)
+    if f["amount"] <= 0:  # sent on the deadline day itself (rules/base.py days_left_as_sent)
+        if _zh(locale):
+            return f"截止日 {deadline} 就是今天"
+        return f"the deadline is today, {deadline}"
     if _zh(locale):
         return f"距截止日 {deadline} 还有 {before}{extra}"
     return f"{before} before the deadline, {deadline}{extra}"

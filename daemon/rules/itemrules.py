@@ -47,6 +47,9 @@ class BeforeDeadlineReminder(ItemRule):
             )
         yield from sorted(planned, key=lambda o: o.due)
 
+    def as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
+        return self.days_left_as_sent(occurrence, now)
+
 
 class CadenceReminder(ItemRule):
     rule_id = "reminder.cadence"
@@ -114,6 +117,9 @@ class RiskCheck(ItemRule):
             until=self.end_of(item.deadline),
             estimated=estimated,
         )
+
+    def as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
+        return self.days_left_as_sent(occurrence, now)
 
 
 class EscalationRule(ItemRule):
@@ -206,9 +212,9 @@ class EscalationRule(ItemRule):
                     break
 
     def as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
-        """ "已过 N 个工作日" counts to the day the mail goes out: an escalation sent long
-        after its level was due (collabd paused, an old deadline) must not say the
-        level's threshold instead of how late the item really is."""
+        """The "已过 N 个工作日" of an escalation counts to the day the mail goes out: one
+        sent long after its level was due (collabd paused, an old deadline) must not say
+        the level's threshold instead of how late the item really is."""
         facts = occurrence.reason.facts
         first = facts["deadline"] if "deadline" in facts else facts["since"].date()
         today = now.astimezone(self.rules.zone).date()
