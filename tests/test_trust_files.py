@@ -9,6 +9,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 
 
@@ -41,19 +43,44 @@ def test_the_data_directory_and_ledger_are_private_whatever_the_umask(cli: Cli, 
         assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
 
 
-def test_a_config_error_never_prints_a_password(tmp_path: Path, capsys):
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[store]\nurl = "mysql://collabd:s3cret-db-pw@db.example.com/collabd"\n', "store.url"),
+        ('[store]\nurl = "mysql://collabd:s3cret@pw/x@db.example.com/collabd"\n', "store.url"),
+        ('[store]\nurl = "mysql://db.example.com/collabd?password=s3cret"\n', "store.url"),
+        ('[mail.smtp]\npassword = ["s3cret-smtp-pw"]\n', "mail.smtp.password"),
+        # unknown keys that look secret, misspelt ones too: named, never shown
+        ('[mail.smtp]\npasword = "s3cret-typo"\n', "mail.smtp.pasword"),
+        ('[mail.imap]\npasswd = "s3cret-passwd"\n', "mail.imap.passwd"),
+        ('[mail.graph]\nclient_secert = "s3cret-app"\n', "mail.graph.client_secert"),
+        ('[mail]\napi_key = "s3cret-key"\n', "mail.api_key"),
+        ('[mail.oauth]\nbearer_token = "s3cret-bearer"\n', "mail.oauth.bearer_token"),
+    ],
+)
+def test_a_config_error_never_prints_a_secret(tmp_path: Path, capsys, text: str, key: str):
+    from daemon.cli.main import main
+
+    config = tmp_path / "collabd.toml"
+    config.write_text(text, encoding="utf-8")
+    assert main(["--config", str(config), "people", "list"]) == 78
+    err = capsys.readouterr().err
+    assert f"{config}: {key} = " in err
+    assert "s3cret" not in err
+
+
+def test_check_config_shows_the_ledger_url_without_its_password(tmp_path: Path, capsys):
     from daemon.cli.main import main
 
     config = tmp_path / "collabd.toml"
     config.write_text(
-        '[store]\nurl = "mysql://collabd:s3cret-db-pw@db.example.com/collabd"\n'
-        '[mail.smtp]\npassword = ["s3cret-smtp-pw"]\n',
+        '[store]\nurl = "postgresql://collabd:p@ss-s3cret@db.example.com/collabd'
+        '?sslpassword=s3cret-ssl"\n',
         encoding="utf-8",
     )
-    assert main(["--config", str(config), "people", "list"]) == 78
-    err = capsys.readouterr().err
-    assert "store.url" in err and "mail.smtp.password" in err
-    assert "s3cret" not in err
+    main(["--config", str(config), "check-config"])
+    out = capsys.readouterr().out
+    assert "db.example.com/collabd" in out and "s3cret" not in out
 
 
 def test_archive_of_a_theme_of_90_chinese_characters(demo_ledger: Cli, tmp_path: Path):

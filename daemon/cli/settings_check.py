@@ -161,6 +161,8 @@ def _print_graph(settings) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    # Not SQLAlchemy's hide_password: it shows what follows an unescaped `@` in a password
+    # and every `?password=` parameter.
+    from ..config.loader import mask_url_password
 
-    return make_url(url).render_as_string(hide_password=True)
+    return mask_url_password(url)

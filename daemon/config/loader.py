@@ -39,20 +39,38 @@ class Problem:
 
 # Keys whose value is itself a secret: named in a problem, their value never shown.
 _SECRET_KEYS = frozenset({"password", "client_secret", "refresh_token", "access_token"})
+# Any other key that looks like one, known or not, misspelt too (`pasword`, `api_key`,
+# `smtp_passwd`, `secert`): an unknown key is most often a secret under a wrong name, and
+# printing it would put the secret in a terminal's scrollback and the journal.
+_SECRET_WORDS = ("password", "passwd", "pass", "pwd", "pw", "secret", "token", "key", "credential")
+_SECRET_PART = re.compile(r"pass|pwd|secret|token|key|cred", re.IGNORECASE)
+# Keys that name where a secret is, or how long it lives, not the secret itself.
+_NOT_SECRET = ("_file", "_env", "_lifetime", "_uri", "_url")
 
 
 def _is_secret(key: str) -> bool:
-    return key.rpartition(".")[2] in _SECRET_KEYS
+    name = key.rpartition(".")[2].lower()
+    if name in _SECRET_KEYS:
+        return True
+    if name.endswith(_NOT_SECRET):
+        return False
+    if _SECRET_PART.search(name):
+        return True
+    words = [w for w in re.split(r"[^a-z0-9]+", name) if w]
+    return any(difflib.get_close_matches(w, _SECRET_WORDS, n=1, cutoff=0.75) for w in words)
 
 
 _MISSING = object()
-# scheme://user:PASSWORD@host: a database URL carries its password inside the value.
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]*@")
+# scheme://user:PASSWORD@host: a database URL carries its password inside the value. The
+# password runs to the last `@` before the host (people write `p@ss` unescaped), and a
+# libpq-style `?password=` parameter is a password too.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)\S*@")
+_QUERY_PASSWORD = re.compile(r"([?&][a-z_]*(?:pass|pwd|secret|token|key)[a-z_]*=)[^&#\s]*", re.I)
 
 
 def mask_url_password(text: str) -> str:
     """`postgresql://u:secret@h/db` → `postgresql://u:****@h/db`."""
-    return _URL_PASSWORD.sub(r"\1****@", text)
+    return _QUERY_PASSWORD.sub(r"\1****", _URL_PASSWORD.sub(r"\1****@", text))
 
 
 def _show(value: Any) -> str:
