@@ -330,19 +330,30 @@ def acceptance_mails(world) -> list[OutboxMessage]:
 
 
 def test_files_sent_one_by_one_make_one_later_request_with_all_of_them(world):
+    # Ten files, one mail each, two minutes apart; the receiver's hourly limit is lower
+    # than that (withdrawn requests reached nobody and do not count against it).
+    settings = world.app.settings
+    world.app.settings = settings.model_copy(
+        update={"mail": settings.mail.model_copy(update={"answers_per_hour": 5})}
+    )
     assignment = world.received("li.na", "您负责的行动项")
     clock = world.app.clock
-    for n in range(1, 6):
+    for n in range(1, 11):
         raw = mail(world, assignment, "#1 完成", world.address("li.na"))
         ingest(world, with_file(raw, f"part{n}.pdf", b"%PDF-" + bytes([n]) * 50_000))
         send_due(world.app.db, world.app.transport.outgoing, clock)
         clock.set(clock.now() + timedelta(minutes=2))
+        sent = [m for m in acceptance_mails(world) if m.status.value == "sent"]
+        assert len(sent) == 1  # the first went at once; the rest wait while files come
     clock.set(clock.now() + timedelta(minutes=10))  # the files stopped coming
     send_due(world.app.db, world.app.transport.outgoing, clock)
     sent = [m for m in acceptance_mails(world) if m.status.value == "sent"]
-    assert len(sent) == 2  # the first at once, then one with all five (was five)
+    assert len(sent) == 2  # was ten, each with every earlier file (79 MB)
+    first = [p.get_filename() for p in parse(sent[0].raw).iter_attachments()]
     files = [p.get_filename() for p in parse(sent[-1].raw).iter_attachments()]
-    assert files == [f"part{n}.pdf" for n in range(1, 6)]
+    assert first == ["part1.pdf"]
+    assert files == [f"part{n}.pdf" for n in range(1, 11)]
+    assert sent[-1].recipients == sent[0].recipients  # the receiver of #1
 
 
 def test_a_round_over_its_size_limit_is_refused_with_a_clear_answer(world):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..store.models import ActionItem, ItemStatus, OutboxMessage, Person
+from ..store.models import ActionItem, ItemStatus, OutboxMessage, OutboxStatus, Person
 from .headers import header_values
 from .outbox import queue_mail
 
@@ -126,6 +126,9 @@ def _recent(session: Session, now: datetime, kind: str) -> dict[str, int]:
             .where(
                 OutboxMessage.kind == kind,
                 OutboxMessage.created_at > now - timedelta(hours=1),
+                # A mail withdrawn before it went (a later acceptance request carries its
+                # files) reached nobody: counting it held back the one that replaced it.
+                OutboxMessage.status != OutboxStatus.CANCELLED,
             )
             .group_by(OutboxMessage.recipients)
         )
