@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from daemon.inbound.ingest import ingest_pass
+from daemon.ledger.edits import cancel_item
+from daemon.ledger.history import Origin
 from daemon.mail.send import send_due
 from daemon.store.models import (
     AcceptanceRequest,
@@ -26,6 +28,7 @@ from daemon.store.models import (
     Deliverable,
     InboundMessage,
     ItemStatus,
+    Meeting,
     OutboxMessage,
     Verdict,
 )
@@ -260,6 +263,77 @@ def test_the_same_commands_under_a_new_message_id_are_a_duplicate(world):
     assert (report.applied, report.ignored) == (1, 1)
     assert len(queued(world, "reply_answer")) == 1
     assert any("the same commands with the same token" in d for d in details(world))
+
+
+# --- 2. a token ends when its object closes ----------------------------------------------
+
+
+def test_a_token_ends_when_its_item_is_cancelled(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    with world.app.db.transaction() as session:
+        one = session.scalar(select(ActionItem).where(ActionItem.number == 1))
+        cancel_item(session, world.app, one, "需求合并到 #2", Origin.system("test"))
+    late = mail(world, assignment, "#1 进行中 50%", world.address("li.na"))
+    stranger = mail(world, assignment, "#1 进行中 50%", "mallory@evil.example")
+    assert ingest(world, late, stranger).applied == 0
+    assert item(world, 1).status is ItemStatus.CANCELLED
+    (answer,) = queued(world, "reply_answer")  # to 李娜 only; the stranger hears nothing
+    assert answer.recipients == world.address("li.na")
+    body = text_of(answer)
+    assert "#1 已取消，回复这封邮件不再生效，未做任何更改。" in body
+    assert "如需恢复这项工作，请联系协调人陈静" in body
+    assert any("has ended: item #1 was cancelled" in d for d in details(world))
+
+
+def test_a_token_ends_when_its_item_is_accepted(world):
+    assignment = world.received("li.na", "您负责的行动项")
+    ingest(world, mail(world, assignment, "#1 完成", world.address("li.na")))
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    request = world.received("zhang.wei", "验收")
+    assert ingest(world, mail(world, request, "验收 #1 通过", world.address("zhang.wei"))).applied
+    # the owner reopens it from her old mail; the receiver answers the decided round again
+    reopen = mail(world, assignment, "#1 进行中 10%", world.address("li.na"))
+    again = mail(world, request, "验收 #1 不通过：再看看", world.address("zhang.wei"))
+    assert ingest(world, reopen, again).applied == 0
+    assert item(world, 1).status is ItemStatus.DONE
+    with world.app.db.transaction() as session:
+        assert session.scalar(select(AcceptanceRequest)).verdict is Verdict.ACCEPTED
+    answers = {row.recipients: text_of(row) for row in queued(world, "reply_answer")}
+    for person in ("li.na", "zhang.wei"):
+        assert "#1 已验收通过并关闭，回复这封邮件不再生效" in answers[world.address(person)]
+
+
+def test_a_token_ends_when_its_meeting_is_cancelled_or_over(world):
+    from daemon.calendar.scheduling import cancel, schedule
+    from daemon.calendar.specs import MeetingSpec
+
+    def meeting(title: str, start: str) -> int:
+        spec = MeetingSpec(
+            collab="v2-launch",
+            title=title,
+            start=start,
+            duration=60,
+            attendees=[world.address("li.na")],
+        )
+        with world.app.db.transaction() as session:
+            return schedule(session, world.app, spec, Origin.system("test")).meeting.id
+
+    called_off = meeting("需求评审", "2026-11-25T10:00")
+    held = meeting("进度同步", "2026-11-26T10:00")
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    with world.app.db.transaction() as session:
+        cancel(session, world.app, session.get(Meeting, called_off), Origin.system("test"))
+    world.app.clock.set(world.app.clock.now() + timedelta(days=4))  # 进度同步 has been held
+    replies = [
+        mail(world, world.received("li.na", title), "#1 进行中 30%", world.address("li.na"))
+        for title in ("需求评审", "进度同步")
+    ]
+    assert ingest(world, *replies).applied == 0
+    assert item(world, 1).progress == 0
+    cancelled, over = (text_of(row) for row in queued(world, "reply_answer"))
+    assert "这封邮件所涉及的会议已取消，回复不再生效" in cancelled
+    assert "这封邮件所涉及的会议已经结束，回复不再生效" in over and "请回复会议纪要邮件" in over
+    assert any(f"meeting {held} has taken place" in d for d in details(world))
 
 
 # --- 6. no relay --------------------------------------------------------------------------

@@ -4,6 +4,8 @@ it, on the Maildir transport and the real Dovecot (IMAP), on SQLite and PostgreS
 
 from __future__ import annotations
 
+import email
+import email.policy
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,7 +16,14 @@ from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import select, update
 
 from daemon.inbound.ingest import ingest_pass
-from daemon.store.models import InboundMessage, Meeting, MeetingStatus, OutboxMessage, Rsvp
+from daemon.store.models import (
+    InboundMessage,
+    Meeting,
+    MeetingAttachment,
+    MeetingStatus,
+    OutboxMessage,
+    Rsvp,
+)
 from tests.test_inbound_order import make_world
 
 
@@ -67,8 +76,8 @@ def invitation(
     if sent_by:
         who.params["SENT-BY"] = f"mailto:{sent_by}"
     event.add("organizer", who)
-    for email in attendees:
-        attendee = vCalAddress(f"mailto:{email}")
+    for address in attendees:
+        attendee = vCalAddress(f"mailto:{address}")
         attendee.params["PARTSTAT"] = partstat
         if attendee_sent_by:
             attendee.params["SENT-BY"] = f"mailto:{attendee_sent_by}"
@@ -265,3 +274,44 @@ def test_rdate_obeys_the_same_limits_as_rrule(world):
     daily = invitation(world, "REQUEST", chen, chen, [li], "r4", rdates=days)
     assert ingest(world, daily).applied == 1
     assert len(meetings(world)) == 30  # DTSTART and its 29 RDATEs, a day apart
+
+
+def with_files(raw: bytes, files: list[tuple[str, bytes]]) -> bytes:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    for name, content in files:
+        message.add_attachment(content, maintype="application", subtype="pdf", filename=name)
+    return message.as_bytes()
+
+
+def test_an_invitation_s_files_are_capped_and_never_stored_in_the_ledger(world):
+    # A 50 MB attachment went into the ledger; now at most meetings.max_mail_files files of
+    # meetings.max_mail_files_mb together are kept, as files in the data directory.
+    settings = world.app.settings
+    world.app.settings = settings.model_copy(
+        update={
+            "meetings": settings.meetings.model_copy(
+                update={"max_mail_files": 3, "max_mail_files_mb": 1}
+            )
+        }
+    )
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    files = [(f"背景材料{n}.pdf", b"%PDF-" + bytes([n]) * 200_000) for n in range(1, 6)]
+    files[1] = ("大文件.pdf", b"%PDF-" + b"x" * 2_000_000)
+    request = with_files(invitation(world, "REQUEST", chen, chen, [li], "f1"), files)
+    assert ingest(world, request).applied == 1
+    with world.app.db.transaction() as session:
+        rows = session.execute(
+            select(
+                MeetingAttachment.filename,
+                MeetingAttachment.path,
+                MeetingAttachment.size,
+                MeetingAttachment.content,
+            ).order_by(MeetingAttachment.id)
+        ).all()
+    assert [r.filename for r in rows] == ["背景材料1.pdf", "背景材料3.pdf", "背景材料4.pdf"]
+    assert all(r.content is None for r in rows)  # nothing of the file in the ledger
+    for row, (_, content) in zip(rows, [files[0], files[2], files[3]], strict=True):
+        assert (world.app.settings.data_dir / row.path).read_bytes() == content
+    (detail,) = [d for d in details(world) if "registered" in d]
+    assert "大文件.pdf: the invitation's files together are over 1 MB" in detail
+    assert "背景材料5.pdf: more than 3 files" in detail

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..mail.compose import Attachment, CalendarPart
 from ..mail.outbox import queue_mail
 from ..store.models import Attendee, Meeting
+from .exchange_shared import read_attachment
 from .ical import organizer_request
 from .views import meeting_view
 
@@ -63,7 +64,15 @@ def send_invitation(
     )
     calendar = CalendarPart(ics, method)
     attachments = (
-        [Attachment(a.filename, a.content or b"", a.content_type) for a in meeting.attachments]
+        [
+            # An organizer's files are kept in the data directory (calendar/files.py).
+            Attachment(
+                a.filename,
+                a.content if a.content is not None else read_attachment(app, a.path),
+                a.content_type,
+            )
+            for a in meeting.attachments
+        ]
         if method == "REQUEST"
         else []
     )

@@ -18,7 +18,6 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.header import decode_header, make_header
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -43,6 +42,7 @@ from ..store.models import (
     Rsvp,
     SourceKind,
 )
+from .files import attached_files
 from .ical import attendee_reply
 from .imip import IncomingEvent
 from .trust import delegate_speaks
@@ -280,37 +280,6 @@ def link_collaboration(
     return None, f"the organizer has {len(active)} active collaborations"
 
 
-def _filename(part) -> str:
-    """Outlook writes RFC 2047 words inside the quoted filename; RFC 2231 is decoded already."""
-    name = part.get_filename() or ""
-    try:
-        return str(make_header(decode_header(name))).strip()
-    except Exception:  # a broken encoded word: keep what was written
-        return name.strip()
-
-
-def attached_files(envelope: Envelope) -> list[MeetingAttachment]:
-    files = []
-    for part in envelope.message.walk():
-        if part.is_multipart() or part.get_content_type() in ("text/calendar", "application/ics"):
-            continue
-        if "attachment" not in str(part.get("Content-Disposition", "")).lower():
-            continue
-        content = part.get_payload(decode=True) or b""
-        name = _filename(part) or f"attachment-{len(files) + 1}"
-        files.append(
-            MeetingAttachment(
-                filename=name[:255],
-                content_type=part.get_content_type(),
-                size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                path=f"mail:{envelope.message_id}"[:1000],
-                content=content,
-            )
-        )
-    return files
-
-
 def sync_attendees(session: Session, app: App, meeting: Meeting, event: IncomingEvent) -> None:
     own = app.identity.address
     wanted = {p.email: p for p in event.attendees if p.email and p.email != own}
@@ -365,12 +334,13 @@ def register_request(
         **calendar_fields(event.summary, event.start, duration, event.location, event.url,
                           event.description),
     )  # fmt: skip
+    files = attached_files(app, envelope)
     registered(
-        session, app, origin, meeting, event, attached_files(envelope),
+        session, app, origin, meeting, event, files.kept,
         f"{meeting.title} ({organizer_email})", f"linked by {linked_by}" if collab else linked_by,
     )  # fmt: skip
     accept_meeting(session, app, meeting, organizer)
-    why = f"meeting {meeting.id} registered from {organizer_email}'s calendar"
+    why = f"meeting {meeting.id} registered from {organizer_email}'s calendar{files.note()}"
     if collab is None:
         ask_which_collaboration(session, app, meeting, organizer)
         return InboundStatus.APPLIED, f"{why}; {linked_by}: asked which one"
@@ -401,9 +371,9 @@ def _update_from_organizer(
     sync_attendees(session, app, meeting, event)
     if {a.email for a in meeting.attendees} != emails:
         changes.append("attendees")
-    files = attached_files(envelope)
-    if files and [f.sha256 for f in files] != [a.sha256 for a in meeting.attachments]:
-        meeting.attachments = files
+    files = attached_files(app, envelope)
+    if files.kept and [f.sha256 for f in files.kept] != [a.sha256 for a in meeting.attachments]:
+        meeting.attachments = files.kept
         changes.append("attachments")
     meeting.status = MeetingStatus.SCHEDULED
     meeting.sequence = max(meeting.sequence, event.sequence or 0)
@@ -423,7 +393,7 @@ def _update_from_organizer(
     return (
         InboundStatus.APPLIED,
         f"meeting {meeting.id} updated by its organizer (sequence {meeting.sequence}): "
-        f"{what}{linked}",
+        f"{what}{linked}{files.note()}",
     )
 
 

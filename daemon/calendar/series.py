@@ -32,12 +32,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.models import Collaboration, InboundStatus, Meeting, MeetingStatus, Person
+from .files import attached_files
 from .imip import CalendarMail, IncomingEvent, instant
 from .incoming import (
     accept_meeting,
     apply_fields,
     ask_which_collaboration,
-    attached_files,
     calendar_fields,
     link_collaboration,
     mail_origin,
@@ -200,7 +200,7 @@ def _register(
         collab, linked_by = link_collaboration(
             session, [envelope.subject, master.summary], organizer, app.settings.permissions
         )
-    files = attached_files(envelope)
+    files = attached_files(app, envelope)
     created, changed = [], []
     for occurrence in wanted:
         meeting = by_id.pop(occurrence.recurrence_id, None)
@@ -209,7 +209,7 @@ def _register(
             registered(
                 session, app, origin, meeting, master,
                 # The invitation's files go with the first occurrence, not into every one.
-                files if not created and not rows else [],
+                files.kept if not created and not rows else [],
                 f"{meeting.title} ({organizer.email}), an occurrence of a series",
                 f"linked by {linked_by}" if collab else linked_by,
             )  # fmt: skip
@@ -229,7 +229,7 @@ def _register(
     accept_meeting(session, app, first, organizer, series=master.uid)
     why = (
         f"series {master.summary!r} from {organizer.email}: {len(created)} occurrence(s) "
-        f"registered, {len(changed)} changed, {len(gone)} cancelled"
+        f"registered, {len(changed)} changed, {len(gone)} cancelled{files.note()}"
     )
     if collab is None:
         ask_which_collaboration(session, app, first, organizer)

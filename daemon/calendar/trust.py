@@ -14,7 +14,8 @@ An iMIP mail needs no reply token, so the checks are the mail's own (docs/securi
   SENT-BY delegate (incoming.py matches them).
 * Size: at most MAX_ATTENDEES attendees; no recurrence finer than daily (FREQ=SECONDLY ran
   285 s and ended in MemoryError); series.py registers at most 400 occurrences within a
-  year, expanding lazily; attachments are capped in count and total size.
+  year, expanding lazily; attachments are capped in count and total size and kept out
+  of the ledger (calendar/files.py, `meetings.max_mail_files` / `max_mail_files_mb`).
 
 A refusal is decided here, logged in the inbound log with its reason; nobody is answered
 (an answer would go to whoever the headers claim).
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from ..mail.envelope import Envelope
 
 MAX_ATTENDEES = 500
-MAX_ATTACHMENTS = 10
-MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # all of a meeting's files together
 TOO_FREQUENT = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 
 

@@ -306,6 +306,11 @@ class MeetingsSection(Section):
     # meeting that starts earlier than `day_reminder_lead` after it, that long before.
     day_reminder_at: str = "08:30"
     day_reminder_lead: DurationField = Duration(1, "h")
+    # Files on an invitation that comes by mail (an Outlook REQUEST): at most this many, this
+    # large together; more are dropped and the inbound log says which and why. They are kept
+    # as files in the data directory, never in the ledger (calendar/files.py).
+    max_mail_files: int = Field(default=10, ge=0, le=100)
+    max_mail_files_mb: float = Field(default=20, ge=0, le=200)
 
     @field_validator("day_reminder_at")
     @classmethod

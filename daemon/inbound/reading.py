@@ -27,14 +27,13 @@ from ..store.models import (
     ActionItem,
     Collaboration,
     InboundStatus,
-    Meeting,
-    MeetingStatus,
     OutboxMessage,
     Person,
     ReplyFingerprint,
     item_collaborators,
 )
 from ..store.types import UTCDateTime
+from .ended import ended
 
 if TYPE_CHECKING:
     from ..app import App
@@ -86,16 +85,16 @@ def read_reply(
         if claims is None:
             return InboundStatus.IGNORED, "the answered collabd mail has no known recipient"
 
-    ended = _ended(session, answered)
-    if ended:
-        _refuse(session, app, envelope, answered, person, "token_ended", ended)
-        return InboundStatus.IGNORED, f"token {fingerprint(token)}: {ended}"
     if person is None or person.id != claims.person_id:
         why = envelope.sender_problem or (
             f"From {envelope.sender or '(none)'} is not the person the mail was sent to"
         )
         _refuse(session, app, envelope, answered, person, "not_addressed_to_you")
         return InboundStatus.IGNORED, f"token {fingerprint(token)}: {why}: nothing changed"
+    closed = ended(session, answered, app.clock.now())  # only its own person hears what closed
+    if closed is not None:
+        _refuse(session, app, envelope, answered, person, closed.result)
+        return InboundStatus.IGNORED, f"token {fingerprint(token)} has ended: {closed.why}"
 
     parsed = parse_reply(
         envelope.message,
@@ -161,7 +160,7 @@ def _refuse(
     envelope: Envelope,
     answered: OutboxMessage | None,
     person: Person | None,
-    kind: str,
+    kind: str | CommandResult,
     problem: str = "",
 ) -> None:
     """Tell a known person the real reason nothing happened. Nobody else is answered: an
@@ -177,7 +176,7 @@ def _refuse(
         answered,
         person,
         collab if answered and answered.collaboration_id else None,
-        [CommandResult(kind)],
+        [kind if isinstance(kind, CommandResult) else CommandResult(kind)],
         problem,
     )
 
@@ -202,16 +201,6 @@ def _thread_claims(session: Session, app: App, answered: OutboxMessage) -> Token
         return None
     expires = (answered.created_at + app.tokens.ttl).date()
     return TokenClaims(recipient.id, answered.collaboration_id, expires, answered.message_id)
-
-
-def _ended(session: Session, answered: OutboxMessage | None) -> str:
-    """Why the mail's object no longer takes answers ("" while it does). An archived
-    collaboration is said by the handlers (its record is closed, with its own answer)."""
-    if answered is not None and answered.meeting_id:
-        meeting = session.get(Meeting, answered.meeting_id)
-        if meeting is not None and meeting.status is MeetingStatus.CANCELLED:
-            return "the meeting this mail was about has been cancelled"
-    return ""
 
 
 def _seen_before(
