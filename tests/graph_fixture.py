@@ -13,6 +13,7 @@ import pytest
 from daemon.app import App
 from daemon.clock import FixedClock
 from daemon.config import validate
+from daemon.config.graph_app import MOVED_KEYS
 from tests.graph_server import GraphServer
 
 GRAPH_ADDRESS = "collabd@contoso.test"
@@ -41,20 +42,28 @@ def graph_settings(
     from tests.conftest import START  # noqa: F401 - the same clock as every other app
 
     tenant = server.tenant
-    graph = {
-        "authority": server.url,
-        "endpoint": server.url,
+    # The app registration is said once, in [mail.oauth]; [mail.graph] says where Graph is.
+    oauth = {
+        "provider": "microsoft",
+        "flow": "app",
+        "authority": f"{server.url}/{tenant.tenant_id}",
         "tenant_id": tenant.tenant_id,
         "client_id": tenant.client_id,
         "client_secret": tenant.client_secret,
-        "poll_interval": "1s",
-        **overrides,
     }
+    graph = {"endpoint": server.url, "poll_interval": "1s"}
+    for key, value in overrides.items():
+        (oauth if key in MOVED_KEYS else graph)[key] = value
     return validate(
         {
             "daemon": {"data_dir": str(tmp_path / "data-graph")},
             "store": {"url": db_url},
-            "mail": {"backend": "graph", "address": tenant.address, "graph": graph},
+            "mail": {
+                "backend": "graph",
+                "address": tenant.address,
+                "graph": graph,
+                "oauth": oauth,
+            },
             "calendar": {"backend": calendar},
         },
         "test",

@@ -49,7 +49,10 @@ IDS = 'tenant_id = "t-1"\nclient_id = "c-1"\n'
             GRAPH + IDS + 'client_secret = "x"\nquarantine_folder = "inbox"\n',
             'mail.graph.quarantine_folder = "inbox": must be a folder other than the watched',
         ),
-        ('[calendar]\nbackend = "graph"\n', "mail.graph.tenant_id: required when calendar.backend"),
+        (
+            '[calendar]\nbackend = "graph"\n',
+            'mail.oauth.provider: required when calendar.backend = "graph": Graph signs in',
+        ),
     ],
 )
 def test_check_config_names_the_graph_key_and_exits_78(tmp_path, text, expected):
@@ -87,3 +90,74 @@ def test_the_21vianet_cloud_has_its_own_hosts():
     )
     assert settings.mail.graph.endpoint_url == "https://microsoftgraph.chinacloudapi.cn"
     assert settings.mail.graph.authority_url == "https://login.partner.microsoftonline.cn"
+
+
+OAUTH = (
+    '[mail.oauth]\nprovider = "microsoft"\nflow = "app"\ntenant_id = "t-1"\nclient_id = "c-1"\n'
+    'client_secret_env = "COLLABD_APP_SECRET"\n'
+)
+
+
+def test_graph_signs_in_with_the_one_app_of_mail_oauth(tmp_path):
+    # The ids are written once, in [mail.oauth]; [mail.graph] says only where Graph is.
+    path = write(tmp_path, GRAPH + 'folder = "inbox"\n' + OAUTH)
+    env = {**os.environ, "COLLABD_APP_SECRET": "App-s3cret"}
+    result = collabd("--config", str(path), "check-config", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "https://login.microsoftonline.com/t-1, app c-1 ([mail.oauth])" in result.stdout
+    assert "graph:          https://graph.microsoft.com as" in result.stdout
+    assert "deprecated" not in result.stderr and "App-s3cret" not in result.stdout
+
+
+def test_21vianet_in_mail_oauth_means_graph_in_china_too():
+    from daemon.config.graph_app import graph_app
+
+    settings = validate(
+        {
+            "mail": {
+                "backend": "graph",
+                "oauth": {
+                    "provider": "microsoft",
+                    "cloud": "china",
+                    "tenant_id": "t",
+                    "client_id": "c",
+                    "client_secret": "s",
+                },
+            }
+        },
+        "test",
+    )
+    app = graph_app(settings)
+    assert app.authority == "https://login.partner.microsoftonline.cn/t"
+    assert app.endpoint == "https://microsoftgraph.chinacloudapi.cn"
+
+
+def test_ids_in_both_places_are_a_config_error_naming_the_key(tmp_path):
+    path = write(tmp_path, GRAPH + 'client_id = "c-2"\nclient_secret = "Old-s3cret"\n' + OAUTH)
+    result = collabd("--config", str(path), "check-config")
+    assert result.returncode == 78
+    assert (
+        f'{path}: mail.graph.client_id = "c-2": is set in [mail.oauth] too, which Graph signs '
+        "in with: remove it here"
+    ) in result.stderr
+    assert f'{path}: mail.graph.client_secret = "****"' in result.stderr
+    assert "Old-s3cret" not in result.stderr
+
+
+def test_the_old_spelling_still_works_with_a_deprecation_warning(tmp_path):
+    path = write(tmp_path, GRAPH + IDS + 'client_secret = "Old-s3cret"\n')
+    result = collabd("--config", str(path), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "https://login.microsoftonline.com/t-1, app c-1 ([mail.graph])" in result.stdout
+    for key in ("tenant_id", "client_id", "client_secret"):
+        assert f"{path}: mail.graph.{key} is deprecated: move it to [mail.oauth]" in result.stderr
+    assert "Old-s3cret" not in result.stdout + result.stderr
+
+
+def test_graph_with_an_oauth_flow_it_cannot_use_exits_78(tmp_path):
+    text = GRAPH + OAUTH.replace('flow = "app"', 'flow = "delegated"')
+    result = collabd("--config", str(write(tmp_path, text)), "check-config")
+    assert result.returncode == 78
+    assert 'mail.oauth.flow = "delegated": mail.backend = "graph" signs in as the app' in (
+        result.stderr
+    )

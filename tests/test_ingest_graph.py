@@ -10,6 +10,8 @@ throttling with Retry-After, a send whose answer was lost, sign-in with the app'
 
 from __future__ import annotations
 
+import json
+import stat
 import time
 import uuid
 from datetime import timedelta
@@ -252,6 +254,9 @@ def test_the_app_signs_in_with_its_secret_and_a_wrong_one_keeps_mail_queued(
         if app.db.dialect == "postgresql":  # kept in the ledger, shared by replicas
             (row,) = sign_in_rows(app.db)
             assert row.account.startswith("microsoft/graph/") and row.last_error is None
+        shown = status_of(app)  # `collabd status`, another process: on SQLite too
+        assert shown["token_expires_at"] and shown["last_error"] is None
+        assert shown["signed_in_at"] and shown["user"] == tenant.address
     finally:
         app.close()
     secret.write_text("Wr0ng-secret\n", encoding="utf-8")
@@ -264,11 +269,30 @@ def test_the_app_signs_in_with_its_secret_and_a_wrong_one_keeps_mail_queued(
             ingest_pass(app, app.transport.incoming)
         assert "AADSTS7000215" in str(raised.value) and "[mail.graph]" in str(raised.value)
         assert "Wr0ng" not in str(raised.value)  # the secret is never shown
-        if app.db.dialect == "postgresql":
-            (row,) = sign_in_rows(app.db)
-            assert "AADSTS7000215" in row.last_error  # for `collabd status`
+        shown = status_of(app)
+        assert "AADSTS7000215" in shown["last_error"]
+        kept = app.settings.data_dir / "graph-sign-in.json"
+        if app.db.dialect == "sqlite":  # what status reads there: no token, not for others
+            assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+            assert not any(token in kept.read_text() for token in tenant.tokens)
+        else:
+            assert not kept.exists()
+        assert "Wr0ng" not in json.dumps(shown)
     finally:
         app.close()
+
+
+def status_of(app) -> dict:
+    """The sign-in facts `collabd status --json` shows, read by an App of its own (status
+    runs in another process than the daemon that signed in)."""
+    from daemon.app import App
+    from daemon.service.health import assess
+
+    other = App(app.settings, clock=app.clock)
+    try:
+        return assess(other).to_json()["sign_in"]
+    finally:
+        other.close()
 
 
 def test_waiting_notices_new_mail_by_the_folders_newest_message(graph_world_):

@@ -145,16 +145,18 @@ def _print_oauth(settings) -> None:
 
 def _print_graph(settings) -> None:
     """Which tenant, app and mailbox, never the secret: only where it is kept."""
-    graph = settings.mail.graph
+    from ..config.graph_app import graph_app
+
+    graph, app = settings.mail.graph, graph_app(settings)
     secret = (
-        f"from file {graph.client_secret_file}"
-        if graph.client_secret_file
-        else f"from ${graph.client_secret_env}"
-        if graph.client_secret_env
+        f"from file {app.client_secret_file}"
+        if app.client_secret_file
+        else f"from ${app.client_secret_env}"
+        if app.client_secret_env
         else "in the config file"
     )
-    print(f"  graph:          {graph.endpoint_url} as {graph.user or settings.mail.address}")
-    print(f"  graph sign-in:  {graph.authority_url}/{graph.tenant_id}, app {graph.client_id}")
+    print(f"  graph:          {app.endpoint} as {graph.user or settings.mail.address}")
+    print(f"  graph sign-in:  {app.authority}, app {app.client_id} ([{app.section}])")
     print(f"  graph secret:   {secret}")
     folders = f"{graph.folder} → {graph.processed_folder} | {graph.quarantine_folder}"
     print(f"  graph folders:  {folders}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import re
 import tomllib
@@ -19,7 +20,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
+from .graph_app import deprecations, moved_keys_given
 from .schema import Settings
+
+log = logging.getLogger("collabd.config")
 
 ENV_VAR = "COLLABD_CONFIG"
 
@@ -107,6 +111,8 @@ def load_settings(path: Path | None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     settings = validate(raw, source)
+    for warning in deprecations(settings):
+        log.warning("%s: %s", source, warning)
     # The rules file is named relative to the config file that names it.
     rules_file = settings.rules.file
     if rules_file is not None and not rules_file.expanduser().is_absolute():
@@ -312,13 +318,35 @@ def ews_problems(settings: Settings) -> list[Problem]:
 
 
 def graph_problems(settings: Settings) -> list[Problem]:
-    """[mail.graph]: which app signs in to which tenant (the secret is never printed)."""
+    """[mail.graph]: where Graph is; the app it signs in as is [mail.oauth]'s
+    (config/graph_app.py), or, in the deprecated spelling, [mail.graph]'s own ids."""
     graph = settings.mail.graph
     needed_by = (
         'mail.backend = "graph"'
         if settings.mail.backend == "graph"
         else 'calendar.backend = "graph"'
     )
+    moved = moved_keys_given(settings)
+    if settings.mail.oauth.provider == "microsoft":
+        return [
+            Problem(
+                f"mail.graph.{key}",
+                str(getattr(graph, key)),
+                "is set in [mail.oauth] too, which Graph signs in with: remove it here",
+            )
+            for key in moved
+        ] + mailbox_problems(graph, "mail.graph")
+    if not moved:
+        missing = [
+            Problem(
+                "mail.oauth.provider",
+                _MISSING,
+                f"required when {needed_by}: Graph signs in with [mail.oauth] — provider = "
+                '"microsoft", flow = "app", tenant_id, client_id and the client secret '
+                "(docs/microsoft365.md)",
+            )
+        ]
+        return missing + mailbox_problems(graph, "mail.graph")
     problems = [
         Problem(f"mail.graph.{key}", _MISSING, f"required when {needed_by} ({what})")
         for key, what in (
@@ -371,12 +399,24 @@ def oauth_problems(settings: Settings) -> list[Problem]:
     mail = settings.mail
     oauth, problems = mail.oauth, []
     provider, flow = oauth.provider, oauth.flow
-    if mail.backend != "imap":
+    if mail.backend == "graph":
+        # Graph signs in with [mail.oauth] as the app itself (config/graph_app.py).
+        if (provider, flow) != ("microsoft", "app"):
+            problems.append(
+                Problem(
+                    "mail.oauth.provider" if provider != "microsoft" else "mail.oauth.flow",
+                    provider if provider != "microsoft" else flow,
+                    'mail.backend = "graph" signs in as the app: needs provider = "microsoft" '
+                    'and flow = "app"',
+                )
+            )
+    elif mail.backend != "imap" and settings.calendar.backend != "graph":
         problems.append(
             Problem(
                 "mail.oauth.provider",
                 provider,
-                f'signs in to IMAP and SMTP: needs mail.backend = "imap" (it is "{mail.backend}")',
+                'signs in to IMAP and SMTP, or to Graph: needs mail.backend = "imap" or '
+                f'"graph" (it is "{mail.backend}")',
             )
         )
     for name in ("imap", "smtp"):

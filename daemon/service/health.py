@@ -205,8 +205,10 @@ def assess(app: App) -> Health:
             )
 
     disk_space_check(app, health)
-    if app.settings.mail.oauth.provider:
+    if app.settings.mail.oauth.provider and app.settings.mail.backend == "imap":
         sign_in_check(app, health)
+    if "graph" in (app.settings.mail.backend, app.settings.calendar.backend):
+        graph_sign_in_check(app, health)
 
     _rule_failures(app, health)
     _calendar(app, health)
@@ -294,13 +296,27 @@ def sign_in_check(app: App, health: Health) -> None:
     from ..mail.oauth import open_sign_in
 
     sign_in = open_sign_in(app.settings, app.db)
-    row = sign_in.stored()
+    _sign_in_facts(app, health, sign_in.user, sign_in.stored())
+
+
+def graph_sign_in_check(app: App, health: Health) -> None:
+    """The same for Microsoft Graph's app token: in the ledger on PostgreSQL, and on SQLite
+    in the data directory's graph-sign-in.json (mail/transport/graph_auth.py says why)."""
+    from ..mail.transport import graph_settings
+    from ..mail.transport.graph_auth import graph_sign_in_state
+
+    graph = graph_settings(app.settings)
+    sign_in = graph_sign_in_state(graph, app.db, app.settings.data_dir, None)
+    _sign_in_facts(app, health, graph.user, sign_in.stored(), delegated=False)
+
+
+def _sign_in_facts(app: App, health: Health, user: str, row, delegated: bool | None = None) -> None:
     now = datetime.now(UTC)
     expires = row.expires_at if row else None
     error = row.last_error if row else None
     failing = bool(error) and (row.signed_in_at is None or row.last_error_at >= row.signed_in_at)
     health.facts["sign_in"] = {
-        "user": sign_in.user,
+        "user": user,
         "token_expires_at": expires.isoformat() if expires else None,
         "signed_in_at": row.signed_in_at.isoformat() if row and row.signed_in_at else None,
         "last_error": error if failing else None,
@@ -318,18 +334,19 @@ def sign_in_check(app: App, health: Health) -> None:
         validity = "no token yet"
     if failing:
         ago = _ago(now - row.last_error_at)
-        health.add("sign-in", CRITICAL, f"{sign_in.user}: {validity}; failed {ago} ago: {error}")
+        health.add("sign-in", CRITICAL, f"{user}: {validity}; failed {ago} ago: {error}")
     elif row is None or not (row.access_token or row.refresh_token):
-        delegated = app.settings.mail.oauth.flow == "delegated"
+        if delegated is None:
+            delegated = app.settings.mail.oauth.flow == "delegated"
         health.add(
             "sign-in",
             CRITICAL if delegated else OK,
-            f"{sign_in.user}: nobody has signed in yet: run `collabd auth login`"
+            f"{user}: nobody has signed in yet: run `collabd auth login`"
             if delegated
-            else f"{sign_in.user}: no token yet (fetched at the first connection)",
+            else f"{user}: no token yet (fetched at the first connection)",
         )
     else:
-        health.add("sign-in", OK, f"{sign_in.user}: {validity}")
+        health.add("sign-in", OK, f"{user}: {validity}")
 
 
 def _ago(delta: timedelta) -> str:

@@ -125,21 +125,22 @@ def graph_account(settings: Settings, db: Database | None) -> GraphAccount:
     if db is None:
         raise ValueError("the Graph sign-in keeps its tokens in the ledger: pass db")
     graph = graph_settings(settings)
-    return GraphAccount(graph, graph_sign_in(graph, db))
+    return GraphAccount(graph, graph_sign_in(graph, db, settings.data_dir))
 
 
 def graph_settings(settings: Settings) -> GraphSettings:
-    """[mail.graph] as the Graph transport (and the Graph calendar) take it."""
-    graph = settings.mail.graph
+    """[mail.graph] as the Graph transport (and the Graph calendar) take it, signing in as
+    the app of [mail.oauth] (config/graph_app.py)."""
+    from ...config.graph_app import graph_app
+
+    graph, app = settings.mail.graph, graph_app(settings)
     return GraphSettings(
         user=graph.user or settings.mail.address,
-        endpoint=graph.endpoint_url,
-        authority=graph.authority_url,
-        tenant_id=graph.tenant_id,
-        client_id=graph.client_id,
-        client_secret=secret_from(
-            graph.client_secret, graph.client_secret_file, graph.client_secret_env
-        ),
+        endpoint=app.endpoint,
+        authority=app.authority,
+        tenant_id=app.tenant_id,
+        client_id=app.client_id,
+        client_secret=secret_from(app.client_secret, app.client_secret_file, app.client_secret_env),
         folder=graph.folder,
         processed_folder=graph.processed_folder,
         quarantine_folder=graph.quarantine_folder,

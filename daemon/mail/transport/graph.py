@@ -49,7 +49,7 @@ class GraphSettings:
 
     user: str  # the collabd mailbox (its address, or its Entra object id)
     endpoint: str = "https://graph.microsoft.com"
-    authority: str = "https://login.microsoftonline.com"
+    authority: str = "https://login.microsoftonline.com/common"  # with the tenant
     tenant_id: str = ""
     client_id: str = ""
     client_secret: str = ""
