@@ -19,8 +19,14 @@ the examples on Microsoft's Graph reference pages:
   ErrorMimeContentInvalidBase64String, ErrorInvalidRecipients);
 - calendar: events created (201; `transactionId` makes a retried create return the first
   event), read, filtered on a single-value extended property or on iCalUId, updated (PATCH),
-  cancelled (`/cancel`, 202), file attachments (201), and `/calendar/getSchedule`
-  (scheduleItems, availabilityView, per-schedule `error` for an unknown mailbox);
+  cancelled (`/cancel`, 202), file attachments (201; over 3 MB 413), and
+  `/calendar/getSchedule` (scheduleItems, availabilityView, per-schedule `error` for an
+  unknown mailbox);
+- large files, as Microsoft documents: `attachments/createUploadSession` on an event or a
+  draft message (201, a pre-authenticated `uploadUrl`, `nextExpectedRanges`), chunk PUTs
+  with Content-Range in multiples of 320 KiB and no Authorization header (200 with the next
+  range, 201 at the end; 416 for a wrong range), drafts made from MIME (`POST /messages`,
+  text/plain base64, 201) and `/messages/{id}/send` (202); sendMail over 4 MB is 413;
 - throttling and outages: 429 TooManyRequests / 503 ServiceUnavailable with Retry-After,
   and a connection dropped after the request was taken.
 
@@ -36,6 +42,7 @@ import base64
 import binascii
 import datetime as dt
 import email
+import email.message
 import email.policy
 import itertools
 import json
@@ -142,6 +149,12 @@ class BusyItem:
     subject: str = ""
 
 
+# Microsoft's limits on a request that carries a file whole: sendMail's MIME (4 MB) and an
+# attachment's contentBytes (3 MB); larger ones go through an upload session.
+SENDMAIL_LIMIT = 4 * 1024 * 1024
+INLINE_FILE_LIMIT = 3 * 1024 * 1024
+
+
 class GraphFault(Exception):
     def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
         super().__init__(message)
@@ -164,6 +177,9 @@ class Tenant:
         self.messages: dict[str, Message] = {}
         self.removed: list[tuple[int, str, str]] = []  # (seq, folder id, message id)
         self.sent: list[Sent] = []
+        self.drafts: dict[str, dict] = {}  # message id -> {"mime": bytes, "files": [...]}
+        self.uploads: dict[str, dict] = {}  # upload session id -> what it fills, and how far
+        self.upload_puts: list[dict] = []  # each chunk PUT: its Content-Range, Authorization
         self.events: dict[str, dict] = {}
         self.attachments: dict[str, list[dict]] = {}
         self.invitations: list[Invitation] = []
@@ -393,6 +409,10 @@ class Graph:
             (r"/messages/([^/]+)/\$value", "GET", self.mime),
             (r"/messages/([^/]+)/move", "POST", self.move),
             (r"/sendMail", "POST", self.send_mail),
+            (r"/messages", "POST", self.create_draft),
+            (r"/messages/([^/]+)/attachments/createUploadSession", "POST", self.message_upload),
+            (r"/messages/([^/]+)/send", "POST", self.send_draft),
+            (r"/events/([^/]+)/attachments/createUploadSession", "POST", self.event_upload),
             (r"/(?:calendar/)?events", "POST", self.create_event),
             (r"/(?:calendar/)?events", "GET", self.list_events),
             (r"/events/([^/]+)", "GET", self.get_event),
@@ -576,6 +596,15 @@ class Graph:
                 "ErrorMimeContentInvalidBase64String",
                 "Invalid base64 string for MIME content.",
             )
+        if len(body) > SENDMAIL_LIMIT:
+            return _error(
+                413,
+                "ErrorRequestEntityTooLarge",
+                "The request exceeds the 4 MB limit for sendMail: use an upload session.",
+            )
+        return self._send_mime(mime)
+
+    def _send_mime(self, mime: bytes) -> tuple:
         parsed = email.message_from_bytes(mime, policy=email.policy.compat32)
         to = [a for _, a in getaddresses(parsed.get_all("To", []) + parsed.get_all("Cc", []))]
         bcc = [a for _, a in getaddresses(parsed.get_all("Bcc", []))]
@@ -589,6 +618,106 @@ class Graph:
         self.t.sent.append(Sent(mime, to, bcc))
         self.t.deliver(mime, "sentitems")
         return 202, b""
+
+    # --- large mail: a draft from MIME, files by upload session, then /send ---------------
+    def create_draft(self, *, body, headers, **_) -> tuple:
+        if not headers.get("Content-Type", "").startswith("text/plain"):
+            return _error(400, "ErrorMimeContentInvalid", "The MIME content must be base64.")
+        if len(body) > SENDMAIL_LIMIT:
+            return _error(413, "ErrorRequestEntityTooLarge", "The request exceeds 4 MB.")
+        mime = base64.b64decode(body)
+        draft_id = self.t._new_id("AAMkAGDraft")
+        self.t.drafts[draft_id] = {"mime": mime, "files": []}
+        parsed = email.message_from_bytes(mime, policy=email.policy.compat32)
+        return 201, {
+            "@odata.context": f"{self.base}/v1.0/$metadata#users('{self.t.address}')/messages"
+            "/$entity",
+            "id": draft_id,
+            "isDraft": True,
+            "internetMessageId": str(parsed["Message-ID"] or ""),
+            "subject": str(parsed["Subject"] or ""),
+        }
+
+    def message_upload(self, message_id: str, *, body, **_) -> tuple:
+        if message_id not in self.t.drafts:
+            return _error(404, "ErrorItemNotFound", "The specified object was not found.")
+        return self._upload_session(("message", message_id), json.loads(body))
+
+    def event_upload(self, event_id: str, *, body, **_) -> tuple:
+        event = self._event(event_id)
+        return self._upload_session(("event", event["id"]), json.loads(body))
+
+    def _upload_session(self, target: tuple[str, str], spec: dict) -> tuple:
+        item = spec.get("AttachmentItem") or {}
+        if item.get("attachmentType") != "file" or not item.get("name") or not item.get("size"):
+            return _error(400, "ErrorInvalidRequest", "AttachmentItem needs name and size.")
+        session_id = uuid.uuid4().hex
+        self.t.uploads[session_id] = {"target": target, **item, "received": bytearray()}
+        return 201, {
+            "@odata.context": f"{self.base}/v1.0/$metadata#microsoft.graph.uploadSession",
+            "uploadUrl": f"{self.base}/upload/AttachmentSessions('{session_id}')"
+            f"?authtoken={uuid.uuid4().hex}",
+            "expirationDateTime": "2026-12-31T00:00:00.0000000Z",
+            "nextExpectedRanges": ["0-"],
+        }
+
+    def upload_chunk(self, session_id: str, body: bytes, headers) -> tuple:
+        """PUT to the pre-authenticated upload URL: 200 with the next range expected, 201
+        once the last byte is in (the attachment then exists)."""
+        session = self.t.uploads.get(session_id)
+        self.t.upload_puts.append(
+            {"range": headers.get("Content-Range", ""), "auth": headers.get("Authorization")}
+        )
+        if session is None:
+            return _error(404, "ErrorItemNotFound", "The upload session was not found.")
+        if headers.get("Authorization"):
+            return _error(401, "InvalidAuthenticationToken", "Do not send a bearer token here.")
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("Content-Range", ""))
+        received = session["received"]
+        if (
+            not match
+            or int(match[1]) != len(received)
+            or int(match[2]) - int(match[1]) + 1 != len(body)
+            or int(match[3]) != session["size"]
+            or (len(body) % (320 * 1024) and int(match[2]) + 1 != session["size"])
+        ):
+            return _error(416, "InvalidRange", "The Content-Range is not the one expected.")
+        received += body
+        if len(received) < session["size"]:
+            return 200, {
+                "expirationDateTime": "2026-12-31T00:00:00.0000000Z",
+                "nextExpectedRanges": [f"{len(received)}-"],
+            }
+        del self.t.uploads[session_id]
+        kind, target = session["target"]
+        attachment = {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "id": self.t._new_id("AAMkAGAttachment"),
+            "name": session["name"],
+            "contentType": session.get("contentType", "application/octet-stream"),
+            "size": len(received),
+            "isInline": False,
+            "contentBytes": base64.b64encode(bytes(received)).decode(),
+        }
+        if kind == "event":
+            self.t.attachments[target].append(attachment)
+        else:
+            self.t.drafts[target]["files"].append(attachment)
+        return 201, b""
+
+    def send_draft(self, message_id: str, **_) -> tuple:
+        draft = self.t.drafts.pop(message_id, None)
+        if draft is None:
+            return _error(404, "ErrorItemNotFound", "The specified object was not found.")
+        message = email.message_from_bytes(draft["mime"], policy=email.policy.compat32)
+        for file in draft["files"]:
+            part = email.message.Message()
+            part["Content-Type"] = file["contentType"]
+            part["Content-Transfer-Encoding"] = "base64"
+            part["Content-Disposition"] = f'attachment; filename="{file["name"]}"'
+            part.set_payload(file["contentBytes"])
+            message.attach(part)
+        return self._send_mime(message.as_bytes())
 
     # --- calendar -----------------------------------------------------------------------------
     def _event_out(self, event: dict, query: dict | None = None) -> dict:
@@ -732,6 +861,12 @@ class Graph:
         event = self._event(event_id)
         spec = json.loads(body)
         content = base64.b64decode(spec["contentBytes"])
+        if len(content) > INLINE_FILE_LIMIT:
+            return _error(
+                413,
+                "ErrorRequestEntityTooLarge",
+                "An attachment over 3 MB must be added with an upload session.",
+            )
         attachment = {
             "@odata.type": "#microsoft.graph.fileAttachment",
             "id": self.t._new_id("AAMkAGAttachment"),
@@ -850,6 +985,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._handle("PATCH")
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        match = re.fullmatch(
+            r"/upload/AttachmentSessions\('([0-9a-f]+)'\)", urlsplit(self.path).path
+        )
+        if match is None:
+            return self._reply(*_error(404, "ResourceNotFound", self.path))
+        with self.server.tenant.lock:
+            result = Graph(self.server.tenant, self.server.url).upload_chunk(
+                match[1], body, self.headers
+            )
+        self._reply(*result)
 
     def _handle(self, method: str) -> None:
         tenant = self.server.tenant

@@ -12,6 +12,7 @@ answer mails in the inbox).
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -32,6 +33,7 @@ from daemon.store.models import (
     HistoryEntry,
     InboundMessage,
     Meeting,
+    MeetingAttachment,
     OutboxMessage,
     Rsvp,
 )
@@ -265,3 +267,32 @@ def test_scheduling_with_the_graph_calendar_goes_through_exchange_not_the_outbox
             session, calendar_app, session.get(Meeting, meeting_id), Origin.system("test")
         )
     assert event["isCancelled"]
+
+
+def test_a_file_over_3_mb_goes_onto_the_event_by_upload_session(calendar_app, graph_server):
+    # Graph refuses a file over 3 MB sent whole (it used to be a permanent failure here).
+    tenant = graph_server.tenant
+    big = bytes(range(256)) * (7 * 1024 * 1024 // 256 + 11)  # 7 MB and a bit: 3 chunks
+    path = calendar_app.settings.data_dir / "meetings" / "演示录像.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(big)
+    meeting_id = add_meeting(calendar_app)
+    with calendar_app.db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        meeting.attachments.append(
+            MeetingAttachment(
+                filename="演示录像.mp4",
+                content_type="video/mp4",
+                size=len(big),
+                sha256=hashlib.sha256(big).hexdigest(),
+                path="meetings/演示录像.mp4",
+            )
+        )
+    event_id, _ = _send(calendar_app, meeting_id)
+    files = {a["name"]: a for a in tenant.attachments[event_id]}
+    assert set(files) == {"背景材料.txt", "演示录像.mp4"}
+    assert base64.b64decode(files["演示录像.mp4"]["contentBytes"]) == big
+    assert [put["auth"] for put in tenant.upload_puts] == [None, None, None]
+    assert tenant.upload_puts[0]["range"] == f"bytes 0-3276799/{len(big)}"
+    (invitation,) = tenant.invitations  # one invitation round, and it carried both files
+    assert sorted(invitation.attachments) == ["演示录像.mp4", "背景材料.txt"]

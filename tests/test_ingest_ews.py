@@ -23,7 +23,7 @@ from daemon.mail.transport import TemporaryFailure
 from daemon.store.models import InboundMessage, ItemStatus, MailboxCursor
 from tests.ews_fixture import ews_app
 from tests.ews_server import EwsServer
-from tests.test_ingest import RecordedWorld, parse
+from tests.test_ingest import RecordedWorld
 
 
 class EwsWorld(RecordedWorld):
@@ -58,22 +58,6 @@ def ews_world(request, tmp_path, db_url):
 @pytest.fixture
 def ews_world_(request, tmp_path, db_url):
     yield from ews_world(request, tmp_path, db_url)
-
-
-def test_mail_goes_out_as_the_exact_mime_collabd_composed(ews_world_):
-    world = ews_world_
-    sent = world.server.box.sent
-    assert len(sent) == 9 and {s.disposition for s in sent} == {"SendAndSaveCopy"}
-    with world.app.db.transaction() as session:
-        from daemon.store.models import OutboxMessage
-
-        rows = {row.message_id: row.raw for row in session.scalars(select(OutboxMessage))}
-    for mail in sent:  # byte for byte: headers, Message-ID and reply token as over SMTP
-        assert rows[parse(mail.mime)["Message-ID"]] == mail.mime
-    assignment = world.received("li.na", "您负责的行动项")
-    reply_to = assignment["Reply-To"].addresses[0].addr_spec
-    assert reply_to.startswith("collabd-") and "+" in reply_to  # the reply token survives
-    assert len(world.server.box.in_folder("sentitems")) == 9  # a copy, as Outlook keeps
 
 
 def test_sync_state_is_the_cursor_and_downtime_is_caught_up(ews_world_):
@@ -157,19 +141,6 @@ def test_http_503_while_sending_defers_the_mail_and_keeps_it(ews_world_):
     assert "#1 → 进行中 50% ✓" in answered.get_body(("plain",)).get_content()
 
 
-def test_refused_recipient_is_a_permanent_failure(ews_world_):
-    world = ews_world_
-    world.server.box.rejected_recipients.add(world.address("li.na"))
-    reply = world.reply(
-        world.received("li.na", "您负责的行动项"), "#1 进行中 50%", world.address("li.na")
-    )
-    world.deliver(reply)
-    assert world.ingest().applied == 1
-    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
-    assert report.sent == [] and len(report.failed) == 1
-    assert "ErrorInvalidRecipients" in report.failed[0][1]
-
-
 def test_pull_subscription_wakes_the_waiter_on_new_mail(ews_world_):
     world = ews_world_
     incoming = world.app.transport.incoming
@@ -203,25 +174,6 @@ def test_password_from_a_file_logs_in_and_a_wrong_one_keeps_mail_queued(tmp_path
             assert "wrong" not in str(raised.value)  # the secret is never shown
         finally:
             app.close()
-
-
-def test_throttled_send_waits_as_long_as_exchange_asked(ews_world_):
-    world = ews_world_
-    reply = world.reply(
-        world.received("li.na", "您负责的行动项"), "#1 进行中 50%", world.address("li.na")
-    )
-    world.deliver(reply)
-    assert world.ingest().applied == 1
-    world.server.box.fail_next("busy", "CreateItem", back_off_ms=10 * 60 * 1000)
-    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
-    assert report.sent == [] and "back off 600s" in report.deferred[0][1]
-    (answer,) = world.answers()
-    now = world.app.clock.now()
-    assert answer.not_before == now + timedelta(minutes=10)  # not the outbox's 1 minute
-    world.app.clock.advance(timedelta(minutes=5))
-    assert send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent == []
-    world.app.clock.advance(timedelta(minutes=5))
-    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
 
 
 def test_ntlm_login_reads_the_mailbox(tmp_path, db_url, monkeypatch):

@@ -265,6 +265,31 @@ def test_the_same_commands_under_a_new_message_id_are_a_duplicate(world):
     assert any("the same commands with the same token" in d for d in details(world))
 
 
+def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explained(world):
+    # 李娜 also owns an item in a second collaboration. Her reply answers the first one's
+    # mail (its thread) but carries the second one's reply address: it used to act in the
+    # second collaboration, whatever she was answering.
+    from daemon.announce import start_collaboration
+    from daemon.ledger.specs import load_collaboration_file
+    from tests.conftest import DEMO
+
+    spec = load_collaboration_file(DEMO / "collaboration.toml")
+    spec = spec.model_copy(update={"code": "v3-plan", "theme": "V3.0 规划"})
+    with world.app.db.transaction() as session:
+        start_collaboration(session, world.app, spec, Origin.system("test"))
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    first = world.received("li.na", "[协作 v2-launch] 您负责的行动项")
+    second = world.received("li.na", "[协作 v3-plan] 您负责的行动项")
+    crossed = mail(world, first, "#1 完成", world.address("li.na"), To=second["Reply-To"])
+    assert ingest(world, crossed).applied == 0
+    with world.app.db.transaction() as session:
+        statuses = session.scalars(select(ActionItem.status).where(ActionItem.number == 1))
+        assert set(statuses) == {ItemStatus.NOT_STARTED}  # in neither collaboration
+    body = text_of(queued(world, "reply_answer")[-1])
+    assert "您回复的邮件属于另一个协作，与邮件中的回复地址不一致，未做任何更改" in body
+    assert any("the thread answered is collaboration" in d for d in details(world))
+
+
 # --- 2. a token ends when its object closes ----------------------------------------------
 
 

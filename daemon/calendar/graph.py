@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..mail.transport.base import PermanentFailure
-from ..mail.transport.graph import GraphAccount, GraphSender, odata_string
+from ..mail.transport.graph import GraphAccount, GraphSender, odata_string, upload_attachment
+from ..mail.transport.graph_http import INLINE_FILE_LIMIT
 from ..store.models import AttendeeRole, Meeting, Rsvp
 from .exchange_shared import RsvpChange, agenda_html, apply_answers, read_attachment, sync_upcoming
 
@@ -48,7 +49,7 @@ RESPONSES = {
     "declined": Rsvp.DECLINED,
     "tentativelyAccepted": Rsvp.TENTATIVE,
 }
-ATTACHMENT_LIMIT = 3 * 1024 * 1024  # Graph's limit for a file attached in one request
+ATTACHMENT_LIMIT = 150 * 1024 * 1024  # Graph's limit for a file, even by upload session
 UTC_PREFERENCE = {"Prefer": 'outlook.timezone="UTC"'}
 
 
@@ -173,7 +174,7 @@ def _file(app: App, attachment) -> tuple[str, str, bytes]:
     if len(content) > ATTACHMENT_LIMIT:
         raise PermanentFailure(
             f"meeting file {attachment.filename} is {len(content) / 1048576:.1f} MB; through "
-            "Graph a file on an invitation may be at most 3 MB: share a link in the agenda"
+            "Graph a file on an invitation may be at most 150 MB: share a link in the agenda"
         )
     return attachment.filename, attachment.content_type, content
 
@@ -194,6 +195,9 @@ def _attach_missing(
     }
     for name, content_type, content in files:
         if name in present:
+            continue
+        if len(content) > INLINE_FILE_LIMIT:  # Graph takes it only through an upload session
+            upload_attachment(graph, event_path, name, content_type, content, f"meeting {uid}")
             continue
         graph.client.json(
             "POST",

@@ -35,7 +35,13 @@ from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from .base import Envelope, IncomingMail, Outcome, PermanentFailure, not_in_headers
-from .graph_http import GraphClient, GraphError, TokenSource, expired_sync_state
+from .graph_http import (
+    INLINE_FILE_LIMIT,
+    GraphClient,
+    GraphError,
+    TokenSource,
+    expired_sync_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +143,9 @@ class GraphSender:
         raw = envelope.raw
         if extra:
             raw = f"Bcc: {', '.join(extra)}\r\n".encode() + raw
+        if len(raw) * 4 // 3 > SENDMAIL_LIMIT:
+            self._send_large(envelope, raw)
+            return
         self.account.client.request(
             "POST",
             f"{self.account.user_path}/sendMail",
@@ -145,6 +154,26 @@ class GraphSender:
             doing=f"sending {envelope.message_id or 'a mail'}",
             unsure_once_sent=True,
         )
+
+    def _send_large(self, envelope: Envelope, raw: bytes) -> None:
+        """A mail over sendMail's 4 MB, as Microsoft documents for large attachments: a draft
+        made from our MIME without its large files (headers, Message-ID and reply token as
+        composed), each of those files through an upload session, then /send. Exchange files
+        the sent copy under the same Message-ID, so exactly-once is proved the same way."""
+        doing = f"sending {envelope.message_id or 'a mail'}"
+        small, files = split_large_files(raw, INLINE_FILE_LIMIT)
+        client, user = self.account.client, self.account.user_path
+        draft = client.json(
+            "POST",
+            f"{user}/messages",
+            data=base64.b64encode(small),
+            headers={"Content-Type": "text/plain"},
+            doing=f"{doing}: the draft",
+        )
+        path = f"{user}/messages/{quote(draft['id'], safe='')}"
+        for name, content_type, content in files:
+            upload_attachment(self.account, path, name, content_type, content, doing)
+        client.request("POST", f"{path}/send", doing=doing, unsure_once_sent=True)
 
     def sent_copy_exists(self, message_id: str) -> bool:
         """Is the mail with this Message-ID in Sent Items? Exchange files its copy there once
@@ -290,3 +319,59 @@ class GraphMailbox:
 
     def close(self) -> None:
         self.account.close()
+
+
+SENDMAIL_LIMIT = 4 * 1024 * 1024  # sendMail's request, MIME base64-encoded
+
+
+def upload_attachment(
+    account: GraphAccount,
+    item_path: str,
+    name: str,
+    content_type: str,
+    content: bytes,
+    doing: str,
+) -> None:
+    """Attach a file over 3 MB to a message or event (`item_path`) by upload session."""
+    session = account.client.json(
+        "POST",
+        f"{item_path}/attachments/createUploadSession",
+        json={
+            "AttachmentItem": {
+                "attachmentType": "file",
+                "name": name,
+                "size": len(content),
+                "contentType": content_type,
+            }
+        },
+        doing=f"{doing}: opening the upload of {name}",
+    )
+    account.client.upload(session, content, doing=f"{doing}: uploading {name}")
+
+
+def split_large_files(raw: bytes, limit: int) -> tuple[bytes, list[tuple[str, str, bytes]]]:
+    """The MIME without its attached files over `limit` bytes, and those files. The rest of
+    the message is written back as it came (compat32 keeps header text as it was)."""
+    import email
+    import email.header
+    import email.policy
+
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    files: list[tuple[str, str, bytes]] = []
+
+    def keep(part) -> bool:
+        if part.is_multipart() or part.get_filename() is None:
+            return True
+        if "attachment" not in str(part.get("Content-Disposition", "")).lower():
+            return True
+        content = part.get_payload(decode=True) or b""
+        if len(content) <= limit:
+            return True
+        name = str(email.header.make_header(email.header.decode_header(part.get_filename())))
+        files.append((name, part.get_content_type(), content))
+        return False
+
+    for part in message.walk():
+        if part.is_multipart():
+            part.set_payload([p for p in part.get_payload() if keep(p)])
+    return message.as_bytes(), files

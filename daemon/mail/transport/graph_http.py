@@ -73,6 +73,14 @@ def retry_after(value: str | None) -> float | None:
     return None
 
 
+# Microsoft: upload chunks in multiples of 320 KiB, at most 60 MiB each (a few MiB is
+# what it recommends): 10 × 320 KiB.
+UPLOAD_CHUNK = 10 * 320 * 1024
+# A request that carries a file whole (an attachment's contentBytes, or sendMail's MIME)
+# may be at most about 4 MB; files over 3 MB go through an upload session instead.
+INLINE_FILE_LIMIT = 3 * 1024 * 1024
+
+
 class GraphClient:
     """Requests to one Graph endpoint (`https://graph.microsoft.com/v1.0`) as one app."""
 
@@ -165,6 +173,30 @@ class GraphClient:
         if response.status_code in RETRY_STATUSES:
             raise _temporary(response, doing, wait)
         raise _failure(response, doing, self.token)
+
+    def upload(self, session: dict, content: bytes, *, doing: str) -> None:
+        """Put a file through an upload session (createUploadSession's answer), in chunks of
+        UPLOAD_CHUNK bytes, as Microsoft documents for attachments over 3 MB: each PUT names
+        its bytes with Content-Range, and carries no Authorization header (the upload URL
+        is pre-authenticated; a bearer token there is refused)."""
+        import requests
+
+        url, total = session["uploadUrl"], len(content)
+        for start in range(0, total, UPLOAD_CHUNK):
+            chunk = content[start : start + UPLOAD_CHUNK]
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{total}",
+            }
+            try:
+                response = self._http().put(url, data=chunk, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise TemporaryFailure(f"{doing}: the upload to Graph broke: {exc}") from exc
+            if response.status_code >= 300:
+                wait = retry_after(response.headers.get("Retry-After"))
+                if response.status_code in RETRY_STATUSES:
+                    raise _temporary(response, doing, wait)
+                raise _failure(response, doing, self.token)
 
     def json(self, method: str, path: str, **kw: Any) -> dict:
         response = self.request(method, path, **kw)
