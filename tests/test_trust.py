@@ -241,7 +241,7 @@ def test_a_colleague_in_the_thread_cannot_act_without_the_token(world):
     assert item(world, 1).status is ItemStatus.NOT_STARTED
     (answer,) = queued(world, "reply_answer")
     assert answer.recipients == world.address("chen.jing")
-    assert "发给另一位同事" in text_of(answer)
+    assert "发给另一位同事的，不是发给您的发件地址 " + world.address("chen.jing") in text_of(answer)
     # 李娜's own client dropped Reply-To: the thread alone, from her own address, works.
     own = mail(
         world,

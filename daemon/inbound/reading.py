@@ -89,7 +89,9 @@ def read_reply(
         why = envelope.sender_problem or (
             f"From {envelope.sender or '(none)'} is not the person the mail was sent to"
         )
-        _refuse(session, app, envelope, answered, person, "not_addressed_to_you")
+        # The real reason, with the address it saw: not "you are not the owner".
+        refusal = CommandResult("not_addressed_to_you", word=envelope.sender)
+        _refuse(session, app, envelope, answered, person, refusal)
         return InboundStatus.IGNORED, f"token {fingerprint(token)}: {why}: nothing changed"
     closed = ended(session, answered, app.clock.now())  # only its own person hears what closed
     if closed is not None:
