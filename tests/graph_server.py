@@ -714,7 +714,9 @@ class Graph:
             part = email.message.Message()
             part["Content-Type"] = file["contentType"]
             part["Content-Transfer-Encoding"] = "base64"
-            part["Content-Disposition"] = f'attachment; filename="{file["name"]}"'
+            part.add_header(
+                "Content-Disposition", "attachment", filename=("utf-8", "", file["name"])
+            )
             part.set_payload(file["contentBytes"])
             message.attach(part)
         return self._send_mime(message.as_bytes())
