@@ -265,7 +265,9 @@ def test_the_same_commands_under_a_new_message_id_are_a_duplicate(world):
     assert any("the same commands with the same token" in d for d in details(world))
 
 
-def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explained(world):
+def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explained(
+    world, tmp_path
+):
     # 李娜 also owns an item in a second collaboration. Her reply answers the first one's
     # mail (its thread) but carries the second one's reply address: it used to act in the
     # second collaboration, whatever she was answering.
@@ -273,7 +275,10 @@ def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explain
     from daemon.ledger.specs import load_collaboration_file
     from tests.conftest import DEMO
 
-    spec = load_collaboration_file(DEMO / "collaboration.toml")
+    text = (DEMO / "collaboration.toml").read_text("utf-8")
+    localize = getattr(world, "localize", lambda text: text)  # the IMAP world's addresses
+    (tmp_path / "v3.toml").write_text(localize(text), "utf-8")
+    spec = load_collaboration_file(tmp_path / "v3.toml")
     spec = spec.model_copy(update={"code": "v3-plan", "theme": "V3.0 规划"})
     with world.app.db.transaction() as session:
         start_collaboration(session, world.app, spec, Origin.system("test"))
