@@ -5,14 +5,17 @@ it is, the admin mail suggests the fixes for that fault, and nothing looks dead 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
-from daemon.store.models import InboundStatus
+from daemon.store.models import InboundStatus, OutboxMessage
 from tests.conftest import REPO
 from tests.service_harness import Daemon, Workload, wait_until, write_config
 from tests.test_recovery import check, done_with_file, fault_mails, fill, inbound_rows
@@ -219,3 +222,42 @@ def test_a_fault_mail_that_could_not_go_is_sent_once_the_mail_server_is_back(
 
 def own_stack_running(stack) -> bool:
     return stack.postfix_pid_file.exists() and stack.dovecot_pid_file.exists()
+
+
+def test_claims_of_a_killed_sender_are_taken_over_at_once_not_after_the_lease(
+    mailstack, tmp_path, db_url
+):
+    """25 mails claimed (never tried) by a process of this host that died: a starting
+    replica sends them within seconds, not after the 2-minute claim lease; each once."""
+    work = Workload(mailstack, db_url, tmp_path / "data", owners=5, items=5)
+    work.seed(tmp_path, 25)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now names no process
+    claimed_at = datetime.now(UTC)
+    with work.app.db.transaction() as session:
+        session.execute(
+            update(OutboxMessage).values(
+                claimed_by=f"{socket.gethostname()}:{dead.pid}",
+                claimed_until=claimed_at + timedelta(minutes=2),
+            )
+        )
+    fast = {**FAST, "claim_lease": "2m"}
+    config = write_config(
+        tmp_path / "collabd.toml", mailstack, db_url, tmp_path / "data", work.address, **fast
+    )
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        wait_until(work.all_sent, 30, "every claimed mail sent well before the lease ends")
+        waited = (datetime.now(UTC) - claimed_at).total_seconds()
+        assert "claim(s) of " in daemon.log() and ", which is gone" in daemon.log()
+        code, _ = daemon.stop()
+        assert code == 0
+    finally:
+        daemon.kill9()
+    print(f"\nclaims of the dead sender sent {waited:.1f} s after they were taken")
+    mailstack.wait_until_delivered()
+    deliveries = work.deliveries()
+    assert set(deliveries) == {(r, m) for m, r in work.sent_rows()}
+    assert all(len(ids) == 1 for ids in deliveries.values()), deliveries  # none twice
+    work.close()

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from ..clock import Clock
 from ..store import Database
-from ..store.models import OutboxMessage, OutboxStatus
+from ..store.models import OutboxMessage, OutboxStatus, ServiceReplica
 from ..store.types import UTCDateTime
 from .transport import Envelope, OutcomeUnknown, Outgoing, PermanentFailure, TemporaryFailure
 
@@ -100,6 +100,69 @@ def claim_due(db: Database, now: datetime, limit: int, lease: timedelta = CLAIM_
                 .execution_options(synchronize_session=False)
             )
         return rows
+
+
+def release_dead_claims(db: Database, now: datetime, stale_before: datetime) -> int:
+    """Give back at once the claims of a sender that is gone, instead of letting them run
+    out (a 2-minute lease kept 25 never-tried mails waiting after a kill -9): a process of
+    this host whose pid no longer exists, or a replica whose heartbeat is older than
+    `stale_before`. Only rows never tried (`sending_since` unset): a row in flight is the
+    journal's to settle, so exactly-once holds; and a sender that still lives cannot mark a
+    row it lost (its mark needs the claim), so it never sends it. Returns the rows freed."""
+    with db.transaction() as session:
+        holders = session.scalars(
+            select(OutboxMessage.claimed_by)
+            .where(
+                OutboxMessage.claimed_until > now,
+                OutboxMessage.sending_since.is_(None),
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .distinct()
+        ).all()
+        holders = [h for h in holders if h and h != _worker_name()]
+        if not holders:
+            return 0
+        stale = {
+            f"{host}:{pid}"
+            for host, pid in session.execute(
+                select(ServiceReplica.hostname, ServiceReplica.pid).where(
+                    ServiceReplica.heartbeat_at < stale_before
+                )
+            )
+        }
+        here = f"{socket.gethostname()}:"
+        # This host's senders by their pid (a stale row may share a reused pid with a live
+        # process); another host's by their heartbeat.
+        gone = [h for h in holders if _dead_here(h) or (h in stale and not h.startswith(here))]
+        if not gone:
+            return 0
+        freed = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.claimed_by.in_(gone),
+                OutboxMessage.sending_since.is_(None),
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if freed:
+        log.warning("outbox: took over %d claim(s) of %s, which is gone", freed, ", ".join(gone))
+    return freed
+
+
+def _dead_here(worker: str) -> bool:
+    """`host:pid` names a process of this host that no longer exists."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _drop_superseded(session, rows: list[Row]) -> list[Row]:

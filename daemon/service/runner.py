@@ -34,7 +34,7 @@ from ..errors import CollabdError
 from ..inbound.faults import environmental
 from ..inbound.ingest import IngestReport, ingest_pass
 from ..inbound.watcher import MailboxWatcher
-from ..mail.send import send_due
+from ..mail.send import release_dead_claims, send_due
 from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_journal
 from ..rules.config import Rules, load_rules, use_rules
 from ..rules.tick import run_tick
@@ -54,6 +54,7 @@ WATCH_IDLE_SECONDS = 60  # re-issue IDLE every minute: a sign of life, well unde
 MAILDIR_POLL_SECONDS = 2.0
 TICK_LEASE = "tick"
 SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
+TAKEOVER_SECONDS = 5  # how often to look for claims of a sender that is gone
 LOOP_BACKOFF = (1, 2, 5, 10, 30)  # seconds between iterations a fault of the machine stops
 # A disk-full episode ends when writes go through again AND the free space is back above
 # [service] min_free_mb, or writes have gone through this long (a disk smaller than the
@@ -196,6 +197,7 @@ class Service:
         self.unexpected_failures = 0
         self.last_beat = 0.0
         self.last_send = 0.0
+        self.last_takeover = float("-inf")
         self.last_ping = 0.0
         self.status_text = "starting"
         self.loop_fault = ""  # a fault of the machine the main loop itself met
@@ -414,6 +416,10 @@ class Service:
             journal_folder=self.journal_folder,
             proof=proof,
         )
+        if time.monotonic() - self.last_takeover >= TAKEOVER_SECONDS:
+            self.last_takeover = time.monotonic()
+            stale = self.clock.now() - service.replica_timeout.as_timedelta()
+            release_dead_claims(self.app.db, self.clock.now(), stale)
         if journaled and self.watch is not None:  # the replica watching the mailbox prunes
             self.journal_folder.prune(self.clock.now().date())
         # One batch per iteration: a long backlog must not keep the loop from its other
