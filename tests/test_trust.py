@@ -175,11 +175,15 @@ def test_a_second_from_address_or_another_sender_is_not_the_person(world):
     assert item(world, 1).status is ItemStatus.NOT_STARTED
 
 
-def test_the_mta_saying_dmarc_fail_makes_the_mail_untrusted(world, caplog):
+def trust_mta(world, authserv_id: str) -> None:
+    """The admin names their MTA (mail.trusted_authserv_id)."""
     settings = world.app.settings
-    world.app.settings = settings.model_copy(
-        update={"mail": settings.mail.model_copy(update={"trusted_authserv_id": "mx.corp"})}
-    )
+    mail_settings = settings.mail.model_copy(update={"trusted_authserv_id": authserv_id})
+    world.app.settings = settings.model_copy(update={"mail": mail_settings})
+
+
+def test_the_mta_saying_dmarc_fail_makes_the_mail_untrusted(world, caplog):
+    trust_mta(world, "mx.corp")
     assignment = world.received("li.na", "您负责的行动项")
     failing = mail(
         world,
@@ -202,6 +206,41 @@ def test_the_mta_saying_dmarc_fail_makes_the_mail_untrusted(world, caplog):
     assert item(world, 1).progress == 30  # the authentic one only
     assert any("dmarc=fail" in d and "not answered" in d for d in details(world))
     assert len(queued(world, "reply_answer")) == 1  # the failing one got no answer
+
+
+def test_a_colleague_sending_on_behalf_is_not_the_person_even_when_dmarc_passes(world):
+    """F4 of the outside re-run: `Sender: 赵敏` on 张伟's token with the trusted MTA's
+    dmarc=pass (what an Exchange delegate's "send on behalf" looks like) changed his item."""
+    trust_mta(world, "mx.corp")
+    assignment = world.received("li.na", "您负责的行动项")
+    on_behalf = mail(
+        world,
+        assignment,
+        "#1 进行中 30%",
+        world.address("li.na"),
+        Sender=f"赵敏 <{world.address('zhao.min')}>",
+        Authentication_Results="mx.corp; spf=pass; dkim=pass header.d=example.com; dmarc=pass",
+    )
+    assert ingest(world, on_behalf).applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED and item(world, 1).progress == 0
+    assert any("on behalf of From by someone else" in d for d in details(world))
+
+
+def test_text_after_the_angle_address_is_a_malformed_from(world):
+    """F5: `From: <li.na@…> attacker@evil.example` was read as li.na; a DMARC checker taking
+    the last address judges evil.example."""
+    assignment = world.received("li.na", "您负责的行动项")
+    trailing = mail(
+        world,
+        assignment,
+        "#1 完成",
+        "x",
+        From=f"<{world.address('li.na')}> attacker@evil.example",
+    )
+    assert ingest(world, trailing).applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    assert any("text after the <address>" in d for d in details(world))
+    assert queued(world, "reply_answer") == []
 
 
 # --- 2. what a token is -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..calendar.next_meeting import answer_question as answer_next_meeting
 from ..closing import replies as closing
 from ..mail.compose import LOOP_HEADER
 from ..mail.envelope import Decision, Envelope, ReplyHandler
-from ..mail.sender import ON_BEHALF, authentication_problem, dmarc_pass
+from ..mail.sender import ON_BEHALF, authentication_problem, dmarc_pass, strict_address
 from ..minutes import replies as minutes_replies
 from ..rules.delay import answer_delay
 from ..store.models import InboundStatus
@@ -56,13 +56,34 @@ def drop_own_mail(session: Session, app: App, envelope: Envelope) -> Decision:
 
 
 def _vouched(app: App, envelope: Envelope) -> Envelope:
-    """A mail sent on the From person's behalf (`Sender:` Google Calendar) speaks for them
-    when the admin's MTA says the From domain's DMARC passed."""
-    if envelope.sender_problem == ON_BEHALF and dmarc_pass(
-        envelope.message, app.settings.mail.trusted_authserv_id
+    """A calendar answer a calendar service sent on the From person's behalf (Google
+    Calendar's `Sender: calendar-notification@google.com`) speaks for them when the admin's
+    MTA says the From domain's DMARC passed.
+
+    Only calendar mail, and only a Sender of another domain than From's: a colleague's
+    "send on behalf" (an Exchange delegate, same domain) also passes DMARC for the From
+    domain, and with it 赵敏 changed 张伟's item (outside re-run F4)."""
+    if (
+        envelope.sender_problem == ON_BEHALF
+        and has_calendar_part(app, envelope)
+        and _sender_domain(envelope) not in ("", _domain(envelope.sender))
+        and dmarc_pass(envelope.message, app.settings.mail.trusted_authserv_id)
     ):
         return replace(envelope, sender_problem="")
     return envelope
+
+
+def _sender_domain(envelope: Envelope) -> str:
+    """The domain of the one plain `Sender:` address ("" when there is none such)."""
+    raw = envelope.message.get_all("Sender") or []
+    if len(raw) != 1:
+        return ""
+    address, problem = strict_address(str(raw[0]))
+    return "" if problem else _domain(address)
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
 
 
 def is_not_authentic(app: App, envelope: Envelope) -> bool:

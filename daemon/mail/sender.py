@@ -114,6 +114,10 @@ def strict_address(raw: str) -> tuple[str, str]:
     text = "".join(outside)
     if angles == 1:
         start, end = text.index("<"), text.index(">")
+        if text[end + 1 :].strip():
+            # `<zhang.wei@…> attacker@evil.example`: a checker taking the last address
+            # would judge another domain than the one read here (outside re-run F5).
+            return "", "text after the <address>"
         candidate = text[start + 1 : end].strip()
     else:
         candidate = text.strip()
