@@ -14,6 +14,7 @@ import logging
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -521,6 +522,25 @@ def test_raw_8bit_file_names_are_read_as_utf8_or_gb18030(world):
     with world.app.db.transaction() as session:
         names = session.scalars(select(Deliverable.original_filename)).all()
     assert sorted(names) == ["需求文档gb18030.pdf", "需求文档utf-8.pdf"]
+
+
+def test_file_names_lose_bidi_overrides_controls_and_zero_widths(world):
+    """F6: `invoice<U+202E>fdp.exe` was stored and forwarded as is, shown as
+    "invoiceexe.pdf"; a C1 control survived too."""
+    assignment = world.received("li.na", "您负责的行动项")
+    tricks = {
+        b"filename*=UTF-8''invoice%E2%80%AEfdp.exe": "invoicefdp.exe",
+        b"filename*=UTF-8''report%C2%80%E2%81%A6x%E2%80%8B.pdf": "reportx.pdf",
+    }
+    raw = mail(world, assignment, "#1 完成", world.address("li.na"))
+    for number, wire in enumerate(tricks):
+        raw = with_file(raw, f"f{number}.pdf", b"%PDF")
+        raw = raw.replace(f'filename="f{number}.pdf"'.encode(), wire)
+    ingest(world, raw)
+    with world.app.db.transaction() as session:
+        rows = session.scalars(select(Deliverable).order_by(Deliverable.id)).all()
+        shown = [(d.filename, d.original_filename, Path(d.path).name) for d in rows]
+    assert shown == [(name, name, name) for name in tricks.values()]
 
 
 def test_a_note_over_2000_characters_is_refused_with_a_clear_answer(world):

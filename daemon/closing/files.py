@@ -21,6 +21,18 @@ from ..mail.reply import decode
 
 MAX_NAME_BYTES = 150  # well under every filesystem's 255, leaving room for a "-2" suffix
 _RESERVED = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Characters that change how a name looks without being seen: bidi overrides and isolates
+# (`invoice\u202efdp.exe` shows as "invoiceexe.pdf"), marks, zero-widths, C1 controls.
+_INVISIBLE = re.compile("[\x80-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_CONTROLS = re.compile("[\x00-\x1f\x7f]")  # C0: replaced, as safe_filename always did
+
+
+def visible(name: str) -> str:
+    """The name without invisible characters: what the archive, the ledger and every mail
+    show is what is on disk."""
+    return _INVISIBLE.sub("", _CONTROLS.sub("_", name))
+
+
 _WINDOWS_DEVICES = {
     "CON",
     "PRN",
@@ -82,7 +94,7 @@ def _filename(part: email.message.Message) -> str:
         holder = email.message.Message()
         holder["X-Name"] = name
         name = decode.header(holder, "X-Name")
-    return str(name).strip()
+    return visible(str(name)).strip()
 
 
 _NAMING = ("Content-Disposition", "Content-Type")
@@ -119,7 +131,7 @@ def eight_bit(text: str) -> str:
 
 def safe_filename(name: str, fallback: str) -> str:
     """A name that is one plain file on every system we know, close to what was sent."""
-    name = unicodedata.normalize("NFC", name.replace("\\", "/")).rsplit("/", 1)[-1]
+    name = visible(unicodedata.normalize("NFC", name.replace("\\", "/"))).rsplit("/", 1)[-1]
     name = _RESERVED.sub("_", name).strip().strip(".").strip()
     name = re.sub(r"\s+", " ", name)
     if not name:
