@@ -52,6 +52,7 @@ def invitation(
     attendee_sent_by: str = "",
     rdates: list[datetime] = (),
     exdates: list[datetime] = (),
+    extra: bytes = b"",
     subject: str = "[协作 v2-launch] 需求评审",
 ) -> bytes:
     calendar = Calendar()
@@ -90,9 +91,8 @@ def invitation(
     message["Message-ID"] = make_msgid(domain="example.com")
     message["Date"] = "Mon, 30 Nov 2026 10:00:00 +0800"
     message.set_content("会议邀请")
-    message.add_alternative(
-        calendar.to_ical(), maintype="text", subtype="calendar", params={"method": method}
-    )
+    ical = calendar.to_ical().replace(b"\r\nSEQUENCE:", extra + b"\r\nSEQUENCE:", 1)
+    message.add_alternative(ical, maintype="text", subtype="calendar", params={"method": method})
     return message.as_bytes()
 
 
@@ -315,3 +315,18 @@ def test_an_invitation_s_files_are_capped_and_never_stored_in_the_ledger(world):
     (detail,) = [d for d in details(world) if "registered" in d]
     assert "大文件.pdf: the invitation's files together are over 1 MB" in detail
     assert "背景材料5.pdf: more than 3 files" in detail
+
+
+def test_malformed_icalendar_is_refused_at_once_not_retried(world):
+    """F7: a stranger's CANCEL with two SEQUENCE lines, or a bad EXDATE, crashed the handler
+    (TypeError, BrokenCalendarProperty): retried 3 times with a traceback, then quarantined."""
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    two_sequences = invitation(world, "CANCEL", chen, chen, [li], "b1", extra=b"\r\nSEQUENCE:1")
+    bad_exdate = invitation(world, "REQUEST", chen, chen, [li], "b2", extra=b"\r\nEXDATE:nope")
+    report = ingest(world, two_sequences, bad_exdate)
+    assert report.applied == 0 and meetings(world) == []
+    with world.app.db.transaction() as session:
+        rows = session.execute(select(InboundMessage.status, InboundMessage.detail)).all()
+    refused = [d for _, d in rows if "not valid iCalendar" in d]
+    assert len(refused) == 2, rows
+    assert all(status.value == "ignored" for status, _ in rows)  # no failed attempt

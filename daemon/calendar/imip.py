@@ -130,39 +130,59 @@ def read_calendar(message: Message, zone: tzinfo) -> CalendarMail | None:
         raise CalendarError("the calendar object has no METHOD: it is a file, not an iMIP mail")
     events = []
     for component in calendar.walk("VEVENT"):
-        uid = _text(component, "UID")
-        if not uid:
-            raise CalendarError("a VEVENT has no UID")
-        sequence = component.get("SEQUENCE")
-        attendees = component.get("ATTENDEE", [])
-        if not isinstance(attendees, list):
-            attendees = [attendees]
-        organizer = component.get("ORGANIZER")
         try:
-            start = instant(component, "DTSTART", zone)
-            end = instant(component, "DTEND", zone)
-            recurrence_start = instant(component, "RECURRENCE-ID", zone)
+            events.append(_event(component, zone))
+        except CalendarError:
+            raise
         except Exception as exc:
-            raise CalendarError(f"event {uid}: unreadable DTSTART/DTEND: {exc}") from None
-        if start is not None and end is None and component.get("DURATION") is not None:
-            end = start + component.get("DURATION").dt
-        events.append(
-            IncomingEvent(
-                uid=uid,
-                sequence=int(sequence) if sequence is not None else None,
-                summary=_text(component, "SUMMARY"),
-                start=start,
-                end=end,
-                location=_text(component, "LOCATION"),
-                description=_text(component, "DESCRIPTION"),
-                url=_text(component, "URL"),
-                comment=_text(component, "COMMENT"),
-                status=_text(component, "STATUS").upper(),
-                organizer=_person(organizer) if organizer is not None else None,
-                attendees=tuple(_person(a) for a in attendees),
-                recurrence_id=_text(component, "RECURRENCE-ID"),
-                recurrence_start=recurrence_start,
-                recurs=component.get("RRULE") is not None or component.get("RDATE") is not None,
-            )
-        )
+            # A duplicate SEQUENCE (a list, TypeError), a bad EXDATE (icalendar's
+            # BrokenCalendarProperty) …: the mail's fault, refused at once as unreadable
+            # rather than crashing the handler three times before quarantine.
+            raise CalendarError(f"a VEVENT is not valid iCalendar: {exc!r}"[:300]) from None
     return CalendarMail(method, tuple(events), calendar)
+
+
+def _event(component, zone: tzinfo) -> IncomingEvent:
+    """One VEVENT read whole: every date property is read here, so a broken one fails now."""
+    uid = _text(component, "UID")
+    if not uid:
+        raise CalendarError("a VEVENT has no UID")
+    for name in ("EXDATE", "RDATE"):
+        for value in _as_list(component.get(name)):
+            _ = [d.dt for d in getattr(value, "dts", [value])]
+    sequence = component.get("SEQUENCE")
+    attendees = component.get("ATTENDEE", [])
+    if not isinstance(attendees, list):
+        attendees = [attendees]
+    organizer = component.get("ORGANIZER")
+    try:
+        start = instant(component, "DTSTART", zone)
+        end = instant(component, "DTEND", zone)
+        recurrence_start = instant(component, "RECURRENCE-ID", zone)
+    except Exception as exc:
+        raise CalendarError(f"event {uid}: unreadable DTSTART/DTEND: {exc}") from None
+    if start is not None and end is None and component.get("DURATION") is not None:
+        end = start + component.get("DURATION").dt
+    return IncomingEvent(
+        uid=uid,
+        sequence=int(sequence) if sequence is not None else None,
+        summary=_text(component, "SUMMARY"),
+        start=start,
+        end=end,
+        location=_text(component, "LOCATION"),
+        description=_text(component, "DESCRIPTION"),
+        url=_text(component, "URL"),
+        comment=_text(component, "COMMENT"),
+        status=_text(component, "STATUS").upper(),
+        organizer=_person(organizer) if organizer is not None else None,
+        attendees=tuple(_person(a) for a in attendees),
+        recurrence_id=_text(component, "RECURRENCE-ID"),
+        recurrence_start=recurrence_start,
+        recurs=component.get("RRULE") is not None or component.get("RDATE") is not None,
+    )
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
