@@ -8,8 +8,10 @@ set -euo pipefail
 
 # gir1.2-ical-3.0 + python3-gi: libical's iTIP check of every invitation collabd builds
 # (tests/calendar_check.py runs it through the system python3); systemd for
-# systemd-analyze, which checks the unit file (nothing is started by it).
-PACKAGES=(postfix dovecot-imapd dovecot-lmtpd gir1.2-ical-3.0 python3-gi systemd)
+# systemd-analyze, which checks the unit file (nothing is started by it); fonts-noto-cjk
+# for the digest's Gantt chart, whose task labels are Chinese (tests assert them; without a
+# CJK font the chart keeps only the ASCII of each label, as on a server without it).
+PACKAGES=(postfix dovecot-imapd dovecot-lmtpd gir1.2-ical-3.0 python3-gi systemd fonts-noto-cjk)
 
 have_everything() {
     command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || return 1
@@ -22,6 +24,8 @@ have_everything() {
     dpkg-query -W -f='${Status}' gir1.2-ical-3.0 2>/dev/null | grep -q 'install ok installed' \
         || return 1
     dpkg-query -W -f='${Status}' python3-gi 2>/dev/null | grep -q 'install ok installed' \
+        || return 1
+    dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'install ok installed' \
         || return 1
 }
 
