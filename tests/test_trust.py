@@ -548,3 +548,13 @@ def test_a_note_over_2000_characters_is_refused_with_a_clear_answer(world):
     ingest(world, mail(world, assignment, "#1 阻塞：" + "等" * 2100, world.address("li.na")))
     assert item(world, 1).status is ItemStatus.NOT_STARTED
     assert "备注超过 2000 字" in text_of(queued(world, "reply_answer")[-1])
+
+
+def test_an_answer_s_subject_has_one_reply_prefix_whatever_the_answered_mail_had():
+    """Outside re-run: answers kept adding 回复： (回复：回复：回复：回复：[协作 v2-launch] …)."""
+    from daemon.mail.answer import answer_subject
+
+    answered = "回复：回复：RE: Fwd：答复: [协作 v2-launch] 您负责的行动项"
+    assert answer_subject(answered, "zh-CN") == "回复：[协作 v2-launch] 您负责的行动项"
+    assert answer_subject(answered, "en") == "Re: [协作 v2-launch] 您负责的行动项"
+    assert answer_subject("Reply guide", "en") == "Re: Reply guide"  # a word, not a prefix

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
@@ -64,8 +65,7 @@ def answer_reply(
     earlier = " ".join(header_values(message, "References")).split()[-20:]
     references = " ".join([*earlier, message_id])
     # collabd's own words only (see the module's docstring).
-    prefix = "回复：" if str(person.locale) == "zh-CN" else "Re: "
-    subject = f"{prefix}{answered.subject}" if answered is not None else ""
+    subject = answer_subject(answered.subject, str(person.locale)) if answered is not None else ""
     queue_mail(
         session,
         app,
@@ -134,3 +134,14 @@ def _recent(session: Session, now: datetime, kind: str) -> dict[str, int]:
         )
         session.info[key] = {email: count for email, count in rows}
     return session.info[key]
+
+
+# Reply and forward prefixes mail clients write (zh, en, de), any number of them, with a
+# half- or full-width colon: an answer to an answer got 回复：回复：回复：…
+_PREFIXES = re.compile(r"^(?:\s*(?:回复|答复|转发|re|aw|fwd?|wg)\s*[:：]\s*)+", re.IGNORECASE)
+
+
+def answer_subject(subject: str, locale: str) -> str:
+    """The answered mail's subject under exactly one reply prefix, in the reader's language."""
+    prefix = "回复：" if locale == "zh-CN" else "Re: "
+    return prefix + _PREFIXES.sub("", subject)
