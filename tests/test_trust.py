@@ -294,6 +294,25 @@ def test_a_colleague_in_the_thread_cannot_act_without_the_token(world):
     assert item(world, 1).progress == 20
 
 
+def test_a_thread_does_not_outlive_the_token_it_stands_in_for(world):
+    # Outside re-run F8: the token in To had expired, but the reply kept its In-Reply-To
+    # (every real reply does) and the thread alone acted months after reply_token_lifetime.
+    assignment = world.received("li.na", "您负责的行动项")
+    lifetime = world.app.settings.mail.reply_token_lifetime.as_timedelta()
+    world.app.clock.set(world.app.clock.now() + lifetime + timedelta(days=2))
+    late = mail(world, assignment, "#1 完成", world.address("li.na"))
+    assert ingest(world, late).applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    assert any("expired" in line for line in details(world))
+    (answer,) = queued(world, "reply_answer")  # she is told why, in her language
+    assert answer.recipients == world.address("li.na")
+    assert "已过有效期" in text_of(answer) and "我的任务" in text_of(answer)
+    # someone else replaying the same old thread hears nothing
+    other = mail(world, assignment, "#1 完成", world.address("chen.jing"))
+    assert ingest(world, other).applied == 0
+    assert len(queued(world, "reply_answer")) == 1
+
+
 def test_the_same_commands_under_a_new_message_id_are_a_duplicate(world):
     assignment = world.received("li.na", "您负责的行动项")
     first = mail(world, assignment, "#1 阻塞：等待评审", world.address("li.na"))

@@ -84,6 +84,16 @@ def read_reply(
         token = answered.message_id
         if claims is None:
             return InboundStatus.IGNORED, "the answered collabd mail has no known recipient"
+        # A thread stands in for a token only as long as the token would have lived: a reply
+        # that keeps In-Reply-To must not outlive `reply_token_lifetime` (outside re-run F8).
+        if claims.expires < app.clock.now().astimezone(app.settings.tz).date():
+            if person is not None and person.id == claims.person_id:
+                expired = CommandResult("token_expired", word=claims.expires.isoformat())
+                _refuse(session, app, envelope, answered, person, expired)
+            return InboundStatus.IGNORED, (
+                f"thread {fingerprint(token)}: its reply token expired on "
+                f"{claims.expires.isoformat()}: nothing changed"
+            )
 
     if person is None or person.id != claims.person_id:
         why = envelope.sender_problem or (
