@@ -78,6 +78,7 @@ def answer_reply(
             "outcomes": outcomes,
             "problem": problem,
             "original_subject": subject,
+            "today": now.astimezone(app.settings.tz).date(),
         },
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": message_id, "References": references[-900:]},

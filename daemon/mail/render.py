@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 from ..store.models import Locale, label
-from .invited import answer_lines
+from .invited import answer_lines, example_date
 
 DEFAULT_LOCALE = Locale.ZH_CN
 
@@ -40,6 +40,11 @@ def _format_date(value: date | None, locale: str) -> str:
 def _item_refs(items: list, locale: str) -> str:
     """#1、#3 (zh) or #1, #3 (en)."""
     return ("、" if locale != Locale.EN else ", ").join(f"#{item.number}" for item in items)
+
+
+def _later(day: date, locale: str) -> str:
+    when = example_date(day)
+    return when.isoformat() if locale == Locale.EN else f"{when.month}月{when.day}日"
 
 
 def _shown(value: object, locale: str) -> str:
@@ -73,6 +78,9 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["day"] = _format_date
     env.filters["refs"] = _item_refs
     env.filters["shown"] = _shown
+    # the example date of a delay line ("延期至12月25日"): a weekday a week after the given
+    # day, never a fixed date that has passed (12月5日 sent back in December meant next year)
+    env.filters["later"] = _later
     # the one-line replies a mail suggests, from the table of what its kind invites
     env.globals["answer_lines"] = answer_lines
     return env
@@ -104,6 +112,11 @@ class Renderer:
         header, _, body = text_template.render(context).partition("\n\n")
         if not header.startswith("Subject: "):
             raise ValueError(f"template {locale}/{name}.txt.j2 must start with 'Subject: '")
+        if "\n" in header.strip():  # a block tag ending the Subject line ate its newline
+            raise ValueError(
+                f"template {locale}/{name}.txt.j2: the Subject line must be followed by a "
+                "blank line (end a Subject that ends in a block tag with '+%}')"
+            )
         subject = " ".join(header.removeprefix("Subject: ").split())
         body = body.strip() + "\n"
         html_template = _template(True, name, "html", locale)
