@@ -209,6 +209,31 @@ def test_the_mta_saying_dmarc_fail_makes_the_mail_untrusted(world, caplog):
     assert len(queued(world, "reply_answer")) == 1  # the failing one got no answer
 
 
+def test_a_thread_without_its_token_needs_the_mta_to_vouch_for_the_sender(world):
+    """N1 of the second outside re-run: with the MTA named, a forged From plus a thread id
+    (no secret: everyone Cc'd once has it) acted as that person; a tagged fresh mail was
+    already held to the MTA's word, a thread-only reply was not."""
+    trust_mta(world, "mx.corp")
+    assignment = world.received("li.na", "您负责的行动项")
+    forged = mail(
+        world, assignment, "#1 完成", world.address("li.na"), To=world.app.settings.mail.address
+    )
+    assert ingest(world, forged).applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
+    assert any("does not vouch" in d for d in details(world))
+    assert queued(world, "reply_answer") == []  # a forged From is never answered
+    vouched = mail(
+        world,
+        assignment,
+        "#1 进行中 30%",
+        world.address("li.na"),
+        To=world.app.settings.mail.address,
+        Authentication_Results="mx.corp; spf=pass; dkim=pass header.d=example.com; dmarc=pass",
+    )
+    assert ingest(world, vouched).applied == 1  # her client dropped Reply-To: still works
+    assert item(world, 1).progress == 30
+
+
 def test_a_colleague_sending_on_behalf_is_not_the_person_even_when_dmarc_passes(world):
     """F4 of the outside re-run: `Sender: 赵敏` on 张伟's token with the trusted MTA's
     dmarc=pass (what an Exchange delegate's "send on behalf" looks like) changed his item."""
@@ -324,9 +349,7 @@ def test_the_same_commands_under_a_new_message_id_are_a_duplicate(world):
     assert any("the same commands with the same token" in d for d in details(world))
 
 
-def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explained(
-    world, tmp_path
-):
+def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explained(world, tmp_path):
     # 李娜 also owns an item in a second collaboration. Her reply answers the first one's
     # mail (its thread) but carries the second one's reply address: it used to act in the
     # second collaboration, whatever she was answering.

@@ -84,6 +84,15 @@ def read_reply(
         token = answered.message_id
         if claims is None:
             return InboundStatus.IGNORED, "the answered collabd mail has no known recipient"
+        # A thread id is no secret (everyone Cc'd once has it): with the MTA named, a reply
+        # that carries only the thread must be vouched for, as a fresh tagged mail must
+        # (outside re-run N1: a forged From + the coordinator's thread acted as her).
+        authserv = app.settings.mail.trusted_authserv_id
+        if authserv and not authenticated(message, authserv):
+            return InboundStatus.IGNORED, (
+                f"thread {fingerprint(token)} without a reply token: {authserv} does not "
+                "vouch for the sender: nothing changed, not answered"
+            )
         # A thread stands in for a token only as long as the token would have lived: a reply
         # that keeps In-Reply-To must not outlive `reply_token_lifetime` (outside re-run F8).
         if claims.expires < app.clock.now().astimezone(app.settings.tz).date():
