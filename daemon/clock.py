@@ -6,7 +6,7 @@ on a simulated clock with exactly the code production runs.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .errors import UsageError
@@ -56,3 +56,13 @@ def zoned(instant: datetime, zone: ZoneInfo, seconds: bool = True) -> str:
     offset = local.strftime("%z")
     shown = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     return f"{shown} {offset[:3]}:{offset[3:]}"
+
+
+# The days collabd plans with. A deadline in year 9999 or year 1 is a typo, and the
+# working-day arithmetic after it overflows (a tick then failed on that item for good).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+
+
+def plausible_day(day: date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY

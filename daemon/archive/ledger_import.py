@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..clock import plausible_day
 from ..errors import CollabdError, DataError
 from ..ledger.dependencies import refuse_cycles
 from ..ledger.history import Origin, record_changes_on
@@ -345,6 +346,12 @@ def _row(values, line, place, people, today, path, problems, headers, keys) -> R
 
 
 def _date(value: object) -> date | None:
+    """The day a cell holds, or None (also for a day outside 2000–2099: a typo)."""
+    found = _any_date(value)
+    return found if found is not None and plausible_day(found) else None
+
+
+def _any_date(value: object) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from ..clock import EARLIEST_DAY, LATEST_DAY, plausible_day
 from ..errors import UsageError
 
 # Anchored, bounded patterns on a short argument: nothing here can be superlinear.
@@ -47,9 +48,14 @@ def day_argument(text: str) -> date | MonthDay:
     full = _FULL.fullmatch(folded)
     if full:
         try:
-            return date(int(full[1]), int(full[2]), int(full[3]))
+            found = date(int(full[1]), int(full[2]), int(full[3]))
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a date; {_HINT}") from None
+        if not plausible_day(found):
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: collabd plans days from {EARLIEST_DAY} to {LATEST_DAY}"
+            )
+        return found
     short = _MONTH_DAY.fullmatch(folded)
     if short:
         month, day = int(short[1]), int(short[2])

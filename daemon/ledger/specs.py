@@ -11,8 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from ..clock import EARLIEST_DAY, LATEST_DAY, plausible_day
 from ..errors import DataError
 from ..store.models import ParticipantRole, Priority
 
@@ -46,6 +47,13 @@ def _word(table: dict[str, str]):
     return BeforeValidator(convert)
 
 
+def _plausible(day: date | None) -> date | None:
+    if day is not None and not plausible_day(day):
+        raise ValueError(f"collabd plans days from {EARLIEST_DAY} to {LATEST_DAY}")
+    return day
+
+
+Day = Annotated[date | None, AfterValidator(_plausible)]
 Role = Annotated[ParticipantRole, _word(ROLE_WORDS)]
 PriorityWord = Annotated[Priority, _word(PRIORITY_WORDS)]
 
@@ -64,7 +72,7 @@ class ParticipantSpec(Spec):
 class ItemSpec(Spec):
     description: str = Field(min_length=1)
     owner: str = Field(min_length=1)  # person (address or name) or a participating department
-    deadline: date | None = None
+    deadline: Day = None
     priority: PriorityWord = Priority.NORMAL
     done_criteria: str = ""
     collaborators: list[str] = []
@@ -78,8 +86,8 @@ class CollaborationSpec(Spec):
     code: str | None = Field(default=None, pattern=CODE_PATTERN)
     theme: str = Field(min_length=1)
     goal: str = ""
-    start: date | None = None
-    end: date | None = None
+    start: Day = None
+    end: Day = None
     initiator: str = Field(min_length=1)
     department: str | None = None  # initiating department; default: the initiator's
     coordinator: str | None = None  # default: the initiator

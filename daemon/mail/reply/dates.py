@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from ...clock import plausible_day
+
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -54,7 +56,8 @@ _DAY_MONTH = re.compile(
 def _resolve(year: int | None, month: int, day: int, ref: datetime.date) -> datetime.date | None:
     try:
         if year is not None:
-            return datetime.date(year, month, day)
+            found = datetime.date(year, month, day)
+            return found if plausible_day(found) else None
         candidate = datetime.date(ref.year, month, day)
         if candidate < ref:
             candidate = datetime.date(ref.year + 1, month, day)
