@@ -383,7 +383,9 @@ def test_a_notice_read_in_part_says_what_was_not_understood_and_writes_nothing(l
     assert "nothing written" in out and "add --partial" in err
     assert _explain_year(ledger, 2027)[0]["estimated"]  # still the estimate
     code, out, err = ledger("calendar", "import", str(notice), "--dry-run", at="2026-11-23T09:00")
-    assert code == 0 and "dry run: nothing written" in out and "清明节" in err
+    # the dry run gives the real import's verdict (exit 65), not a reassuring 0
+    assert code == 65 and "dry run: nothing written" in out and "清明节" in err
+    assert "the import would write nothing" in err
     out = ledger.ok("calendar", "import", str(notice), "--partial", at="2026-11-23T09:00")
     assert "written to the ledger" in out
     days = {day["day"]: day for day in _explain_year(ledger, 2027)}

@@ -65,7 +65,8 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
     # A notice read in part would make its year "published" with holidays missing: the
     # days of a holiday not understood would count as working days. Say which parts, and
     # write only when told to.
-    refused = bool(notice.unread) and not args.dry_run and not args.partial
+    would_refuse = bool(notice.unread) and not args.partial
+    refused = would_refuse and not args.dry_run
     if not args.dry_run and not refused:
         with app.db.transaction() as session:
             replace_year(session, notice.year, named, source=str(args.file), now=app.clock.now())
@@ -89,9 +90,11 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
         _print(notice, before, changes, overridden, args, written=not refused)
     for part in notice.unread:
         print(f"collabd: warning: not understood: {part}", file=sys.stderr)
-    if refused:
+    if would_refuse:  # a dry run gives the verdict the real import would (exit 65)
+        verdict = "dry run: the import would write nothing" if args.dry_run else "nothing written"
         raise DataError(
-            f"{args.file}: nothing written: {len(notice.unread)} part(s) of the notice were not "
+            f"{args.file}: {verdict}: "
+            f"{len(notice.unread)} part(s) of the notice were not "
             "understood (above). Correct the text to the notice's wording, or add --partial to "
             "write what was understood and set the rest under [calendar.overrides]"
         )
