@@ -13,7 +13,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 
 from daemon.rules.tick import run_tick
-from daemon.store.models import OutboxMessage
+from daemon.store.models import ActionItem, OutboxMessage
 
 from .test_rules_engine import _app, rules_setup
 
@@ -137,3 +137,46 @@ def test_a_reminder_held_by_quiet_hours_past_its_deadline_is_not_sent(rules_setu
         app.close()
     assert "risk_check" not in kinds and "reminder.before_deadline" not in kinds, kinds
     assert "escalation.overdue" in kinds, kinds
+
+
+def test_a_reminder_held_overnight_is_withdrawn_when_collabd_wakes_after_the_deadline(
+    rules_setup,
+):
+    """Queued at 21:00 for 08:00 (quiet hours), the deadline day then passed with collabd
+    down: the next tick withdraws it instead of sending "1 working day left" beside the
+    overdue mail (outside ops re-run)."""
+    cli, config_file, _ = rules_setup
+    cli.ok(
+        "items",
+        "add",
+        "--collab",
+        "nd",
+        "--owner",
+        "li.na@example.com",
+        "停机测试",
+        "--deadline",
+        "2026-11-19",
+        at="2026-11-18T10:00",
+    )
+    evening = datetime(2026, 11, 18, 13, 0, tzinfo=UTC)  # 21:00 in Shanghai
+    morning_after = datetime(2026, 11, 19, 23, 0, tzinfo=UTC)  # 07:00 on 11-20
+    for at in (evening, morning_after):
+        app = _app(config_file, at)
+        try:
+            assert not run_tick(app, at).errors
+            with app.db.transaction() as session:
+                item = session.scalar(
+                    select(ActionItem).where(ActionItem.description == "停机测试")
+                )
+                rows = [
+                    (row.rule_id, row.status.value)
+                    for row in session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.item_id == item.id)
+                    )
+                    if row.rule_id in ("reminder.before_deadline", "risk_check")
+                ]
+        finally:
+            app.close()
+        if at == evening:
+            assert rows and all(status == "pending" for _, status in rows), rows
+    assert rows and all(status == "cancelled" for _, status in rows), rows

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..store.models import ActionItem, CollabStatus, Person, RuleSchedule
+from ..store.models import (
+    ActionItem,
+    CollabStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    RuleSchedule,
+)
 from . import dependencies, digest, minutes
 from .base import ItemRule, Occurrence
 from .evaluation import Decision, Pass
@@ -62,6 +69,8 @@ def evaluate(session: Session, app: App, now: datetime, item_ids=None) -> list[D
     run = Pass(session, app, now, item_ids)
     rules = item_rules(run.rules)
     sync(session, rules, now, lambda rule, item, exc: _failed(run, rule.rule_id, item, exc))
+    if run.item_ids is None:
+        _withdraw_stale(run)
     _item_pass(run, rules)
     if run.item_ids is None:  # a whole pass, not a test of some items
         for collaboration_pass in COLLABORATION_PASSES:
@@ -75,6 +84,32 @@ def evaluate(session: Session, app: App, now: datetime, item_ids=None) -> list[D
                     name, 0, "error", "", [reason("error", text=f"{type(exc).__name__}: {exc}")]
                 )
     return run.decisions
+
+
+# Rule mail that only makes sense before the deadline: "还有 1 个工作日", "能否按期完成？".
+_BEFORE_DEADLINE_RULES = ("reminder.before_deadline", "risk_check")
+
+
+def _withdraw_stale(run: Pass) -> None:
+    """Reminders queued before the deadline (held by quiet hours) that have not gone out by
+    the time the deadline day is over are withdrawn: after a night of downtime they would
+    arrive beside the overdue mail, saying days are left."""
+    today = run.now.astimezone(run.rules.zone).date()
+    past = select(ActionItem.id).where(ActionItem.deadline < today)
+    withdrawn = run.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.rule_id.in_(_BEFORE_DEADLINE_RULES),
+            OutboxMessage.item_id.in_(past.scalar_subquery()),
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error="stale: the deadline passed first")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if withdrawn:
+        log.info(
+            "rules: %d reminder(s) withdrawn: their deadline passed before they went", withdrawn
+        )
 
 
 def _failed(run: Pass, rule_id: str, item: ActionItem, exc: Exception) -> None:
