@@ -109,6 +109,11 @@ def ingest_command(context: Context, args: argparse.Namespace) -> int:
     )
     for line in report.details:
         print(f"  {line}")
+    if report.fault:  # a fault of the machine, not of the mail: it waits, uncounted
+        print(
+            f"collabd: ingest stopped: {report.fault}; the mail waits in the inbox", file=sys.stderr
+        )
+        return 69
     return 0
 
 

@@ -209,7 +209,9 @@ def _machine_fault(exc: Exception) -> str:
     what = environmental(exc)
     if what is None:
         raise exc
-    log.warning("ingest stopped: %s", what)
+    # debug only: whoever runs the pass (the watcher, the maildir poll, `collabd ingest`)
+    # says it once per episode, with its back-off; a line per pass flooded the log
+    log.debug("ingest stopped: %s", what)
     return what
 
 

@@ -33,7 +33,7 @@ from ..config import Settings, load_settings
 from ..errors import CollabdError
 from ..inbound.faults import environmental
 from ..inbound.ingest import IngestReport, ingest_pass
-from ..inbound.watcher import MailboxWatcher
+from ..inbound.watcher import BACKOFF_SECONDS, MailboxWatcher
 from ..mail.send import release_dead_claims, send_due
 from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_journal
 from ..rules.config import Rules, load_rules, use_rules
@@ -134,6 +134,7 @@ class WatchThread:
         incoming = self.app.transport.incoming
         mailbox = StoppableMailbox(incoming, self.stop, self._touch)
         failures = 0
+        maildir_faults = 0  # consecutive maildir passes a fault of the machine stopped
         while not self.stop.is_set():
             try:
                 if isinstance(incoming, ImapMailbox | GraphMailbox):
@@ -149,7 +150,24 @@ class WatchThread:
                     report = ingest_pass(self.app, mailbox, full=True)  # type: ignore[arg-type]
                     self.maildir_fault = report.fault
                     self._after_pass(mailbox, report)
-                    self.stop.wait(MAILDIR_POLL_SECONDS)
+                    if report.fault:  # back off as the IMAP watcher does; say it once
+                        delay = BACKOFF_SECONDS[min(maildir_faults, len(BACKOFF_SECONDS) - 1)]
+                        if maildir_faults == 0:
+                            log.error(
+                                "mailbox %s: %s; the mail waits in the folder, uncounted; "
+                                "retrying after %s",
+                                incoming.name,
+                                report.fault,
+                                ", ".join(f"{s}s" for s in BACKOFF_SECONDS),
+                                extra={"mailbox": incoming.name},
+                            )
+                        maildir_faults += 1
+                        self.stop.wait(delay)
+                    else:
+                        if maildir_faults:
+                            log.warning("mailbox %s: the fault has ended", incoming.name)
+                        maildir_faults = 0
+                        self.stop.wait(MAILDIR_POLL_SECONDS)
                 failures = 0
             except Exception as exc:  # the ledger is unreachable, or a bug: back off, retry
                 delay = min(30, 2**failures)
