@@ -566,6 +566,18 @@ def test_raw_8bit_file_names_are_read_as_utf8_or_gb18030(world):
     assert sorted(names) == ["需求文档gb18030.pdf", "需求文档utf-8.pdf"]
 
 
+def test_the_same_file_under_another_name_is_another_delivery_not_a_duplicate(world):
+    """Second outside re-run N3: `#1 完成` again with the same bytes named part1.txt was
+    dropped as a duplicate of the part0.txt mail, unanswered, and the file was lost."""
+    assignment = world.received("li.na", "您负责的行动项")
+    for name in ("part0.pdf", "part1.pdf"):
+        raw = mail(world, assignment, "#1 完成", world.address("li.na"))
+        ingest(world, with_file(raw, name, b"%PDF same bytes"))
+    with world.app.db.transaction() as session:
+        names = sorted(session.scalars(select(Deliverable.original_filename)).all())
+    assert names == ["part0.pdf", "part1.pdf"]
+
+
 def test_file_names_lose_bidi_overrides_controls_and_zero_widths(world):
     """F6: `invoice<U+202E>fdp.exe` was stored and forwarded as is, shown as
     "invoiceexe.pdf"; a C1 control survived too."""

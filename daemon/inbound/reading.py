@@ -203,14 +203,17 @@ def _refuse(
 
 
 def _attachment_digests(message: Message) -> list[str]:
-    """A digest of each attached file's encoded body, in order (no decoding needed)."""
+    """A digest of each attached file's name and encoded body, in order (no decoding
+    needed): the same bytes sent again under another name are another delivery."""
     digests = []
     for part in message.walk():
-        if part.is_multipart() or not part.get_filename():
+        name = part.get_filename()
+        if part.is_multipart() or not name:
             continue
         body = part.get_payload()
         if isinstance(body, str):
-            digests.append(hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest())
+            named = f"{name}\0{body}".encode("utf-8", "surrogateescape")
+            digests.append(hashlib.sha256(named).hexdigest())
     return digests
 
 
