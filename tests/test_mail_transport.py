@@ -59,7 +59,7 @@ class _Collab:  # the smallest thing the template needs; the ledger is tested el
 
 class _Item:
     number, description, done_criteria, deadline = 7, "检查邮件往返", "收到即可", None
-    collaborators, support_needed, depends_on = [], "", []
+    collaborators, support_needed, depends_on, progress = [], "", [], 0
 
     @property
     def priority(self):

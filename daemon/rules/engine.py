@@ -179,8 +179,10 @@ def _fire(run: Pass, rule: ItemRule, item: ActionItem, row: RuleSchedule) -> lis
         run.note(rule.rule_id, latest.level, "skipped", item.ref, [reason("archived")], item.id)
         return []
     # Stale when its window has closed by the time it can actually go out: a reminder
-    # held by quiet hours until after the deadline day would arrive beside the overdue mail.
-    if latest.until is not None and max(run.now, run.release) >= latest.until:
+    # before the deadline, held by quiet hours until after the deadline day, would arrive
+    # beside the overdue mail. (A cadence reminder held overnight still goes: deferred.)
+    goes_out = max(run.now, run.release) if rule.rule_id in _BEFORE_DEADLINE_RULES else run.now
+    if latest.until is not None and goes_out >= latest.until:
         closed = reason("stale", until=latest.until.astimezone(run.rules.zone))
         run.note(rule.rule_id, latest.level, "stale", item.ref, [*latest.reasons, closed], item.id)
         return []
