@@ -34,6 +34,22 @@ def _mails(app, condition, address: str) -> list:
         return [message_from_bytes(row.raw, policy=policy.default) for row in rows]
 
 
+def _add_item(cli, task: str, *, due: str, at: str) -> None:
+    """A new item of 李娜's in the test collaboration, added at `at`."""
+    cli.ok(
+        "items",
+        "add",
+        "--collab",
+        "nd",
+        "--owner",
+        "li.na@example.com",
+        task,
+        "--deadline",
+        due,
+        at=at,
+    )
+
+
 def _bodies(mail) -> list[str]:
     return [mail.get_body((part,)).get_content() for part in ("plain", "html")]
 
@@ -68,18 +84,7 @@ def test_a_late_escalation_counts_the_days_to_today_and_speaks_to_the_owner(rule
 def test_a_reminder_sent_on_the_deadline_day_says_today(rules_setup):
     cli, config_file, _ = rules_setup
     # added on its deadline day, after the 09:00 send time of "1 working day before"
-    cli.ok(
-        "items",
-        "add",
-        "--collab",
-        "nd",
-        "--owner",
-        "li.na@example.com",
-        "终稿确认",
-        "--deadline",
-        "2026-11-20",
-        at="2026-11-20T14:00",
-    )
+    _add_item(cli, "终稿确认", due="2026-11-20", at="2026-11-20T14:00")
     now = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 15:00 in Shanghai
     app = _app(config_file, now)
     try:
@@ -107,18 +112,7 @@ def test_a_reminder_held_by_quiet_hours_past_its_deadline_is_not_sent(rules_setu
     cli, config_file, _ = rules_setup
     # added at 21:35 on its deadline day: quiet hours would hold its reminders until 08:00
     # the next morning, when the item is already overdue
-    cli.ok(
-        "items",
-        "add",
-        "--collab",
-        "nd",
-        "--owner",
-        "li.na@example.com",
-        "夜间补录",
-        "--deadline",
-        "2026-11-19",
-        at="2026-11-19T21:35",
-    )
+    _add_item(cli, "夜间补录", due="2026-11-19", at="2026-11-19T21:35")
     for at in (datetime(2026, 11, 19, 14, 0, tzinfo=UTC), datetime(2026, 11, 20, 1, 0, tzinfo=UTC)):
         app = _app(config_file, at)  # 22:00, then 09:00 the next morning
         try:
@@ -146,18 +140,7 @@ def test_a_reminder_held_overnight_is_withdrawn_when_collabd_wakes_after_the_dea
     down: the next tick withdraws it instead of sending "1 working day left" beside the
     overdue mail (outside ops re-run)."""
     cli, config_file, _ = rules_setup
-    cli.ok(
-        "items",
-        "add",
-        "--collab",
-        "nd",
-        "--owner",
-        "li.na@example.com",
-        "停机测试",
-        "--deadline",
-        "2026-11-19",
-        at="2026-11-18T10:00",
-    )
+    _add_item(cli, "停机测试", due="2026-11-19", at="2026-11-18T10:00")
     evening = datetime(2026, 11, 18, 13, 0, tzinfo=UTC)  # 21:00 in Shanghai
     morning_after = datetime(2026, 11, 19, 23, 0, tzinfo=UTC)  # 07:00 on 11-20
     for at in (evening, morning_after):
