@@ -12,6 +12,7 @@ Reading is linear in the file: one pass over the rows, each cell looked at once.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,11 +25,11 @@ from sqlalchemy.orm import Session
 from ..clock import plausible_day
 from ..errors import CollabdError, DataError
 from ..ledger.dependencies import refuse_cycles
-from ..ledger.history import Origin, record_changes_on
+from ..ledger.history import Origin, record_changes_on, record_on
 from ..ledger.items import add_items
 from ..ledger.people import find_department, find_person
 from ..ledger.specs import PRIORITY_WORDS, ItemSpec
-from ..store.models import Collaboration, ItemStatus, Person, Priority
+from ..store.models import AcceptanceRequest, Collaboration, ItemStatus, Person, Priority, Verdict
 
 if TYPE_CHECKING:
     from ..app import App
@@ -50,9 +51,11 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "depends_on": ("依赖", "前置任务", "dependson", "depends", "dependencies"),
     "deliverable": ("交付物", "deliverables", "deliverable"),
     "note": ("备注", "说明", "note", "notes"),
-    # read and left alone: which collaboration an export row came from, the acceptance
-    # trail (it is the receiver's to give, not a file's)
-    "ignored": ("协作", "collab", "collaboration", "验收", "acceptance"),
+    # where the latest acceptance round stands: the export writes it, so a ledger moved
+    # from one collabd (or one collaboration) to another keeps what its receivers decided
+    "acceptance": ("验收", "验收状态", "验收结果", "acceptance", "accepted"),
+    # read and left alone: which collaboration an export row came from
+    "ignored": ("协作", "collab", "collaboration"),
 }
 _BY_HEADER = {name: key for key, names in HEADERS.items() for name in names}
 REQUIRED = ("description", "owner")
@@ -73,6 +76,21 @@ STATUS_WORDS = {
     "in progress": "in_progress",
     "needs support": "needs_support",
 }
+# The export writes 待验收 / 通过 / 不通过 (archive/record.py); people write these too.
+ACCEPTANCE_WORDS = {
+    "待验收": Verdict.PENDING,
+    "验收中": Verdict.PENDING,
+    "pending": Verdict.PENDING,
+    "通过": Verdict.ACCEPTED,
+    "已通过": Verdict.ACCEPTED,
+    "验收通过": Verdict.ACCEPTED,
+    "accepted": Verdict.ACCEPTED,
+    "不通过": Verdict.REJECTED,
+    "未通过": Verdict.REJECTED,
+    "验收不通过": Verdict.REJECTED,
+    "驳回": Verdict.REJECTED,
+    "rejected": Verdict.REJECTED,
+}
 _DEPENDENCY = re.compile(r"#?\s*(\d{1,6})")
 _DATE_FORMS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
@@ -81,6 +99,9 @@ _DATE_FORMS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
 )
 MAX_ROWS = 100_000  # a ledger, not a data dump
+# Longest cell read: Python's csv module stops at this length by default, and Excel holds at
+# most 32,767 characters in a cell, so anything longer is a broken export, not a task.
+MAX_CELL = 131_072
 
 
 @dataclass
@@ -94,6 +115,7 @@ class Row:
     progress: int = 0
     note: str = ""
     depends_on: list[int] = field(default_factory=list)
+    acceptance: Verdict | None = None
 
 
 @dataclass
@@ -129,7 +151,13 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         text = path.read_text(encoding="gb18030")  # what Excel on a Chinese Windows saves
-    for number, cells in enumerate(csv.reader(text.splitlines()), start=1):
+    # The csv module's own cap (MAX_CELL) raises csv.Error, a traceback naming neither row
+    # nor column: read any length here, and check() names the cell that is too long.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    # newline="": a line break inside a quoted cell (a multi-line 完成标准) stays in the
+    # cell; str.splitlines() dropped it, and split cells at U+2028 and other separators.
+    lines = io.StringIO(text, newline="")
+    for number, cells in enumerate(csv.reader(lines), start=1):
         yield number, [_unsafe(c) for c in cells]
 
 
@@ -140,18 +168,66 @@ def _unsafe(cell: str) -> str:
     return cell
 
 
+@dataclass(frozen=True)
+class Uncomputed:
+    """A formula cell the file holds no computed value for (written by a program, never
+    opened in Excel or LibreOffice): collabd does not evaluate formulas, so it is named."""
+
+    cell: str  # A1-style, as the spreadsheet shows it
+    formula: str
+
+
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
+    """Cell values as the spreadsheet shows them: a formula cell gives the value Excel
+    computed and saved with it (data_only); one saved without it gives Uncomputed."""
+    from openpyxl.utils import get_column_letter
+
+    values = _xlsx_sheet(path, data_only=True)
+    if not _has_formulas(path, values):
+        for number, cells in enumerate(values.iter_rows(values_only=True), start=1):
+            yield number, list(cells)
+        return
+    formulas = _xlsx_sheet(path, data_only=False).iter_rows(values_only=True)
+    for number, cells in enumerate(values.iter_rows(values_only=True), start=1):
+        written = next(formulas, ())
+        row = list(cells)
+        for index, value in enumerate(row):
+            source = written[index] if index < len(written) else None
+            if value is None and isinstance(source, str) and source.startswith("="):
+                row[index] = Uncomputed(f"{get_column_letter(index + 1)}{number}", source)
+        yield number, row
+
+
+def _xlsx_sheet(path: Path, *, data_only: bool):
     import zipfile
 
     from openpyxl import load_workbook  # only this command pays for it
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(path, read_only=True, data_only=data_only)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise DataError(f"{path}: not an xlsx workbook ({exc})") from None
-    sheet = book["跟进台账"] if "跟进台账" in book.sheetnames else book.worksheets[0]
-    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-        yield number, list(cells)
+    return book["跟进台账"] if "跟进台账" in book.sheetnames else book.worksheets[0]
+
+
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(path: Path, sheet) -> bool:
+    """Whether the sheet's XML holds any formula (<f>), read in chunks: most ledgers have
+    none, and those are read once, not twice."""
+    import zipfile
+
+    part = getattr(sheet, "_worksheet_path", None)
+    if not part:
+        return True  # cannot tell: read the formulas too
+    with zipfile.ZipFile(path) as archive, archive.open(part.lstrip("/")) as xml:
+        tail = b""
+        while chunk := xml.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
 
 
 def _header(cell: object) -> str:
@@ -159,7 +235,7 @@ def _header(cell: object) -> str:
 
 
 def _text(cell: object) -> str:
-    if cell is None:
+    if cell is None or isinstance(cell, Uncomputed):
         return ""
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
@@ -182,37 +258,101 @@ def check(session: Session, collab: Collaboration, path: Path, today: date) -> C
     problems: list[str] = []
     people = _People(session, collab)
     checked: list[Row] = []
-    seen: dict[int, int] = {}
+    seen: dict[int, int] = {}  # number -> its row, for every row read (good or not)
+    waits: dict[int, list[int]] = {}  # number -> the numbers it waits for
+    place = 0
     for line, cells in rows:
         values = {
             key: cells[i] if i < len(cells) else None
             for i, key in enumerate(keys)
             if key != "ignored"
         }
-        if not any(_text(v) for v in values.values()):
+        if not any(_text(v) or isinstance(v, Uncomputed) for v in values.values()):
             continue  # a blank line between blocks
-        if len(checked) >= MAX_ROWS:
+        if place >= MAX_ROWS:
             problems.append(f"{path}:{line}: more than {MAX_ROWS} rows; split the file")
             break
-        row = _row(values, line, len(checked) + 1, people, today, path, problems, headers, keys)
-        if row is None:
+        place += 1
+        if _unreadable(values, line, path, problems, headers, keys):
             continue
-        if row.number in seen:
+        row, number, depends = _row(
+            values, line, place, people, today, path, problems, headers, keys
+        )
+        if number in seen:
             problems.append(
-                f"{path}:{line}: {_name(headers, keys, 'number')}: #{row.number} is also "
-                f"row {seen[row.number]}"
+                f"{path}:{line}: {_name(headers, keys, 'number')}: #{number} is also "
+                f"row {seen[number]}"
             )
-        seen[row.number] = line
-        checked.append(row)
-    numbers = {row.number for row in checked}
-    for row in checked:
-        for number in row.depends_on:
-            if number not in numbers or number == row.number:
+        else:
+            seen[number] = line
+            waits[number] = depends
+        if row is not None:
+            checked.append(row)
+    column = _name(headers, keys, "depends_on") if "depends_on" in keys else "依赖"
+    for number, depends in waits.items():
+        for wanted in depends:
+            if wanted not in seen or wanted == number:
                 problems.append(
-                    f"{path}:{row.line}: {_name(headers, keys, 'depends_on')}: #{number} is "
-                    "not another row of this file"
+                    f"{path}:{seen[number]}: {column}: #{wanted} is not another row of this file"
                 )
+    problems.extend(_cycles(waits, seen, path, column))
     return Checked(checked, problems, ignored)
+
+
+def _unreadable(values, line, path, problems, headers, keys) -> bool:
+    """Cells collabd cannot take as they are: longer than MAX_CELL, or a formula without a
+    computed value. Each named; the row is then not checked further."""
+    before = len(problems)
+    for key, value in values.items():
+        where = f"{path}:{line}: {_name(headers, keys, key)}"
+        if isinstance(value, Uncomputed):
+            problems.append(
+                f"{where}: cell {value.cell} holds the formula {value.formula[:80]} and no "
+                "value computed for it; open the file in Excel or LibreOffice and save it, "
+                "or type the value"
+            )
+        elif isinstance(value, str) and len(value) > MAX_CELL:
+            problems.append(
+                f"{where}: {len(value):,} characters; a cell holds at most {MAX_CELL:,}"
+            )
+    return len(problems) > before
+
+
+def _cycles(
+    waits: dict[int, list[int]], rows: dict[int, int], path: Path, column: str
+) -> list[str]:
+    """Every cycle among the file's dependencies, once each, named by its numbers and the
+    spreadsheet rows they are on: items that wait on each other never start."""
+    found: list[str] = []
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for start in waits:
+        if start in state:
+            continue
+        path_: list[int] = [start]
+        state[start] = 1
+        pending = [iter(waits.get(start, ()))]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                state[path_.pop()] = 2
+                pending.pop()
+                continue
+            if nxt not in waits or nxt == path_[-1]:
+                continue  # a missing row, or the row itself: said above
+            if state.get(nxt) == 1:  # back to a number on the path: a cycle
+                loop = path_[path_.index(nxt) :]
+                numbers = " → ".join(f"#{n}" for n in [*loop, loop[0]])
+                lines = " → ".join(str(rows[n]) for n in [*loop, loop[0]])
+                found.append(
+                    f"{path}:{rows[loop[0]]}: {column}: {numbers} wait for each other "
+                    f"(rows {lines}), so none of them could start; remove one of these "
+                    "dependencies"
+                )
+            elif nxt not in state:
+                state[nxt] = 1
+                path_.append(nxt)
+                pending.append(iter(waits.get(nxt, ())))
+    return found
 
 
 def _name(headers: list[str], keys: list[str | None], key: str) -> str:
@@ -247,8 +387,12 @@ class _People:
         return self.found[key] or None
 
 
-def _row(values, line, place, people, today, path, problems, headers, keys) -> Row | None:
-    """One row checked; its problems appended, None if it has any."""
+def _row(
+    values, line, place, people, today, path, problems, headers, keys
+) -> tuple[Row | None, int, list[int]]:
+    """One row checked, its problems appended: (the row, None if it has any; its number and
+    the numbers it waits for, read also from a bad row so the others' dependencies on it
+    are judged against the file as written)."""
     before = len(problems)
 
     def bad(key: str, message: str) -> None:
@@ -330,8 +474,25 @@ def _row(values, line, place, people, today, path, problems, headers, keys) -> R
     criteria = text("done_criteria")
     if not criteria and text("deliverable"):  # the seed's 交付物 says what "done" delivers
         criteria = f"交付物：{text('deliverable')}"
+    acceptance = None
+    if text("acceptance"):
+        word = text("acceptance")
+        acceptance = ACCEPTANCE_WORDS.get(word, ACCEPTANCE_WORDS.get(word.lower()))
+        if acceptance is None:
+            bad("acceptance", f"“{word}” is not an acceptance state; write 待验收 / 通过 / 不通过")
+        elif acceptance is Verdict.REJECTED and status is ItemStatus.DONE:
+            bad(
+                "acceptance",
+                f"“{word}” sends the item back to work, so its status cannot be "
+                f"“{text('status')}”; write 进行中 (or the status it has now)",
+            )
+        elif acceptance is not Verdict.REJECTED and status is not ItemStatus.DONE:
+            bad(
+                "acceptance",
+                f"“{word}” is for a finished item; its status is “{text('status') or '未开始'}”",
+            )
     if len(problems) > before or owner is None:
-        return None
+        return None, number, depends
     spec = ItemSpec(
         description=description,
         owner=owner.email,
@@ -342,7 +503,11 @@ def _row(values, line, place, people, today, path, problems, headers, keys) -> R
         support=text("support"),
         department=department or None,
     )
-    return Row(line, number, spec, status, progress, text("note"), depends)
+    return (
+        Row(line, number, spec, status, progress, text("note"), depends, acceptance),
+        number,
+        depends,
+    )
 
 
 def _date(value: object) -> date | None:
@@ -356,6 +521,10 @@ def _any_date(value: object) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A day whose cell lost its date format (or a formula's saved result) is the
+        # spreadsheet's day number: 46376 is 2026-12-20 in Excel and LibreOffice.
+        return _serial_day(value)
     text = _text(value)
     for form in _DATE_FORMS:
         match = form.match(text)
@@ -365,6 +534,16 @@ def _any_date(value: object) -> date | None:
             except ValueError:
                 return None
     return None
+
+
+def _serial_day(value: float) -> date | None:
+    from openpyxl.utils.datetime import from_excel
+
+    try:
+        found = from_excel(value)
+    except (ValueError, OverflowError):
+        return None
+    return found.date() if isinstance(found, datetime) else found
 
 
 def apply(
@@ -394,4 +573,45 @@ def apply(
         item.depends_on = [by_number[n] for n in row.depends_on]
     session.flush()
     refuse_cycles(session, items)
+    for row, item in zip(rows, items, strict=True):
+        if row.acceptance is not None:
+            _accepted_as_filed(session, app, item, row.acceptance, origin, now)
     return items
+
+
+def _accepted_as_filed(
+    session: Session, app: App, item: ActionItem, verdict: Verdict, origin: Origin, now
+) -> None:
+    """The file's acceptance state as round 1 of the item's acceptance trail. Still waiting
+    (待验收): the receiver is asked, as after any `#N 完成`; decided: recorded as the file
+    says, with the import as its source, and nobody is mailed about an old verdict."""
+    from ..closing.acceptance import deliver, receiver_for
+
+    if verdict is Verdict.PENDING:
+        deliver(session, app, item, [], origin, just_done=False)
+        return
+    session.add(
+        AcceptanceRequest(
+            item_id=item.id,
+            collaboration_id=item.collaboration_id,
+            round=1,
+            receiver_id=receiver_for(item).id,
+            requested_at=now,
+            requested_by=origin.source,
+            verdict=verdict,
+            decided_at=now,
+            decided_by_id=origin.person.id if origin.person else None,
+            decision_source=origin.source,
+            note="",
+        )
+    )
+    record_on(
+        session,
+        origin,
+        now,
+        item,
+        action="imported",
+        field="acceptance",
+        new=verdict.value,
+        note="round 1",
+    )
