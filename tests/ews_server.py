@@ -113,6 +113,26 @@ class CalendarEntry:
     updates: list[str] = field(default_factory=list)  # one per UpdateItem: what was sent
 
 
+# The SendMeetingInvitations / …OrCancellations / SendMeetingCancellations values with which
+# Exchange mails the attendees (Microsoft's CalendarItemCreateOrDeleteOperationType and
+# CalendarItemUpdateOperationType); "…AndSaveCopy" also keeps the copy in Sent Items.
+MAILS_ATTENDEES = frozenset(
+    {"SendOnlyToAll", "SendToAllAndSaveCopy", "SendOnlyToChanged", "SendToChangedAndSaveCopy"}
+)
+
+
+@dataclass
+class Notice:
+    """What Exchange mailed the attendees on the organizer's behalf (as Graph's fixture keeps
+    `invitations`): a request, an update or a cancellation, who got it, which files."""
+
+    uid: str
+    kind: str  # request | update | cancel
+    mode: str  # the SendMeeting… value asked for
+    attendees: list[str]
+    attachments: list[str]
+
+
 class Mailbox:
     """One mailbox's state, shared by the request threads under one lock."""
 
@@ -127,6 +147,7 @@ class Mailbox:
         self.removed: list[tuple[int, str, str, int]] = []  # (seq, folder, item id, arrival)
         self.sent: list[Sent] = []
         self.calendar_items: list[CalendarEntry] = []
+        self.notices: list[Notice] = []  # what Exchange mailed the attendees, in order
         self.subscriptions: dict[str, dict] = {}
         self.requests: list[str] = []  # operation names, in order
         self.logins: list[str] = []  # NTLM principals that authenticated a connection
@@ -713,7 +734,20 @@ class Operations:
         )
         self.box._arrive(item)
         self.box.calendar_items.append(entry)
+        self._notify(entry, "request", invitations)
         return _message("CreateItem", f"<m:Items>{_item_xml(item, set(), True)}</m:Items>")
+
+    def _notify(self, entry: CalendarEntry, kind: str, mode: str) -> None:
+        if mode in MAILS_ATTENDEES and entry.attendees:
+            self.box.notices.append(
+                Notice(
+                    entry.uid,
+                    kind,
+                    mode,
+                    [a.email for a in entry.attendees],
+                    [name for name, _, _ in entry.attachments],
+                )
+            )
 
     def UpdateItem(self, request) -> list[str]:
         """The organizer changes a meeting; with SendMeetingInvitationsOrCancellations Exchange
@@ -754,7 +788,9 @@ class Operations:
                     entry.attendees = kept
                 elif field_name in ("Subject", "Start", "End", "Location", "Body"):
                     setattr(entry, field_name.lower(), value.text or "")
-            entry.updates.append(request.get("SendMeetingInvitationsOrCancellations", ""))
+            mode = request.get("SendMeetingInvitationsOrCancellations", "")
+            entry.updates.append(mode)
+            self._notify(entry, "update", mode)
             entry.item.changekey = f"CK{next(self.box._ids)}"
             out.append(
                 _message(
@@ -774,6 +810,7 @@ class Operations:
                 if entry.item.id == ref.get("Id"):
                     entry.cancelled = True
                     entry.invitations = request.get("SendMeetingCancellations", "")
+                    self._notify(entry, "cancel", entry.invitations)
             item = self.box.items.get(ref.get("Id"))
             if item is not None:
                 self.box._remove(item)
