@@ -26,7 +26,8 @@ the examples on Microsoft's Graph reference pages:
   draft message (201, a pre-authenticated `uploadUrl`, `nextExpectedRanges`), chunk PUTs
   with Content-Range in multiples of 320 KiB and no Authorization header (200 with the next
   range, 201 at the end; 416 for a wrong range), drafts made from MIME (`POST /messages`,
-  text/plain base64, 201) and `/messages/{id}/send` (202); sendMail over 4 MB is 413;
+  text/plain base64, 201, saved in Drafts), `/messages/{id}/send` (202) and
+  `DELETE /messages/{id}` (204, to Deleted Items); sendMail over 4 MB is 413;
 - throttling and outages: 429 TooManyRequests / 503 ServiceUnavailable with Retry-After,
   and a connection dropped after the request was taken.
 
@@ -412,6 +413,7 @@ class Graph:
             (r"/messages", "POST", self.create_draft),
             (r"/messages/([^/]+)/attachments/createUploadSession", "POST", self.message_upload),
             (r"/messages/([^/]+)/send", "POST", self.send_draft),
+            (r"/messages/([^/]+)", "DELETE", self.delete_message),
             (r"/events/([^/]+)/attachments/createUploadSession", "POST", self.event_upload),
             (r"/(?:calendar/)?events", "POST", self.create_event),
             (r"/(?:calendar/)?events", "GET", self.list_events),
@@ -626,9 +628,18 @@ class Graph:
         if len(body) > SENDMAIL_LIMIT:
             return _error(413, "ErrorRequestEntityTooLarge", "The request exceeds 4 MB.")
         mime = base64.b64decode(body)
-        draft_id = self.t._new_id("AAMkAGDraft")
-        self.t.drafts[draft_id] = {"mime": mime, "files": []}
         parsed = email.message_from_bytes(mime, policy=email.policy.compat32)
+        draft = Message(  # Graph saves a new message in Drafts
+            self.t._new_id("AAMkAGDraft"),
+            self.t.folder("drafts").id,
+            mime,
+            str(parsed["Message-ID"] or "").strip(),
+            0,
+            _now_iso(),
+        )
+        self.t._arrive(draft)
+        draft_id = draft.id
+        self.t.drafts[draft_id] = {"mime": mime, "files": []}
         return 201, {
             "@odata.context": f"{self.base}/v1.0/$metadata#users('{self.t.address}')/messages"
             "/$entity",
@@ -705,10 +716,22 @@ class Graph:
             self.t.drafts[target]["files"].append(attachment)
         return 201, b""
 
+    def delete_message(self, message_id: str, **_) -> tuple:
+        """DELETE /messages/{id}: 204; the message goes to Deleted Items, as Outlook's delete."""
+        message = self.t.messages.get(unquote(message_id))
+        if message is None:
+            return _error(404, "ErrorItemNotFound", "The specified object was not found.")
+        self.t.drafts.pop(message.id, None)
+        self.t._remove(message)
+        message.folder = self.t.folder("deleteditems").id
+        self.t._arrive(message)
+        return 204, b""
+
     def send_draft(self, message_id: str, **_) -> tuple:
         draft = self.t.drafts.pop(message_id, None)
         if draft is None:
             return _error(404, "ErrorItemNotFound", "The specified object was not found.")
+        self.t._remove(self.t.messages[message_id])  # out of Drafts; the copy is in Sent Items
         message = email.message_from_bytes(draft["mime"], policy=email.policy.compat32)
         for file in draft["files"]:
             part = email.message.Message()
@@ -987,6 +1010,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
     def do_PUT(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))

@@ -261,39 +261,88 @@ def test_waiting_notices_new_mail_by_the_folders_newest_message(graph_world_):
     assert incoming.wait_for_new(5, poll=0.1) is True
 
 
+BIG = b"%PDF-1.7\n" + bytes(range(256)) * (5 * 1024 * 1024 // 256)
+
+
+def _large_mail(world, message_id="<0123456789abcdef@contoso.test>"):
+    """An acceptance request carrying a 5 MB deliverable: over sendMail's 4 MB."""
+    from daemon.mail.transport import Envelope
+
+    message = EmailMessage()
+    message["From"] = world.app.settings.mail.address
+    message["To"] = world.address("zhang.wei")
+    message["Subject"] = "[协作 v2-launch] 请验收 #1"
+    message["Message-ID"] = message_id
+    message.set_content("请验收附件中的成果物。")
+    message.add_attachment(b"small note", maintype="text", subtype="plain", filename="说明.txt")
+    message.add_attachment(BIG, maintype="application", subtype="pdf", filename="成果物.pdf")
+    return Envelope(
+        world.app.settings.mail.address,
+        [world.address("zhang.wei")],
+        message.as_bytes(),
+        message_id,
+    )
+
+
 def test_a_mail_over_4_mb_goes_as_a_draft_with_its_large_files_uploaded(graph_world_):
     # sendMail takes at most 4 MB; an acceptance request carrying a 5 MB deliverable was
     # refused. Now: a draft from collabd's MIME without the large file, the file through an
     # upload session, then /send. Headers and Message-ID stay collabd's (exactly once is
     # proved by Sent Items as before).
-    from daemon.mail.transport import Envelope
-
     world = graph_world_
     tenant = world.server.tenant
-    big = b"%PDF-1.7\n" + bytes(range(256)) * (5 * 1024 * 1024 // 256)
-    message = EmailMessage()
-    message["From"] = world.app.settings.mail.address
-    message["To"] = world.address("zhang.wei")
-    message["Subject"] = "[协作 v2-launch] 请验收 #1"
-    message["Message-ID"] = "<0123456789abcdef@contoso.test>"
-    message.set_content("请验收附件中的成果物。")
-    message.add_attachment(b"small note", maintype="text", subtype="plain", filename="说明.txt")
-    message.add_attachment(big, maintype="application", subtype="pdf", filename="成果物.pdf")
     before = len(tenant.sent)
-    world.app.transport.outgoing.send(
-        Envelope(
-            world.app.settings.mail.address,
-            [world.address("zhang.wei")],
-            message.as_bytes(),
-            message["Message-ID"],
-        )
-    )
+    world.app.transport.outgoing.send(_large_mail(world))
     (sent,) = tenant.sent[before:]
     got = sent.message
     assert got["Message-ID"] == "<0123456789abcdef@contoso.test>"
     assert got["Subject"] == "[协作 v2-launch] 请验收 #1"
     files = {p.get_filename(): p.get_content() for p in got.iter_attachments()}
-    assert files == {"说明.txt": "small note", "成果物.pdf": big}
+    assert files == {"说明.txt": "small note", "成果物.pdf": BIG}
     assert tenant.upload_puts and all(put["auth"] is None for put in tenant.upload_puts)
     assert world.app.transport.outgoing.sent_copy_exists("<0123456789abcdef@contoso.test>")
-    assert tenant.drafts == {}  # the draft was sent, not left behind
+    assert tenant.drafts == {} and tenant.in_folder("drafts") == []  # sent, not left behind
+
+
+@pytest.mark.parametrize("refused", ["/send", "/attachments/createUploadSession"])
+def test_a_large_mail_graph_refused_leaves_no_draft_and_goes_once_on_the_next_try(
+    graph_world_, refused
+):
+    """The draft of a large mail whose upload or /send Graph refused is deleted at once: the
+    collabd mailbox's Drafts does not fill up with copies while the outbox retries."""
+    world = graph_world_
+    tenant, outgoing = world.server.tenant, world.app.transport.outgoing
+    tenant.fail_next(503, refused, method="POST", retry_after=600)
+    with pytest.raises(TemporaryFailure) as raised:
+        outgoing.send(_large_mail(world))
+    assert raised.value.retry_after == 600
+    assert tenant.in_folder("drafts") == []
+    assert _copies(tenant, "<0123456789abcdef@contoso.test>") == 0
+    assert len(tenant.in_folder("deleteditems")) == 1
+    outgoing.send(_large_mail(world))  # the outbox's next try
+    assert _copies(tenant, "<0123456789abcdef@contoso.test>") == 1
+    assert tenant.in_folder("drafts") == []
+
+
+def test_a_draft_an_interrupted_try_left_behind_is_removed_by_the_next(graph_world_):
+    """The connection broke as /send went out (OutcomeUnknown): the draft stays, since Graph
+    may be sending it. When the journal finds no copy after the grace and sends again, the
+    old draft is deleted first: still one draft at most, and one mail sent."""
+    from daemon.mail.transport import OutcomeUnknown
+
+    world = graph_world_
+    tenant, outgoing = world.server.tenant, world.app.transport.outgoing
+    tenant.fail_next("reset", "/send", method="POST")
+    with pytest.raises(OutcomeUnknown):
+        outgoing.send(_large_mail(world))
+    (left,) = tenant.in_folder("drafts")
+    assert left.internet_message_id == "<0123456789abcdef@contoso.test>"
+    assert not outgoing.sent_copy_exists("<0123456789abcdef@contoso.test>")
+    outgoing.send(_large_mail(world))
+    assert _copies(tenant, "<0123456789abcdef@contoso.test>") == 1
+    assert tenant.in_folder("drafts") == []
+    assert [m.id for m in tenant.in_folder("deleteditems")] == [left.id]
+
+
+def _copies(tenant, message_id: str) -> int:
+    return sum(1 for s in tenant.sent if s.message["Message-ID"] == message_id)

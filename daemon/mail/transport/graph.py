@@ -34,7 +34,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
-from .base import Envelope, IncomingMail, Outcome, PermanentFailure, not_in_headers
+from .base import (
+    Envelope,
+    IncomingMail,
+    Outcome,
+    OutcomeUnknown,
+    PermanentFailure,
+    TransportError,
+    not_in_headers,
+)
 from .graph_http import (
     INLINE_FILE_LIMIT,
     GraphClient,
@@ -159,10 +167,17 @@ class GraphSender:
         """A mail over sendMail's 4 MB, as Microsoft documents for large attachments: a draft
         made from our MIME without its large files (headers, Message-ID and reply token as
         composed), each of those files through an upload session, then /send. Exchange files
-        the sent copy under the same Message-ID, so exactly-once is proved the same way."""
+        the sent copy under the same Message-ID, so exactly-once is proved the same way.
+
+        No draft is left in the collabd mailbox's Drafts: one whose upload or /send Graph
+        refused is deleted at once, and a draft an earlier try left behind (a crash, a
+        connection lost before the delete) is deleted before a new one is made. A /send
+        whose answer was lost (OutcomeUnknown) keeps its draft: Graph may be sending it, and
+        the journal settles it by Sent Items; if it was not sent, the next try removes it."""
         doing = f"sending {envelope.message_id or 'a mail'}"
         small, files = split_large_files(raw, INLINE_FILE_LIMIT)
         client, user = self.account.client, self.account.user_path
+        self._delete_drafts_of(envelope.message_id, doing)
         draft = client.json(
             "POST",
             f"{user}/messages",
@@ -171,9 +186,47 @@ class GraphSender:
             doing=f"{doing}: the draft",
         )
         path = f"{user}/messages/{quote(draft['id'], safe='')}"
-        for name, content_type, content in files:
-            upload_attachment(self.account, path, name, content_type, content, doing)
-        client.request("POST", f"{path}/send", doing=doing, unsure_once_sent=True)
+        try:
+            for name, content_type, content in files:
+                upload_attachment(self.account, path, name, content_type, content, doing)
+            client.request("POST", f"{path}/send", doing=doing, unsure_once_sent=True)
+        except OutcomeUnknown:
+            raise
+        except TransportError:
+            self._delete_draft(path, doing)
+            raise
+
+    def _delete_drafts_of(self, message_id: str, doing: str) -> None:
+        """Delete the drafts of this Message-ID an earlier try left in Drafts."""
+        if not message_id:
+            return
+        found = self.account.client.json(
+            "GET",
+            f"{self.account.user_path}/mailFolders/drafts/messages"
+            f"?$filter=internetMessageId eq {quote(odata_string(message_id))}&$select=id",
+            doing=f"{doing}: looking for an earlier try's draft",
+        ).get("value", [])
+        for leftover in found:
+            log.info("%s: deleting the draft an earlier try left behind", doing)
+            path = f"{self.account.user_path}/messages/{quote(leftover['id'], safe='')}"
+            self._delete_draft(path, doing, quiet=False)
+
+    def _delete_draft(self, path: str, doing: str, quiet: bool = True) -> None:
+        """DELETE the draft (Graph moves it to Deleted Items). After a failure (`quiet`) a
+        draft that cannot be deleted now is left for the next try's clean-up: the
+        failure that brought us here is the one to report."""
+        try:
+            self.account.client.request("DELETE", path, doing=f"{doing}: deleting the draft")
+        except GraphError as exc:
+            if exc.status == 404:  # gone already
+                return
+            if not quiet:
+                raise
+            log.warning("%s: the draft stays until the next try: %s", doing, exc)
+        except TransportError as exc:
+            if not quiet:
+                raise
+            log.warning("%s: the draft stays until the next try: %s", doing, exc)
 
     def sent_copy_exists(self, message_id: str) -> bool:
         """Is the mail with this Message-ID in Sent Items? Exchange files its copy there once
