@@ -93,7 +93,8 @@ def test_the_21vianet_cloud_has_its_own_hosts():
 
 
 OAUTH = (
-    '[mail.oauth]\nprovider = "microsoft"\nflow = "app"\ntenant_id = "t-1"\nclient_id = "c-1"\n'
+    '[mail.oauth]\nprovider = "microsoft"\nflow = "app"\ntenant_id = "contoso.onmicrosoft.com"\n'
+    'client_id = "0a1b2c3d-aaaa-4bbb-8ccc-ddddeeeeffff"\n'
     'client_secret_env = "COLLABD_APP_SECRET"\n'
 )
 
@@ -104,7 +105,10 @@ def test_graph_signs_in_with_the_one_app_of_mail_oauth(tmp_path):
     env = {**os.environ, "COLLABD_APP_SECRET": "App-s3cret"}
     result = collabd("--config", str(path), "check-config", env=env)
     assert result.returncode == 0, result.stderr
-    assert "https://login.microsoftonline.com/t-1, app c-1 ([mail.oauth])" in result.stdout
+    assert (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com, "
+        "app 0a1b2c3d-aaaa-4bbb-8ccc-ddddeeeeffff ([mail.oauth])" in result.stdout
+    )
     assert "graph:          https://graph.microsoft.com as" in result.stdout
     assert "deprecated" not in result.stderr and "App-s3cret" not in result.stdout
 
@@ -119,8 +123,8 @@ def test_21vianet_in_mail_oauth_means_graph_in_china_too():
                 "oauth": {
                     "provider": "microsoft",
                     "cloud": "china",
-                    "tenant_id": "t",
-                    "client_id": "c",
+                    "tenant_id": "contoso.partner.onmschina.cn",
+                    "client_id": "0a1b2c3d-aaaa-4bbb-8ccc-ddddeeeeffff",
                     "client_secret": "s",
                 },
             }
@@ -128,7 +132,7 @@ def test_21vianet_in_mail_oauth_means_graph_in_china_too():
         "test",
     )
     app = graph_app(settings)
-    assert app.authority == "https://login.partner.microsoftonline.cn/t"
+    assert app.authority == "https://login.partner.microsoftonline.cn/contoso.partner.onmschina.cn"
     assert app.endpoint == "https://microsoftgraph.chinacloudapi.cn"
 
 

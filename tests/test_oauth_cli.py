@@ -139,6 +139,46 @@ def test_check_config_names_file_key_and_value_and_masks_secrets(tmp_path, db_ur
     assert f'{path}: mail.oauth.client_secret = "****"' in err
 
 
+def test_check_config_refuses_placeholders_and_misplaced_ids(tmp_path, capsys):
+    """The docs' placeholders copied as they are, or a secret pasted as the client ID,
+    are named by check-config, not found as a sign-in error once the daemon runs."""
+    path = tmp_path / "collabd.toml"
+    head = (
+        '[mail]\nbackend = "imap"\naddress = "collab@contoso.com"\n'
+        '[mail.imap]\nhost = "outlook.office365.com"\n[mail.smtp]\nhost = "smtp.office365.com"\n'
+    )
+    path.write_text(
+        head + '[mail.oauth]\nprovider = "microsoft"\nflow = "app"\n'
+        'tenant_id = "<DIRECTORY_TENANT_ID>"\nclient_id = "Xy8Q~s3cr3t-value"\n'
+        'client_secret = "s3cr3t-value"\nuser = "collab"\n',
+        encoding="utf-8",
+    )
+    cli = Cli(path, capsys)
+    code, _, err = cli("check-config", at=None)
+    assert code == 78
+    assert f'{path}: mail.oauth.tenant_id = "<DIRECTORY_TENANT_ID>": not a Directory' in err
+    assert f'{path}: mail.oauth.client_id = "Xy8Q~s3cr3t-value": not an Application' in err
+    assert f'{path}: mail.oauth.user = "collab": the mailbox to sign in to' in err
+    assert 's3cr3t-value"' not in err.replace('"Xy8Q~s3cr3t-value"', "")
+
+    path.write_text(
+        head + '[mail.oauth]\nprovider = "microsoft"\nflow = "app"\ntenant_id = "common"\n'
+        'client_id = "0d6e1f2a-3b4c-4d5e-8f60-718293a4b5c6"\nclient_secret = "x"\n',
+        encoding="utf-8",
+    )
+    code, _, err = cli("check-config", at=None)
+    assert code == 78 and 'mail.oauth.tenant_id = "common": an app signs in to its own' in err
+
+    path.write_text(
+        head.replace("outlook.office365.com", "imap.gmail.com")
+        + '[mail.oauth]\nprovider = "google"\nflow = "delegated"\n'
+        'client_id = "0d6e1f2a-3b4c-4d5e-8f60-718293a4b5c6"\nclient_secret = "x"\n',
+        encoding="utf-8",
+    )
+    code, _, err = cli("check-config", at=None)
+    assert code == 78 and "not a Google OAuth client ID" in err
+
+
 def test_check_config_requires_what_each_flow_needs(tmp_path, capsys):
     path = tmp_path / "collabd.toml"
     key = tmp_path / "key.json"
@@ -162,11 +202,12 @@ def test_check_config_shows_the_21vianet_endpoints(tmp_path, capsys):
     path.write_text(
         '[mail]\nbackend = "imap"\naddress = "collab@contoso.partner.onmschina.cn"\n'
         '[mail.imap]\nhost = "partner.outlook.cn"\n[mail.smtp]\nhost = "smtp.partner.outlook.cn"\n'
-        '[mail.oauth]\nprovider = "microsoft"\ncloud = "china"\ntenant_id = "contoso"\n'
-        'client_id = "0d6e-app"\nclient_secret = "never-shown"\n',
+        '[mail.oauth]\nprovider = "microsoft"\ncloud = "china"\n'
+        'tenant_id = "contoso.partner.onmschina.cn"\n'
+        'client_id = "0d6e1f2a-3b4c-4d5e-8f60-718293a4b5c6"\nclient_secret = "never-shown"\n',
         encoding="utf-8",
     )
     out = Cli(path, capsys).ok("check-config", at=None)
-    assert "https://login.partner.microsoftonline.cn/contoso" in out
+    assert "https://login.partner.microsoftonline.cn/contoso.partner.onmschina.cn" in out
     assert "https://partner.outlook.cn/.default" in out
     assert "never-shown" not in out

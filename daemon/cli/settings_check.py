@@ -140,7 +140,7 @@ def _print_oauth(settings) -> None:
         f"  oauth:          {oauth.provider}, flow {oauth.flow}{cloud}, as {sign_in_user(settings)}"
     )
     print(f"  oauth tokens:   {source.authority} ({', '.join(source.scopes)})")
-    print(f"  oauth client:   {oauth.client_id or '-'}, {secret}; sasl {oauth.mechanism}")
+    print(f"  oauth client:   {oauth.client_id or '-'}, {secret}; mechanism {oauth.mechanism}")
 
 
 def _print_graph(settings) -> None:

@@ -477,6 +477,29 @@ def oauth_problems(settings: Settings) -> list[Problem]:
                     'required for provider = "microsoft": the Directory (tenant) ID',
                 )
             )
+        problems += microsoft_id_problems("mail.oauth", oauth.tenant_id, oauth.client_id, flow)
+    if (
+        provider == "google"
+        and flow == "delegated"
+        and oauth.client_id
+        and not oauth.client_id.endswith(GOOGLE_CLIENT_SUFFIX)
+    ):
+        problems.append(
+            Problem(
+                "mail.oauth.client_id",
+                oauth.client_id,
+                "not a Google OAuth client ID: copy the Client ID of the Desktop app from "
+                f"Google Cloud console → Credentials (it ends in {GOOGLE_CLIENT_SUFFIX})",
+            )
+        )
+    if oauth.user and not _looks_like_address(oauth.user):
+        problems.append(
+            Problem(
+                "mail.oauth.user",
+                oauth.user,
+                "the mailbox to sign in to, as a mail address (collab@contoso.com)",
+            )
+        )
     if provider == "google" and flow == "delegated" and not oauth.client_id:
         problems.append(
             Problem(
@@ -583,3 +606,55 @@ def secret_from(password: str, password_file: Path | None, env: str = "") -> str
     if env:
         return os.environ.get(env, "")
     return password
+
+
+GOOGLE_CLIENT_SUFFIX = ".apps.googleusercontent.com"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DOMAIN = re.compile(r"(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+# Tenant names that stand for "any tenant": a device-code sign-in may use one, but the client
+# credentials grant needs the app's own tenant (Microsoft answers AADSTS700016 / 90002).
+_ANY_TENANT = ("common", "organizations", "consumers")
+
+
+def _looks_like_address(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and _DOMAIN.fullmatch(domain))
+
+
+def microsoft_id_problems(prefix: str, tenant_id: str, client_id: str, flow: str) -> list[Problem]:
+    """The app registration's ids as the Entra admin center shows them: the Application
+    (client) ID is a GUID; the Directory (tenant) ID a GUID or one of the tenant's verified
+    domains. A placeholder copied from the docs (<DIRECTORY_TENANT_ID>) or the secret pasted
+    into the wrong key is caught here, not as a sign-in error hours later."""
+    problems = []
+    if client_id and not _GUID.fullmatch(client_id):
+        problems.append(
+            Problem(
+                f"{prefix}.client_id",
+                client_id,
+                "not an Application (client) ID: copy the GUID from the app registration's "
+                "Overview page (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+            )
+        )
+    if not tenant_id:
+        return problems
+    if tenant_id.lower() in _ANY_TENANT:
+        if flow == "app":
+            problems.append(
+                Problem(
+                    f"{prefix}.tenant_id",
+                    tenant_id,
+                    'an app signs in to its own tenant (flow = "app"): set the Directory '
+                    "(tenant) ID or a verified domain such as contoso.onmicrosoft.com",
+                )
+            )
+    elif not (_GUID.fullmatch(tenant_id) or _DOMAIN.fullmatch(tenant_id)):
+        problems.append(
+            Problem(
+                f"{prefix}.tenant_id",
+                tenant_id,
+                "not a Directory (tenant) ID: copy the GUID from the app registration's "
+                "Overview page, or write a verified domain such as contoso.onmicrosoft.com",
+            )
+        )
+    return problems
