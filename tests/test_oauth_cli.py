@@ -55,6 +55,8 @@ def test_microsoft_device_code_login_then_the_refresh_token_signs_in(
     identity.device_sign_in_as = address  # the person types the code and signs in
     out = cli.ok("auth", "login", at=None)
     assert "https://microsoft.com/devicelogin" in out and "enter the code" in out
+    assert f"Sign in as {address}, or as a person with Full Access" in out  # which account
+    assert "The code is good for 15 minutes" in out and "waits" in out  # and for how long
     assert f"signed in as {address}" in out and "refresh token" in out
     (start,) = [
         r

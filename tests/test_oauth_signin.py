@@ -196,6 +196,11 @@ def test_refused_twice_is_reported_and_mail_waits(tmp_path, db_url, mailstack, i
 
         problem = stored(app)
         assert "refused the XOAUTH2 sign-in of " + mailbox in problem.last_error
+        # In words: the server's text, not Python's b'…' repr of it, and what its SASL
+        # error means (Dovecot sends RFC 7628 JSON: the token is not valid here)
+        assert "b'" not in problem.last_error and 'b"' not in problem.last_error
+        assert "AUTHENTICATIONFAILED" in problem.last_error
+        assert "the token is not valid for this mailbox" in problem.last_error
         assert problem.last_error_at is not None
 
         status = assess(app).to_json()  # what `collabd status --json` prints

@@ -70,6 +70,11 @@ def auth_login(context: Context, args: argparse.Namespace) -> int:
         if oauth.flow == "app":
             grant = source.obtain(None)
         elif oauth.provider == "microsoft":
+            print(
+                f"Sign in as {sign_in.user}, or as a person with Full Access to that mailbox, "
+                "on any device with a web browser:",
+                flush=True,
+            )
             grant = source.login(lambda message: print(message, flush=True))
         else:
             grant = source.login(_refresh_token(args.refresh_token_file))

@@ -97,6 +97,11 @@ class MicrosoftTokens:
             if "user_code" not in flow:
                 raise SignInError(_said(flow))
             say(flow["message"])
+            minutes = max(1, int(flow.get("expires_in") or 900) // 60)
+            say(
+                f"The code is good for {minutes} minutes. This command waits until the "
+                "sign-in is done (Ctrl+C stops it)."
+            )
             result = app.acquire_token_by_device_flow(flow)
         except OSError as exc:
             raise SignInError(f"cannot reach {self.authority}: {exc}") from None

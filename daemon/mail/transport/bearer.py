@@ -8,7 +8,9 @@ the same for both.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -77,8 +79,45 @@ def _give_up(sign_in: MailboxSignIn, reason: str) -> str:
 
 
 def _server_words(exc: Exception, exchange: BearerExchange) -> str:
-    """The server's answer, and the error it sent inside the SASL exchange (JSON)."""
-    said = str(exc).strip()
-    if exchange.server_error:
-        said += f"; {exchange.server_error.decode('utf-8', 'replace')[:300]}"
-    return said
+    """What the server said, in words an admin reads in `collabd status`: its reply text
+    (not Python's b'…' repr of it, nor the SMTP error tuple), and what the error it sent
+    inside the SASL exchange (RFC 7628 JSON: status, scope) means."""
+    code = getattr(exc, "smtp_code", None)
+    if code is not None:  # smtplib's (535, b'5.7.3 Authentication unsuccessful')
+        text = _text(getattr(exc, "smtp_error", b""))
+        said = f"{code} {text}".strip()
+    else:
+        said = " ".join(_text(arg) for arg in exc.args) or type(exc).__name__
+    said = _BYTES_REPR.sub(lambda m: m.group(2), said).strip()
+    detail = _sasl_error(exchange.server_error)
+    return f"{said} ({detail})" if detail else said
+
+
+_BYTES_REPR = re.compile(r"""b(['"])(.*?)\1""")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _sasl_error(raw: bytes | None) -> str:
+    """The JSON a server sends back inside a failed XOAUTH2/OAUTHBEARER exchange."""
+    if not raw:
+        return ""
+    try:
+        error = json.loads(raw.decode("utf-8", "replace"))
+    except ValueError:
+        return raw.decode("utf-8", "replace")[:300]
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    status = str(error.get("status", "")).lower()
+    words = {
+        "invalid_token": "the token is not valid for this mailbox or has expired",
+        "401": "the token is not valid for this mailbox or has expired",
+        "insufficient_scope": "the token lacks the permission for this server",
+        "400": "the server could not read the sign-in",
+    }.get(status, f"the server says: {status or 'refused'}")
+    scope = error.get("scope")
+    return f"{words}; it asks for {scope}" if scope else words
