@@ -2,8 +2,10 @@
 
 From Microsoft's documentation: "National clouds" (Microsoft Entra authentication endpoints)
 and "Authenticate an IMAP, POP or SMTP connection using OAuth" (the scopes). Microsoft 365
-operated by 21Vianet signs in at login.partner.microsoftonline.cn (Microsoft's current name;
-the older login.chinacloudapi.cn still answers) and serves IMAP/SMTP at partner.outlook.cn.
+operated by 21Vianet signs in at login.partner.microsoftonline.cn (the Entra page's name;
+Graph's "National cloud deployments" page names login.chinacloudapi.cn for the same
+service, settable as mail.oauth.authority), serves Graph at microsoftgraph.chinacloudapi.cn
+and Exchange Online (IMAP, SMTP, the partner.outlook.cn resource) at partner.outlook.cn.
 """
 
 from __future__ import annotations
