@@ -4,23 +4,23 @@ NO EXCHANGE SERVER IS INVOLVED: exchangelib talks to tests/ews_server.py, a loop
 server answering its SOAP requests with bodies shaped like Microsoft's documented EWS
 responses (protocol-level fixtures, not a live server). The reply-reading scenarios of
 tests/test_ingest.py run on this backend through `EwsWorld`; this module adds what only
-EWS has: the sync state as the cursor, an expired state, throttling.
+EWS has: the sync state as the cursor, the pull subscription, password and NTLM sign-in
+(an expired state, throttling and a 503 while sending run on both Exchange backends in
+tests/test_exchange_backends.py).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
 
 from daemon.inbound.ingest import ingest_pass
-from daemon.mail.send import send_due
 from daemon.mail.transport import TemporaryFailure
-from daemon.store.models import InboundMessage, ItemStatus, MailboxCursor
+from daemon.store.models import MailboxCursor
 from tests.ews_fixture import ews_app
 from tests.ews_server import EwsServer
 from tests.test_ingest import RecordedWorld
@@ -85,60 +85,6 @@ def test_sync_state_is_the_cursor_and_downtime_is_caught_up(ews_world_):
     with world.app.db.transaction() as session:
         assert session.get(MailboxCursor, cursor.mailbox).sync_state != stored
     assert world.inbox_uids() == []
-
-
-def test_expired_sync_state_means_a_full_resync_that_changes_nothing_twice(ews_world_):
-    world = ews_world_
-    reply = world.reply(
-        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
-    )
-    world.deliver(reply)
-    assert world.ingest().applied == 1
-    world.deliver(reply)  # the same mail again, and Exchange forgets our sync state
-    world.server.box.expire_sync_states()
-    report = ingest_pass(world.app, world.app.transport.incoming, full=False)
-    assert world.app.transport.incoming.resyncs == 1
-    assert (report.applied, report.duplicates) == (0, 1)
-    changes = [h for h in world.history_from(reply["Message-ID"]) if h.field]
-    assert len(changes) == 2  # status + progress, once
-    assert world.inbox_uids() == []
-    with world.app.db.transaction() as session:
-        assert session.scalar(select(InboundMessage).where(InboundMessage.attempts > 1)) is None
-
-
-def test_throttled_sync_is_a_temporary_failure_with_the_servers_back_off(ews_world_):
-    world = ews_world_
-    reply = world.reply(
-        world.received("li.na", "您负责的行动项"), "#1 完成", world.address("li.na")
-    )
-    world.deliver(reply)
-    world.server.box.fail_next("busy", "SyncFolderItems", back_off_ms=30000)
-    with pytest.raises(TemporaryFailure) as raised:
-        world.ingest()
-    assert raised.value.retry_after == 30 and "throttled" in str(raised.value)
-    assert world.item(1).status is ItemStatus.NOT_STARTED and len(world.inbox_uids()) == 1
-    assert world.ingest().applied == 1  # the next pass, once Exchange lets us back in
-    assert world.item(1).status is ItemStatus.DONE
-
-
-# The sending tests reply "in progress": a "done" reply would also queue an acceptance
-# request, and these tests follow exactly one mail through the outbox.
-def test_http_503_while_sending_defers_the_mail_and_keeps_it(ews_world_):
-    world = ews_world_
-    reply = world.reply(
-        world.received("li.na", "您负责的行动项"), "#1 进行中 50%", world.address("li.na")
-    )
-    world.deliver(reply)
-    assert world.ingest().applied == 1
-    world.server.box.fail_next("503", "CreateItem")
-    report = send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
-    assert report.sent == [] and len(report.deferred) == 1
-    (answer,) = world.answers()
-    assert answer.sent_at is None and answer.attempts == 1 and "503" in answer.last_error
-    world.app.clock.advance(timedelta(minutes=2))  # past the retry back-off
-    assert len(send_due(world.app.db, world.app.transport.outgoing, world.app.clock).sent) == 1
-    answered = world.received("li.na", in_reply_to=reply["Message-ID"])
-    assert "#1 → 进行中 50% ✓" in answered.get_body(("plain",)).get_content()
 
 
 def test_pull_subscription_wakes_the_waiter_on_new_mail(ews_world_):
