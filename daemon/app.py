@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .clock import Clock
 from .config import Settings
 from .mail.tokens import MailIdentity, ReplyTokens
-from .store import Database
 from .store.private import private_directory
-from .store.secrets import ledger_secret
 
 if TYPE_CHECKING:  # imported when first used: a command that only reads the ledger (`items
     # list`) does not pay for the mail templates or the IMAP/Exchange/Graph clients
     from .mail.render import Renderer
     from .mail.transport import Transport
+    from .store import Database
 
 T = TypeVar("T")
 
@@ -33,10 +32,22 @@ class App:
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
-    def db(self) -> Database:
+    def ledger(self) -> Database:
+        """The ledger, open and at the schema this collabd needs: all that a command which
+        only reads it through SQL (`items list`) asks for, without the ORM's models."""
+        from .store import Database
+
         private_directory(self.settings.data_dir)
         database = Database(self.settings.store_url)
         database.ensure_schema()
+        return database
+
+    @cached_property
+    def db(self) -> Database:
+        """The ledger for units of work (the ORM), its shared secrets read."""
+        from .store.secrets import ledger_secret
+
+        database = self.ledger
         # Read shared secrets now, outside any transaction: they are first needed inside a
         # write transaction, and SQLite would make a second writer wait for the first.
         self._reply_secret = ledger_secret(database, "reply-token")
@@ -85,5 +96,5 @@ class App:
     def close(self) -> None:
         if "transport" in self.__dict__:
             self.transport.close()
-        if "db" in self.__dict__:
-            self.db.dispose()
+        if "ledger" in self.__dict__:
+            self.ledger.dispose()

@@ -24,6 +24,7 @@ HEAVY = (
     "jinja2",  # mail templates: `items list` sends nothing
     "imapclient",  # the mailbox: `items list` reads only the ledger
     "sqlalchemy.dialects.postgresql",  # every PostgreSQL driver, on a SQLite ledger
+    "sqlalchemy.orm",  # the models and their mappers: `items list` reads through plain SQL
 )
 
 PROBE = """

@@ -11,18 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from ..app import App
 from ..clock import Clock
 from ..config import Settings
 from ..errors import CollabdError, ConfigError, UsageError
-from ..ledger.history import Origin
-from ..ledger.people import find_person
-from ..ledger.wording import action_words, change_words
-from ..store.models import Person, label
+from ..store.enums import label
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the ledger's ORM is imported by the commands that use it: `items list`
+    # reads through SQL alone (daemon/ledger/listing.py) and starts without it
+    from ..ledger.history import Origin
     from ..rules.config import Rules
 
 
@@ -44,6 +41,9 @@ class Context:
         """History rows written by this command name it and who ran it: the person of
         `--as`, `[cli] operator` or `[cli] operators` (refused if the ledger does not know
         them), else the OS user."""
+        from ..ledger.history import Origin
+        from ..ledger.people import find_person
+
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
@@ -82,6 +82,10 @@ class Context:
                 words.append(arg)
         if words[:2] == ["people", "import"]:
             return True
+        from sqlalchemy import select
+
+        from ..store.models import Person
+
         return session.scalar(select(Person.id).limit(1)) is None
 
     @property
@@ -130,6 +134,8 @@ class Context:
     def history(self, entry: dict) -> str:
         """One history row (cli/views.history_view) as a person reads it: 状态：未开始 → 进行中,
         not status: not_started → in_progress; no None."""
+        from ..ledger.wording import action_words, change_words
+
         if entry["field"]:
             return change_words(entry["field"], entry["old"], entry["new"], self.locale)
         new = entry["new"] if entry["new"] not in (None, "") else ""

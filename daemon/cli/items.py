@@ -1,4 +1,7 @@
-"""`collabd items add|list|show|update|edit|cancel`."""
+"""`collabd items add|list|show|update|edit|cancel`.
+
+The ledger's ORM (daemon/ledger/items, edits, people …) is imported by the handlers that
+change or show one item: `items list` reads through SQL alone and starts without it."""
 
 from __future__ import annotations
 
@@ -8,20 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from ..errors import DataError, UsageError
-from ..ledger.collaborations import find_collaboration
-from ..ledger.edits import ItemEdit, cancel_item, edit_item
-from ..ledger.items import (
-    ItemChange,
-    ItemFilter,
-    find_item,
-    item_history,
-    latest_verdicts,
-    query_items,
-    update_item,
-)
-from ..ledger.people import find_person
-from ..ledger.specs import PRIORITY_WORDS, ItemSpec, parse_spec
-from ..store.models import CLOSED_STATUSES, ItemStatus, Priority, label
+from ..store.enums import CLOSED_STATUSES, PRIORITY_WORDS, ItemStatus, Priority, label
 from .commands import HELP
 from .context import Context
 from .dates import day_argument
@@ -193,6 +183,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def items_add(context: Context, args: argparse.Namespace) -> int:
+    from ..ledger.collaborations import find_collaboration
+    from ..ledger.specs import ItemSpec, parse_spec
+
     app = context.app
     context.check_rules()  # the rules will chase this item: a broken file stops here
     spec = parse_spec(
@@ -246,22 +239,25 @@ def _print_warnings(warnings: list[str]) -> None:
 
 
 def items_list(context: Context, args: argparse.Namespace) -> int:
+    from ..ledger.listing import Listing, list_items
+    from ..store.reading import reading
+
     app = context.app
     # The ledger is the rules' input: a list that looks fine while the rules cannot chase
     # any of it would hide the one thing wrong.
     context.check_rules()
     today = app.clock.now().astimezone(app.settings.tz).date()
-    with app.db.transaction() as session:
-        collab = find_collaboration(session, args.collab) if args.collab else None
-        wanted = ItemFilter(
-            collab=collab,
-            owner=find_person(session, args.owner, collab) if args.owner else None,
-            statuses=tuple(args.status),
-            overdue_on=today if args.overdue else None,
+    collab_id, owner_id = _list_filter(context, args)
+    with reading(app.settings.store_url, lambda: app.ledger) as sql:
+        views = list_items(
+            sql,
+            Listing(
+                collab_id=collab_id,
+                owner_id=owner_id,
+                statuses=tuple(status.value for status in args.status),
+                overdue_on=today if args.overdue else None,
+            ),
         )
-        found = query_items(session, wanted)
-        verdicts = latest_verdicts(session, found)
-        views = [item_view(i, verdicts.get(i.id)) for i in found]
     if args.json:
         emit_json(views)
         return 0
@@ -302,7 +298,32 @@ def items_list(context: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_filter(context: Context, args: argparse.Namespace) -> tuple[int | None, int | None]:
+    """The ids of `--collab` and `--owner`: by code, mail address or a name only one
+    person has, in plain SQL; anything else (unknown, ambiguous, a department named as the
+    owner) is decided by the ledger's own lookups, which also say what is wrong."""
+    from ..ledger.listing import collaboration_id, person_id
+    from ..store.reading import reading
+
+    app = context.app
+    with reading(app.settings.store_url, lambda: app.ledger) as sql:
+        collab_id = collaboration_id(sql, args.collab) if args.collab else None
+        owner_id = person_id(sql, args.owner) if args.owner else None
+    if (args.collab and collab_id is None) or (args.owner and owner_id is None):
+        from ..ledger.collaborations import find_collaboration
+        from ..ledger.people import find_person
+
+        with app.db.transaction() as session:
+            collab = find_collaboration(session, args.collab) if args.collab else None
+            owner = find_person(session, args.owner, collab) if args.owner else None
+            collab_id = collab.id if collab else None
+            owner_id = owner.id if owner else None
+    return collab_id, owner_id
+
+
 def items_show(context: Context, args: argparse.Namespace) -> int:
+    from ..ledger.items import find_item, item_history
+
     with context.app.db.transaction() as session:
         item = find_item(session, args.ref, args.collab)
         view = item_view(item)
@@ -369,6 +390,8 @@ def _print_acceptance(context: Context, trail: list[dict]) -> None:
 
 
 def items_update(context: Context, args: argparse.Namespace) -> int:
+    from ..ledger.items import ItemChange, find_item, update_item
+
     if args.status is ItemStatus.CANCELLED:
         return _cancel_from_update(context, args)
     change = ItemChange(
@@ -417,6 +440,10 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
 
 
 def items_edit(context: Context, args: argparse.Namespace) -> int:
+    from ..ledger.edits import ItemEdit, edit_item
+    from ..ledger.items import find_item
+    from ..ledger.people import find_person
+
     if args.deadline is not None and not args.reason.strip():
         raise UsageError('a new deadline needs a reason: add --reason "…"')
     app = context.app
@@ -481,6 +508,9 @@ def _cancel_from_update(context: Context, args: argparse.Namespace) -> int:
 
 
 def items_cancel(context: Context, args: argparse.Namespace) -> int:
+    from ..ledger.edits import cancel_item
+    from ..ledger.items import find_item
+
     app = context.app
     origin = context.origin
     with app.db.transaction() as session:
@@ -535,6 +565,7 @@ def _shown(value: object) -> object:
 def items_import(context: Context, args: argparse.Namespace) -> int:
     from ..announce import notices
     from ..archive.ledger_import import apply, check
+    from ..ledger.collaborations import find_collaboration
     from ..ledger.items import ensure_active
 
     app = context.app

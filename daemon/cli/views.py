@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
-from ..store.models import ActionItem, Collaboration, HistoryEntry, OutboxMessage, Person
+if TYPE_CHECKING:  # views read rows they are given: `items list` starts without the ORM
+    from ..store.models import ActionItem, Collaboration, HistoryEntry, OutboxMessage, Person
 
 
 def person_view(person: Person) -> dict:

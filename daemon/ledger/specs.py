@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..clock import EARLIEST_DAY, LATEST_DAY, plausible_day
 from ..errors import DataError
+from ..store.enums import PRIORITY_WORDS
 from ..store.models import ParticipantRole, Priority
 
 ROLE_WORDS = {
@@ -25,15 +26,6 @@ ROLE_WORDS = {
     "支持": "support",
     "监督": "observer",
     "观察": "observer",
-}
-PRIORITY_WORDS = {
-    "高": "high",
-    "紧急": "high",
-    "中": "normal",
-    "普通": "normal",
-    "常规": "normal",
-    "低": "low",
-    "medium": "normal",
 }
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 

@@ -10,19 +10,22 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import CollabdError
 from .private import private_file
+from .revision import numbered_head
 
-if TYPE_CHECKING:  # alembic is imported by the commands that migrate, not by every start
+if TYPE_CHECKING:  # alembic is imported by the commands that migrate, not by every start;
+    # the ORM by the first unit of work (`items list` reads through SQL alone)
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +96,6 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(cfg).get_current_head()
     assert head is not None
     return head
-
-
-def numbered_head() -> str:
-    """The newest migration by file name: they are numbered 0001, 0002 … in one line (a
-    test holds this equal to head_revision), so every start need not load alembic."""
-    names = [entry.name for entry in (files("daemon.store") / "migrations" / "versions").iterdir()]
-    return max(name[:4] for name in names if name[:4].isdigit())
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -177,7 +173,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:

@@ -1,16 +1,6 @@
 """The ledger's tables, one module per concept. Import from here."""
 
-from .base import Base
-from .closing import (
-    AcceptanceRequest,
-    Deliverable,
-    LateItem,
-    Retrospective,
-    RetrospectiveAnswer,
-    Verdict,
-)
-from .collaborations import Collaboration, Participant
-from .enums import (
+from ..enums import (
     CLOSED_STATUSES,
     AttendeeRole,
     CollabStatus,
@@ -27,6 +17,16 @@ from .enums import (
     SourceKind,
     label,
 )
+from .base import Base
+from .closing import (
+    AcceptanceRequest,
+    Deliverable,
+    LateItem,
+    Retrospective,
+    RetrospectiveAnswer,
+    Verdict,
+)
+from .collaborations import Collaboration, Participant
 from .history import HistoryEntry
 from .items import ActionItem, item_collaborators, item_dependencies
 from .mail import (

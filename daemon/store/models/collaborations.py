@@ -7,9 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import CollabStatus, ParticipantRole
 from ..types import UTCDateTime, str_enum
 from .base import Base
-from .enums import CollabStatus, ParticipantRole
 from .people import Department, Person
 
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import SourceKind
 from ..types import UTCDateTime, str_enum
 from .base import Base
-from .enums import SourceKind
 from .people import Person
 
 

@@ -17,10 +17,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import ItemStatus, Priority
 from ..types import UTCDateTime, str_enum
 from .base import Base
 from .collaborations import Collaboration
-from .enums import ItemStatus, Priority
 from .minutes import Minutes
 from .people import Department, Person
 

@@ -17,9 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..enums import InboundStatus, OutboxStatus
 from ..types import UTCDateTime, str_enum
 from .base import Base
-from .enums import InboundStatus, OutboxStatus
 
 
 class InboundMessage(Base):

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import AttendeeRole, MeetingStatus, Rsvp
 from ..types import UTCDateTime, str_enum
 from .base import Base
 from .collaborations import Collaboration
-from .enums import AttendeeRole, MeetingStatus, Rsvp
 from .people import Person
 
 

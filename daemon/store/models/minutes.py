@@ -7,9 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import Confirmation, MinutesStatus, Priority, SourceKind
 from ..types import UTCDateTime, str_enum
 from .base import Base
-from .enums import Confirmation, MinutesStatus, Priority, SourceKind
 from .meetings import Meeting
 from .people import Person
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import Locale
 from ..types import UTCDateTime, str_enum
 from .base import Base
-from .enums import Locale
 
 
 class Department(Base):

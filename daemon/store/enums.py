@@ -44,6 +44,17 @@ class ItemStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # 取消: no more chasing, kept in the ledger and the archive
 
 
+# What people write for a priority (the seed's 高 / 中 / 低 and their neighbours).
+PRIORITY_WORDS = {
+    "高": "high",
+    "紧急": "high",
+    "中": "normal",
+    "普通": "normal",
+    "常规": "normal",
+    "低": "low",
+    "medium": "normal",
+}
+
 # Statuses that need nothing more from anyone: the rules chase every other one.
 CLOSED_STATUSES = frozenset({ItemStatus.DONE, ItemStatus.CANCELLED})
 
