@@ -189,17 +189,25 @@ def _apply_batch(
     failure is recorded and the other mails stand."""
     report = IngestReport()
     outcomes: list[tuple[IncomingMail, Outcome | None]] = []
+    # Without savepoints the mails' inbound-log verdicts go in one executemany at the end
+    # (one pipelined round trip on PostgreSQL instead of one per mail): the whole batch
+    # commits or rolls back as one anyway, and nothing in it reads those rows again.
+    verdicts: list[dict] | None = None if savepoints else []
     with app.db.transaction() as session:
         keep_loaded(session)
         seen = _seen_rows(session, mails, envelopes)
         preload_senders(session, [e.sender for e in envelopes if isinstance(e, Envelope)])
         for mail, envelope in zip(mails, envelopes, strict=True):
             try:
-                outcome = _apply_one(session, app, mail, envelope, seen, report, savepoints)
+                outcome = _apply_one(
+                    session, app, mail, envelope, seen, report, savepoints, verdicts
+                )
             except EnvironmentalFault as exc:
                 report.fault = exc.what
                 break
             outcomes.append((mail, outcome))
+        if verdicts:
+            session.connection().execute(_UPDATE_ROW, verdicts)
         _advance_cursor(session, app, [mail for mail, _ in outcomes])
     return report, outcomes
 
@@ -390,9 +398,12 @@ def _apply_one(
     seen: SeenRows,
     report: IngestReport,
     savepoint: bool = True,
+    verdicts: list[dict] | None = None,
 ) -> Outcome | None:
     """One mail inside the batch's transaction, under a savepoint of its own (without
-    `savepoint`, a failure raises _MailFailed and the whole transaction must roll back)."""
+    `savepoint`, a failure raises _MailFailed and the whole transaction must roll back).
+    With `verdicts`, an existing inbound-log row's update is added there for the batch to
+    write, instead of being written now."""
     if not isinstance(envelope, Envelope):
         message_id = synthetic_message_id(mail.raw)
         return _count_failure(session, app, mail, None, message_id, seen, envelope, report, True)
@@ -405,7 +416,16 @@ def _apply_one(
             status, detail = route(session, app, envelope)
             session.flush()  # the handler's ORM changes, inside this mail's savepoint
             row = _write_row(
-                session, app, seen, row, mail, envelope.message_id, envelope, status, detail
+                session,
+                app,
+                seen,
+                row,
+                mail,
+                envelope.message_id,
+                envelope,
+                status,
+                detail,
+                verdicts=verdicts,
             )
     except Exception as exc:
         what = environmental(exc)
@@ -501,8 +521,10 @@ def _write_row(
     status: InboundStatus,
     detail: str,
     attempts: int = 1,
+    verdicts: list[dict] | None = None,
 ) -> SeenRow:
-    """Insert the mail's inbound-log row, or update the one an earlier try left.
+    """Insert the mail's inbound-log row, or update the one an earlier try left (or, with
+    `verdicts`, add that update there for the batch to write with the others).
 
     Plain statements on the session's connection: the row is never needed as an object,
     and the ORM's unit of work was a fifth of applying a reply (bench/ingest.py)."""
@@ -523,10 +545,11 @@ def _write_row(
                 detail,
             )
         )
-    connection.execute(
-        _UPDATE_ROW,
-        {"row_id": row.id, "received_at": now, "status": status, "detail": detail},
-    )
+    update = {"row_id": row.id, "received_at": now, "status": status, "detail": detail}
+    if verdicts is None:
+        connection.execute(_UPDATE_ROW, update)
+    else:
+        verdicts.append(update)
     row.status, row.attempts, row.detail = status, row.attempts + 1, detail
     return row
 

@@ -12,16 +12,13 @@ To teach collabd a new kind of mail, add a row; the rest of ingest does not chan
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from ..calendar.counter import answer_proposal
-from ..calendar.inbox import handle_calendar
-from ..calendar.incoming import link_from_reply
-from ..calendar.next_meeting import answer_question as answer_next_meeting
 from ..closing import replies as closing
 from ..mail.compose import LOOP_HEADER
 from ..mail.envelope import Decision, Envelope, ReplyHandler
@@ -35,6 +32,24 @@ from .reading import read_reply
 
 if TYPE_CHECKING:
     from ..app import App
+
+
+def _on_first_use(module: str, name: str) -> Callable:
+    """A handler imported by the first mail it handles: the calendar's (icalendar and its
+    recurrence library, some 4 MiB) is loaded by the first calendar mail, not by every
+    start of the daemon (bench/lean.py measures the idle daemon's memory)."""
+
+    def handler(*args, **kwargs):
+        return getattr(importlib.import_module(module, __package__), name)(*args, **kwargs)
+
+    handler.__name__ = name
+    return handler
+
+
+handle_calendar = _on_first_use("..calendar.inbox", "handle_calendar")
+answer_proposal = _on_first_use("..calendar.counter", "answer_proposal")
+link_from_reply = _on_first_use("..calendar.incoming", "link_from_reply")
+answer_next_meeting = _on_first_use("..calendar.next_meeting", "answer_question")
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
 from ..store.models import Locale, label
 from .invited import answer_lines, example_date
+
+if TYPE_CHECKING:  # jinja2 is imported by the first mail rendered: an idle daemon, or a
+    # command that only reads the ledger, never loads it
+    from jinja2 import Environment, Template
 
 DEFAULT_LOCALE = Locale.ZH_CN
 
@@ -64,6 +67,8 @@ def _shown(value: object, locale: str) -> str:
 
 @cache
 def _environment(autoescape: bool) -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     env = Environment(
         loader=FileSystemLoader(str(files("daemon.templates"))),
         undefined=StrictUndefined,
@@ -90,6 +95,8 @@ def _environment(autoescape: bool) -> Environment:
 def _template(autoescape: bool, name: str, ext: str, locale: str) -> Template | None:
     """The template for a locale, else the default locale's, else None (looked up once per
     name: a missing template costs an exception and a stat() of the disk each time)."""
+    from jinja2 import TemplateNotFound
+
     env = _environment(autoescape)
     for wanted in dict.fromkeys((locale, DEFAULT_LOCALE)):
         try:
@@ -108,6 +115,8 @@ class Renderer:
         context = {"locale": locale, "local": self._local, **context}
         text_template = _template(False, name, "txt", locale)
         if text_template is None:
+            from jinja2 import TemplateNotFound
+
             raise TemplateNotFound(f"{locale}/{name}.txt.j2")
         header, _, body = text_template.render(context).partition("\n\n")
         if not header.startswith("Subject: "):

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..announce import assign_items
-from ..calendar.next_meeting import follow_up
 from ..ledger.history import Origin, record, record_on
 from ..ledger.items import ItemChange, ensure_active, update_item
 from ..ledger.specs import ItemSpec
@@ -156,6 +155,10 @@ def publish_minutes(
     _ask(session, minutes, previous, affected, meeting, now, result)
     session.flush()
     _mail_everyone(session, app, meeting, minutes, result)
+    # The calendar (icalendar) is loaded by the first minutes published, not by every
+    # start of the daemon, which imports this module to read replies.
+    from ..calendar.next_meeting import follow_up
+
     result.next_meeting = follow_up(session, app, minutes, origin)  # 下次会议时间
     return result
 
