@@ -56,7 +56,8 @@ class World:
             start_collaboration(
                 session, app, load_collaboration_file(collab), Origin.system("test")
             )
-        assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 9
+        # kickoffs, assignments, and 王强's as 协作人 of #3
+        assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 10
 
     def localize(self, text_: str) -> str:
         return text_.replace("@example.com", f"-{self.tag}@{self.stack.domain}")

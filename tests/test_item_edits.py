@@ -8,6 +8,7 @@ import json
 from sqlalchemy import select
 
 from daemon.store.models import HistoryEntry, OutboxMessage, OutboxStatus
+from tests.test_next_meeting import text_of
 
 
 def mails(app, kind: str) -> list[OutboxMessage]:
@@ -251,3 +252,37 @@ def test_update_to_cancelled_goes_the_way_of_items_cancel(app, demo_ledger):
     }
     (row,) = history(app, action="cancelled")
     assert row.note == "合并到 #1"
+
+
+def test_collaborators_hear_of_assignment_handover_changes_and_cancellation(app, demo_ledger):
+    cli = demo_ledger
+    # at the start: 王强 helps 赵敏 with #3, and hears so with who leads it
+    (asked,) = [m for m in mails(app, "items_assisting") if "#3" in m.subject]
+    assert asked.recipients == "wang.qiang@example.com" and "请您协作" in asked.subject
+    text, html = text_of(asked)
+    assert "负责人：赵敏" in text and "  #3 进行中 50%" in text and "#3 进行中 50%" in html
+
+    cli.ok("--as", "陈静", "items", "add", "--collab", "v2-launch", "--owner", "李娜",
+           "--collaborator", "Emily Chen", "--collaborator", "王强", "海报定稿")  # fmt: skip
+    added = [m for m in mails(app, "items_assisting") if "#5" in m.subject]
+    assert {m.recipients for m in added} == {"emily.chen@example.com", "wang.qiang@example.com"}
+    english = next(m for m in added if m.recipients.startswith("emily"))
+    assert "Please help with: #5" in english.subject and "Owner: 李娜" in text_of(english)[0]
+
+    # 转交: the collaborator is told whom to work with now
+    cli.ok("--as", "陈静", "items", "edit", "v2-launch#3", "--owner", "李娜", "--reason", "休假")
+    (handover,) = [
+        m for m in mails(app, "item_reassigned") if m.recipients == "wang.qiang@example.com"
+    ]
+    assert "请改与新负责人 李娜 配合" in text_of(handover)[0]
+
+    # the list changes: the one added is asked, the one taken off is told
+    cli.ok("--as", "陈静", "items", "edit", "v2-launch#5", "--collaborator", "赵敏")
+    latest = {m.recipients: m for m in mails(app, "items_assisting") if "#5" in m.subject}
+    assert "请您协作" in latest["zhao.min@example.com"].subject
+    assert "No longer needed" in latest["emily.chen@example.com"].subject
+    assert "您不再是协作人" in latest["wang.qiang@example.com"].subject
+
+    cli.ok("--as", "陈静", "items", "cancel", "v2-launch#5", "--reason", "合并")
+    told = {m.recipients for m in mails(app, "item_cancelled")}
+    assert told == {"li.na@example.com", "zhao.min@example.com"}

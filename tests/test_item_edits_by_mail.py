@@ -135,3 +135,16 @@ def test_unreadable_edits_are_answered_line_by_line(world):
     assert "#3：请写明取消原因" in body
     assert "新增行动项未保存：缺少任务" in body
     assert "#9：本协作没有这个行动项" in body
+
+
+def test_a_collaborator_is_asked_to_help_and_may_answer_what_the_mail_suggests(world):
+    asked = world.received("wang.qiang", "请您协作")
+    text = asked.get_body(("plain",)).get_content()
+    assert "#3 协调客户沟通" in text and "负责人：赵敏" in text
+    assert "#3 进行中 50%" in asked.get_body(("html",)).get_content()
+    reply = world.reply(asked, "#3 进行中 50%\n#3 需支持: 客户名单", world.address("wang.qiang"))
+    world.deliver(reply)
+    assert world.ingest().applied == 1
+    now = items(world)
+    assert (now[3].status, now[3].progress) == (ItemStatus.NEEDS_SUPPORT, 50)
+    assert now[3].owner.name == "赵敏"  # helping does not make him the owner

@@ -85,10 +85,13 @@ def item_changed(
     owner_change = next((c for c in changes if c[0] == "owner"), None)
     if owner_change is not None:
         old_owner, new_owner = owner_change[1], owner_change[2]
+        told = [new_owner, old_owner, item.collaboration.coordinator]
+        helpers = [p for p in item.collaborators if p not in told]  # they work with the owner
         for person, role in (
             (new_owner, "new"),
             (old_owner, "old"),
             (item.collaboration.coordinator, "coordinator"),
+            *((helper, "collaborator") for helper in helpers),
         ):
             queued += _tell(
                 session,
@@ -103,6 +106,9 @@ def item_changed(
                 new_owner=new_owner,
                 reason=reason,
             )
+    helpers = next((c for c in changes if c[0] == "collaborators"), None)
+    if helpers is not None:
+        queued += _collaborators_changed(session, app, item, helpers, origin, stamp)
     others = [(f, o, n) for f, o, n in changes if f in OWNER_FIELDS]
     if others:
         queued += _tell(
@@ -116,6 +122,33 @@ def item_changed(
             changes=others,
             reason=reason,
         )
+    return queued
+
+
+def _collaborators_changed(
+    session: Session, app: App, item: ActionItem, change: Change, origin: Origin, stamp: str
+) -> int:
+    """A collaborator added is asked to help, as at the start; one taken off is told they
+    are no longer needed. (The owner hears of the new list in item_edited.)"""
+    _, old, new = change
+    before, after = {p.id for p in old or ()}, {p.id for p in new or ()}
+    queued = 0
+    for people, removed in (
+        ([p for p in new or () if p.id not in before], False),
+        ([p for p in old or () if p.id not in after and p.id != item.owner_id], True),
+    ):
+        for person in people:
+            queued += _tell(
+                session,
+                app,
+                "items_assisting",
+                f"assisting:{stamp}:{int(removed)}",
+                [person],
+                origin,
+                item,
+                items=[item],
+                removed=removed,
+            )
     return queued
 
 

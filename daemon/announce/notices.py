@@ -42,24 +42,39 @@ def kickoff(session: Session, app: App, collaboration: Collaboration) -> int:
 
 
 def items_assigned(session: Session, app: App, items: list[ActionItem]) -> int:
-    """One mail per owner listing all of their new items, with the reply syntax."""
+    """One mail per owner listing all of their new items, with the reply syntax; and one
+    per collaborator (协作人) listing the new items they help with and who leads each."""
     by_owner: dict[int, list[ActionItem]] = defaultdict(list)
+    by_helper: dict[int, list[ActionItem]] = defaultdict(list)
     for item in items:
         by_owner[item.owner_id].append(item)
+        for helper in item.collaborators:
+            if helper.id != item.owner_id:
+                by_helper[helper.id].append(item)
     queued = 0
-    for owned in by_owner.values():
-        owner = owned[0].owner
-        ids = ",".join(str(item.id) for item in owned)
-        if len(ids) > 200:  # an imported ledger: hundreds of items in one mail
-            ids = f"{owned[0].id}-{owned[-1].id}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
-        queued += queue_mail(
-            session,
-            app,
-            kind="items_assigned",
-            dedupe_key=f"assigned:{owner.id}:{ids}",
-            to=owner,
-            context={"collab": owned[0].collaboration, "items": owned},
-            collaboration_id=owned[0].collaboration_id,
-            item_id=owned[0].id if len(owned) == 1 else None,
-        )
+    for kind, key, grouped in (
+        ("items_assigned", "assigned", by_owner),
+        ("items_assisting", "assisting", by_helper),
+    ):
+        for person_id, listed in grouped.items():
+            person = next(
+                p for p in (listed[0].owner, *listed[0].collaborators) if p.id == person_id
+            )
+            queued += queue_mail(
+                session,
+                app,
+                kind=kind,
+                dedupe_key=f"{key}:{person.id}:{_ids(listed)}",
+                to=person,
+                context={"collab": listed[0].collaboration, "items": listed, "removed": False},
+                collaboration_id=listed[0].collaboration_id,
+                item_id=listed[0].id if len(listed) == 1 else None,
+            )
     return queued
+
+
+def _ids(items: list[ActionItem]) -> str:
+    ids = ",".join(str(item.id) for item in items)
+    if len(ids) > 200:  # an imported ledger: hundreds of items in one mail
+        ids = f"{items[0].id}-{items[-1].id}:{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
+    return ids
