@@ -87,7 +87,7 @@ def add_meeting_with_sent_minutes(app) -> None:
 def test_close_archive_and_export_from_the_command_line(app, demo_ledger, tmp_path):
     cli = demo_ledger
     out = cli.ok("items", "update", "v2-launch#1", "--status", "done", at="2026-11-27T10:00")
-    assert "status: not_started → done" in out
+    assert "状态：未开始 → 已完成" in out
     shown = json.loads(cli.ok("items", "show", "v2-launch#1", "--json"))
     (trail,) = shown["acceptance"]
     assert (trail["round"], trail["verdict"], trail["receiver"]) == (

@@ -58,6 +58,8 @@ def test_an_archived_collaboration_refuses_every_change(app, demo_ledger, tmp_pa
     cli.ok(*MEETING, at="2026-11-23T09:00")
     cli.ok("archive", "v2-launch", "--out", str(tmp_path / "out"), "--force", at="2026-12-12T09:00")
     before = _mails(app)
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text("任务名称,负责人\n写方案,李娜\n", "utf-8")
     for argv in (
         MEETING,
         ("meeting", "update", "1", "--location", "5楼"),
@@ -69,6 +71,14 @@ def test_an_archived_collaboration_refuses_every_change(app, demo_ledger, tmp_pa
         ("items", "edit", "v2-launch#2", "--priority", "low"),
         ("items", "cancel", "v2-launch#2", "--reason", "不需要了"),
         ("collab", "close", "v2-launch"),
+        # the collaboration's own changes and an import: one refusal, word for word
+        ("collab", "edit", "v2-launch", "--goal", "新目标"),
+        ("collab", "add-department", "v2-launch", "总经办", "--contact", "刘洋"),
+        ("collab", "edit-department", "v2-launch", "市场部", "--duties", "宣传"),
+        ("collab", "remove-department", "v2-launch", "客服部"),
+        ("collab", "cancel", "v2-launch", "--reason", "不做了"),
+        ("items", "import", "v2-launch", str(ledger)),
+        ("items", "import", "v2-launch", str(ledger), "--dry-run"),
     ):
         code, _, err = cli(*argv, at="2026-12-13T09:00")
         assert code == 65, (argv, err)

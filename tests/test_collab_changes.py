@@ -53,8 +53,8 @@ def test_edit_goal_dates_and_coordinator_tells_everyone_involved(app, demo_ledge
         "--coordinator",
         "李娜",
     )
-    assert "end_date: 2027-01-29 → 2027-02-26" in out
-    assert "coordinator: 陈静 <chen.jing@example.com> → 李娜 <li.na@example.com>" in out
+    assert "v2-launch 结束日期：2027-01-29 → 2027-02-26" in out
+    assert "协调人：陈静 <chen.jing@example.com> → 李娜 <li.na@example.com>" in out
     shown = json.loads(cli.ok("collab", "show", "v2-launch", "--json"))
     assert (shown["goal"], shown["end"]) == ("V2.0 按时上线", "2027-02-26")
     assert shown["coordinator"].startswith("李娜") or "li.na" in shown["coordinator"]

@@ -146,7 +146,7 @@ def test_update_records_who_what_and_the_command(app, demo_ledger):
     out = demo_ledger.ok(
         "items", "update", "v2-launch#1", "--progress", "60", at="2026-11-27T16:30"
     )
-    assert "progress: 0 → 60" in out and "status: not_started → in_progress" in out
+    assert "v2-launch#1 进度：0% → 60%" in out and "状态：未开始 → 进行中" in out
     shown = json.loads(demo_ledger.ok("items", "show", "v2-launch#1", "--json"))
     changes = [(h["field"], h["old"], h["new"]) for h in shown["history"] if h["field"]]
     assert changes == [("progress", "0", "60"), ("status", "not_started", "in_progress")]
@@ -157,7 +157,7 @@ def test_update_records_who_what_and_the_command(app, demo_ledger):
     )
     assert last["at"].startswith("2026-11-27T08:30")  # stored in UTC
     out = demo_ledger.ok("items", "update", "v2-launch#1", "--status", "done")
-    assert "progress: 60 → 100" in out  # done means 100%
+    assert "进度：60% → 100%" in out  # done means 100%
 
 
 def test_unknown_item_number_says_so(demo_ledger):

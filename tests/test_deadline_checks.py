@@ -100,7 +100,7 @@ def test_questionable_deadlines_are_set_and_warned_about_with_the_next_working_d
     code, out, err = ledger(
         "items", "edit", ref, "--deadline", "2027-02-08", "--reason", "客户推迟", at=AT
     )
-    assert code == 0 and "deadline: 2026-12-08 → 2027-02-08" in out
+    assert code == 0 and "截止日期：2026-12-08 → 2027-02-08" in out
     warnings = err.strip().splitlines()
     assert warnings == [
         "collabd: warning: 截止日期 2027年2月8日（周一） 晚于协作结束日 2027年1月29日（周五）；"

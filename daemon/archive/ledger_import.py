@@ -156,9 +156,13 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     # newline="": a line break inside a quoted cell (a multi-line 完成标准) stays in the
     # cell; str.splitlines() dropped it, and split cells at U+2028 and other separators.
-    lines = io.StringIO(text, newline="")
-    for number, cells in enumerate(csv.reader(lines), start=1):
-        yield number, [_unsafe(c) for c in cells]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    number = 0
+    try:
+        for number, cells in enumerate(reader, start=1):
+            yield number, [_unsafe(c) for c in cells]
+    except csv.Error as exc:  # what the csv module cannot read at all: the row, not a traceback
+        raise DataError(f"{path}:{number + 1}: not readable as csv ({exc})") from None
 
 
 def _unsafe(cell: str) -> str:

@@ -19,8 +19,9 @@ from ..closing import retrospective
 from ..closing.acceptance import all_rounds
 from ..errors import UsageError
 from ..ledger.collaborations import find_collaboration
-from ..ledger.items import ItemFilter, ensure_active, query_items
+from ..ledger.items import ItemFilter, query_items
 from ..store.models import Collaboration
+from .changed import active_collaboration
 from .commands import HELP
 from .context import Context
 from .output import emit_json, table
@@ -80,8 +81,7 @@ def add_close_command(sub: argparse._SubParsersAction) -> None:
 def close_collaboration(context: Context, args: argparse.Namespace) -> int:
     app = context.app
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
-        ensure_active(collab)
+        collab = active_collaboration(session, args.code)
         retro = retrospective.start(session, app, collab, retrospective.CLOSED, context.origin)
         existing = retro or retrospective.find(session, collab)
         view = {

@@ -42,7 +42,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(see config/collaboration.example.toml). Everyone involved gets a "
         "kick-off mail; owners get their items.",
     )
-    create.add_argument("--file", type=Path, metavar="FILE.toml")
+    create.add_argument(
+        "--file",
+        type=Path,
+        metavar="FILE.toml",
+        help="the whole collaboration in one file (config/collaboration.example.toml)",
+    )
     create.add_argument("--code", help="short name used in commands, e.g. v2-launch")
     create.add_argument("--theme", help="协作主题")
     create.add_argument("--goal", help="协作目标", default="")
@@ -50,7 +55,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--end", type=day_argument, help="end date: 2026-12-03 or 12月3日")
     create.add_argument("--initiator", help="发起人: mail address or name")
     create.add_argument("--department", help="initiating department (default: the initiator's)")
-    create.add_argument("--coordinator", help="default: the initiator")
+    create.add_argument(
+        "--coordinator",
+        help="协调人, who runs it and hears of every change: name or mail address "
+        "(default: the initiator)",
+    )
     create.add_argument(
         "--participant",
         action="append",

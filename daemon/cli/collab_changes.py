@@ -5,7 +5,6 @@ and told to the people it affects (daemon/announce/collab_changes.py)."""
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
 from ..errors import UsageError
@@ -13,6 +12,7 @@ from ..ledger.collaborations import find_collaboration
 from ..ledger.people import find_department, find_person
 from ..ledger.specs import ROLE_WORDS
 from ..store.models import ParticipantRole
+from .changed import active_collaboration, print_changes
 from .context import Context
 from .dates import day_argument
 from .output import emit_json
@@ -103,30 +103,19 @@ def register_changes(sub: argparse._SubParsersAction) -> None:
     cancel.set_defaults(handler=collab_cancel)
 
 
-def _print(args: argparse.Namespace, code: str, changes: list, queued: int) -> None:
-    shown = [(name, _shown(old), _shown(new)) for name, old, new in changes]
-    if args.json:
-        emit_json(
-            {
-                "collab": code,
-                "changes": [{"field": f, "old": o, "new": n} for f, o, n in shown],
-                "mails": queued,
-            }
-        )
-    elif shown:
-        for name, old, new in shown:
-            print(f"{code} {name}: {old} → {new}")
-        print(f"{queued} mail(s) queued to the people concerned")
-    else:
-        print(f"{code}: nothing changed")
-
-
-def _shown(value: object) -> object:
-    if hasattr(value, "email"):
-        return f"{value.name} <{value.email}>"
-    if isinstance(value, date):
-        return value.isoformat()
-    return getattr(value, "value", value) if value not in (None, "") else "—"
+def _print(
+    context: Context, args: argparse.Namespace, code: str, changes: list, queued: int
+) -> None:
+    print_changes(
+        args,
+        code,
+        changes,
+        locale=context.locale,
+        head={"collab": code},
+        tail={"mails": queued},
+        empty="—",
+        after=f"{queued} mail(s) queued to the people concerned",
+    )
 
 
 def collab_edit(context: Context, args: argparse.Namespace) -> int:
@@ -141,7 +130,7 @@ def collab_edit(context: Context, args: argparse.Namespace) -> int:
             raise UsageError(f"--background-file {args.background_file}: {exc}") from None
     app = context.app
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
+        collab = active_collaboration(session, args.code)
         wanted = CollabEdit(
             theme=args.theme,
             goal=args.goal,
@@ -156,7 +145,7 @@ def collab_edit(context: Context, args: argparse.Namespace) -> int:
                 "or --coordinator"
             )
         changes, queued = edit(session, app, collab, wanted, context.origin)
-    _print(args, args.code, changes, queued)
+    _print(context, args, args.code, changes, queued)
     return 0
 
 
@@ -165,14 +154,15 @@ def collab_add_department(context: Context, args: argparse.Namespace) -> int:
 
     app = context.app
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
+        collab = active_collaboration(session, args.code)
         department = find_department(session, args.department)
         contact = find_person(session, args.contact)
         _, queued = add_department(
             session, app, collab, department, contact, args.role, args.duties, context.origin
         )
-        change = ("participant", None, f"{department.name} ({args.role.value}): {contact.name}")
-    _print(args, args.code, [change], queued)
+        role = context.word(args.role)  # 配合, not support
+        change = ("participant", None, f"{department.name} ({role}): {contact.name}")
+    _print(context, args, args.code, [change], queued)
     return 0
 
 
@@ -183,7 +173,7 @@ def collab_edit_department(context: Context, args: argparse.Namespace) -> int:
         raise UsageError("nothing to change: give --contact, --role or --duties")
     app = context.app
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
+        collab = active_collaboration(session, args.code)
         department = find_department(session, args.department)
         changes, queued = change_department(
             session,
@@ -195,9 +185,9 @@ def collab_edit_department(context: Context, args: argparse.Namespace) -> int:
             role=args.role,
             duties=args.duties,
         )
-        changes = [(f"{department.name} {name}", old, new) for name, old, new in changes]
-        shown = [(name, _shown(old), _shown(new)) for name, old, new in changes]
-    _print(args, args.code, shown, queued)
+        # 对接人（研发中心）：张伟 → 李娜
+        changes = [(f"{name}:{department.name}", old, new) for name, old, new in changes]
+    _print(context, args, args.code, changes, queued)
     return 0
 
 
@@ -206,10 +196,10 @@ def collab_remove_department(context: Context, args: argparse.Namespace) -> int:
 
     app = context.app
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
+        collab = active_collaboration(session, args.code)
         department = find_department(session, args.department)
         queued = remove_department(session, app, collab, department, context.origin)
-    _print(args, args.code, [("participant", department.name, None)], queued)
+    _print(context, args, args.code, [("participant", department.name, None)], queued)
     return 0
 
 
@@ -218,6 +208,8 @@ def collab_delete(context: Context, args: argparse.Namespace) -> int:
 
     app = context.app
     with app.db.transaction() as session:
+        # not active_collaboration: what decides is whether it has sent anything (a
+        # collaboration archived before any mail went out may still be removed)
         collab = find_collaboration(session, args.code)
         dropped = delete_collaboration(session, app, collab, context.origin)
     if args.json:
@@ -233,7 +225,7 @@ def collab_cancel(context: Context, args: argparse.Namespace) -> int:
 
     app = context.app
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
+        collab = active_collaboration(session, args.code)
         items, queued, meetings = cancel(session, app, collab, args.reason, context.origin)
         refs = [item.ref for item in items]
     with app.db.transaction() as session:  # the record as it now stands, read-only

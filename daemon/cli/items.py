@@ -6,12 +6,11 @@ change or show one item: `items list` reads through SQL alone and starts without
 from __future__ import annotations
 
 import argparse
-import sys
-from datetime import date
 from pathlib import Path
 
 from ..errors import DataError, UsageError
 from ..store.enums import CLOSED_STATUSES, PRIORITY_WORDS, ItemStatus, Priority, label
+from .changed import active_collaboration, print_changes, print_history, print_warnings
 from .commands import HELP
 from .context import Context
 from .dates import day_argument
@@ -58,7 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Add an action item to a collaboration. It gets the "
         "collaboration's next number (#N).",
     )
-    add.add_argument("--collab", required=True, metavar="CODE")
+    add.add_argument(
+        "--collab", required=True, metavar="CODE", help="the collaboration's code (collab list)"
+    )
     add.add_argument(
         "--owner", required=True, help="负责人: mail address, name, or a participating department"
     )
@@ -87,7 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add.set_defaults(handler=items_add)
 
     lst = sub.add_parser("list", help="list action items (the follow-up ledger, 跟进台账)")
-    lst.add_argument("--collab", metavar="CODE")
+    lst.add_argument("--collab", metavar="CODE", help="only this collaboration")
     lst.add_argument("--owner", help="mail address or name")
     lst.add_argument(
         "--status", type=_status, action="append", default=[], help="only this status; repeatable"
@@ -111,14 +112,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=items_show)
 
-    upd = sub.add_parser("update", help="change an item from the command line (recorded)")
+    upd = sub.add_parser(
+        "update",
+        help="record progress for the owner: status, %%, a note (as a reply would)",
+        description="Record what the owner would otherwise reply: status, progress, a note. "
+        "Done (完成) asks the receiver to accept the result. To change the owner, task, "
+        "criteria or deadline with a reason, use `items edit`; to call an item off, "
+        "`items cancel`.",
+    )
     upd.add_argument("ref", help="CODE#N, or N with --collab")
-    upd.add_argument("--collab", metavar="CODE")
-    upd.add_argument("--status", type=_status)
-    upd.add_argument("--progress", type=int, metavar="PERCENT")
-    upd.add_argument("--deadline", type=day_argument)
-    upd.add_argument("--priority", type=_priority)
-    upd.add_argument("--note")
+    upd.add_argument("--collab", metavar="CODE", help="the collaboration's code (collab list)")
+    upd.add_argument(
+        "--status",
+        type=_status,
+        help="未开始 / 进行中 / 完成 / 阻塞 / 需支持 / 延期 (or not_started, in_progress, …)",
+    )
+    upd.add_argument("--progress", type=int, metavar="PERCENT", help="0 to 100")
+    upd.add_argument("--deadline", type=day_argument, help="截止日期: 2026-12-03 or 12月3日")
+    upd.add_argument("--priority", type=_priority, help="high / normal / low (高 / 中 / 低)")
+    upd.add_argument("--note", help="备注, kept in the item's history")
     upd.add_argument("--json", action="store_true")
     upd.set_defaults(handler=items_update)
 
@@ -218,7 +230,7 @@ def items_add(context: Context, args: argparse.Namespace) -> int:
             f"added {view['ref']}: {view['description']} → {view['owner_name']} "
             f"<{view['owner']}>, due {view['deadline'] or '—'}; assignment mail queued"
         )
-        _print_warnings(warnings)
+        print_warnings(warnings)
     return 0
 
 
@@ -231,11 +243,6 @@ def _deadline_warnings(context: Context, session, item) -> list[str]:
 
     found = item_deadline_warnings(session, context.app, item)
     return [warning.say("zh-CN") for warning in found]
-
-
-def _print_warnings(warnings: list[str]) -> None:
-    for warning in warnings:
-        print(f"collabd: warning: {warning}", file=sys.stderr)
 
 
 def items_list(context: Context, args: argparse.Namespace) -> int:
@@ -343,19 +350,7 @@ def items_show(context: Context, args: argparse.Namespace) -> int:
         ]
     )
     _print_acceptance(context, view["acceptance"])
-    print("\nhistory")
-    table(
-        ["at", "change", "by", "source"],
-        [
-            [
-                context.local(h["at"]),
-                context.history(h),
-                h["actor"],
-                h["source"],
-            ]
-            for h in view["history"]
-        ],
-    )
+    print_history(context, view["history"])
     return 0
 
 
@@ -419,23 +414,7 @@ def items_update(context: Context, args: argparse.Namespace) -> int:
         view = item_view(item)
         moved = any(name == "deadline" for name, _, _ in changes)
         warnings = _deadline_warnings(context, session, item) if moved else []
-    if args.json:
-        emit_json(
-            {
-                "item": view,
-                "changes": [{"field": f, "old": o, "new": n} for f, o, n in changes],
-                "warnings": warnings,
-            }
-        )
-    elif changes:
-        for name, old, new in changes:
-            print(
-                f"{view['ref']} {name}: {getattr(old, 'value', old)} → {getattr(new, 'value', new)}"
-            )
-    else:
-        print(f"{view['ref']}: nothing changed")
-    if not args.json:
-        _print_warnings(warnings)
+    _print_changes(context, args, view, changes, warnings)
     return 0
 
 
@@ -487,7 +466,7 @@ def items_edit(context: Context, args: argparse.Namespace) -> int:
         view = item_view(item)
         moved = any(name == "deadline" for name, _, _ in changes)
         warnings = _deadline_warnings(context, session, item) if moved else []
-    _print_changes(args, view, changes, warnings)
+    _print_changes(context, args, view, changes, warnings)
     return 0
 
 
@@ -531,48 +510,31 @@ def items_cancel(context: Context, args: argparse.Namespace) -> int:
 
 
 def _print_changes(
-    args: argparse.Namespace, view: dict, changes: list, warnings: list[str] = ()
+    context: Context,
+    args: argparse.Namespace,
+    view: dict,
+    changes: list,
+    warnings: list[str] = (),
 ) -> None:
-    shown = [(name, _shown(old), _shown(new)) for name, old, new in changes]
-    if args.json:
-        emit_json(
-            {
-                "item": view,
-                "changes": [{"field": f, "old": o, "new": n} for f, o, n in shown],
-                "warnings": list(warnings),
-            }
-        )
-        return
-    if shown:
-        for name, old, new in shown:
-            print(f"{view['ref']} {name}: {old} → {new}")
-    else:
-        print(f"{view['ref']}: nothing changed")
-    _print_warnings(list(warnings))
-
-
-def _shown(value: object) -> object:
-    """A changed value as the command line shows it: people by name, items as #N."""
-    if isinstance(value, list):
-        return ", ".join(str(_shown(v)) if not isinstance(v, int) else f"#{v}" for v in value)
-    if hasattr(value, "email"):
-        return f"{value.name} <{value.email}>"
-    if isinstance(value, date):
-        return value.isoformat()
-    return getattr(value, "value", value)
+    print_changes(
+        args,
+        view["ref"],
+        changes,
+        locale=context.locale,
+        head={"item": view},
+        tail={"warnings": list(warnings)},
+        warnings=warnings,
+    )
 
 
 def items_import(context: Context, args: argparse.Namespace) -> int:
     from ..announce import notices
     from ..archive.ledger_import import apply, check
-    from ..ledger.collaborations import find_collaboration
-    from ..ledger.items import ensure_active
 
     app = context.app
     today = app.clock.now().astimezone(app.settings.tz).date()
     with app.db.transaction() as session:
-        collab = find_collaboration(session, args.code)
-        ensure_active(collab)
+        collab = active_collaboration(session, args.code)
         checked = check(session, collab, args.file, today)
         if checked.problems:
             raise DataError(

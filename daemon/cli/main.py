@@ -83,7 +83,22 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             importlib.import_module(f"{__package__}.{module}").register(commands)
         elif module not in full:
             commands.add_parser(name, help=help_)
+    _explain_common_flags(parser)
     return parser
+
+
+def _explain_common_flags(parser: argparse.ArgumentParser) -> None:
+    """Every --json says what it is for, and every command's --help opens with the line
+    `collabd --help` gives it: one wording, set once, instead of a bare flag list."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None and helps.get(name):
+                    sub.description = helps[name][:1].upper() + helps[name][1:] + "."
+                _explain_common_flags(sub)
+        elif "--json" in action.option_strings and action.help is None:
+            action.help = "print JSON (for scripts) instead of text"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from ..store.models import (
     label,
 )
 from . import find_time
+from .changed import print_history
 from .commands import HELP
 from .context import Context
 from .output import emit_json, fields, table
@@ -41,7 +42,9 @@ def _meeting_flags(parser: argparse.ArgumentParser, *, creating: bool) -> None:
     parser.add_argument(
         "--start", help="ISO 8601, e.g. 2026-11-25T14:00 (without an offset: configured zone)"
     )
-    parser.add_argument("--duration", type=int, metavar="MINUTES")
+    parser.add_argument(
+        "--duration", type=int, metavar="MINUTES", help="length in minutes, e.g. 60"
+    )
     parser.add_argument("--location", help="会议地点")
     parser.add_argument("--online-url", help="online meeting link")
     parser.add_argument("--host", help="主持人: mail address or name (default: the coordinator)")
@@ -75,7 +78,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "schedule",
         help="schedule a meeting and send the invitations",
         description="Schedule a meeting: every attendee, the host and the coordinator get an "
-        "Outlook-ready invitation (iCalendar REQUEST) with the agenda and files.",
+        "invitation that Outlook, Foxmail and phone calendars add with one click, with the "
+        "agenda and files. Give --collab, --title, --start and --duration (or --file, or "
+        "--slot from `meeting find-time`).",
     )
     _meeting_flags(sch, creating=True)
     sch.add_argument(
@@ -95,17 +100,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     upd = sub.add_parser(
         "update",
-        help="change time, place, attendees, agenda or files (same UID, SEQUENCE + 1)",
+        help="change time, place, attendees, agenda or files; calendars update in place",
+        description="Change a scheduled meeting. Everyone's calendar entry is updated, not "
+        "duplicated, and the mail says what changed; a change that keeps the time keeps "
+        "everyone's answers.",
     )
     upd.add_argument("meeting", help="meeting number (see `meeting list`) or UID")
     _meeting_flags(upd, creating=False)
     upd.set_defaults(handler=meeting_update)
 
-    can = sub.add_parser("cancel", help="cancel a meeting (METHOD:CANCEL to everyone)")
+    can = sub.add_parser(
+        "cancel", help="cancel a meeting: it is removed from every attendee's calendar"
+    )
     can.add_argument("meeting", help="meeting number or UID")
     can.add_argument("--reason", default="", help="told to the attendees, kept in the history")
-    can.add_argument("--dry-run", action="store_true")
-    can.add_argument("--out", type=Path, metavar="DIR")
+    can.add_argument("--dry-run", action="store_true", help="write the mails to --out DIR")
+    can.add_argument("--out", type=Path, metavar="DIR", help="where --dry-run writes .eml")
     can.add_argument("--json", action="store_true")
     can.set_defaults(handler=meeting_cancel)
 
@@ -392,17 +402,5 @@ def meeting_show(context: Context, args: argparse.Namespace) -> int:
             ["#", "topic", "owner", "min"],
             [[i["position"], i["topic"], i["owner"], i["minutes"]] for i in view["agenda"]],
         )
-    print("\nhistory")
-    table(
-        ["at", "change", "by", "source"],
-        [
-            [
-                context.local(h["at"]),
-                context.history(h),
-                h["actor"],
-                h["source"],
-            ]
-            for h in view["history"]
-        ],
-    )
+    print_history(context, view["history"])
     return 0

@@ -29,7 +29,10 @@ class Demo(Guide):
 
         self.section("Coordinator: start a collaboration with its first action items")
         with as_file(data / "collaboration.toml") as collab:
-            self.collabd("collab", "create", "--file", str(collab), at="2026-11-23T09:05")
+            # --as: the ledger records who did it (陈静), not the OS user running collabd
+            self.collabd(
+                "--as", "陈静", "collab", "create", "--file", str(collab), at="2026-11-23T09:05"
+            )
         self.collabd("collab", "show", "v2-launch", at="2026-11-23T09:05")
 
         self.section("collabd mails everyone involved (kick-off, then each owner's items)")
@@ -52,6 +55,8 @@ class Demo(Guide):
 
         self.section("The coordinator records a blocker from the command line")
         self.collabd(
+            "--as",
+            "陈静",
             "items",
             "update",
             "v2-launch#3",

@@ -49,7 +49,9 @@ def show(demo: Guide) -> None:
 
     demo.section("Dependencies act: #7 waits for #6")
     demo.out("\n陈静 makes Emily's FAQ (#7) wait for 王强's talking points (#6):")
-    demo.collabd("items", "edit", "v2-launch#7", "--depends-on", "6", at="2026-12-09T13:00")
+    demo.collabd(
+        "--as", "陈静", "items", "edit", "v2-launch#7", "--depends-on", "6", at="2026-12-09T13:00"
+    )
     demo.out("\n王强 finishes #6; the next tick tells Emily, in English, that she can start:")
     demo.collabd("items", "update", "v2-launch#6", "--status", "done", at="2026-12-09T14:00")
     demo.collabd("tick", at="2026-12-09T14:05")

@@ -18,6 +18,7 @@ from ..store.models import (
     ParticipantRole,
     Priority,
     Rsvp,
+    Verdict,
     label,
 )
 
@@ -51,6 +52,18 @@ FIELDS = {
     "version": ("版本", "version"),
     "confirmation": ("确认", "confirmation"),
     "delay_request": ("延期申请", "delay request"),
+    "acceptance": ("验收", "acceptance"),
+    # a collaboration's own fields, and a department's part in it
+    "theme": ("主题", "theme"),
+    "goal": ("目标", "goal"),
+    "background": ("背景材料", "background"),
+    "start_date": ("开始日期", "start date"),
+    "end_date": ("结束日期", "end date"),
+    "coordinator": ("协调人", "coordinator"),
+    "participant": ("参与部门", "department"),
+    "contact": ("对接人", "contact"),
+    "role": ("角色", "role"),
+    "duties": ("职责", "duties"),
 }
 # The closed sets a field's values come from, tried in turn.
 VALUES: dict[str, tuple[type[enum.StrEnum], ...]] = {
@@ -58,6 +71,7 @@ VALUES: dict[str, tuple[type[enum.StrEnum], ...]] = {
     "priority": (Priority,),
     "rsvp": (Rsvp,),
     "role": (ParticipantRole, AttendeeRole),
+    "acceptance": (Verdict,),
 }
 ACTIONS = {
     "created": ("新建", "created"),
@@ -77,6 +91,7 @@ ACTIONS = {
     "archived": ("归档", "archived"),
     "published": ("发布纪要", "minutes published"),
     "confirmed": ("确认纪要", "minutes confirmed"),
+    "imported": ("导入", "imported"),
 }
 
 
