@@ -21,6 +21,7 @@ import email.policy
 import errno
 import os
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -194,7 +195,13 @@ def test_a_full_data_directory_quarantines_nothing_and_work_resumes_once_freed(
     work.close()
 
 
-def test_interrupted_sends_go_out_within_the_grace_on_a_quiet_mailbox(mailstack, tmp_path, db_url):
+@pytest.mark.parametrize("lease", ["5s", "2m"])
+def test_interrupted_sends_go_out_within_the_grace_on_a_quiet_mailbox(
+    mailstack, tmp_path, db_url, lease
+):
+    """With the default 2-minute claim lease too: a starting daemon ends the claims of its
+    killed predecessor (same host, pid gone) at once, instead of waiting out the lease
+    before the journal lookup."""
     work = Workload(mailstack, db_url, tmp_path / "data", owners=5, items=5)
     work.seed(tmp_path, 5)
     with work.app.db.transaction() as session:
@@ -204,18 +211,26 @@ def test_interrupted_sends_go_out_within_the_grace_on_a_quiet_mailbox(mailstack,
         with smtplib.SMTP(mailstack.host, mailstack.smtp_port) as smtp:
             smtp.sendmail(went.sender, recipients, went.raw)
     mailstack.wait_until_delivered()
+    killed = subprocess.Popen(["true"])
+    killed.wait()  # its pid now names no process, as a daemon's after kill -9
     attempt = datetime.now(UTC)
+    seconds = 5 if lease == "5s" else 120
     with work.app.db.transaction() as session:  # what a kill -9 mid-send leaves behind
         session.execute(
             update(OutboxMessage).values(
                 status=OutboxStatus.PENDING,
                 sending_since=attempt,
-                claimed_by="a-killed-daemon",
-                claimed_until=attempt + timedelta(seconds=5),
+                claimed_by=f"{socket.gethostname()}:{killed.pid}",
+                claimed_until=attempt + timedelta(seconds=seconds),
             )
         )
     config = write_config(
-        tmp_path / "collabd.toml", mailstack, db_url, tmp_path / "data", work.address, **FAST
+        tmp_path / "collabd.toml",
+        mailstack,
+        db_url,
+        tmp_path / "data",
+        work.address,
+        **{**FAST, "claim_lease": lease},
     )
     daemon = Daemon(config, tmp_path / "daemon.log")
     daemon.start()

@@ -104,10 +104,11 @@ def _explain_common_flags(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from ..service.logs import OffsetFormatter
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    for handler in logging.getLogger().handlers:  # times with their offset (ISO 8601)
+        handler.setFormatter(OffsetFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     from ..clock import Clock, FixedClock, parse_instant
     from ..config import config_path, load_settings
     from ..config.loader import salvage_settings

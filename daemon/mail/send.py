@@ -106,15 +106,17 @@ def release_dead_claims(db: Database, now: datetime, stale_before: datetime) -> 
     """Give back at once the claims of a sender that is gone, instead of letting them run
     out (a 2-minute lease kept 25 never-tried mails waiting after a kill -9): a process of
     this host whose pid no longer exists, or a replica whose heartbeat is older than
-    `stale_before`. Only rows never tried (`sending_since` unset): a row in flight is the
-    journal's to settle, so exactly-once holds; and a sender that still lives cannot mark a
-    row it lost (its mark needs the claim), so it never sends it. Returns the rows freed."""
+    `stale_before`. A row never tried (`sending_since` unset) is free to send again; a
+    sender that still lives cannot mark a row it lost (its mark needs the claim), so it
+    never sends it. A row caught in flight keeps its mark and goes to the journal now
+    (its claim ends here instead of after the lease): the journal lookup settles it, so
+    exactly-once holds and the send waits `journal_grace` from its attempt, not the lease
+    on top. Returns the rows freed or handed to the journal."""
     with db.transaction() as session:
         holders = session.scalars(
             select(OutboxMessage.claimed_by)
             .where(
                 OutboxMessage.claimed_until > now,
-                OutboxMessage.sending_since.is_(None),
                 OutboxMessage.status == OutboxStatus.PENDING,
             )
             .distinct()
@@ -136,19 +138,32 @@ def release_dead_claims(db: Database, now: datetime, stale_before: datetime) -> 
         gone = [h for h in holders if _dead_here(h) or (h in stale and not h.startswith(here))]
         if not gone:
             return 0
+        theirs = (
+            OutboxMessage.claimed_by.in_(gone),
+            OutboxMessage.claimed_until > now,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
         freed = session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.claimed_by.in_(gone),
-                OutboxMessage.sending_since.is_(None),
-                OutboxMessage.status == OutboxStatus.PENDING,
-            )
+            .where(*theirs, OutboxMessage.sending_since.is_(None))
             .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        in_flight = session.execute(
+            update(OutboxMessage)
+            .where(*theirs, OutboxMessage.sending_since.is_not(None))
+            .values(claimed_until=now - timedelta(microseconds=1))
             .execution_options(synchronize_session=False)
         ).rowcount
     if freed:
         log.warning("outbox: took over %d claim(s) of %s, which is gone", freed, ", ".join(gone))
-    return freed
+    if in_flight:
+        log.warning(
+            "outbox: %d send(s) of %s, which is gone, were in flight: the journal settles them",
+            in_flight,
+            ", ".join(gone),
+        )
+    return freed + in_flight
 
 
 def _dead_here(worker: str) -> bool:

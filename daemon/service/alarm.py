@@ -33,6 +33,7 @@ from ..clock import zoned
 from ..mail.compose import compose
 from ..mail.transport import Envelope, open_transport
 from ..store.models import Locale, Person
+from . import beacon, fault_words
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,30 @@ RETRY_SECONDS = 30  # a fault mail that could not go is tried again this much la
 
 
 class AdminAlarm:
-    def __init__(self, record: Path | None = None, per_hour: int = 1) -> None:
+    def __init__(
+        self, record: Path | None = None, per_hour: int = 1, fallback: str | None = None
+    ) -> None:
         self.fault = ""  # the fault of the current episode ("" between episodes)
         self.since: datetime | None = None
         self.started = 0.0  # monotonic start of the episode
         self.told = False  # this episode has been dealt with (mailed, or not to be)
         self.per_hour = per_hour
         self.record = record
+        self.fallback = fallback  # the record's name in the runtime directory (beacon.py)
         self.mailed: list[datetime] = []  # when mails went, the last hour's
         self.mailed_fault = ""  # the episode a mail went for, until it ends
         self.thread: threading.Thread | None = None
-        self.unsent: list[str] | None = None  # the episode's mail failed for these: retry
+        # A fault mail that could not go (the mail server away, the admin's maildir on the
+        # full disk): who still has to get it, for which fault, since and (once it has
+        # ended) until when. Kept, in the record too, until it went: once, even after the
+        # episode ended or the daemon restarted.
+        self.owed: dict | None = None
         self.retry_at = 0.0  # monotonic: not before
         self._load()
+
+    @property
+    def unsent(self) -> list[str] | None:
+        return list(self.owed["admins"]) if self.owed else None
 
     def raised(self, app: App, fault: str, now: datetime) -> None:
         """A fault is present. Once it has lasted MAIL_AFTER_SECONDS, the admins are told,
@@ -76,7 +88,7 @@ class AdminAlarm:
         if not admins:
             return
         self.mailed = [at for at in self.mailed if now - at < HOUR]
-        if self.unsent is None and len(self.mailed) >= self.per_hour:
+        if self.owed is None and len(self.mailed) >= self.per_hour:
             log.warning(
                 "fault: the admins got %d fault mail(s) in the last hour "
                 "(daemon.fault_mails_per_hour = %d); not again",
@@ -84,65 +96,125 @@ class AdminAlarm:
                 self.per_hour,
             )
             return
-        if self.unsent is None:  # the episode's first mail: it counts toward the bound
+        if self.owed is None:  # the episode's first mail: it counts toward the bound
             self.mailed.append(now)
+        # A mail still owed for an earlier episode is this one's now: one mail, this fault.
+        owed = {"admins": self.unsent or list(admins), "fault": self.fault}
+        owed.update(since=self.since.isoformat() if self.since else now.isoformat(), ended="")
+        self._start(app, owed)
+
+    def settle(self, app: App) -> None:
+        """Between episodes: a fault mail still owed is tried again, every RETRY_SECONDS,
+        until it went (it then says when the fault ended)."""
+        if self.owed is None or time.monotonic() < self.retry_at:
+            return
+        if self.thread and self.thread.is_alive():
+            return
+        self._start(app, dict(self.owed))
+
+    def _start(self, app: App, owed: dict) -> None:
         self.thread = threading.Thread(
-            target=self._send,
-            args=(app, self.unsent or list(admins), self.fault, self.since),
-            name="collabd-alarm",
-            daemon=True,
+            target=self._send, args=(app, owed), name="collabd-alarm", daemon=True
         )
         self.thread.start()
 
-    def _send(self, app: App, admins: list[str], fault: str, since: datetime) -> None:
-        """The alarm thread. A mail that could not go (the mail server, or the admin's
-        mailbox on the full disk) is tried again RETRY_SECONDS later while the episode
-        lasts: the episode is told only once a mail went out."""
-        unsent = _mail_admins(app, admins, fault, since)
-        if len(unsent) < len(admins):  # someone was told: the episode is, for a restart
-            self.mailed_fault = fault
+    def _send(self, app: App, owed: dict) -> None:
+        """The alarm thread. A mail that could not go is kept (self.owed, and the record)
+        and tried again RETRY_SECONDS later, during the episode and after it: the episode is
+        told only once a mail went out."""
+        admins, fault = owed["admins"], owed["fault"]
+        since = datetime.fromisoformat(owed["since"])
+        ended = datetime.fromisoformat(owed["ended"]) if owed.get("ended") else None
+        unsent = _mail_admins(app, admins, fault, since, ended)
+        if unsent:
+            kept = self.owed or {}
+            self.owed = {**owed, "admins": unsent, "ended": kept.get("ended") or owed["ended"]}
+            self.retry_at = time.monotonic() + RETRY_SECONDS
+            if self.fault == fault:
+                self.told = False
             self._save()
-        if unsent and self.fault == fault:
-            self.unsent, self.retry_at = unsent, time.monotonic() + RETRY_SECONDS
-            self.told = False
         else:
-            self.unsent = None
+            if self.owed is not None and ended is not None:
+                log.warning("fault: the mail about %s went out after the fault ended", fault)
+            self.owed = None
+        if len(unsent) < len(admins):  # someone was told: the episode is, for a restart
+            if self.fault == fault:
+                self.mailed_fault = fault
+            self._save()
 
-    def cleared(self) -> None:
-        """The work went through again: the episode is over."""
+    def cleared(self, now: datetime | None = None) -> None:
+        """The work went through again: the episode is over. A fault mail still owed stays
+        owed, and says when the fault ended."""
         if self.fault:
             log.warning("fault ended: %s", self.fault)
-        self.fault, self.since, self.unsent, self.retry_at = "", None, None, 0.0
-        if self.mailed_fault:
-            self.mailed_fault = ""
-            self._save()
+        if self.owed is not None:
+            self.owed["ended"] = (now or datetime.now().astimezone()).isoformat()
+            self.retry_at = 0.0  # the path may work again now: try at once
+        self.fault, self.since = "", None
+        self.mailed_fault = ""
+        self._save()
 
     def _load(self) -> None:
-        if self.record is None:
+        data = self._read()
+        if data is None:
             return
         try:
-            data = json.loads(self.record.read_text("utf-8"))
             self.mailed = [datetime.fromisoformat(at) for at in data.get("mailed", [])]
             self.mailed_fault = str(data.get("episode", ""))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            owed = data.get("owed")
+            if isinstance(owed, dict) and owed.get("admins") and owed.get("fault"):
+                self.owed = owed
+        except (ValueError, TypeError, AttributeError) as exc:
             log.warning("fault: %s unreadable (%s); starting a new record", self.record, exc)
+
+    def _read(self) -> dict | None:
+        """The record: the data directory's, or the runtime directory's copy written while
+        the data directory could not be (whichever is newer)."""
+        found: list[dict] = []
+        if self.record is not None:
+            try:
+                found.append(json.loads(self.record.read_text("utf-8")))
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError) as exc:
+                log.warning("fault: %s unreadable (%s); starting a new record", self.record, exc)
+        if self.fallback is not None:
+            spare = beacon.read_json(self.fallback)
+            if spare is not None:
+                found.append(spare)
+        found = [data for data in found if isinstance(data, dict)]
+        return max(found, key=lambda data: str(data.get("saved", "")), default=None)
 
     def _save(self) -> None:
         if self.record is None:
             return
-        data = {"episode": self.mailed_fault, "mailed": [at.isoformat() for at in self.mailed]}
+        data = {
+            "episode": self.mailed_fault,
+            "mailed": [at.isoformat() for at in self.mailed],
+            "owed": self.owed,
+            "saved": datetime.now().astimezone().isoformat(),
+        }
         partial = self.record.with_name(self.record.name + ".partial")
         try:
-            partial.write_text(json.dumps(data), "utf-8")
+            partial.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
             os.replace(partial, self.record)
-        except OSError as exc:  # the data directory may be the fault: memory keeps it
-            log.warning("fault: cannot keep the admin-mail record in %s: %s", self.record, exc)
+        except OSError as exc:  # the data directory may be the fault: keep it elsewhere
             partial.unlink(missing_ok=True)
+            kept = self.fallback and beacon.write_json(self.fallback, data)
+            log.warning(
+                "fault: cannot keep the admin-mail record in %s (%s); %s",
+                self.record,
+                exc,
+                f"kept in {kept} meanwhile" if kept else "kept in memory meanwhile",
+            )
+            return
+        if self.fallback:
+            beacon.remove(self.fallback)
 
 
-def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> list[str]:
+def _mail_admins(
+    app: App, admins: list[str], fault: str, now: datetime, ended: datetime | None = None
+) -> list[str]:
     """Mail each admin; returns the addresses the mail could not be handed over for."""
     outgoing = None
     unsent = list(admins)
@@ -156,10 +228,12 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> list
                 KIND,
                 person.locale,
                 recipient=person,
-                fault=fault,
-                headline=_headline(fault, person.locale),
+                fault=fault_words.sentence(fault, person.locale),
+                where=fault_words.where(fault),
+                headline=fault_words.headline(fault, person.locale),
                 category=category(fault),
                 since=zoned(now, app.settings.tz),
+                ended=zoned(ended, app.settings.tz) if ended else "",
                 host=host,
             )
             message_id = f"<fault.{int(now.timestamp())}.{address}@{host}>"
@@ -188,25 +262,6 @@ def _mail_admins(app: App, admins: list[str], fault: str, now: datetime) -> list
     return unsent
 
 
-# The kinds inbound/faults.py names, in the words a Chinese-reading admin expects.
-_ZH_CN = {
-    "disk full": "磁盘已满",
-    "disk quota exceeded": "磁盘配额已用完",
-    "read-only filesystem": "文件系统只读",
-    "permission denied": "没有权限",
-    "operation not permitted": "操作不被允许",
-    "input/output error": "磁盘读写出错",
-    "too many open files": "打开的文件过多",
-    "too many open files in the system": "系统打开的文件过多",
-    "out of memory": "内存不足",
-    "ledger read-only": "台账只读",
-    "ledger locked": "台账被锁",
-    "ledger disk full": "台账所在磁盘已满",
-    "database unreachable": "数据库连不上",
-    "mail server unreachable": "邮件服务器连不上",
-    "mail server sign-in refused": "邮件服务器拒绝登录（用户名或密码不对）",
-}
-
 # Which fixes the mail suggests, by the kind of fault (templates/*/service_fault.txt.j2).
 _CATEGORY = {
     "disk full": "disk",
@@ -225,21 +280,7 @@ _CATEGORY = {
 
 def category(fault: str) -> str:
     """The family of fixes for a fault ("disk", "ledger", …; "" when none fits)."""
-    return _CATEGORY.get(_kind(fault), "")
-
-
-def _kind(fault: str) -> str:
-    return fault.split(" at /", 1)[0].split(": ", 1)[0].partition(" (")[0]
-
-
-def _headline(fault: str, locale: str) -> str:
-    """The kind of fault, for a subject, in the reader's language: "disk full (ENOSPC) at
-    /var/…" → "disk full (ENOSPC)", or "磁盘已满 (ENOSPC)"."""
-    headline = fault.split(" at /", 1)[0].split(": ", 1)[0]
-    kind, paren, code = headline.partition(" (")
-    if locale == Locale.ZH_CN and kind in _ZH_CN:
-        return f"{_ZH_CN[kind]}{'（' + code.rstrip(')') + '）' if paren else ''}"
-    return headline
+    return _CATEGORY.get(fault_words.kind(fault), "")
 
 
 def _person(app: App, address: str) -> Person:

@@ -30,9 +30,10 @@ from ..store.models import (
     ServiceLease,
     ServiceReplica,
 )
+from . import beacon
 from .journal import unknown_query
 from .runner import TICK_LEASE
-from .space import low_space, survey
+from .space import MIB, low_space, rooms
 
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
@@ -190,6 +191,8 @@ def assess(app: App) -> Health:
         if faults:
             detail = "; ".join(f"{r.id}: {r.status.removeprefix('critical: ')}" for r in faults)
             health.add("faults", CRITICAL, detail)
+        elif said_outside := _faults_outside_the_ledger(app):
+            health.add("faults", CRITICAL, said_outside)
         elif mute:
             health.add("faults", CRITICAL, _mute_fault(app, mute[0]))
         else:
@@ -225,6 +228,22 @@ def _runs_here(hostname: str, pid: int) -> bool:
     except OSError:
         return False
     return b"run" in words
+
+
+def _faults_outside_the_ledger(app: App) -> str:
+    """Faults a replica of this machine wrote to its runtime file (service/beacon.py) the
+    moment it met them, when its row in the ledger does not say so (yet): the ledger may be
+    what cannot be written."""
+    said = [
+        found
+        for found in beacon.faults(app.settings.store_url)
+        if _runs_here(str(found.get("host", "")), int(found.get("pid", 0) or 0))
+        and str(found.get("status", "")).startswith("critical")
+    ]
+    return "; ".join(
+        f"{found.get('replica', '?')}: {str(found['status']).removeprefix('critical: ')}"
+        for found in said
+    )
 
 
 def _mute_fault(app: App, replica: ServiceReplica) -> str:
@@ -279,15 +298,31 @@ def _calendar(app: App, health: Health) -> None:
 
 def disk_space_check(app: App, health: Health) -> None:
     """Free space on the data directory's filesystem and on the SQLite ledger's, against
-    `[service] min_free_mb`. Checked on the machine `collabd status` runs on."""
-    found = survey(app.settings)
-    low = [text for text, below in found if below]
-    health.facts["disk_free"] = [text for text, _ in found]
+    `[service] min_free_mb`. Checked on the machine `collabd status` runs on. A filesystem
+    smaller than the threshold is said as such, the same at every look: freeing space
+    cannot fix it, a smaller threshold or a larger disk can."""
+    found = rooms(app.settings)
+    needed = app.settings.service.min_free_mb
+    health.facts["disk_free"] = [str(room) for room in found]
+    small = [room for room in found if room.too_small]
+    low = [room for room in found if room.low and not room.too_small]
+    said = []
+    if small:
+        said.append(
+            "; ".join(
+                f"{room.what} {room.path} is {room.size // MIB} MiB in all, smaller than "
+                f"[service] min_free_mb = {needed} MiB: it can never have that much free "
+                f"(a disk-full episode there ends once {room.needed // MIB} MiB are free); "
+                "lower min_free_mb or give it a larger disk"
+                for room in small
+            )
+        )
     if low:
-        needed = app.settings.service.min_free_mb
-        health.add("disk", WARNING, f"{'; '.join(low)} (below {needed} MiB: free some space)")
+        said.append(f"{'; '.join(map(str, low))} (below {needed} MiB: free some space)")
+    if said:
+        health.add("disk", WARNING, "; ".join(said))
     else:
-        health.add("disk", OK, "; ".join(t for t, _ in found) or "not measurable here")
+        health.add("disk", OK, "; ".join(map(str, found)) or "not measurable here")
 
 
 def sign_in_check(app: App, health: Health) -> None:

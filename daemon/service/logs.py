@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import datetime
 
 FIELDS = ("message_id", "item", "rule", "mailbox", "replica")
 _PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
@@ -52,7 +53,20 @@ class EventFormatter(logging.Formatter):
         text = text.replace("\r", "").replace("\n", " | ")
         if self.journald:
             return f"<{_PRIORITY.get(record.levelname, 6)}>{text}"
-        return f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {text}"
+        return f"{_stamp(record.created)} {text}"
+
+
+def _stamp(created: float) -> str:
+    """ISO 8601 with the offset (2026-12-03T16:24:51.120+00:00): a line read beside mail
+    headers, status times (+08:00) or another host's log says which instant it means."""
+    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="milliseconds")
+
+
+class OffsetFormatter(logging.Formatter):
+    """The command line's log lines: `%(asctime)s` with its offset, as the daemon's."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return _stamp(record.created)
 
 
 def _quote(value: object) -> str:

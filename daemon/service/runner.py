@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,11 +40,12 @@ from ..mail.send import release_dead_claims, send_due
 from ..mail.transport import GraphMailbox, ImapMailbox, TransportError, open_journal
 from ..rules.config import Rules, load_rules, use_rules
 from ..rules.tick import run_tick
-from . import journal, leases, replicas
+from . import beacon, journal, leases, replicas
 from .alarm import RECORD, AdminAlarm, category
+from .fault_words import plain
 from .locks import MailboxLock
 from .notify import Notifier, watchdog_interval
-from .space import low_space
+from .space import MIB, low_space, still_short
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +59,9 @@ TICK_LEASE = "tick"
 SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
 TAKEOVER_SECONDS = 5  # how often to look for claims of a sender that is gone
 LOOP_BACKOFF = (1, 2, 5, 10, 30)  # seconds between iterations a fault of the machine stops
-# A disk-full episode ends when writes go through again AND the free space is back above
-# [service] min_free_mb, or writes have gone through this long (a disk smaller than the
-# threshold): one large attachment must not make the fault start and end every 2 s.
+# A disk-full episode ends when no write has failed for this long AND the free space is back
+# (above [service] min_free_mb, or a quarter of a disk smaller than that): one large
+# attachment, or a disk hovering at full, must not make the fault start and end every 2 s.
 DISK_SETTLE_SECONDS = 15
 
 
@@ -218,11 +221,14 @@ class Service:
         self.last_takeover = float("-inf")
         self.last_ping = 0.0
         self.status_text = "starting"
+        self.beacon_written = False  # a fault file in the runtime directory (beacon.py)
         self.loop_fault = ""  # a fault of the machine the main loop itself met
         self.loop_failures = 0  # iterations in a row it stopped
         self.fault_seen = 0.0  # monotonic: the last time a fault was present
         self.alarm = AdminAlarm(
-            settings.daemon.data_dir / RECORD, settings.daemon.fault_mails_per_hour
+            settings.daemon.data_dir / RECORD,
+            settings.daemon.fault_mails_per_hour,
+            fallback=f"admin-alarm-{beacon.ledger_tag(settings.store_url)}.json",
         )
         self.rules: Rules | None = None
         self.rules_problem = ""  # a refused reload, until a reload loads
@@ -425,6 +431,12 @@ class Service:
         journaled = self.settings.mail.backend == "imap"
         # Graph: Exchange's copy in Sent Items proves a send went out (mail/transport/graph.py).
         proof = getattr(self.app.transport.outgoing, "sent_copy_exists", None)
+        # First the claims of a sender that is gone (at start-up: our own killed
+        # predecessor's), so that its sends in flight are settled in this very sweep.
+        if time.monotonic() - self.last_takeover >= TAKEOVER_SECONDS:
+            self.last_takeover = time.monotonic()
+            stale = self.clock.now() - service.replica_timeout.as_timedelta()
+            release_dead_claims(self.app.db, self.clock.now(), stale)
         journal.settle_unknown(
             self.app.db,
             self.clock.now(),
@@ -434,10 +446,6 @@ class Service:
             journal_folder=self.journal_folder,
             proof=proof,
         )
-        if time.monotonic() - self.last_takeover >= TAKEOVER_SECONDS:
-            self.last_takeover = time.monotonic()
-            stale = self.clock.now() - service.replica_timeout.as_timedelta()
-            release_dead_claims(self.app.db, self.clock.now(), stale)
         if journaled and self.watch is not None:  # the replica watching the mailbox prunes
             self.journal_folder.prune(self.clock.now().date())
         # One batch per iteration: a long backlog must not keep the loop from its other
@@ -457,8 +465,12 @@ class Service:
             delay = SEND_BACKOFF[min(self.send_failures, len(SEND_BACKOFF) - 1)]
             self.send_failures += 1
             self.send_paused_until = time.monotonic() + delay
-            self._set_status(f"degraded: cannot send: {report.unreachable}")
-            log.warning("outbox: server unreachable; next try in %s s", delay)
+            self._set_status(
+                f"degraded: cannot send: {plain('mail server unreachable: ' + report.unreachable)}"
+            )
+            log.warning(
+                "outbox: server unreachable (%s); next try in %s s", report.unreachable, delay
+            )
             return
         self.send_failures = 0
         settled = len(report.sent) + len(report.failed) + len(report.deferred)
@@ -501,24 +513,67 @@ class Service:
             where = ""
             if category(fault) == "disk" and " at /" not in fault:  # which disk, then
                 where = "".join(f"; {low}" for low in low_space(self.settings))
-            self._set_status(f"critical: {fault} (since {local}){where}; incoming mail waits")
-        elif self.alarm.fault and not self._disk_still_low():
-            self.alarm.cleared()
-            self._set_status("ready" if self.ready else "starting")
+            # People read the status: the kind and a sentence; the raw text is in the log.
+            said = plain(fault)
+            self._set_status(f"critical: {said} (since {local}){where}; incoming mail waits")
+        elif self.alarm.fault:
+            waiting = self._disk_still_short()
+            if waiting is None:
+                self.alarm.cleared(self.clock.now())
+                self._set_status("ready" if self.ready else "starting")
+            else:
+                since = zoned(self.alarm.since or self.clock.now(), self.settings.tz)
+                self._set_status(
+                    f"critical: {plain(self.alarm.fault)} (since {since}); mail is applied "
+                    f"again, the fault ends {waiting}"
+                )
+        else:  # between episodes: a fault mail that could not go is still owed
+            self.alarm.settle(self.app)
 
-    def _disk_still_low(self) -> bool:
-        """A disk-full episode whose writes go through again, but whose free space is still
-        below [service] min_free_mb, and not yet for DISK_SETTLE_SECONDS: not over."""
+    def _disk_still_short(self) -> str | None:
+        """Hysteresis for a disk-full episode whose writes go through again: it ends only
+        after DISK_SETTLE_SECONDS without a failed write AND once every filesystem has its
+        free space back (space.Room.needed: [service] min_free_mb, or a quarter of a disk
+        smaller than that). One large attachment, or a disk hovering at full, must not make
+        the fault end and start again every few seconds. None when over, else what it waits
+        for, in words."""
         if category(self.alarm.fault) != "disk":
-            return False
-        if time.monotonic() - self.fault_seen >= DISK_SETTLE_SECONDS:
-            return False
-        return bool(low_space(self.settings))
+            return None
+        quiet = time.monotonic() - self.fault_seen
+        if quiet < DISK_SETTLE_SECONDS:
+            return f"after {DISK_SETTLE_SECONDS} s without a failed write"
+        short = still_short(self.settings)
+        if not short:
+            return None
+        return "once " + "; ".join(f"{room} has {room.needed // MIB} MiB free" for room in short)
 
     def _set_status(self, text: str) -> None:
         if text != self.status_text:
             self.status_text = text
             self.notifier.status(text)
+            self._say_outside_the_ledger(text)
+
+    def _say_outside_the_ledger(self, text: str) -> None:
+        """A critical status also goes to a runtime file (service/beacon.py) at once: the
+        ledger may be the very thing that cannot be written, and `collabd status` must turn
+        critical at the first failed write, not when the heartbeat goes stale."""
+        name = beacon.fault_name(self.settings.store_url, os.getpid())
+        if text.startswith("critical"):
+            since = self.alarm.since or self.clock.now()
+            beacon.write_json(
+                name,
+                {
+                    "replica": self.replica_id,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "status": text,
+                    "since": since.isoformat(),
+                },
+            )
+            self.beacon_written = True
+        elif self.beacon_written:
+            beacon.remove(name)
+            self.beacon_written = False
 
     # --- reload and stop ----------------------------------------------------------------------
     def _reload(self) -> None:
@@ -595,6 +650,8 @@ class Service:
                     status="stopped",
                 )
             self._close_app()
+        if self.beacon_written:
+            beacon.remove(beacon.fault_name(self.settings.store_url, os.getpid()))
         log.info("stopped", extra={"replica": self.replica_id})
 
 
