@@ -1,18 +1,20 @@
 """The answer limit (`mail.answers_per_hour`) through the real mail stack: configurable; a
-reply over it is still applied, only its answer is not sent; the log line names the mail
-(a short hash of its Message-ID) and the person, so "why no answer?" has an answer."""
+reply over it is still applied, only its answer is held; the log line names the mail
+(a short hash of its Message-ID) and the person, so "why no answer?" has an answer; once the
+person's hour has room again, one digest answer lists what each held mail did."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from daemon.app import App
 from daemon.clock import FixedClock
 from daemon.config import validate
-from daemon.mail.answer import mail_hash
+from daemon.mail.answer import answer_digests, mail_hash
 from daemon.mail.send import send_due
 from daemon.store.models import OutboxMessage
 from tests.conftest import START
@@ -65,5 +67,22 @@ def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_pe
             "2 already this hour (mail.answers_per_hour = 2)"
         )
         assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 2
+
+        # The held answer is not lost: no digest while the hour's window is full …
+        caplog.set_level(logging.INFO, logger="daemon.mail.answer")
+        assert answer_digests(app, app.clock.advance(timedelta(minutes=30))) == []
+        # … and one digest once it has room again, listing what the held mail did.
+        assert len(answer_digests(app, app.clock.advance(timedelta(minutes=31)))) == 1
+        assert answer_digests(app, app.clock.now()) == []  # once
+        (digest_line,) = [
+            r.getMessage() for r in caplog.records if "answer digest" in r.getMessage()
+        ]
+        assert third in digest_line and li in digest_line
+        assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 1
+        digest = world.received("li.na", "最近 1 封回复的处理结果")
+        text = digest.get_body(("plain",)).get_content()
+        assert "#1 → 进行中 30%" in text
+        assert "每小时答复每人 2 封" in text
+        assert digest.get_body(("html",)) is not None
     finally:
         app.close()

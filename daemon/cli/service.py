@@ -14,7 +14,7 @@ from ..config.loader import mask_url_password
 from ..errors import CollabdError
 from ..inbound.faults import environmental, ledger_file_fault
 from ..service import logs
-from ..service.health import CRITICAL, LEVELS, WARNING, assess
+from ..service.health import CRITICAL, LEVELS, WARNING, assess, unreadable_ledger
 from ..service.runner import Service
 from .commands import HELP
 from .context import Context
@@ -94,7 +94,7 @@ def status_command(context: Context, args: argparse.Namespace) -> int:
                 "fix the file, check it with `collabd check-config`, then reload)",
             )
     except SQLAlchemyError as exc:  # a monitor must hear CRITICAL, not a traceback
-        reason = f"the ledger cannot be read: {str(exc).splitlines()[0]}"
+        reason = unreadable_ledger(context.app, exc)
         if args.json:
             emit_json(
                 {

@@ -1,9 +1,12 @@
 """The answer to a person's reply: one mail, threaded under theirs, in their locale.
 
 Rate-limited per recipient (`mail.answers_per_hour`), so a mail loop or a flood never turns
-collabd into a spammer. Its subject is collabd's own — the subject of the collabd mail
-being answered, or a fixed one — never the incoming mail's: that would relay whatever a
-stranger wrote there (`请点击 http://evil…`) to a colleague, from collabd's address.
+collabd into a spammer. An answer over the limit is held, not lost: once the person's hour
+has room again they get one digest answer listing what each held mail did.
+
+Its subject is collabd's own — the subject of the collabd mail being answered, or a fixed
+one — never the incoming mail's: that would relay whatever a stranger wrote there
+(`请点击 http://evil…`) to a colleague, from collabd's address.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import ActionItem, ItemStatus, OutboxMessage, OutboxStatus, Person
@@ -60,12 +64,13 @@ def answer_reply(
 ) -> None:
     """One answer per mail, threaded under it, in the person's locale; rate-limited."""
     now = app.clock.now()
+    # collabd's own words only (see the module's docstring).
+    subject = answer_subject(answered.subject, str(person.locale)) if answered is not None else ""
     if not within_rate(session, app, "reply_answer", person, message_id):
+        _hold(session, app, message_id, person, collab, outcomes, subject)
         return
     earlier = " ".join(header_values(message, "References")).split()[-20:]
     references = " ".join([*earlier, message_id])
-    # collabd's own words only (see the module's docstring).
-    subject = answer_subject(answered.subject, str(person.locale)) if answered is not None else ""
     queue_mail(
         session,
         app,
@@ -83,6 +88,108 @@ def answer_reply(
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": message_id, "References": references[-900:]},
     )
+
+
+HELD, DIGESTED, DIGEST = "reply_held", "reply_held_digested", "reply_digest"
+
+
+def _hold(
+    session: Session,
+    app: MailApp,
+    message_id: str,
+    person: Person,
+    collab: Collaboration | None,
+    outcomes: list[CommandResult],
+    subject: str,
+) -> None:
+    """An answer over the limit is not lost: what the mail did is kept, in the person's
+    words, as an outbox row that is never sent as such (CANCELLED, kind reply_held), and
+    goes out in one digest once the hour's window has room again (answer_digests)."""
+    now = app.clock.now()
+    queued = queue_mail(
+        session,
+        app,
+        now=now,
+        kind=HELD,
+        dedupe_key=f"held:{message_id}",
+        to=person,
+        context={
+            "collab": collab,
+            "outcomes": outcomes,
+            "received": now,
+            "original_subject": subject,
+        },
+        collaboration_id=collab.id if collab else None,
+        headers={"In-Reply-To": message_id},
+    )
+    if queued:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key == f"held:{message_id}")
+            .values(
+                status=OutboxStatus.CANCELLED,
+                last_error="over mail.answers_per_hour: goes out in the next answer digest",
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def answer_digests(app: MailApp, now: datetime) -> list[str]:
+    """One digest answer per person whose answers were held, as soon as their hour's
+    window has room again: what each held mail did, oldest first. Returns a line per
+    digest queued (for the tick's log)."""
+    limit = getattr(app.settings.mail, "answers_per_hour", ANSWERS_PER_HOUR)
+    queued: list[str] = []
+    with app.db.transaction() as session:
+        held = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == HELD, OutboxMessage.status == OutboxStatus.CANCELLED)
+                .order_by(OutboxMessage.id)
+            )
+        )
+        if not held:
+            return []
+        counts = _recent(session, now, "reply_answer")
+        waiting: dict[str, list[OutboxMessage]] = {}
+        for row in held:
+            waiting.setdefault(row.recipients, []).append(row)
+        for address, rows in waiting.items():
+            if counts.get(address, 0) >= limit:
+                continue  # the window is still full: the digest waits for room
+            person = session.scalar(select(Person).where(Person.email == address))
+            if person is None:
+                continue
+            about = [row.dedupe_key.removeprefix("held:") for row in rows]
+            queue_mail(
+                session,
+                app,
+                now=now,
+                kind=DIGEST,
+                dedupe_key=f"digest:{rows[0].dedupe_key}",
+                to=person,
+                context={"sections": [_held_text(row.raw) for row in rows], "limit": limit},
+            )
+            for row in rows:
+                row.kind = DIGESTED
+            counts[address] = counts.get(address, 0) + 1
+            log.info(
+                "answer digest: queued for %s (%s), listing %d mail(s) whose answers the "
+                "limit held: %s",
+                address,
+                person.name,
+                len(rows),
+                ", ".join(about),
+            )
+            queued.append(f"answer digest to {address} ({len(rows)} mails)")
+    return queued
+
+
+def _held_text(raw: bytes) -> str:
+    """The text part of a held answer: what that one mail did, as it was rendered."""
+    parsed = message_from_bytes(raw, policy=policy.default)
+    body = parsed.get_body(("plain",))
+    return body.get_content().strip() if body is not None else ""
 
 
 def within_rate(session: Session, app: MailApp, kind: str, person: Person, about: str) -> bool:

@@ -80,6 +80,12 @@ def _tell_admins_of_estimates(app: App, now: datetime) -> list[str]:
     return tell_admins(app, now)
 
 
+def _answer_digests(app: App, now: datetime) -> list[str]:
+    from ..mail.answer import answer_digests
+
+    return answer_digests(app, now)
+
+
 JOBS: list[tuple[str, Job]] = [
     ("meeting-ended", mark_ended_meetings),  # past its end time: 已结束 in the ledger
     ("meeting-reminders", meeting_reminders),  # unanswered invitations, the day's meetings
@@ -89,6 +95,7 @@ JOBS: list[tuple[str, Job]] = [
     ("graph-calendar-rsvps", _graph_calendar_rsvps),  # … on Exchange Online
     ("delivery-failures", _report_failures),  # the coordinator hears of undeliverable mail
     ("calendar-estimate", _tell_admins_of_estimates),  # admins: a year runs on an estimate
+    ("answer-digests", _answer_digests),  # answers the hourly limit held, once it has room
 ]
 
 

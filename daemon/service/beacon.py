@@ -102,3 +102,15 @@ def faults(store_url: str) -> list[dict]:
                 with contextlib.suppress(OSError, ValueError):
                     found.setdefault(path.name, json.loads(path.read_text("utf-8")))
     return list(found.values())
+
+
+def sweep(store_url: str) -> None:
+    """Remove the fault files a killed replica of this ledger left (its pid is gone)."""
+    prefix = f"fault-{ledger_tag(store_url)}-"
+    for place in candidates():
+        with contextlib.suppress(OSError):
+            for path in place.glob(f"{prefix}*.json"):
+                pid = path.stem.removeprefix(prefix)
+                if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                    with contextlib.suppress(OSError):
+                        path.unlink()

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from ..app import App
 from ..clock import zoned
 from ..errors import ConfigError
+from ..inbound.faults import environmental, ledger_file_fault
 from ..ledger.published import published_days
 from ..rules.current import current_rules
 from ..rules.failed_jobs import recent_failures
@@ -31,6 +33,7 @@ from ..store.models import (
     ServiceReplica,
 )
 from . import beacon
+from .fault_words import plain
 from .journal import unknown_query
 from .runner import TICK_LEASE
 from .space import MIB, low_space, rooms
@@ -216,6 +219,19 @@ def assess(app: App) -> Health:
     _rule_failures(app, health)
     _calendar(app, health)
     return health
+
+
+def unreadable_ledger(app: App, error: Exception) -> str:
+    """Why `collabd status` cannot read the ledger, in words (the exception's text is for
+    the log): the fault's kind and sentence, and what a replica of this machine said of it
+    outside the ledger (service/beacon.py)."""
+    fault = environmental(error) or f"database unreachable: {error}"
+    database = make_url(app.settings.store_url).database
+    if app.settings.store_url.startswith("sqlite") and database:
+        fault = ledger_file_fault(Path(database)) or fault
+    reason = f"the ledger cannot be read: {plain(fault)}"
+    said = _faults_outside_the_ledger(app)
+    return f"{reason}; the running daemon says: {said}" if said else reason
 
 
 def _runs_here(hostname: str, pid: int) -> bool:
