@@ -83,17 +83,17 @@ def test_a_disk_smaller_than_min_free_mb_is_one_steady_fault_critical_at_the_fir
         filler = fill(tiny_disk)
         work.append([done_with_file(work, n, bytes([n]) * 200 * 1024) for n in (1, 2, 3)])
         filled = time.monotonic()
-        report = wait_until(
-            lambda: (
-                (found := status(config)[1])
-                and check(found, "faults")["status"] == "critical"
-                and found
-            ),
-            25,
-            "status critical after the first failed write",
-            every=0.5,
-        )
-        critical_after = time.monotonic() - filled
+        asked = [0.0]  # when the status call that said critical began
+
+        def critical() -> dict | None:
+            asked[0] = time.monotonic()
+            found = status(config)[1]
+            return found if check(found, "faults")["status"] == "critical" else None
+
+        report = wait_until(critical, 25, "status critical after the first failed write", every=0.2)
+        # From the fill to the start of the `collabd status` call that said so (a call takes
+        # 1-3 s on a loaded machine: counting it would measure the CLI, not the daemon).
+        critical_after = asked[0] - filled
         detail = check(report, "faults")["detail"]
         assert "disk full" in detail
         assert not any(raw in detail for raw in RAW), detail  # words for people, not a trace
@@ -120,7 +120,7 @@ def test_a_disk_smaller_than_min_free_mb_is_one_steady_fault_critical_at_the_fir
         daemon.kill9()
     log = daemon.log()
     print(f"\nstatus critical {critical_after:.1f} s after the disk filled; {len(levels)} looks")
-    assert critical_after < 10, critical_after  # was ~30 s (the heartbeat going stale)
+    assert critical_after < 8, critical_after  # was ~30 s (the heartbeat going stale)
     assert log.count("work stopped until it ends") == 1, log[-3000:]
     assert log.count("fault ended") == 1, log[-3000:]
     assert "quarantined after" not in log
@@ -142,13 +142,15 @@ def maildir_config(path: Path, db_url: str, data: Path, address: str, admin: str
     return path
 
 
-def maildir_mails(root: Path, address: str) -> list[email.message.EmailMessage]:
+def fault_mails_in(root: Path, address: str) -> list[email.message.EmailMessage]:
+    """The fault mails in a person's maildir (besides, say, a holiday-calendar notice)."""
     folder = root / address.lower() / "new"
-    return [
+    mails = [
         email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         for path in sorted(folder.glob("*"))
         if path.is_file()
     ]
+    return [m for m in mails if m["X-Collabd-Kind"] == "service_fault"]
 
 
 def test_a_fault_mail_the_full_disk_kept_from_the_admin_goes_once_the_path_works(
@@ -176,10 +178,12 @@ def test_a_fault_mail_the_full_disk_kept_from_the_admin_goes_once_the_path_works
             wait_until(
                 lambda: "could not mail the admins" in daemon.log(), 40, "the mail not going"
             )
-            assert maildir_mails(root, admin) == []
+            assert fault_mails_in(root, admin) == []
             filler.unlink()
             freed = time.monotonic()
-            (mail,) = wait_until(lambda: maildir_mails(root, admin), 60, "the kept fault mail sent")
+            (mail,) = wait_until(
+                lambda: fault_mails_in(root, admin), 60, "the kept fault mail sent"
+            )
             sent_after = time.monotonic() - freed
             assert "已恢复" in mail["Subject"] and "磁盘已满" in mail["Subject"]
             text = mail.get_body(("plain",)).get_content()
@@ -195,7 +199,7 @@ def test_a_fault_mail_the_full_disk_kept_from_the_admin_goes_once_the_path_works
                 "the replies applied",
             )
             time.sleep(35)  # past the next retry: the mail went once
-            assert len(maildir_mails(root, admin)) == 1
+            assert len(fault_mails_in(root, admin)) == 1
             code, _ = daemon.stop()
             assert code == 0
         finally:

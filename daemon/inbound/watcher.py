@@ -34,6 +34,7 @@ IDLE_RENEW_SECONDS = 25 * 60  # servers may drop IDLE after 29 minutes (RFC 2177
 RESCAN_SECONDS = 5 * 60
 BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # reconnects, and passes a fault of the machine stopped
 RETRY_FAILED_SECONDS = 30  # a mail that failed on its own account (MAX_ATTEMPTS in all)
+NUDGE_POLL_SECONDS = 0.5  # how often a backing-off watcher looks for a nudge
 UNREACHABLE_AFTER = 3  # failed reconnects in a row (1 + 2 + 5 s) that make it a fault
 
 
@@ -58,6 +59,7 @@ class MailboxWatcher:
         # What keeps the mail from being applied now ("" when nothing): a fault of the
         # machine that stopped the last pass, or the mail server away for a while.
         self.fault = ""
+        self.nudged = threading.Event()  # set by the main loop when a fault seems over
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -83,8 +85,9 @@ class MailboxWatcher:
         last_full = time.monotonic()
         while not self.stop.is_set():
             if self.faults and self.retry_at is not None:
-                # Backing off: no IDLE (new mail waits with the rest), a full pass at the end.
-                self.stop.wait(max(0.0, self.retry_at - time.monotonic()))
+                # Backing off: no IDLE (new mail waits with the rest), a full pass at the end,
+                # or at once when the main loop saw the fault end (its write went through).
+                self._back_off(self.retry_at)
                 if not self.stop.is_set():
                     self._pass(full=True)
                     last_full = time.monotonic()
@@ -101,6 +104,18 @@ class MailboxWatcher:
                 self._pass(full=full)
                 if full:
                     last_full = time.monotonic()
+
+    def nudge(self) -> None:
+        """The fault may be over (the main loop's write went through): try now."""
+        self.nudged.set()
+
+    def _back_off(self, until: float) -> None:
+        self.nudged.clear()
+        while not self.stop.is_set() and not self.nudged.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(left, NUDGE_POLL_SECONDS))
 
     def _pass(self, full: bool) -> None:
         report = ingest_pass(self.app, self.mailbox, full=full)

@@ -58,7 +58,9 @@ MAILDIR_POLL_SECONDS = 2.0
 TICK_LEASE = "tick"
 SEND_BACKOFF = (1, 2, 5, 10, 30)  # seconds between tries while the SMTP server is away
 TAKEOVER_SECONDS = 5  # how often to look for claims of a sender that is gone
-LOOP_BACKOFF = (1, 2, 5, 10, 30)  # seconds between iterations a fault of the machine stops
+# Seconds between iterations a fault of the machine stops. Each is one heartbeat write, cheap:
+# capped at 5 s, it is what notices the fault's end (and nudges the watcher) soon.
+LOOP_BACKOFF = (1, 2, 5)
 # A disk-full episode ends when no write has failed for this long AND the free space is back
 # (above [service] min_free_mb, or a quarter of a disk smaller than that): one large
 # attachment, or a disk hovering at full, must not make the fault start and end every 2 s.
@@ -317,18 +319,22 @@ class Service:
             if self._heartbeat() and self.loop_fault:
                 log.warning("main loop: going on again after %s", self.loop_fault)
                 self.loop_fault, self.loop_failures = "", 0
+                # The watcher may be backing off (up to 30 s) from the same fault: the
+                # waiting mail is tried now, not at the end of its pause.
+                if self.watch is not None and self.watch.watcher is not None:
+                    self.watch.watcher.nudge()
             self._note_faults()
             self.unexpected_failures = 0
         except (SQLAlchemyError, TransportError, OSError) as exc:
             # The ledger or a server is away: nothing is lost, a later iteration retries,
-            # after 1, 2, 5, 10, then every 30 s. Logged when the fault starts or changes,
+            # after 1, 2, then every 5 s. Logged when the fault starts or changes,
             # not once a second for as long as it lasts.
             first_line = (str(exc).splitlines() or [""])[0]
             fault = environmental(exc) or f"{type(exc).__name__}: {first_line}"
             delay = LOOP_BACKOFF[min(self.loop_failures, len(LOOP_BACKOFF) - 1)]
             self.loop_failures += 1
             if fault != self.loop_fault:
-                log.warning("main loop: %s; trying again after %s s, then up to 30 s", fault, delay)
+                log.warning("main loop: %s; trying again after %s s, then every 5 s", fault, delay)
             self.loop_fault = fault
             self._note_faults()
             self.stopping.wait(delay)
