@@ -75,8 +75,9 @@ def test_run_is_ready_pings_the_watchdog_serves_and_stops_on_sigterm(small, tmp_
     assert any(m.startswith("STATUS=ready") for m in notify.messages)
     notify.close()
     log = daemon.log()
-    # One event per line, the mail's Message-ID as a field.
-    assert all(re.match(r"^\d{4}-\d\d-\d\dT[\d:]+ [A-Z]+ \S+: ", line) for line in log.splitlines())
+    # One event per line, its time with the offset (ISO 8601), the Message-ID as a field.
+    stamped = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d [A-Z]+ \S+: "
+    assert all(re.match(stamped, line) for line in log.splitlines())
     assert f"message_id={work.reply_ids[0]}" in log
     # Stopped replicas are not alive: status now says critical (exit 2).
     code, report = status(config)
