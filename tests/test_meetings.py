@@ -575,16 +575,78 @@ def test_the_coordinator_accepts_a_proposed_time_by_reply(demo_ledger, ledger_ap
     assert "会议已改到 2026-11-26 10:00（李娜 的建议）" in text
 
 
-def test_the_coordinator_declines_a_proposed_time_by_reply(demo_ledger, ledger_app):
+def _answer_proposal(demo_ledger, ledger_app, typed: str, at: str) -> tuple[dict, str]:
+    """李娜 proposes 11-26 10:00 (Outlook COUNTER); 陈静 answers collabd's notice with
+    `typed` at `at`: the meeting as shown then, and the text of collabd's answer to her."""
     _fixture_meeting(demo_ledger, ledger_app)
     _drop(ledger_app, "outlook_counter.eml")
     demo_ledger.ok("ingest", at="2026-11-23T15:30")
     (notice,) = outbox(ledger_app, "meeting_answer_notice")
-    _coordinator_answers(ledger_app, notice, "不同意，维持原时间")
-    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    _coordinator_answers(ledger_app, notice, typed)
+    demo_ledger.ok("ingest", at=at)
     shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    (answer,) = outbox(ledger_app, "reply_answer")
+    return shown, parse(answer.raw).get_body(("plain",)).get_content()
+
+
+def test_the_coordinator_declines_a_proposed_time_by_reply(demo_ledger, ledger_app):
+    shown, text = _answer_proposal(
+        demo_ledger, ledger_app, "不同意，维持原时间", "2026-11-23T16:00"
+    )
     assert shown["start"] == "2026-11-25 14:00" and shown["sequence"] == 0
     li = next(a for a in shown["attendees"] if a["email"] == "li.na@example.com")
     assert li["proposed_start"] is None
-    (answer,) = outbox(ledger_app, "reply_answer")
-    assert "已保留原定时间" in parse(answer.raw).get_body(("plain",)).get_content()
+    assert "已保留原定时间" in text
+
+
+def test_a_proposal_too_close_to_take_is_refused_in_the_coordinator_s_words(
+    demo_ledger, ledger_app
+):
+    # 李娜 proposed 11-26 10:00; 陈静 agrees on 11-25 at noon, less than the day's notice
+    # ahead. The answer used to be the engine's English ("the meeting starts …, less than
+    # meetings.min_notice = 1d … add --urgent --reason") inside a Chinese mail.
+    shown, text = _answer_proposal(demo_ledger, ledger_app, "同意", "2026-11-25T12:00")
+    assert shown["start"] == "2026-11-25 14:00"  # not moved
+    assert "会议未改到 2026-11-26 10:00（李娜 的建议），仍按原时间举行" in text
+    assert "不足规定的提前通知时间（最早可改到 2026-11-26 " in text and "请另约更晚的时间" in text
+    assert not re.search(r"min_notice|--urgent|the meeting|[a-z]{4,} [a-z]{4,}", text)
+
+
+def test_attached_files_live_in_the_data_directory_capped_and_old_blobs_move_there(
+    demo_ledger, ledger_app, files, tmp_path
+):
+    # `--attach` read the file whole into meeting_attachments.content (and so into every
+    # backup); invitations' files were already kept in the data directory.
+    from daemon.store.models import MeetingAttachment
+
+    plan = files["plan"].read_bytes()
+    demo_ledger.ok(*SCHEDULE, "--attach", str(files["plan"]), at="2026-11-23T10:00")
+    with ledger_app.db.transaction() as session:
+        (row,) = session.scalars(select(MeetingAttachment))
+        assert row.content is None and row.path.startswith("meetings/")
+        assert (ledger_app.settings.data_dir / row.path).read_bytes() == plan
+    (invite, *_) = outbox(ledger_app, "meeting_invite")
+    (sent,) = parse(invite.raw).iter_attachments()
+    assert sent.get_filename() == "项目计划表.xlsx" and sent.get_content() == plan
+    # capped as an invitation's files are, by size before a byte is read
+    big = tmp_path / "录像.mp4"
+    with big.open("wb") as out:
+        out.truncate(21 * 1024 * 1024)
+    code, _, err = demo_ledger(*SCHEDULE, "--attach", str(big), at="2026-11-23T10:05")
+    assert code != 0 and "over meetings.max_mail_files_mb = 20" in err
+    # a row an older collabd wrote, bytes in the ledger: `db upgrade` moves them to a file
+    with ledger_app.db.transaction() as session:
+        meeting = session.scalar(select(Meeting))
+        old = b"%PDF- background"
+        session.add(
+            MeetingAttachment(
+                meeting_id=meeting.id, filename="旧材料.pdf", content_type="application/pdf",
+                size=len(old), sha256="0" * 64, path="/home/chen/旧材料.pdf", content=old,
+            )
+        )  # fmt: skip
+    assert "1 meeting file(s) moved from the ledger" in demo_ledger.ok("db", "upgrade")
+    with ledger_app.db.transaction() as session:
+        rows = session.scalars(select(MeetingAttachment).order_by(MeetingAttachment.id)).all()
+        assert [r.content for r in rows] == [None, None]
+        assert (ledger_app.settings.data_dir / rows[1].path).read_bytes() == old
+    assert "moved" not in demo_ledger.ok("db", "upgrade")  # nothing left to move

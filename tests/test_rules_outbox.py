@@ -58,6 +58,11 @@ def test_permanent_failure_tells_the_coordinator(world):
     send_due(app.db, app.transport.outgoing, app.clock)
     notice = world.received("chen.jing", "邮件无法投递")
     assert "emily.chen@elsewhere.example" in notice["Subject"]
+    # The reason in her words with what to do, the server's English only as a quote for IT
+    # (it used to be 原因：554 5.7.1 … alone).
+    body = notice.get_body(("plain",)).get_content()
+    assert "对方邮件服务器" in body and "请" in body.split("邮件服务器原话")[0]
+    assert "邮件服务器原话（供邮件管理员参考）：5" in body
 
 
 def _closed_port() -> int:

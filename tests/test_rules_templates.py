@@ -117,6 +117,7 @@ def test_every_rules_mail_renders(rules_setup, locale, words) -> None:
                         "last_error": "554 relay denied",
                     },
                 )(),
+                "reason": "refused",
             },
         }
         subjects = []

@@ -11,6 +11,7 @@ import base64
 import email
 import email.policy
 import logging
+import re
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -380,6 +381,81 @@ def test_a_token_of_another_collaboration_than_the_thread_is_refused_and_explain
 # --- 2. a token ends when its object closes ----------------------------------------------
 
 
+def test_a_reply_naming_two_objects_or_two_people_is_refused_as_ambiguous(world):
+    # 张伟 has two collabd mails: the acceptance request for #1 and the notice that the
+    # coordinator changed his #2. A reply that carries both (Cc, or an address book's
+    # remembered reply address in a reply to the other mail) used to act on whichever
+    # token came first.
+    assignment = world.received("li.na", "您负责的行动项")
+    ingest(world, mail(world, assignment, "#1 完成", world.address("li.na")))
+    (request,) = acceptance_mails(world)
+    kickoff = world.received("chen.jing", "协作启动")
+    ingest(world, mail(world, kickoff, "#2 进行中 50%", world.address("chen.jing")))
+    (notice,) = queued(world, "item_changed")
+    assert notice.recipients == request.recipients == world.address("zhang.wei")
+    on_request, on_notice = parse(request.raw), parse(notice.raw)
+    zhang = world.address("zhang.wei")
+    both_tokens = mail(world, on_request, "通过\n#2 完成", zhang, Cc=on_notice["Reply-To"])
+    other_token = mail(world, on_request, "通过\n#2 完成", zhang, To=on_notice["Reply-To"])
+    for raw in (both_tokens, other_token):
+        assert ingest(world, raw).applied == 0
+        answer = queued(world, "reply_answer")[-1]
+        assert answer.recipients == zhang
+        body = text_of(answer)
+        assert "同时涉及2件不同的事（行动项 #1 " in body and "；行动项 #2 " in body
+        assert "请一次只回复一封 collabd 邮件" in body
+    # tokens of two people: his own and 李娜's
+    two_people = mail(world, on_request, "通过", zhang, Cc=assignment["Reply-To"])
+    assert ingest(world, two_people).applied == 0
+    body = text_of(queued(world, "reply_answer")[-1])
+    assert "collabd 发给不同人（张伟、李娜）的回复地址" in body
+    with world.app.db.transaction() as session:
+        assert session.scalar(select(AcceptanceRequest)).verdict is Verdict.PENDING
+    assert item(world, 2).status is ItemStatus.IN_PROGRESS  # the coordinator's 50%, not done
+    assert any("ambiguous: tokens and thread name 2 different objects" in d for d in details(world))
+    # one mail at a time works
+    assert ingest(world, mail(world, on_request, "通过", zhang)).applied == 1
+
+
+def test_refusals_say_the_reason_in_the_reader_s_language_and_what_to_do(world):
+    # A damaged reply address, an expired one, an unknown [协作 code]: the answers used to
+    # carry the engine's English ("the reply token is not one collabd issued", "no
+    # collaboration 'x'") inside the Chinese sentence.
+    assignment = world.received("li.na", "您负责的行动项")
+    reply_to = assignment["Reply-To"]
+    token = world.app.tokens.find([reply_to])[0]
+    forged = reply_to.replace(token, token[:-1] + ("a" if token[-1] != "a" else "b"))
+    first = item(world, 1)  # 李娜's
+    issued = world.app.clock.now() - timedelta(days=400)
+    old = world.app.tokens.issue(first.owner_id, first.collaboration_id, issued)
+    expired = world.app.tokens.reply_address(old)
+    li = world.address("li.na")
+    said = {
+        "forged": mail(world, None, "#1 完成", li, To=forged),
+        "expired": mail(world, None, "#1 完成", li, To=expired),
+        "unknown": mail(world, None, "#1 完成", li, Subject="[协作 nosuch] 进度"),
+        "none": mail(world, None, "#1 完成", li),
+    }
+    answers = {}
+    for name, raw in said.items():
+        assert ingest(world, raw).applied == 0
+        answers[name] = text_of(queued(world, "reply_answer")[-1])
+    assert (
+        "回复地址不是 collabd 发出的，未做任何更改。请直接回复 collabd 发给您的邮件"
+        in (answers["forged"])
+    )
+    assert "已过有效期" in answers["expired"] and "我的任务" in answers["expired"]
+    assert "主题中的协作编号“nosuch”不存在，未做任何更改。请核对" in answers["unknown"]
+    assert "没有对应到 collabd 发出的任何邮件" in answers["none"] and "我的任务" in answers["none"]
+    for body in answers.values():
+        assert not re.search(r"token|collaboration|issued|expired|dmarc|sender", body), body
+    # Emily Chen reads English
+    emily = mail(world, None, "#4 done", world.address("emily.chen"), To=forged)
+    ingest(world, emily)
+    body = text_of(queued(world, "reply_answer")[-1])
+    assert "The reply address of this mail is not one collabd issued" in body
+
+
 def test_a_token_ends_when_its_item_is_cancelled(world):
     assignment = world.received("li.na", "您负责的行动项")
     with world.app.db.transaction() as session:
@@ -515,9 +591,11 @@ def acceptance_mails(world) -> list[OutboxMessage]:
     return [m for m in queued(world, "acceptance_request") if m.status.value != "cancelled"]
 
 
-def test_files_sent_one_by_one_make_one_later_request_with_all_of_them(world):
+def test_a_round_asks_its_receiver_once_and_later_files_come_in_one_reminder(world):
     # Ten files, one mail each, two minutes apart; the receiver's hourly limit is lower
-    # than that (withdrawn requests reached nobody and do not count against it).
+    # than that (withdrawn mails reached nobody and do not count against it). The request
+    # went at once with the first file; the other nine used to make a second request with
+    # new tokens after the quiet period (before that, ten requests: 79 MB).
     settings = world.app.settings
     world.app.settings = settings.model_copy(
         update={"mail": settings.mail.model_copy(update={"answers_per_hour": 5})}
@@ -529,17 +607,36 @@ def test_files_sent_one_by_one_make_one_later_request_with_all_of_them(world):
         ingest(world, with_file(raw, f"part{n}.pdf", b"%PDF-" + bytes([n]) * 50_000))
         send_due(world.app.db, world.app.transport.outgoing, clock)
         clock.set(clock.now() + timedelta(minutes=2))
-        sent = [m for m in acceptance_mails(world) if m.status.value == "sent"]
-        assert len(sent) == 1  # the first went at once; the rest wait while files come
+    owner_told = text_of(queued(world, "reply_answer")[-1])
+    assert "本轮验收请求已发给 张伟，不会重复请求" in owner_told
+    # 李娜 says it again, without a file: nobody is asked again.
+    ingest(world, mail(world, assignment, "#1 完成\n\n再次确认", world.address("li.na")))
     clock.set(clock.now() + timedelta(minutes=10))  # the files stopped coming
     send_due(world.app.db, world.app.transport.outgoing, clock)
     sent = [m for m in acceptance_mails(world) if m.status.value == "sent"]
-    assert len(sent) == 2  # was ten, each with every earlier file (79 MB)
-    first = [p.get_filename() for p in parse(sent[0].raw).iter_attachments()]
-    files = [p.get_filename() for p in parse(sent[-1].raw).iter_attachments()]
-    assert first == ["part1.pdf"]
-    assert files == [f"part{n}.pdf" for n in range(1, 11)]
-    assert sent[-1].recipients == sent[0].recipients  # the receiver of #1
+    requests = [m for m in sent if m.dedupe_key.startswith("acceptance-request:")]
+    assert len(requests) == 1 and len(sent) == 2
+    request, reminder = requests[0], sent[1]
+    assert [p.get_filename() for p in parse(request.raw).iter_attachments()] == ["part1.pdf"]
+    added = [p.get_filename() for p in parse(reminder.raw).iter_attachments()]
+    assert added == [f"part{n}.pdf" for n in range(2, 11)]  # only what the receiver lacks
+    assert reminder.recipients == request.recipients  # the receiver of #1
+    assert reminder.subject.startswith("[协作 v2-launch] 提醒：#1 补充了成果物，仍待您验收")
+    assert "不是新的验收请求" in text_of(reminder)
+    assert parse(reminder.raw)["In-Reply-To"] == request.message_id
+    # One credential for the round: the reminder's token is the request's.
+    tokens = world.app.tokens
+    now = clock.now()
+    claims = [
+        tokens.verify(tokens.find([parse(m.raw)["Reply-To"]])[0], now) for m in (request, reminder)
+    ]
+    assert claims[0].thread == claims[1].thread == request.message_id
+    # Answering the reminder decides the one round.
+    on_reminder = email.message_from_bytes(reminder.raw, policy=email.policy.default)
+    ingest(world, mail(world, on_reminder, "通过", world.address("zhang.wei")))
+    with world.app.db.transaction() as session:
+        rounds = list(session.scalars(select(AcceptanceRequest)))
+        assert [(r.round, r.verdict) for r in rounds] == [(1, Verdict.ACCEPTED)]
 
 
 def test_a_round_over_its_size_limit_is_refused_with_a_clear_answer(world):

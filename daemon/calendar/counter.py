@@ -14,7 +14,7 @@ from ..ledger.permissions import Action, may
 from ..mail.answer import CommandResult
 from ..mail.envelope import Decision, ReplyContext
 from ..store.models import Attendee, InboundStatus, Meeting
-from .scheduling import update
+from .scheduling import NoticeTooShort, earliest_start, update
 from .specs import MeetingSpec
 
 # Negative words first: 不同意 is not 同意.
@@ -72,7 +72,9 @@ def answer_proposal(ctx: ReplyContext) -> Decision:
     try:
         outcome = update(ctx.session, ctx.app, meeting, spec, ctx.origin)
     except (DataError, UsageError) as exc:  # e.g. too short a notice, someone else's meeting
-        ctx.answer([CommandResult("counter_failed", word=who, due=proposed)], str(exc))
+        reason, then = _why_not_moved(ctx, meeting, proposed, exc)
+        failed = CommandResult("counter_failed", word=who, due=proposed, reason=reason, then=then)
+        ctx.answer([failed])
         return InboundStatus.IGNORED, f"meeting {meeting.id}: not moved: {exc}"
     ctx.answer([CommandResult("counter_accepted", word=who, due=proposed)])
     return (
@@ -90,3 +92,19 @@ def _proposal(meeting: Meeting, subject: str) -> Attendee | None:
     if len(named) == 1:
         return named[0]
     return pending[0] if len(pending) == 1 else None
+
+
+def _why_not_moved(ctx: ReplyContext, meeting: Meeting, proposed, exc: Exception):
+    """Why the proposal could not be taken, as a code the answer's template says in the
+    coordinator's language with what to do instead (the exception's English is the log's),
+    and the value that sentence needs."""
+    app = ctx.app
+    if meeting.organizer_email != app.identity.address:
+        return "not_ours", meeting.organizer_email  # their own calendar: they move it
+    if isinstance(exc, NoticeTooShort):
+        return "notice", earliest_start(app, app.clock.now()).astimezone(app.settings.tz)
+    if proposed <= app.clock.now():
+        return "past", None
+    if meeting.collaboration is not None and meeting.collaboration.status.value != "active":
+        return "archived", None
+    return "other", None

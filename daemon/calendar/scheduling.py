@@ -8,8 +8,6 @@ with a reason, which the history keeps.
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -32,20 +30,19 @@ from ..store.models import (
     AttendeeRole,
     Collaboration,
     Meeting,
-    MeetingAttachment,
     MeetingStatus,
     Person,
     Rsvp,
 )
 from .delivery import send_invitation
 from .ended import has_ended
+from .files import files_from_paths
 from .specs import AgendaSpec, MeetingSpec, load_agenda
 
 if TYPE_CHECKING:
     from ..app import App
 
 AGENDA_LIMIT_MINUTES = 90  # seed 002: 总时长建议控制在90分钟内
-ATTACHMENT_LIMIT = 20 * 1024 * 1024  # what most company mail servers accept in one mail
 
 
 class NoticeTooShort(DataError):
@@ -145,36 +142,6 @@ def _agenda(session: Session, spec: MeetingSpec, collab: Collaboration) -> list[
     ]
 
 
-def _attachments(paths: list[str]) -> list[MeetingAttachment]:
-    files = []
-    total = 0
-    for name in paths:
-        path = Path(name).expanduser()
-        try:
-            content = path.read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"attachment {path}: no such file") from None
-        except IsADirectoryError:
-            raise DataError(f"attachment {path}: is a directory, not a file") from None
-        total += len(content)
-        files.append(
-            MeetingAttachment(
-                filename=path.name,
-                content_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-                size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                path=str(path.resolve()),
-                content=content,
-            )
-        )
-    if total > ATTACHMENT_LIMIT:
-        raise DataError(
-            f"the attachments add up to {total / 1048576:.1f} MB; mail servers refuse more than "
-            f"{ATTACHMENT_LIMIT // 1048576} MB: share a link in the agenda instead"
-        )
-    return files
-
-
 def _warnings(meeting: Meeting) -> list[str]:
     warnings = []
     total = sum(item.minutes for item in meeting.agenda)
@@ -257,7 +224,7 @@ def schedule(session: Session, app: App, spec: MeetingSpec, origin: Origin) -> O
     )
     session.add(meeting)
     meeting.agenda = _agenda(session, spec, collab)
-    meeting.attachments = _attachments(spec.attachments or [])
+    meeting.attachments = files_from_paths(app, spec.attachments or [])
     _set_attendees(session, meeting, host, recorder, people, collab.coordinator)
     _record(
         session, origin, now, meeting, "scheduled", new=f"{meeting.title} @ {_local(app, start)}"
@@ -346,7 +313,7 @@ def update(
         change("agenda", old, "; ".join(f"{i.topic} ({i.minutes})" for i in meeting.agenda))
     if spec.attachments is not None:
         old = ", ".join(a.filename for a in meeting.attachments)
-        meeting.attachments = _attachments(spec.attachments)
+        meeting.attachments = files_from_paths(app, spec.attachments)
         change("attachments", old, ", ".join(a.filename for a in meeting.attachments))
     if spec.urgent and spec.reason:
         meeting.urgent_reason = spec.reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..calendar.files import move_blobs_to_files
 from ..store import Database, current_revision, head_revision, upgrade
 from .commands import HELP
 from .context import Context
@@ -29,12 +30,18 @@ def db_upgrade(context: Context, args: argparse.Namespace) -> int:
     database = Database(context.settings.store_url)
     try:
         before, after = upgrade(database.engine)
+        # Data, not schema: meeting files an older collabd kept in the ledger move to the
+        # data directory (docs/security.md, "Calendar mail"). Safe to run again: none left.
+        with database.transaction() as session:
+            moved = move_blobs_to_files(session, context.settings.data_dir)
     finally:
         database.dispose()
     if before == after:
         print(f"ledger already at revision {after}")
     else:
         print(f"ledger upgraded: {before or 'empty'} → {after}")
+    if moved:
+        print(f"{moved} meeting file(s) moved from the ledger to {context.settings.data_dir}")
     return 0
 
 

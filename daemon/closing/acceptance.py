@@ -118,6 +118,7 @@ class Delivery:
     too_large: list[str] = field(default_factory=list)
     round_full: list[str] = field(default_factory=list)  # over archive.max_round_mb together
     requested: bool = False  # an acceptance request mail was queued
+    added_later: bool = False  # the round was asked already: its new files follow later
     already_accepted: bool = False
 
 
@@ -166,9 +167,23 @@ def deliver(
     if files:
         _store(session, app, item, request, files, origin, outcome)
     # A round opened just now has asked no one yet: no earlier request mail to look for.
-    outcome.requested = _ask_receiver(
-        session, app, item, request, origin, new_round=request is not latest
-    )
+    sent = _sent_request(session, request) if request is latest else None
+    if sent is not None:  # asked already: the new files follow in a reminder, not a request
+        outcome.added_later = _remind_round(
+            session,
+            app,
+            item,
+            request,
+            origin,
+            sent,
+            reminder=False,
+            rule_id=None,
+            at=app.clock.now(),
+        )
+    else:
+        outcome.requested = _ask_receiver(
+            session, app, item, request, origin, new_round=request is not latest
+        )
     return outcome
 
 
@@ -241,90 +256,184 @@ def _ask_receiver(
     now: datetime | None = None,  # the tick's instant, for a reminder
     new_round: bool = False,
 ) -> bool:
-    # The files of the round: loaded with the request, plus those _store just added (the
-    # relationship's back_populates puts them in this list).
-    attachments = [
-        Attachment(d.filename, (app.settings.data_dir / d.path).read_bytes(), d.content_type)
-        for d in request.deliverables
-    ]
-    # The first request of a round goes at once (most rounds are one mail). Files that come
-    # later in the same round are sent once they stop coming (archive.acceptance_quiet after
-    # the last), all in one mail: a later request still waiting is withdrawn and queued
-    # again with the new files. 10 files sent one by one made ten requests, each carrying
-    # every earlier file (79 MB); now they make two. At most one reminder per round.
-    key = (
-        f"acceptance-reminder:{request.id}"
-        if reminder
-        else f"acceptance-request:{request.id}:{len(request.deliverables)}"
-    )
-    not_before = None
-    if not reminder and not new_round and _withdraw_waiting_request(session, request):
-        not_before = app.clock.now() + app.settings.archive.acceptance_quiet.as_timedelta()
-    if not reminder:
-        # Requests caused by mail count against the receiver's hourly limit; one held back
-        # is asked again by the unanswered-acceptance reminder rule.
-        caused_by_mail = origin.kind is SourceKind.MAIL
-        if caused_by_mail and not within_rate(
-            session, app, REQUEST_KIND, request.receiver, origin.source
-        ):
-            return False
+    """One acceptance request per round (a round = one submission of a done item), and
+    every later mail about the round a reminder that says so, answered with the round's
+    own token.
+
+    The request goes at once. Files that come while it still waits in the outbox replace
+    it (one request, all files). Files that come once it has gone are kept in the round
+    and sent, after `archive.acceptance_quiet` without more, in one reminder that names
+    them as added (补充成果物) and carries only those: the receiver is never asked twice
+    for the same round (10 files sent one by one used to make a second request, and before
+    that ten, each with every earlier file: 79 MB). A `#N 完成` again without files asks
+    nobody. The review rule's reminder (at most one per round) is a reminder too."""
+    at = now or app.clock.now()
+    sent_request = None if new_round else _sent_request(session, request)
+    if reminder or sent_request is not None:
+        return _remind_round(
+            session,
+            app,
+            item,
+            request,
+            origin,
+            sent_request,
+            reminder=reminder,
+            rule_id=rule_id,
+            at=at,
+        )
+    if not new_round:
+        _withdraw_waiting(session, f"acceptance-request:{request.id}:")
+    # Requests caused by mail count against the receiver's hourly limit; one held back
+    # is asked again by the unanswered-acceptance reminder rule.
+    if origin.kind is SourceKind.MAIL and not within_rate(
+        session, app, REQUEST_KIND, request.receiver, origin.source
+    ):
+        return False
     queued = queue_mail(
         session,
         app,
-        now=now or app.clock.now(),
-        not_before=not_before,
+        now=at,
         kind=REQUEST_KIND,
-        dedupe_key=key,
+        dedupe_key=f"acceptance-request:{request.id}:{len(request.deliverables)}",
         to=request.receiver,
-        context={
-            "collab": item.collaboration,
-            "item": item,
-            "request": request,
-            "deliverables": request.deliverables,
-            "reminder": reminder,
-        },
+        context=_context(item, request, reminder=False),
         collaboration_id=item.collaboration_id,
         item_id=item.id,
-        rule_id=rule_id,
-        rule_level=1 if reminder else None,
-        attachments=attachments,
+        attachments=_attachments(app, request.deliverables),
     )
-    if queued and not reminder:
+    if queued:
         record_on(
             session,
             origin,
-            app.clock.now(),
+            at,
             item,
             action="acceptance_requested",
             new=request.receiver.email,
-            note=f"round {request.round}, {len(attachments)} file(s)",
+            note=f"round {request.round}, {len(request.deliverables)} file(s)",
         )
     return queued
 
 
-def _withdraw_waiting_request(session: Session, request: AcceptanceRequest) -> bool:
-    """True when this round has asked the receiver before; its request mail, if still
-    waiting (queued, never tried), is cancelled: the one queued next carries its files too.
-    One already being sent is left alone."""
-    asked = session.scalar(
-        select(OutboxMessage.id)
-        .where(OutboxMessage.dedupe_key.startswith(f"acceptance-request:{request.id}:"))
-        .limit(1)
+def _remind_round(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    request: AcceptanceRequest,
+    origin: Origin,
+    sent_request: OutboxMessage | None,
+    *,
+    reminder: bool,
+    rule_id: str | None,
+    at: datetime,
+) -> bool:
+    """A reminder about a round whose request has gone: the review rule's (`reminder`), or
+    the files added since, after the quiet period. Threaded under the request and answered
+    with its token: replying to either acts on the same round."""
+    sent_request = sent_request or _sent_request(session, request)
+    if reminder:
+        key, added, not_before = f"acceptance-reminder:{request.id}", [], None
+    else:
+        shown = _files_shown(session, request)
+        added = list(request.deliverables[shown:])
+        if not added:
+            return False  # nothing new to show: the receiver has been asked already
+        _withdraw_waiting(session, f"acceptance-reminder:{request.id}:files:")
+        key = f"acceptance-reminder:{request.id}:files:{len(request.deliverables)}"
+        not_before = at + app.settings.archive.acceptance_quiet.as_timedelta()
+        if origin.kind is SourceKind.MAIL and not within_rate(
+            session, app, REQUEST_KIND, request.receiver, origin.source
+        ):
+            return False
+    thread = sent_request.message_id if sent_request is not None else None
+    return queue_mail(
+        session,
+        app,
+        now=at,
+        not_before=not_before,
+        kind=REQUEST_KIND,
+        dedupe_key=key,
+        to=request.receiver,
+        context=_context(item, request, reminder=True, added=added),
+        collaboration_id=item.collaboration_id,
+        item_id=item.id,
+        rule_id=rule_id,
+        rule_level=1 if reminder else None,
+        attachments=_attachments(app, added),
+        answers_thread=thread,
     )
-    if asked is None:
-        return False
+
+
+def _context(item: ActionItem, request: AcceptanceRequest, *, reminder: bool, added=()) -> dict:
+    return {
+        "collab": item.collaboration,
+        "item": item,
+        "request": request,
+        "deliverables": request.deliverables,
+        "added": list(added),
+        "reminder": reminder,
+    }
+
+
+def _attachments(app: App, deliverables) -> list[Attachment]:
+    return [
+        Attachment(d.filename, (app.settings.data_dir / d.path).read_bytes(), d.content_type)
+        for d in deliverables
+    ]
+
+
+def _round_mails(request: AcceptanceRequest):
+    return (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind == REQUEST_KIND,
+            OutboxMessage.item_id == request.item_id,
+            OutboxMessage.status != OutboxStatus.CANCELLED,
+        )
+        .order_by(OutboxMessage.id)
+    )
+
+
+def _sent_request(session: Session, request: AcceptanceRequest) -> OutboxMessage | None:
+    """This round's request mail once it is past withdrawing (sent, being sent, or tried)."""
+    for mail in session.scalars(
+        _round_mails(request).where(
+            OutboxMessage.dedupe_key.startswith(f"acceptance-request:{request.id}:")
+        )
+    ):
+        if not _waiting(mail):
+            return mail
+    return None
+
+
+def _files_shown(session: Session, request: AcceptanceRequest) -> int:
+    """How many of the round's files the receiver has had (or is being sent): the count
+    each request or files reminder records at the end of its dedupe key."""
+    shown = 0
+    prefixes = (f"acceptance-request:{request.id}:", f"acceptance-reminder:{request.id}:files:")
+    for mail in session.scalars(_round_mails(request)):
+        if mail.dedupe_key.startswith(prefixes) and not _waiting(mail):
+            shown = max(shown, int(mail.dedupe_key.rpartition(":")[2]))
+    return shown
+
+
+def _waiting(mail: OutboxMessage) -> bool:
+    return mail.status is OutboxStatus.PENDING and mail.claimed_by is None and mail.attempts == 0
+
+
+def _withdraw_waiting(session: Session, prefix: str) -> None:
+    """Cancel this round's mails under `prefix` still waiting (queued, never tried): the
+    one queued next carries their files too. One already being sent is left alone."""
     session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.kind == REQUEST_KIND,
-            OutboxMessage.dedupe_key.startswith(f"acceptance-request:{request.id}:"),
+            OutboxMessage.dedupe_key.startswith(prefix),
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.claimed_by.is_(None),
             OutboxMessage.attempts == 0,
         )
         .values(status=OutboxStatus.CANCELLED, last_error="superseded by a later file")
     )
-    return True
 
 
 def remind(

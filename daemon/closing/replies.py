@@ -28,7 +28,14 @@ from . import acceptance, retrospective
 from .files import attached_files
 
 # Outcome kinds that changed the ledger (the inbound log says "applied" for them).
-CHANGING = ("delivered", "acceptance_requested", "accepted", "rejected", "retro_recorded")
+CHANGING = (
+    "delivered",
+    "acceptance_requested",
+    "files_follow",
+    "accepted",
+    "rejected",
+    "retro_recorded",
+)
 
 # A bare verdict under an acceptance request that names one item. Negative words first.
 _BARE_REJECT = re.compile(
@@ -85,6 +92,13 @@ def _delivery_outcomes(ctx, item: ActionItem, files, just_done: bool) -> list[Co
     if delivery.requested:
         receiver = delivery.request.receiver
         results.append(CommandResult("acceptance_requested", item=item.number, word=receiver.name))
+    if delivery.added_later:
+        receiver = delivery.request.receiver
+        quiet = ctx.app.settings.archive.acceptance_quiet.as_timedelta()
+        minutes = max(1, int(quiet.total_seconds() // 60))
+        results.append(
+            CommandResult("files_follow", item=item.number, word=receiver.name, due=minutes)
+        )
     if delivery.already_accepted:
         results.append(CommandResult("already_accepted", item=item.number))
     return results

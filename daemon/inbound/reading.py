@@ -33,6 +33,7 @@ from ..store.models import (
     item_collaborators,
 )
 from ..store.types import UTCDateTime
+from .ambiguous import mixed
 from .ended import ended
 
 if TYPE_CHECKING:
@@ -56,15 +57,16 @@ def read_reply(
     person = None if envelope.sender_problem else _person_by_email(session, envelope.sender)
     thread_ids = header_values(message, "In-Reply-To", "References")
     answered = _answered_mail(session, thread_ids)
-    claims, token, token_problem = _claims(app, message)
+    valid, token_problem, token_refusal = _claims(app, message)
+    claims, token = valid[0] if valid else (None, "")
     token_mail = _mail_by_id(session, claims.thread) if claims and claims.thread else None
 
     if claims is None and answered is None:
         if person is None:
             return InboundStatus.IGNORED, f"no reply token and unknown sender ({token_problem})"
-        collab, problem = _tagged(session, app, envelope, person)
+        collab, problem, refusal = _tagged(session, app, envelope, person)
         if collab is None:
-            _refuse(session, app, envelope, None, person, "no_token", problem or token_problem)
+            _refuse(session, app, envelope, None, person, refusal or token_refusal)
             return InboundStatus.IGNORED, f"no usable reply token: {problem or token_problem}"
         # A fresh mail "[协作 code] 进度更新" from one of its people: read like a reply,
         # as that person (what they may change is still asked item by item).
@@ -79,6 +81,13 @@ def read_reply(
                 f"the thread answered is collaboration {other.collaboration_id}: refused"
             )
         answered = answered or token_mail
+        confused = mixed(session, [c for c, _ in valid], answered)
+        if confused is not None:
+            # Only a person those mails went to hears which things were mixed.
+            if person is not None and person.id in {c.person_id for c, _ in valid}:
+                refusal = CommandResult("ambiguous", then=confused.objects)
+                _refuse(session, app, envelope, answered, person, refusal)
+            return InboundStatus.IGNORED, f"ambiguous: {confused.why}: nothing changed"
     else:
         claims = _thread_claims(session, app, answered)
         token = answered.message_id
@@ -140,22 +149,27 @@ _TAG = re.compile(r"\[\s*(?:协作|協作|collab)\s+(?P<code>[^\]\s]{1,64})\s*\]
 
 def _tagged(
     session: Session, app: App, envelope: Envelope, person: Person
-) -> tuple[Collaboration | None, str]:
+) -> tuple[Collaboration | None, str, CommandResult | None]:
     """The collaboration a fresh mail's subject tag names, when its sender is one of that
     collaboration's people and, with mail.trusted_authserv_id set, the MTA vouches for the
-    From; else (None, why not)."""
+    From; else (None, why not for the log, the answer's line)."""
     tag = _TAG.search(envelope.subject[:998])
     if tag is None:
-        return None, ""
+        return None, "", None
     collab = session.scalar(select(Collaboration).where(Collaboration.code == tag["code"]))
     if collab is None:
-        return None, f"no collaboration {tag['code']!r}"
+        refusal = CommandResult("no_token", reason="unknown_collab", word=tag["code"])
+        return None, f"no collaboration {tag['code']!r}", refusal
     authserv = app.settings.mail.trusted_authserv_id
     if authserv and not authenticated(envelope.message, authserv):
-        return None, f"{authserv} does not vouch for the sender of a mail without a token"
+        why = f"{authserv} does not vouch for the sender of a mail without a token"
+        return None, why, CommandResult("no_token", reason="not_vouched")
     if not _member(session, collab, person):
-        return None, f"{person.email} is not one of the people of {collab.code}"
-    return collab, ""
+        refusal = CommandResult(
+            "no_token", reason="not_member", word=collab.theme, due=collab.coordinator.name
+        )
+        return None, f"{person.email} is not one of the people of {collab.code}", refusal
+    return collab, "", None
 
 
 def _member(session: Session, collab: Collaboration, person: Person) -> bool:
@@ -299,8 +313,9 @@ def keep_loaded(session: Session) -> None:
         kept.append(instance)
 
 
-def _claims(app: App, message: Message) -> tuple[TokenClaims | None, str, str]:
-    """The first valid token in the mail's addresses, the token, and otherwise why none.
+def _claims(app: App, message: Message) -> tuple[list[tuple[TokenClaims, str]], str, CommandResult]:
+    """The valid tokens in the mail's addresses (claims, token), first found first; when
+    there is none, why (for the log) and the answer's line saying so.
 
     The headers' text as it is: the token pattern finds `collab+TOKEN@…` in it without
     parsing every address first."""
@@ -308,12 +323,18 @@ def _claims(app: App, message: Message) -> tuple[TokenClaims | None, str, str]:
         header_values(message, "To", "Cc", "Delivered-To", "X-Original-To")
     )
     problem = "the mail does not answer a collabd mail"
+    refusal = CommandResult("no_token", reason="none")
+    valid = []
     for token in candidates[:MAX_TOKENS]:
         try:
-            return app.tokens.verify(token, app.clock.now()), token, ""
+            valid.append((app.tokens.verify(token, app.clock.now()), token))
         except TokenError as exc:
             problem = str(exc)
-    return None, "", problem
+            if exc.reason == "expired":
+                refusal = CommandResult("token_expired", word=exc.expires.isoformat())
+            else:
+                refusal = CommandResult("no_token", reason=exc.reason)
+    return valid, "" if valid else problem, refusal
 
 
 MAX_TOKENS = 5  # a mail naming more candidate tokens than this is not a person's reply

@@ -49,6 +49,9 @@ class CommandResult:
     due: object = None
     ref: ActionItem | None = None
     then: object = None  # a second date: the one to suggest instead of `due`
+    # Why nothing happened, as a code the templates turn into the reader's words and the
+    # next step (never the engine's English: "token_expired", "dmarc" …).
+    reason: str = ""
 
 
 def answer_reply(

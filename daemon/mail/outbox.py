@@ -42,17 +42,28 @@ def enqueue(
     headers: dict[str, str] | None = None,
     calendar: CalendarPart | None = None,
     attachments: Sequence[Attachment] = (),
+    answers_thread: str | None = None,
 ) -> bool:
     """Queue one mail to one person, in their locale. False if it was already queued.
 
     `rule_id`/`rule_level` record which rule and escalation level decided to send it;
     `item_id`, `meeting_id` and `minutes_id` what it is about (a reply to it is routed by
-    its `kind` and these, see inbound/routes.py)."""
+    its `kind` and these, see inbound/routes.py).
+
+    `answers_thread`: the Message-ID of an earlier collabd mail this one follows up (an
+    acceptance round's reminder follows its request). The mail is threaded under it and its
+    reply token is that mail's: answering either acts on the same object, with one
+    credential for it, not a new one per reminder."""
     mail = renderer.render(kind, to.locale, recipient=to, **context)
     # The Message-ID names the thread only; the credential is in Reply-To (mail/tokens.py).
     thread = identity.tokens.thread_id(dedupe_key)
     message_id = identity.tokens.message_id(thread)
-    token = identity.tokens.issue(to.id, collaboration_id, now, thread)
+    token_thread = thread
+    if answers_thread:
+        token_thread = identity.tokens.thread_of(answers_thread) or thread
+        follow = {"In-Reply-To": answers_thread, "References": answers_thread}
+        headers = {**follow, **(headers or {})}
+    token = identity.tokens.issue(to.id, collaboration_id, now, token_thread)
     raw = compose(
         mail,
         sender_name=identity.name,

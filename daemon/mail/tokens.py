@@ -44,7 +44,14 @@ class TokenClaims:
 
 
 class TokenError(ValueError):
-    """Why a token was not accepted (malformed, forged, expired): said in the answer mail."""
+    """Why a token was not accepted (malformed, forged, expired). The text is for the log;
+    `reason` (damaged, forged, expired) and `expires` are what the answer's template says
+    in the reader's language."""
+
+    def __init__(self, text: str, reason: str, expires: date | None = None) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.expires = expires
 
 
 class ReplyTokens:
@@ -63,6 +70,13 @@ class ReplyTokens:
 
     def message_id(self, thread: bytes) -> str:
         return f"<{thread.hex()}@{self.domain}>"
+
+    def thread_of(self, message_id: str) -> bytes | None:
+        """The thread id in one of collabd's own Message-IDs (None for any other)."""
+        local, _, domain = message_id.strip("<>").partition("@")
+        if domain != self.domain or not re.fullmatch(r"[0-9a-f]{16}", local):
+            return None
+        return bytes.fromhex(local)
 
     def issue(
         self,
@@ -84,14 +98,16 @@ class ReplyTokens:
         try:
             raw = base64.b32decode(token.upper())
         except (ValueError, TypeError):
-            raise TokenError("the reply token is damaged") from None
+            raise TokenError("the reply token is damaged", "damaged") from None
         payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
         if len(mac) != MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
-            raise TokenError("the reply token is not one collabd issued")
+            raise TokenError("the reply token is not one collabd issued", "forged")
         person_id, collaboration_id, thread, day = _PAYLOAD.unpack(payload)
         expires = EPOCH + timedelta(days=day)
         if now.astimezone(UTC).date() > expires:
-            raise TokenError(f"the reply token expired on {expires.isoformat()}")
+            raise TokenError(
+                f"the reply token expired on {expires.isoformat()}", "expired", expires
+            )
         message_id = self.message_id(thread) if thread != NO_THREAD else ""
         return TokenClaims(person_id, collaboration_id or None, expires, message_id)
 

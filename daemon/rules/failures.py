@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from ..mail.outbox import queue_mail
+from ..mail.undelivered import reason
 from ..store.models import Collaboration, OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def report_failures(app: App, now: datetime) -> list[str]:
                 kind=KIND,
                 dedupe_key=key,
                 to=collab.coordinator,
-                context={"collab": collab, "failed": row},
+                context={"collab": collab, "failed": row, "reason": reason(row.last_error)},
                 collaboration_id=collab.id,
                 item_id=row.item_id,
                 rule_id="outbox.failed",
