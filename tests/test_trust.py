@@ -12,6 +12,7 @@ import email
 import email.policy
 import logging
 import re
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -525,6 +526,21 @@ def test_a_token_ends_when_its_meeting_is_cancelled_or_over(world):
 
 
 # --- 6. no relay --------------------------------------------------------------------------
+
+
+def test_a_body_of_blanks_costs_a_stranger_or_a_colleague_no_more_than_linear_time(world):
+    # `#1` + 50,000 blanks + `x` from a stranger held ingest and the SQLite write lock for
+    # 66 s (quadratic: 100 KB ≈ 270 s, past the watchdog). Here 200 KB, from a stranger and
+    # with 李娜's own token (whose body is read).
+    assignment = world.received("li.na", "您负责的行动项")
+    body = "#1" + " " * 200_000 + "x\n" + "验收 #1" + "\t" * 100_000 + "通过"
+    stranger = mail(world, None, body, "mallory@evil.example")
+    hers = mail(world, assignment, body, world.address("li.na"))
+    started = time.monotonic()
+    report = ingest(world, stranger, hers)
+    assert time.monotonic() - started < 20
+    assert report.failed == 0 and report.quarantined == 0 and report.applied == 0
+    assert item(world, 1).status is ItemStatus.NOT_STARTED
 
 
 def test_answers_carry_collabd_s_subject_never_the_incoming_one(world):

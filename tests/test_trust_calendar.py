@@ -330,3 +330,28 @@ def test_malformed_icalendar_is_refused_at_once_not_retried(world):
     refused = [d for _, d in rows if "not valid iCalendar" in d]
     assert len(refused) == 2, rows
     assert all(status.value == "ignored" for status, _ in rows)  # no failed attempt
+
+
+def test_a_counter_flood_tells_the_coordinator_at_most_the_hourly_limit(world):
+    # 200 COUNTER mails from one attendee made 202 notices to the coordinator. Each here
+    # proposes another day, so none is a repeat of the one before.
+    settings = world.app.settings
+    world.app.settings = settings.model_copy(
+        update={"mail": settings.mail.model_copy(update={"answers_per_hour": 3})}
+    )
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    assert ingest(world, invitation(world, "REQUEST", chen, chen, [li], "c1")).applied == 1
+    collabd_organizes(world, "c1")
+    own = world.app.identity.address
+    flood = []
+    for day in range(3, 15):
+        counter = invitation(world, "COUNTER", li, own, [li], "c1")
+        for name in (b"DTSTART", b"DTEND"):
+            counter = counter.replace(name + b":20261202T", name + f":202612{day:02d}T".encode())
+        flood.append(counter)
+    stranger = invitation(world, "COUNTER", "mallory@evil.example", own, [li], "c1")
+    report = ingest(world, *flood, stranger)
+    assert report.applied == 12  # each proposal is recorded …
+    notices = [kind for kind in outbox_kinds(world) if kind == "meeting_answer_notice"]
+    assert len(notices) == 3  # … the coordinator hears of 3 this hour, not 12
+    assert sum("not told the coordinator" in d for d in details(world)) == 9

@@ -43,7 +43,9 @@ def answer_proposal(ctx: ReplyContext) -> Decision:
     if not may(
         Action.SCHEDULE_MEETING, ctx.person, meeting.collaboration, ctx.app.settings.permissions
     ):
-        ctx.answer([CommandResult("not_permitted")])
+        collab = meeting.collaboration
+        who = "、".join(dict.fromkeys(p.name for p in (collab.coordinator, collab.initiator)))
+        ctx.answer([CommandResult("not_permitted", word=who)])
         return InboundStatus.IGNORED, f"meeting {meeting.id}: {ctx.envelope.sender} may not move it"
     proposal = _proposal(meeting, answered.subject)
     if proposal is None:
