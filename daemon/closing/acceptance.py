@@ -166,6 +166,8 @@ def deliver(
     outcome.request = request
     if files:
         _store(session, app, item, request, files, origin, outcome)
+    if request is latest and not outcome.stored:
+        return outcome  # every file refused (too large): nothing new for the receiver
     # A round opened just now has asked no one yet: no earlier request mail to look for.
     sent = _sent_request(session, request) if request is latest else None
     if sent is not None:  # asked already: the new files follow in a reminder, not a request
@@ -330,8 +332,11 @@ def _remind_round(
     the files added since, after the quiet period. Threaded under the request and answered
     with its token: replying to either acts on the same round."""
     sent_request = sent_request or _sent_request(session, request)
+    files = []
     if reminder:
         key, added, not_before = f"acceptance-reminder:{request.id}", [], None
+        if sent_request is None:  # the request never went (held by the hourly limit)
+            files = list(request.deliverables)
     else:
         shown = _files_shown(session, request)
         added = list(request.deliverables[shown:])
@@ -353,12 +358,12 @@ def _remind_round(
         kind=REQUEST_KIND,
         dedupe_key=key,
         to=request.receiver,
-        context=_context(item, request, reminder=True, added=added),
+        context={**_context(item, request, reminder=True, added=added), "files_here": files},
         collaboration_id=item.collaboration_id,
         item_id=item.id,
         rule_id=rule_id,
         rule_level=1 if reminder else None,
-        attachments=_attachments(app, added),
+        attachments=_attachments(app, added or files),
         answers_thread=thread,
     )
 
@@ -371,6 +376,7 @@ def _context(item: ActionItem, request: AcceptanceRequest, *, reminder: bool, ad
         "deliverables": request.deliverables,
         "added": list(added),
         "reminder": reminder,
+        "files_here": [],  # a reminder that carries the round's files itself
     }
 
 

@@ -34,16 +34,27 @@ class Mixed:
 
 
 def mixed(
-    session: Session, tokens: list[TokenClaims], answered: OutboxMessage | None
+    session: Session,
+    tokens: list[TokenClaims],
+    answered: OutboxMessage | None,
+    token_mail: OutboxMessage | None = None,
 ) -> Mixed | None:
-    """None when the tokens and the answered mail agree on one person and one object."""
+    """None when the tokens and the answered mail agree on one person and one object.
+    `token_mail`: the first token's mail, already looked up by the caller."""
+    if len(tokens) == 1 and (answered is None or answered is token_mail):
+        return None  # one token answering its own mail: the common reply, no query
     people = list(dict.fromkeys(claims.person_id for claims in tokens))
     if len(people) > 1:
         return Mixed(
             [{"kind": "person", "number": None, "title": name} for name in _names(session, people)],
             f"reply tokens of {len(people)} different people",
         )
-    rows = [_mail(session, claims.thread) for claims in tokens if claims.thread]
+    known = {token_mail.message_id: token_mail} if token_mail is not None else {}
+    rows = [
+        known.get(claims.thread) or _mail(session, claims.thread)
+        for claims in tokens
+        if claims.thread
+    ]
     rows = [row for row in [*rows, answered] if row is not None]
     objects: dict[tuple[str, int], OutboxMessage] = {}
     for row in rows:

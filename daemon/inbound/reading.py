@@ -81,7 +81,7 @@ def read_reply(
                 f"the thread answered is collaboration {other.collaboration_id}: refused"
             )
         answered = answered or token_mail
-        confused = mixed(session, [c for c, _ in valid], answered)
+        confused = mixed(session, [c for c, _ in valid], answered, token_mail)
         if confused is not None:
             # Only a person those mails went to hears which things were mixed.
             if person is not None and person.id in {c.person_id for c, _ in valid}:
