@@ -12,6 +12,7 @@ import itertools
 import json
 import re
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -272,3 +273,108 @@ def test_every_template_reads_as_a_person_would_see_it(every_mail) -> None:
         if missing:
             problems.append(f"{where}: the HTML part lacks {sorted(missing)}")
     assert problems == []
+
+
+# What people typed into the demo (the collaboration file, the people list, the minutes,
+# agenda and ledger the demo sends): English there is theirs, not the engine's.
+_ASCII_WORD = re.compile(
+    r"(?<![\w.@/-])[A-Za-z][A-Za-z_-]*[A-Za-z]|(?<![\w.@/-])[A-Za-z](?![\w.@/-])"
+)
+_NOT_WORDS = re.compile(
+    r"[\w.+-]+@[\w.-]+|https?://\S+|[^\s（(：:，,]+\.(?:md|txt|docx?|pdf|xlsx?|ics|png|zip)\b"
+    r"|\b[0-9a-f]{6,}\b|#\d+"
+)  # addresses, links, file names, digests, item numbers
+# proper nouns a Chinese reader meets as they are: the product, the digest's name, the
+# placeholder of an item number (#N), the zone when no Chinese name is known (UTC+09:00)
+PROPER_NOUNS = {"collabd", "sha", "N", "UTC"}
+
+
+def typed_in_the_demo() -> set[str]:
+    import ast
+    import csv
+    import tomllib
+
+    from daemon.demo import gallery
+
+    demo = Path(gallery.__file__).parent
+    values: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            values.append(value)
+        elif isinstance(value, dict | list):
+            for inner in value.values() if isinstance(value, dict) else value:
+                walk(inner)
+
+    walk(tomllib.loads((demo / "collaboration.toml").read_text("utf-8")))
+    for row in csv.reader((demo / "people.csv").read_text("utf-8").splitlines()[1:]):
+        values += row
+    for name in ("minutes.py", "meetings.py", "toolkit.py"):  # their data, not their prose
+        for statement in ast.parse((demo / name).read_text("utf-8")).body:
+            if isinstance(statement, ast.Assign):
+                values += [
+                    node.value
+                    for node in ast.walk(statement.value)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                ]
+    return set(_ASCII_WORD.findall(_NOT_WORDS.sub(" ", "\n".join(values))))
+
+
+def test_no_english_word_of_the_engine_reaches_a_chinese_reader(every_mail) -> None:
+    """Every zh-CN mail the demo sends, scanned for ASCII words: only what people typed and
+    a few proper nouns may stand there (no `collabd minutes publish`, Markdown / TOML,
+    Asia/Shanghai, `round 1`, `50 min`), and no agenda says it lasts 0 minutes."""
+    allowed = typed_in_the_demo() | PROPER_NOUNS
+    problems = set()
+    for rendered in every_mail:
+        if rendered.locale != "zh-CN" or not rendered.sent:
+            continue
+        mail = rendered.mail
+        everything = _NOT_WORDS.sub(" ", "\n".join((mail.subject, mail.text, visible(mail.html))))
+        for match in _ASCII_WORD.finditer(everything):
+            if match[0] not in allowed:
+                context = everything[max(0, match.start() - 20) : match.end() + 10]
+                problems.add(f"{rendered.kind}: {match[0]!r} in …{context}…")
+        if "共 0 分钟" in everything:
+            problems.add(f"{rendered.kind}: an agenda of 0 minutes")
+    assert sorted(problems) == []
+
+
+_REPLY_WORD = re.compile(r"回复|答复|请写|\b[Rr]eply\b|\bwrite\b")
+_QUOTED = re.compile(r"[“\"「]([^”\"」\n]{1,60})[”\"」]")
+
+
+def instructions(text: str) -> set[str]:
+    """What a mail's text part tells its reader to send: the words quoted in each line that
+    asks for a reply ("第一行写“同意”"), the `#N …` commands there, and the block of answer
+    lines indented under it."""
+    found: set[str] = set()
+    lines = text.splitlines()
+    for at, line in enumerate(lines):
+        if not _REPLY_WORD.search(line):
+            continue
+        found |= {quoted.strip() for quoted in _QUOTED.findall(line)}
+        found |= set(re.findall(r"#\d+ [^\s/，,；;（(]+", line))
+        for below in lines[at + 1 :]:
+            if not below.startswith("  ") or not below.strip():
+                break
+            found.add(" ".join(below.split()))
+    return found
+
+
+def instructions_missing_from_html(mail) -> list[str]:
+    seen = visible(mail.html)
+    return sorted(said for said in instructions(mail.text) if " ".join(said.split()) not in seen)
+
+
+def test_every_mail_asks_for_the_same_answers_in_its_text_and_html_parts(every_mail) -> None:
+    """Outlook and Gmail show the HTML part, mutt and the phone's preview the text part:
+    each reply a mail asks for is asked for in both, for every kind the demo sends."""
+    problems = {
+        f"{r.kind} {r.locale}: the HTML part lacks {missing}"
+        for r in every_mail
+        if (missing := instructions_missing_from_html(r.mail))
+    }
+    assert sorted(problems) == []
+    asked = {r.kind for r in every_mail if instructions(r.mail.text)}
+    assert asked >= {"risk_check", "escalation", "reminder", "acceptance_request"}

@@ -69,6 +69,7 @@ def test_every_rules_mail_renders(rules_setup, locale, words) -> None:
                 "item": item,
                 "why": "why",
                 "left": "2 working days",
+                "day_off": "",
                 "level": 0,
                 "role": "owner",
                 "today": today,

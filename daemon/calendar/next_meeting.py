@@ -92,17 +92,29 @@ def check(app: App, start: datetime) -> Wanted:
     return Wanted(start, blocked, candidate)
 
 
-def follow_up(session: Session, app: App, minutes: Minutes, origin: Origin) -> str:
+@dataclass(frozen=True)
+class FollowUp:
+    """What became of the minutes' 下次会议时间: `said` for the history and the command line
+    ("" if nothing), and for the recorder's answer the meeting scheduled, or the time the
+    coordinator was asked to hold it at instead (and why: "notice" or "holiday")."""
+
+    said: str = ""
+    scheduled: Meeting | None = None
+    asked: object = None  # the coordinator (a Person) asked about another time
+    wanted: Wanted | None = None
+
+
+def follow_up(session: Session, app: App, minutes: Minutes, origin: Origin) -> FollowUp:
     """After minutes are published: schedule the next meeting they name, or ask the
-    coordinator. Returns what was done, for the history and the caller ("" if nothing)."""
+    coordinator."""
     meeting = minutes.meeting
     collab = meeting.collaboration
     if collab is None or collab.status is not CollabStatus.ACTIVE or not minutes.next_meeting:
-        return ""
+        return FollowUp()
     zone = app.settings.tz
     start = read_next_meeting(minutes.next_meeting, app.clock.now().astimezone(zone).date(), zone)
     if start is None or _already(session, meeting, start):
-        return ""
+        return FollowUp()
     wanted = check(app, start)
     if wanted.blocked:
         queue_mail(
@@ -117,9 +129,11 @@ def follow_up(session: Session, app: App, minutes: Minutes, origin: Origin) -> s
         )
         shown = wanted.earliest.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         why = "a holiday" if wanted.blocked == "holiday" else "too short notice"
-        return f"{why}; asked {collab.coordinator.name} to hold it {shown} instead"
+        said = f"{why}; asked {collab.coordinator.name} to hold it {shown} instead"
+        return FollowUp(said, asked=collab.coordinator, wanted=wanted)
     scheduled = schedule_next(session, app, meeting, start, origin)
-    return f"meeting {scheduled.id} scheduled {start.astimezone(zone):%Y-%m-%d %H:%M}"
+    said = f"meeting {scheduled.id} scheduled {start.astimezone(zone):%Y-%m-%d %H:%M}"
+    return FollowUp(said, scheduled=scheduled)
 
 
 def _already(session: Session, meeting: Meeting, start: datetime) -> bool:

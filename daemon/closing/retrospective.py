@@ -192,8 +192,21 @@ def cause(session: Session, item: ActionItem) -> str:
             note = notes.get((entry.source, entry.at)) or ""
             causes.append(f"{day} {word}" + (f"：{note}" if note else ""))
         elif entry.action == "acceptance_rejected":
-            causes.append(f"{day} 验收不通过（{entry.note}）")
+            causes.append(f"{day} {_rejected(entry.note or '')}")
     return "；".join(causes) or "未记录原因"
+
+
+_ROUND_NOTE = re.compile(r"^round (?P<round>\d+)(?::\s*(?P<why>.*))?$", re.S)
+
+
+def _rejected(note: str) -> str:
+    """A rejected round as a reader says it: the history note `round 1: 缺少…` (written by
+    closing/acceptance.py) becomes 第1轮验收不通过：缺少…"""
+    match = _ROUND_NOTE.match(note.strip())
+    if match is None:
+        return f"验收不通过（{note}）" if note else "验收不通过"
+    why = (match["why"] or "").strip()
+    return f"第{match['round']}轮验收不通过" + (f"：{why}" if why else "")
 
 
 def read_answer(text: str) -> dict[str, str]:

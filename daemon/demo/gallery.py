@@ -25,6 +25,9 @@ class Rendered:
     kind: str
     locale: str
     mail: RenderedMail
+    # False for the copy rendered in the other locale: its context may hold words already
+    # put in the first reader's language (a rule's reason), which no real mail mixes.
+    sent: bool = True
 
 
 @contextlib.contextmanager
@@ -37,7 +40,7 @@ def recording() -> Iterator[list[Rendered]]:
         mail = original(self, name, locale, **context)
         for other in Locale:
             other_mail = mail if other == locale else original(self, name, other, **context)
-            seen.append(Rendered(name, str(other), other_mail))
+            seen.append(Rendered(name, str(other), other_mail, other == locale))
         return mail
 
     Renderer.render = render  # type: ignore[method-assign]

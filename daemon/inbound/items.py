@@ -32,6 +32,7 @@ from ..rules.current import calendar_in
 from ..rules.deadline_check import item_deadline_warnings
 from ..rules.delay import new_deadline, request_delay
 from ..store.models import (
+    CLOSED_STATUSES,
     ActionItem,
     Collaboration,
     CollabStatus,
@@ -69,7 +70,8 @@ def apply_item_commands(ctx: ReplyContext) -> Decision:
     if not outcomes and ctx.parsed.ack and ctx.person is not None:
         return _acknowledged(ctx)
     changed = any(
-        o.kind in ("applied", "delay_requested", "on_track", *CHANGING, *EDITED) for o in outcomes
+        o.kind in ("applied", "delay_requested", "delay_applied", "on_track", *CHANGING, *EDITED)
+        for o in outcomes
     )
     if not outcomes:
         outcomes = [CommandResult("nothing_found")]
@@ -97,6 +99,12 @@ def _on_track(ctx: ReplyContext) -> list[CommandResult]:
         return [CommandResult("not_permitted", item=item.number, word=who)]
     if item.collaboration.status is CollabStatus.ARCHIVED:
         return [CommandResult("archived", item=item.number, ref=item)]
+    today = ctx.app.clock.now().astimezone(ctx.app.settings.tz).date()
+    if item.deadline is not None and item.deadline < today and item.status not in CLOSED_STATUSES:
+        # "可以按期完成" once the deadline has passed cannot be true: nothing is recorded,
+        # and the owner is asked for what still helps (完成, or 延期至 a new day).
+        later = calendar_in(ctx.session, ctx.app).add_working_days(today, 5)
+        return [CommandResult("on_track_overdue", item=item.number, due=later, ref=item)]
     note = (ctx.parsed.on_track_note or "")[:MAX_NOTE_CHARS]
     origin = Origin.mail(ctx.envelope.message_id, ctx.person, ctx.envelope.written_at)
     record_on(ctx.session, origin, ctx.app.clock.now(), item, action="on_track", note=note)
@@ -229,7 +237,13 @@ def _apply_commands(
             )
             if asked.due is None:
                 outcomes.append(
-                    CommandResult(asked.problem, item=number, due=due, then=asked.suggest, ref=item)
+                    CommandResult(
+                        asked.problem,
+                        item=number,
+                        due=asked.wanted or due,
+                        then=asked.suggest,
+                        ref=item,
+                    )
                 )
                 continue
             due = asked.due
@@ -268,7 +282,11 @@ def _apply_commands(
             else "unchanged"
         )
         if kind == "delay_requested":  # rules issue: the initiator approves the new date
-            request_delay(session, app, item, person, due, command.note or "", envelope.message_id)
+            request = request_delay(
+                session, app, item, person, due, command.note or "", envelope.message_id
+            )
+            if request.status == "approved":  # the initiator's own: nobody else to ask
+                kind = "delay_applied"
         outcomes.append(
             CommandResult(
                 kind,
@@ -279,7 +297,7 @@ def _apply_commands(
                 ref=item,
             )
         )
-        if kind == "delay_requested":  # a date a colleague would question: say so, offer one
+        if kind in ("delay_requested", "delay_applied"):  # a date a colleague would question
             outcomes += [
                 CommandResult(
                     "deadline_warning",
@@ -322,7 +340,7 @@ def _without_newer_changes(
 
 def _describe(outcome: CommandResult) -> str:
     number = f"#{outcome.item}" if outcome.item is not None else "(no number)"
-    if outcome.kind in ("applied", "unchanged", "delay_requested"):
+    if outcome.kind in ("applied", "unchanged", "delay_requested", "delay_applied"):
         return f"{number} {outcome.kind}: {outcome.status.value if outcome.status else ''}"
     if outcome.kind == "unknown_word":
         return f"{number} unknown status word {outcome.word!r}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -38,6 +38,40 @@ def _format_date(value: date | None, locale: str) -> str:
         return value.strftime("%a %d %b %Y")
     weekday = "一二三四五六日"[value.weekday()]
     return f"{value.year}年{value.month}月{value.day}日（周{weekday}）"
+
+
+# A meeting's zone as a Chinese reader says it ("北京时间", not "Asia/Shanghai"); a zone
+# not named here is shown by its offset ("UTC+09:00"), never by its database name.
+_ZONES_ZH = {
+    "Asia/Shanghai": "北京时间",
+    "Asia/Chongqing": "北京时间",
+    "Asia/Harbin": "北京时间",
+    "Asia/Urumqi": "乌鲁木齐时间",
+    "Asia/Hong_Kong": "香港时间",
+    "Asia/Macau": "澳门时间",
+    "Asia/Taipei": "台北时间",
+    "Asia/Singapore": "新加坡时间",
+    "Asia/Tokyo": "东京时间",
+    "Asia/Seoul": "首尔时间",
+    "Europe/London": "伦敦时间",
+    "Europe/Berlin": "柏林时间",
+    "Europe/Paris": "巴黎时间",
+    "America/New_York": "纽约时间",
+    "America/Los_Angeles": "洛杉矶时间",
+    "UTC": "UTC",
+}
+
+
+def _zone_name(zone: str, locale: str, at: datetime | None = None) -> str:
+    if locale == Locale.EN:
+        return zone
+    if zone in _ZONES_ZH:
+        return _ZONES_ZH[zone]
+    try:
+        offset = (at or datetime.now(UTC)).astimezone(ZoneInfo(zone)).strftime("%z")
+    except (ValueError, KeyError):  # not a zone name at all: shown as given
+        return zone
+    return f"UTC{offset[:3]}:{offset[3:]}"
 
 
 def _item_refs(items: list, locale: str) -> str:
@@ -82,6 +116,7 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["label"] = lambda value, locale: label(value, locale)
     env.filters["day"] = _format_date
     env.filters["refs"] = _item_refs
+    env.filters["zone"] = _zone_name
     env.filters["shown"] = _shown
     # the example date of a delay line ("延期至12月25日"): a weekday a week after the given
     # day, never a fixed date that has passed (12月5日 sent back in December meant next year)

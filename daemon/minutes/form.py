@@ -21,6 +21,7 @@ EMPTY_ROWS = 3
 LABELS = {
     Locale.ZH_CN: dict(
         colon="：",
+        duration="（{}分钟）",
         basic="【会议基本信息】",
         title="会议名称",
         when="会议时间",
@@ -44,6 +45,7 @@ LABELS = {
     ),
     Locale.EN: dict(
         colon=": ",
+        duration=" ({} min)",
         basic="[Meeting]",
         title="Title",
         when="When",

@@ -40,6 +40,7 @@ from .resolve import MinutesRow, ResolvedMinutes
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..calendar.next_meeting import FollowUp
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Published:
     asked: list[Person] = field(default_factory=list)  # asked to confirm this version
     carried: list[Person] = field(default_factory=list)  # earlier answer still stands
     next_meeting: str = ""  # what became of 下次会议时间 (calendar/next_meeting.py)
+    follow_up: FollowUp | None = None  # the same, for the answer mail
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ def publish_minutes(
     # start of the daemon, which imports this module to read replies.
     from ..calendar.next_meeting import follow_up
 
-    result.next_meeting = follow_up(session, app, minutes, origin)  # 下次会议时间
+    result.follow_up = follow_up(session, app, minutes, origin)  # 下次会议时间
+    result.next_meeting = result.follow_up.said
     return result
 
 

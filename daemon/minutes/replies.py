@@ -71,6 +71,7 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
         numbers=numbers,
         asked=len(published.asked),
         warnings=_deadline_warnings(ctx, person, [*published.created, *published.changed]),
+        next=published.follow_up,
     )
     return (
         InboundStatus.APPLIED,
@@ -176,6 +177,7 @@ def _answer(
     context.setdefault("asked", 0)
     context.setdefault("note", "")
     context.setdefault("warnings", [])
+    context.setdefault("next", None)  # the next meeting the minutes named (published only)
     _enqueue(
         ctx.session,
         ctx,

@@ -64,7 +64,7 @@ class ItemRule:
         return occurrence
 
     def days_left_as_sent(self, occurrence: Occurrence, now: datetime) -> Occurrence:
-        """"还有 N 个工作日" counted from the day the mail really goes out: a reminder
+        """ "还有 N 个工作日" counted from the day the mail really goes out: a reminder
         planned for the day before but sent on the deadline day (an item added late, a
         pause) says the deadline is today, not "1 working day left"."""
         facts = occurrence.reason.facts
@@ -111,4 +111,10 @@ def days_before(rules: Rules, deadline: date, amount: int, unit: str) -> tuple[d
         return deadline - timedelta(days=amount), facts, False
     walked = rules.calendar.explain(deadline, -amount)
     facts["holidays"] = holiday_runs([info for info in walked if not info.working])
+    due = rules.calendar.info(deadline)
+    if not due.working:
+        # A deadline on a day off (a Saturday, 国庆): what is left is the working days up
+        # to it, not the offset walked (2 before a Saturday is Thursday, with Friday left).
+        facts["day_off"] = due.holiday or "weekend"
+        facts["amount"] = rules.calendar.working_days_between(walked[-1].day, deadline)
     return walked[-1].day, facts, any(info.estimated for info in walked)

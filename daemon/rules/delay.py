@@ -45,6 +45,7 @@ class NewDeadline:
     due: date | None
     problem: str = ""
     suggest: date | None = None
+    wanted: date | None = None  # the day the owner's words resolved to, when refused
 
 
 def new_deadline(
@@ -86,6 +87,10 @@ def new_deadline(
             due -= timedelta(days=1)
     if due == item.deadline:
         return NewDeadline(None, "delay_same_date")
+    if item.deadline is not None and due < item.deadline:
+        # "延期至" a day before the deadline is no delay: a slip of the date, or a wish to
+        # finish sooner, which needs nobody's approval. Asked back, nothing changes.
+        return NewDeadline(None, "delay_earlier", calendar.add_working_days(base, 5), due)
     return NewDeadline(due)
 
 
@@ -119,13 +124,17 @@ def request_delay(
     session.add(request)
     session.flush()
     collab = item.collaboration
+    approver = _approver(app, collab, owner)
+    if approver is None:
+        _decide_own(session, app, item, request, owner, message_id)
+        return request
     queue_mail(
         session,
         app,
         now=now,
         kind=KIND,
         dedupe_key=f"{RULE_ID}:r{request.id}",
-        to=collab.initiator,
+        to=approver,
         context={"collab": collab, "item": item, "request": request, "owner": owner},
         collaboration_id=collab.id,
         item_id=item.id,
@@ -133,6 +142,49 @@ def request_delay(
         rule_level=0,
     )
     return request
+
+
+def _approver(app: App, collab, requester: Person) -> Person | None:
+    """Who is asked to approve: never the person who asks. The initiator, as a rule; for
+    the initiator's own request the coordinator when coordinators approve delays
+    (permissions.coordinator_approves_delays), else nobody: the initiator decides the
+    collaboration's deadlines (a `#N 截止` of theirs needs no one's word either), so their
+    own new date stands at once, recorded, and the coordinator is told."""
+    if collab.initiator_id != requester.id:
+        return collab.initiator
+    if app.settings.permissions.coordinator_approves_delays and (
+        collab.coordinator_id != requester.id
+    ):
+        return collab.coordinator
+    return None
+
+
+def _decide_own(
+    session: Session,
+    app: App,
+    item: ActionItem,
+    request: DelayRequest,
+    initiator: Person,
+    message_id: str,
+) -> None:
+    """The initiator's own delay: approved by its author's authority, with the record
+    saying so; the coordinator hears of it (nobody is asked to approve themselves)."""
+    change = ItemChange(
+        status=ItemStatus.IN_PROGRESS,
+        deadline=request.new_deadline,
+        note=f"延期至 {request.new_deadline}（发起人本人决定，无需审批）",
+    )
+    update_item(session, app, item, change, Origin.mail(message_id, initiator))
+    request.status, request.decided_by_id, request.decided_at = (
+        "approved",
+        initiator.id,
+        app.clock.now(),
+    )
+    request.decision_note = ""
+    session.flush()
+    coordinator = item.collaboration.coordinator
+    if coordinator is not None and coordinator.id != initiator.id:
+        _tell(session, app, request, [coordinator])
 
 
 def verdict(text: str) -> tuple[str, str] | None:

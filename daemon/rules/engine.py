@@ -31,7 +31,7 @@ from ..store.models import (
 from . import dependencies, digest, minutes
 from .base import ItemRule, Occurrence
 from .evaluation import Decision, Pass
-from .explain import explain, role_name, span
+from .explain import explain, holiday, role_name, span
 from .itemrules import item_rules
 from .reasons import reason
 from .recipients import resolve
@@ -264,11 +264,34 @@ def _inhibited(run: Pass, rule_id: str, item: ActionItem):
     return None
 
 
-def _left(occurrence, locale: str) -> str:
+def _left(run: Pass, occurrence, locale: str) -> str:
+    """How long is really left on the day the mail goes out ("" once nothing is): working
+    days after today up to the deadline, not the rule's offset (2 working days before a
+    Saturday deadline is Thursday, and only Friday is left)."""
     facts = occurrence.reason.facts
-    if "amount" not in facts or "unit" not in facts or facts["amount"] <= 0:
+    if "deadline" not in facts or "unit" not in facts:
         return ""
-    return span(facts["amount"], facts["unit"], locale)
+    today = run.now.astimezone(run.rules.zone).date()
+    if facts["unit"] == "wd":
+        left = run.rules.calendar.working_days_between(today, facts["deadline"])
+    else:
+        left = (facts["deadline"] - today).days
+    return span(left, facts["unit"], locale) if left > 0 else ""
+
+
+def _day_off(run: Pass, occurrence, locale: str) -> str:
+    """What the deadline is when it is no working day and still ahead: "周末", "国庆节"
+    ("" otherwise), so a mail never says "今天到期" the day before a Saturday deadline."""
+    deadline = occurrence.reason.facts.get("deadline")
+    today = run.now.astimezone(run.rules.zone).date()
+    if deadline is None or deadline <= today:
+        return ""
+    info = run.rules.calendar.info(deadline)
+    if info.working:
+        return ""
+    if info.holiday:
+        return holiday(info.holiday, locale)
+    return "weekend" if str(locale).startswith("en") else "周末"
 
 
 def _mail(run: Pass, firings: list[Firing]) -> None:
@@ -296,7 +319,8 @@ def _mail(run: Pass, firings: list[Firing]) -> None:
                 "trigger": occurrence.reason.facts.get("trigger", ""),
                 "why": explain(occurrence.reasons, firing.person.locale),
                 # how long is left when the mail goes out ("" once the deadline is today)
-                "left": _left(occurrence, firing.person.locale),
+                "left": _left(run, occurrence, firing.person.locale),
+                "day_off": _day_off(run, occurrence, firing.person.locale),
                 "today": run.now.astimezone(run.rules.zone).date(),
             },
             subject=item.ref,

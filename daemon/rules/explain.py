@@ -235,10 +235,27 @@ def _say(r: Reason, locale: str) -> str:
     return text
 
 
+def _before_day_off(f: dict, before: str, deadline: str, extra: str, locale: str) -> str:
+    off = f["day_off"]
+    if _zh(locale):
+        what = "周末" if off == "weekend" else holiday(off, locale)
+        head = f"截止日 {deadline} 是{what}，不是工作日"
+        if f["amount"] <= 0:
+            return f"{head}，今天是截止前最后一个工作日"
+        return f"{head}，之前还有 {before}{extra}"
+    what = "a weekend day" if off == "weekend" else holiday(off, locale)
+    head = f"the deadline, {deadline}, is {what}, not a working day"
+    if f["amount"] <= 0:
+        return f"{head}: today is the last working day before it"
+    return f"{head}: {before} left before it{extra}"
+
+
 def _before_deadline(f: dict, locale: str) -> str:
     before = span(f["amount"], f["unit"], locale)
     deadline = day(f["deadline"], locale)
     extra = _holidays(f.get("holidays", ()), locale)
+    if f.get("day_off"):  # rules/base.py days_before: the deadline is no working day
+        return _before_day_off(f, before, deadline, extra, locale)
     if f["amount"] <= 0:  # sent on the deadline day itself (rules/base.py days_left_as_sent)
         if _zh(locale):
             return f"截止日 {deadline} 就是今天"
