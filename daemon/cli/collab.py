@@ -77,7 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     lst.set_defaults(handler=collab_list)
 
     show = sub.add_parser("show", help="one collaboration: participants, items, recent history")
-    show.add_argument("code")
+    show.add_argument("code", metavar="COLLAB", help="the collaboration's code, e.g. v2-launch")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=collab_show)
 
