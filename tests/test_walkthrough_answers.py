@@ -173,3 +173,47 @@ def test_the_recorders_answer_says_what_became_of_the_next_meeting(minutes_world
     assert "第1版纪要已发布" in text and said in text
     if "安排在" in said:
         assert world.received("li.na", "2026-11-30")  # and the invitation is out
+
+
+ROW_1 = FILLED_ROWS.splitlines(keepends=True)[0]
+CORRECTED_ROWS = (  # #2 goes to 李娜, #3 is due later, one item more
+    "2. 任务：评估需求文档V2.0并反馈；负责人：李娜；协作人：陈静；完成标准：书面评估意见；"
+    "截止日期：2026-12-04；所需支持：；优先级：中\n"
+    "3. 任务：协调客户沟通“个性化推荐”延后事宜；负责人：赵敏；协作人：王强；"
+    "完成标准：重点客户均已知悉；截止日期：12月8日；所需支持：销售部提供客户沟通话术；优先级：中\n"
+    "4. 任务：准备上线培训材料；负责人：王强；协作人：；完成标准：培训PPT；"
+    "截止日期：12月10日；所需支持：；优先级：低\n"
+)
+
+
+def test_corrected_minutes_tell_attendees_what_changed_since_the_last_version(minutes_world):
+    world = minutes_world
+    world.at(MEETING_END + timedelta(minutes=1))
+    run_tick(world.app)
+    world.send()
+    request = world.received("chen.jing", "请提交会议纪要")
+    form = form_of(world.body(request))
+    versions = [FILLED_ROWS, ROW_1 + CORRECTED_ROWS, CORRECTED_ROWS]  # v3 drops #1
+    for hours, rows in enumerate(versions, start=2):
+        typed = form.replace(EMPTY_ROWS, rows)
+        world.deliver(world.reply(request, typed, world.address("chen.jing")))
+        world.at(MEETING_END + timedelta(hours=hours))
+        assert world.ingest().applied == 1
+        world.send()
+    second, third = world.received("li.na", "更正第2版"), world.received("li.na", "更正第3版")
+    for mail, lines in (
+        (
+            second,
+            (
+                "与第1版相比：",
+                "新增 #4 准备上线培训材料（负责人 王强，截止 2026-12-10）",
+                "#2 负责人：张伟 → 李娜",
+                "#3 截止日期：2026-12-06 → 2026-12-08",
+            ),
+        ),
+        (third, ("与第2版相比：", "删除 #1 输出需求文档V2.0（不再在纪要中，台账中保留）")),
+    ):
+        text, html = world.body(mail), world.html(mail).replace("&gt;", ">")
+        for line in lines:
+            assert line in text and line in html, line
+    assert "#1" not in world.body(second).split("与第1版相比：")[1].split("【")[0]

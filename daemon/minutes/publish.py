@@ -22,6 +22,7 @@ from ..announce import assign_items
 from ..ledger.history import Origin, record, record_on
 from ..ledger.items import ItemChange, ensure_active, update_item
 from ..ledger.specs import ItemSpec
+from ..ledger.wording import change_words
 from ..mail.outbox import queue_mail
 from ..store.models import (
     ActionItem,
@@ -51,6 +52,8 @@ class Published:
     dropped: list[ActionItem] = field(default_factory=list)
     asked: list[Person] = field(default_factory=list)  # asked to confirm this version
     carried: list[Person] = field(default_factory=list)  # earlier answer still stands
+    # what a correction changed in items kept from the last version: (item, field, old, new)
+    corrected: list[tuple[ActionItem, str, object, object]] = field(default_factory=list)
     next_meeting: str = ""  # what became of 下次会议时间 (calendar/next_meeting.py)
     follow_up: FollowUp | None = None  # the same, for the answer mail
 
@@ -217,8 +220,10 @@ def _items(
             continue
         row.item_id = item.id
         before = {old.owner_id} | {p.id for p in item.collaborators}
-        if _correct(session, app, item, new, origin):
+        corrected = _correct(session, app, item, new, origin)
+        if corrected:
             result.changed.append(item)
+            result.corrected += [(item, *change) for change in corrected]
             affected |= before | {new.owner.id} | {p.id for p in new.collaborators}
     used = {old.id for old, _ in pairs if old is not None}
     for old in old_rows:
@@ -261,8 +266,11 @@ def _items(
     return affected
 
 
-def _correct(session: Session, app: App, item: ActionItem, new: MinutesRow, origin: Origin) -> bool:
-    """Bring an existing item in line with its corrected row; True if anything changed."""
+def _correct(
+    session: Session, app: App, item: ActionItem, new: MinutesRow, origin: Origin
+) -> list[tuple[str, object, object]]:
+    """Bring an existing item in line with its corrected row; what changed, (field, old,
+    new) with people by name ([] if nothing)."""
     changes = update_item(
         session,
         app,
@@ -277,7 +285,7 @@ def _correct(session: Session, app: App, item: ActionItem, new: MinutesRow, orig
         origin,
     )
     now = app.clock.now()
-    changed = bool(changes)
+    changed = list(changes)
     if item.owner_id != new.owner.id:
         record_on(
             session,
@@ -289,9 +297,9 @@ def _correct(session: Session, app: App, item: ActionItem, new: MinutesRow, orig
             old=item.owner.email,
             new=new.owner.email,
         )
+        changed.append(("owner", item.owner.name, new.owner.name))
         item.owner = new.owner
         item.owner_department = new.owner.department
-        changed = True
     old_ids = {p.id for p in item.collaborators}
     if old_ids != {p.id for p in new.collaborators}:
         record_on(
@@ -304,8 +312,14 @@ def _correct(session: Session, app: App, item: ActionItem, new: MinutesRow, orig
             old=", ".join(p.email for p in item.collaborators),
             new=", ".join(p.email for p in new.collaborators),
         )
+        changed.append(
+            (
+                "collaborators",
+                "、".join(p.name for p in item.collaborators),
+                "、".join(p.name for p in new.collaborators),
+            )
+        )
         item.collaborators = list(new.collaborators)
-        changed = True
     if changed:
         item.updated_at = now
     return changed
@@ -378,11 +392,38 @@ def _mail_everyone(
                 "carried_state": _state_word(state, person.locale),
                 "attendees": attendee_lines(meeting),
                 "reminder": 0,
+                "differences": differences(result, str(person.locale)),
             },
             collaboration_id=meeting.collaboration_id,
             meeting_id=meeting.id,
             minutes_id=minutes.id,
         )
+
+
+def differences(result: Published, locale: str) -> list[str]:
+    """What a corrected version changed against the last one, one line each, in the
+    reader's words: items added, items dropped, and each field of a kept item that changed
+    (`#2 负责人：张伟 → 李娜`, `#2 截止日期：2026-12-04 → 2026-12-08`)."""
+    if result.minutes.version <= 1:
+        return []
+    zh = locale != "en"
+    lines = [
+        (f"新增 #{i.number} {i.description}（负责人 {i.owner.name}，截止 {i.deadline}）")
+        if zh
+        else f"added #{i.number} {i.description} (owner {i.owner.name}, due {i.deadline})"
+        for i in result.created
+    ]
+    lines += [
+        (f"删除 #{i.number} {i.description}（不再在纪要中，台账中保留）")
+        if zh
+        else f"removed #{i.number} {i.description} (no longer in the minutes; kept in the ledger)"
+        for i in result.dropped
+    ]
+    lines += [
+        f"#{item.number} {change_words(name, old, new, locale)}"
+        for item, name, old, new in result.corrected
+    ]
+    return lines
 
 
 STATE_WORDS = {
