@@ -201,7 +201,8 @@ def test_meeting_to_confirmed_minutes_by_mail(world):
     }  # the recorder wrote them, 刘洋 declined the meeting
 
     # Everyone gets the minutes; owners their items; the recorder a short answer.
-    assert world.send() == 7 + 3 + 1
+    # (and the collaborators of #2 and #3, 陈静 and 王强, what they help with: items_assisting)
+    assert world.send() == 7 + 3 + 2 + 1
     answer = world.received("chen.jing", in_reply_to=filled["Message-ID"])
     assert "第1版纪要已发布，行动项 #1、#2、#3 已记入跟进台账；已请 5 位参会人确认" in world.body(
         answer
