@@ -63,7 +63,8 @@ def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_pe
         third = replies[2]["Message-ID"]
         (line,) = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]
         assert line == (
-            f"rate limit: not sending reply_answer to {li} (李娜) about mail {mail_hash(third)}: "
+            f"rate limit: holding for the next answer digest reply_answer to {li} (李娜) about "
+            f"mail {mail_hash(third)}: "
             "2 already this hour (mail.answers_per_hour = 2)"
         )
         assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 2
@@ -75,7 +76,7 @@ def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_pe
         assert len(answer_digests(app, app.clock.advance(timedelta(minutes=31)))) == 1
         assert answer_digests(app, app.clock.now()) == []  # once
         (digest_line,) = [
-            r.getMessage() for r in caplog.records if "answer digest" in r.getMessage()
+            r.getMessage() for r in caplog.records if r.getMessage().startswith("answer digest")
         ]
         assert third in digest_line and li in digest_line
         assert len(send_due(app.db, app.transport.outgoing, app.clock).sent) == 1

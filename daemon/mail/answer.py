@@ -69,7 +69,7 @@ def answer_reply(
     now = app.clock.now()
     # collabd's own words only (see the module's docstring).
     subject = answer_subject(answered.subject, str(person.locale)) if answered is not None else ""
-    if not within_rate(session, app, "reply_answer", person, message_id):
+    if not within_rate(session, app, "reply_answer", person, message_id, held=True):
         _hold(session, app, message_id, person, collab, outcomes, subject)
         return
     earlier = " ".join(header_values(message, "References")).split()[-20:]
@@ -195,10 +195,12 @@ def _held_text(raw: bytes) -> str:
     return body.get_content().strip() if body is not None else ""
 
 
-def within_rate(session: Session, app: MailApp, kind: str, person: Person, about: str) -> bool:
+def within_rate(
+    session: Session, app: MailApp, kind: str, person: Person, about: str, held: bool = False
+) -> bool:
     """True, and counted, when `person` may get one more mail of `kind` caused by incoming
     mail (`about`: its Message-ID) this hour; otherwise the mail is not sent, and the log
-    says which mail and which person."""
+    says which mail and which person (and, `held`, that the answer waits for the digest)."""
     limit = getattr(app.settings.mail, "answers_per_hour", ANSWERS_PER_HOUR)
     counts = _recent(session, app.clock.now(), kind)
     recent = counts.get(person.email, 0)
@@ -206,8 +208,9 @@ def within_rate(session: Session, app: MailApp, kind: str, person: Person, about
         # The mail by a short hash of its Message-ID and the person by address and name:
         # enough to answer "why did my reply get no answer?" from the log alone.
         log.warning(
-            "rate limit: not sending %s to %s (%s) about mail %s: %d already this hour "
+            "rate limit: %s %s to %s (%s) about mail %s: %d already this hour "
             "(mail.answers_per_hour = %d)",
+            "holding for the next answer digest" if held else "not sending",
             kind,
             person.email,
             person.name,
