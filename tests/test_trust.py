@@ -450,11 +450,16 @@ def test_refusals_say_the_reason_in_the_reader_s_language_and_what_to_do(world):
     assert "没有对应到 collabd 发出的任何邮件" in answers["none"] and "我的任务" in answers["none"]
     for body in answers.values():
         assert not re.search(r"token|collaboration|issued|expired|dmarc|sender", body), body
-    # Emily Chen reads English
+    # Emily Chen reads English, lists of names included (they were joined with 、)
     emily = mail(world, None, "#4 done", world.address("emily.chen"), To=forged)
     ingest(world, emily)
     body = text_of(queued(world, "reply_answer")[-1])
     assert "The reply address of this mail is not one collabd issued" in body
+    hers = world.received("emily.chen", "")
+    ingest(world, mail(world, hers, "#1 done", world.address("emily.chen")))
+    body = text_of(queued(world, "reply_answer")[-1])
+    assert "#1: this item is not yours, so nothing was changed; it can be changed by " in body
+    assert "、" not in body and ", " in body.split("it can be changed by ")[1]
 
 
 def test_a_token_ends_when_its_item_is_cancelled(world):
