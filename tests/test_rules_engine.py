@@ -274,3 +274,62 @@ def test_weekly_digest_has_rag_and_an_inline_gantt(rules_setup) -> None:
     assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
     html = related.get_body(("html",)).get_content()
     assert 'src="cid:gantt@collabd"' in html
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_change_committed_after_a_later_one_is_still_rescheduled(rules_setup) -> None:
+    """PostgreSQL hands out history ids at insert time: a deadline change whose transaction
+    commits after a later change (and after a tick that read past it) must still move the
+    item's reminders, and a tick with nothing new must not re-plan items it already planned."""
+    from daemon.ledger.items import ItemChange, update_item
+    from daemon.store.models import RuleSchedule
+    from daemon.store.origin import Origin
+
+    _, config_file, _ = rules_setup
+    start = datetime(2026, 9, 22, 1, 0, tzinfo=UTC)
+    app = App(load_settings(config_file), clock=FixedClock(start))
+    try:
+        run_tick(app, start)
+        slow, quick = app.db.sessions(), app.db.sessions()
+        try:
+            late = slow.scalars(
+                select(ActionItem).where(ActionItem.description == "接口联调")
+            ).one()
+            update_item(
+                slow,
+                app,
+                late,
+                ItemChange(deadline=datetime(2026, 10, 12).date()),
+                Origin.system("test"),
+            )
+            slow.flush()  # its history id is taken now, below the next change's
+            other = quick.scalars(
+                select(ActionItem).where(ActionItem.description == "宣传素材")
+            ).one()
+            update_item(quick, app, other, ItemChange(progress=30), Origin.system("test"))
+            quick.commit()
+            run_tick(app, start + timedelta(minutes=1))  # reads past the uncommitted id
+            slow.commit()
+        finally:
+            slow.close()
+            quick.close()
+        run_tick(app, start + timedelta(minutes=2))
+        with app.db.sessions() as session:
+            item = session.scalars(
+                select(ActionItem).where(ActionItem.description == "接口联调")
+            ).one()
+            dues = {
+                row.rule_id: row.next_due_at
+                for row in session.scalars(
+                    select(RuleSchedule).where(RuleSchedule.item_id == item.id)
+                )
+            }
+        # The reminder before the deadline now follows 10-12, not the old 10-30.
+        reminder = [due for rule, due in dues.items() if rule.startswith("reminder.before")]
+        assert reminder and all(
+            due.astimezone(SHANGHAI).date() <= datetime(2026, 10, 12).date()
+            for due in reminder
+            if due is not None
+        ), dues
+    finally:
+        app.close()
