@@ -200,9 +200,10 @@ def test_meeting_to_confirmed_minutes_by_mail(world):
         for who in ("zhang.wei", "li.na", "wang.qiang", "zhao.min", "emily.chen")
     }  # the recorder wrote them, 刘洋 declined the meeting
 
-    # Everyone gets the minutes; owners their items; the recorder a short answer.
-    # (and the collaborators of #2 and #3, 陈静 and 王强, what they help with: items_assisting)
+    # Everyone gets the minutes; owners their items; collaborators (陈静 on #2, 王强 on #3)
+    # what they help with; the recorder a short answer.
     assert world.send() == 7 + 3 + 2 + 1
+    assert "请您协作：#3" in world.received("wang.qiang", "请您协作")["Subject"]
     answer = world.received("chen.jing", in_reply_to=filled["Message-ID"])
     assert "第1版纪要已发布，行动项 #1、#2、#3 已记入跟进台账；已请 5 位参会人确认" in world.body(
         answer
