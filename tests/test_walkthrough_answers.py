@@ -217,3 +217,26 @@ def test_corrected_minutes_tell_attendees_what_changed_since_the_last_version(mi
         for line in lines:
             assert line in text and line in html, line
     assert "#1" not in world.body(second).split("与第1版相比：")[1].split("【")[0]
+
+
+def test_a_collaborator_hears_once_that_the_item_they_help_with_is_done(world):
+    # 赵敏 owns #3, 王强 helps with it (协作人)
+    reply_to(world, "zhao.min", "您负责的行动项", "#3 完成")
+    assert world.item(3).status is ItemStatus.DONE
+    tick(world, morning("2026-11-24"))
+    told = world.received("wang.qiang", "#3 已完成（您是协作人）")
+    text, html = told.get_body(("plain",)).get_content(), told.get_body(("html",)).get_content()
+    for fact in ("负责人 赵敏 完成", "#3 协调客户沟通", "无需回复"):
+        assert fact in text and fact in html, fact
+    tick(world, morning("2026-11-25"))  # once, however often the rules run
+    assert len(outbox_kinds(world, "collaborator_done")) == 1
+    assert {m.recipients for m in outbox_kinds(world, "collaborator_done")} == {
+        world.address("wang.qiang")
+    }  # not the owner
+
+
+def test_a_collaborator_is_never_chased_for_the_item(world):
+    tick(world, morning("2026-12-11"))  # #3 was due 10 December: overdue, escalated
+    about_3 = [m for m in outbox_kinds(world, "escalation") if m.item_id == world.item(3).id]
+    assert about_3  # the owner and those above are chased …
+    assert all(world.address("wang.qiang") not in m.recipients for m in about_3)  # … not him

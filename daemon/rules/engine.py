@@ -28,7 +28,7 @@ from ..store.models import (
     Person,
     RuleSchedule,
 )
-from . import dependencies, digest, minutes
+from . import collaborators, dependencies, digest, minutes
 from .base import ItemRule, Occurrence
 from .evaluation import Decision, Pass
 from .explain import explain, holiday, role_name, span
@@ -61,6 +61,7 @@ COLLABORATION_PASSES: tuple[Callable[[Pass], None], ...] = (
     digest.run,  # the weekly digest to each collaboration's recipients
     minutes.run,  # minutes not submitted, minutes not confirmed
     dependencies.run,  # what an item waits for is done (start), or late (at risk)
+    collaborators.run,  # an item someone helps with is done: they hear it (never chased)
 )
 
 

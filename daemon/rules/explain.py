@@ -159,6 +159,10 @@ SENTENCES = {
         "所依赖的行动项已完成",
         "what it waits for is done",
     ),
+    "collaborator_done": (
+        "您是 #{item} 的协作人，该项已完成",
+        "you help with #{item}, and it is done",
+    ),
     "dependency_risk": (
         "所依赖的 #{item} 可能拖累本项",
         "#{item}, which it waits for, may hold it up",

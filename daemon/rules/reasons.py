@@ -41,6 +41,7 @@ CODES = frozenset(
         "error",  # text: an exception (for the operator)
         "dependency_done",  # items: what an item waits for is done (rules/dependencies.py)
         "dependency_risk",  # item, cause: what it waits for is late or due after it
+        "collaborator_done",  # item: an item the recipient helps with is done
     }
 )
 
