@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from ..mail.answer import own_open_items
 from ..mail.outbox import queue_mail
+from ..rules.current import calendar_in
 from ..store.models import ActionItem, Collaboration, Person
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ def kickoff(session: Session, app: App, collaboration: Collaboration) -> int:
     ):
         people.setdefault(person.id, person)
     queued = 0
+    today = app.clock.now().astimezone(app.settings.tz).date()
+    working_day = calendar_in(session, app).is_working_day
     for person in people.values():
         queued += queue_mail(
             session,
@@ -35,7 +39,13 @@ def kickoff(session: Session, app: App, collaboration: Collaboration) -> int:
             kind="collab_kickoff",
             dedupe_key=f"kickoff:{collaboration.id}:{person.id}",
             to=person,
-            context={"collab": collaboration},
+            # the examples name the reader's own items (another's would be refused)
+            context={
+                "collab": collaboration,
+                "own": own_open_items(session, person, collaboration),
+                "today": today,
+                "working_day": working_day,
+            },
             collaboration_id=collaboration.id,
         )
     return queued

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from ..closing.acceptance import latest_request
 from ..closing.replies import CHANGING, after_commands
 from ..ledger.history import Origin, record_on
 from ..ledger.items import (
@@ -40,6 +41,7 @@ from ..store.models import (
     ItemStatus,
     OutboxMessage,
     Person,
+    Verdict,
 )
 from .edits import EDITED, apply_edit_commands
 
@@ -222,6 +224,9 @@ def _apply_commands(
             outcomes.append(CommandResult("note_too_long", item=number, due=MAX_NOTE_CHARS))
             continue
         status = ItemStatus(command.status)
+        if _reopens_from_old_mail(item, status, answered):
+            outcomes.append(_done_already(session, app, item))
+            continue
         note = command.note
         due = command.due
         if status is ItemStatus.DELAYED:
@@ -287,6 +292,8 @@ def _apply_commands(
             )
             if request.status == "approved":  # the initiator's own: nobody else to ask
                 kind = "delay_applied"
+        # The answer says what was stored beside the status, so a note nobody meant is seen.
+        noted = next((new for name, _, new in changes if name == "note"), "")
         outcomes.append(
             CommandResult(
                 kind,
@@ -295,6 +302,7 @@ def _apply_commands(
                 progress=item.progress,
                 due=due,
                 ref=item,
+                word=noted if kind == "applied" else "",
             )
         )
         if kind in ("delay_requested", "delay_applied"):  # a date a colleague would question
@@ -314,6 +322,32 @@ def _apply_commands(
         for e in parsed.errors
     ]
     return outcomes
+
+
+def _reopens_from_old_mail(
+    item: ActionItem, status: ItemStatus, answered: OutboxMessage | None
+) -> bool:
+    """A finished item moved back to work by a reply to a mail written before it was done:
+    that mail's example lines ("#3 进行中 …") are not a decision to reopen it. A reply to a
+    mail sent after it was done (the answer saying so, for one) still reopens it."""
+    if item.status is not ItemStatus.DONE or status in (ItemStatus.DONE, ItemStatus.DELAYED):
+        return False  # a delay of a done item is answered by update_item (DoneItem)
+    return answered is not None and answered.created_at < item.status_since
+
+
+def _done_already(session: Session, app: App, item: ActionItem) -> CommandResult:
+    """The refusal: when it was done, who is to accept it, and how to reopen it."""
+    latest = latest_request(session, item)
+    pending = latest is not None and latest.verdict is Verdict.PENDING
+    waiting = latest.receiver if pending else None
+    return CommandResult(
+        "done_already_reopen",
+        item=item.number,
+        due=item.status_since.astimezone(app.settings.tz).date(),
+        word=waiting.name if waiting is not None else "",
+        reason="accepted" if latest is not None and latest.verdict is Verdict.ACCEPTED else "",
+        ref=item,
+    )
 
 
 def _without_newer_changes(

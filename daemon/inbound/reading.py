@@ -23,6 +23,7 @@ from ..mail.headers import header_values
 from ..mail.reply import ParsedReply, autoreply, decode, parse_reply
 from ..mail.sender import authenticated
 from ..mail.tokens import TokenClaims, TokenError, fingerprint
+from ..rules.current import calendar_in
 from ..store.models import (
     ActionItem,
     Collaboration,
@@ -139,8 +140,30 @@ def read_reply(
     collab_id = claims.collaboration_id
     collab = session.get(Collaboration, collab_id) if collab_id else None
     return ReplyContext(
-        session, app, envelope, parsed, person, claims, collab, answered, item_commands
+        session,
+        app,
+        envelope,
+        parsed,
+        person,
+        claims,
+        collab,
+        answered,
+        item_commands,
+        _working_days(session, app),
     )
+
+
+def _working_days(session: Session, app: App):
+    """The holiday calendar as a day -> bool test, read only if an answer asks (a reply that
+    needs no example date costs no query)."""
+    calendar = []
+
+    def working_day(day):
+        if not calendar:
+            calendar.append(calendar_in(session, app))
+        return calendar[0].is_working_day(day)
+
+    return working_day
 
 
 # The tag collabd puts in every subject: "[协作 v2-launch]" (zh-CN), "[collab v2-launch]" (en).
@@ -213,6 +236,7 @@ def _refuse(
         collab if answered and answered.collaboration_id else None,
         [kind if isinstance(kind, CommandResult) else CommandResult(kind)],
         problem,
+        _working_days(session, app),
     )
 
 

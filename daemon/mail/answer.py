@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import Message
 from typing import TYPE_CHECKING
@@ -64,8 +65,10 @@ def answer_reply(
     collab: Collaboration | None,
     outcomes: list[CommandResult],
     problem: str,
+    working_day: Callable[[date], bool] | None = None,
 ) -> None:
-    """One answer per mail, threaded under it, in the person's locale; rate-limited."""
+    """One answer per mail, threaded under it, in the person's locale; rate-limited.
+    `working_day`: the holiday calendar, for the example dates the answer suggests."""
     now = app.clock.now()
     # collabd's own words only (see the module's docstring).
     subject = answer_subject(answered.subject, str(person.locale)) if answered is not None else ""
@@ -87,9 +90,32 @@ def answer_reply(
             "problem": problem,
             "original_subject": subject,
             "today": now.astimezone(app.settings.tz).date(),
+            "own": own_open_items(session, person, collab),
+            "working_day": working_day,
         },
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": message_id, "References": references[-900:]},
+    )
+
+
+def own_open_items(
+    session: Session, person: Person, collab: Collaboration | None
+) -> list[ActionItem]:
+    """The reader's open items in `collab`: the answer's examples name these, never
+    someone else's (sent back, those would be refused as not theirs)."""
+    if collab is None or collab.status.value != "active":
+        return []  # an archived or cancelled collaboration takes no more updates
+    return list(
+        session.scalars(
+            select(ActionItem)
+            .where(
+                ActionItem.collaboration_id == collab.id,
+                ActionItem.owner_id == person.id,
+                ActionItem.status.not_in([ItemStatus.DONE, ItemStatus.CANCELLED]),
+            )
+            .order_by(ActionItem.number)
+            .limit(2)
+        )
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.message import Message
 from typing import TYPE_CHECKING
 
@@ -81,6 +81,8 @@ class ReplyContext:
     # The default reading (`#N status …` lines change items), for a handler that finds no
     # words of its own in the reply. Given by the dispatcher, which sits above the handlers.
     item_commands: ReplyHandler
+    # The holiday calendar (given by the dispatcher): example dates in answers are working days.
+    working_day: Callable[[date], bool] | None = None
 
     @property
     def origin(self) -> Origin | None:
@@ -102,6 +104,7 @@ class ReplyContext:
                 self.collab,
                 outcomes,
                 problem,
+                self.working_day,
             )
 
 

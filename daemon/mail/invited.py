@@ -10,6 +10,7 @@ item's deadline), `{initiator}` the collaboration's initiator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -60,12 +61,44 @@ INVITED: dict[str, tuple[Invited, ...]] = {
 }
 
 
-def example_date(deadline: date | None, today: date | None = None) -> date:
-    """A week after the deadline, on a weekday: what a delay example proposes."""
-    day = (deadline or today or date.today()) + timedelta(days=7)
-    while day.weekday() >= 5:
+def example_date(
+    deadline: date | None,
+    today: date | None = None,
+    working_day: Callable[[date], bool] | None = None,
+) -> date:
+    """A week after the deadline (or after today, once the deadline has passed), on a
+    working day (`working_day`: the holiday calendar; else Monday to Friday): what a delay
+    example proposes, so it is a real delay when sent back."""
+    start = max((d for d in (deadline, today) if d is not None), default=date.today())
+    day = start + timedelta(days=7)
+    while not (working_day(day) if working_day else day.weekday() < 5):
         day += timedelta(days=1)
     return day
+
+
+def own_examples(
+    items: list, locale: str, today: date, working_day: Callable[[date], bool] | None = None
+) -> list[str]:
+    """Reply lines for the reader's own open `items` (their numbers, a delay to a working
+    day after the item's deadline), each of which does what it says when sent back; [] when
+    the reader owns none (the mail then says how to see their items instead)."""
+    if not items:
+        return []
+    first, second = items[0], items[1] if len(items) > 1 else items[0]
+    when = example_date(second.deadline, today, working_day)
+    if str(locale).startswith("en"):
+        return [
+            f"#{first.number} done",
+            f"#{second.number} in progress 60%",
+            f"#{first.number} blocked: why",
+            f"#{second.number} postpone to {when.isoformat()}, reason: ...",
+        ]
+    return [
+        f"#{first.number} 完成",
+        f"#{second.number} 进行中 60%",
+        f"#{first.number} 阻塞: 原因",
+        f"#{second.number} 延期至{when.month}月{when.day}日，原因：……",
+    ]
 
 
 def invited(kind: str, locale: str, item=None, initiator: str = "") -> list[tuple[str, str]]:

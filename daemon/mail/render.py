@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..store.models import Locale, label
-from .invited import answer_lines, example_date
+from .invited import answer_lines, example_date, own_examples
 
 if TYPE_CHECKING:  # jinja2 is imported by the first mail rendered: an idle daemon, or a
     # command that only reads the ledger, never loads it
@@ -123,6 +123,7 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["later"] = _later
     # the one-line replies a mail suggests, from the table of what its kind invites
     env.globals["answer_lines"] = answer_lines
+    env.globals["own_examples"] = own_examples
     return env
 
 

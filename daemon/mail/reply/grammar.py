@@ -210,7 +210,17 @@ def _note(line: Folded, start: int, end: int, *, trim_end: bool = True) -> str |
     while trim_end and end > start and text[end - 1] in _TRAILING_PUNCT:
         end -= 1
     note = line.raw_slice(start, end).strip()
+    if _PLACEHOLDER.fullmatch(note.casefold()):
+        return None  # collabd's own example ("#3 进行中 备注", "阻塞: 原因") sent back as written
     return note or None
+
+
+# The words collabd's examples put where a note goes. Sent back verbatim they say nothing,
+# and stored they would read as if someone had written them ("备注：备注").
+_PLACEHOLDER = re.compile(
+    r"[\s.…:：,，。]*(?:备注|備註|原因|理由|说明|說明|需要什么|需要什麼|what\s+you\s+need|why|reason"
+    r"|note|notes)?[\s.…:：,，。]*"
+)
 
 
 def _count(word: str) -> int:
