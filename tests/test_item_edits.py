@@ -189,6 +189,10 @@ def test_cli_changes_name_a_person_or_are_refused(app, demo_ledger, config_file)
     code, _, err = cli("items", "update", "v2-launch#1", "--progress", "40")
     assert code == 78
     assert str(config_file) in err and "[cli] operator = 'Nobody'" in err
+    # check-config refuses it the same way (it said "config ok" while every command refused)
+    code, out, err = cli("check-config", at=None)
+    assert code == 78 and "config ok" not in out
+    assert f"{config_file}: [cli] operator = 'Nobody'" in err
 
 
 def test_dependencies_act_ready_once_and_at_risk_once(app, demo_ledger):

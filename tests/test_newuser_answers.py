@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 
 from daemon.mail.send import send_due
+from daemon.rules.tick import run_tick
 from daemon.store.models import ItemStatus
 from tests import test_closing
-from tests.test_answers_understood import answer_to, morning, reply_to, tick
+from tests.test_answers_understood import answer_to, minutes_world, morning, reply_to, tick
+from tests.test_minutes_flow import MEETING_END
 
 world = test_closing.world  # the fixture: the demo collaboration on the mail stack
+__all__ = ["minutes_world"]  # the fixture: a meeting of the demo that has ended
 
 
 def test_a_placeholder_sent_back_as_written_is_not_stored_as_a_note(world):
@@ -86,3 +91,35 @@ def test_someone_who_owns_nothing_open_gets_no_item_examples(world):
     text = answer_to(world, "li.na", reply)
     assert "更新您的行动项" not in text and "#3 完成" not in text
     assert "您在本协作中没有未完成的行动项" in text
+
+
+def test_minutes_filled_in_the_html_request_do_not_publish_collabds_signature(minutes_world):
+    """F26: Outlook, HTML only: the request's own HTML with a row of its table filled in."""
+    mw = minutes_world
+    mw.at(MEETING_END + timedelta(minutes=5))
+    run_tick(mw.app)
+    mw.send()
+    request = mw.received("chen.jing", "请提交会议纪要")
+    html = mw.html(request)
+    cell = r"<td[^>]*>{}</td>"
+    empty_row = re.compile(r"<tr>" + cell.format("1") + "(?:" + cell.format("[^<]*") + ")+</tr>")
+    filled = "".join(
+        f"<td>{text}</td>"
+        for text in ("1", "整理报表口径", "李娜", "", "口径文档评审通过", "12月2日", "", "高")
+    )
+    assert empty_row.search(html), html
+    reply = EmailMessage()
+    reply["From"] = mw.address("chen.jing")
+    reply["To"] = request["Reply-To"]
+    reply["Subject"] = "答复: " + request["Subject"]
+    reply["Message-ID"] = make_msgid(domain=mw.stack.domain)
+    reply["In-Reply-To"] = reply["References"] = request["Message-ID"]
+    reply.set_content(empty_row.sub("<tr>" + filled + "</tr>", html, count=1), subtype="html")
+    mw.deliver(reply)
+    mw.at(MEETING_END + timedelta(hours=1))
+    assert mw.ingest().applied == 1
+    mw.send()
+    published = mw.body(mw.received("li.na", "会议纪要请确认"))
+    assert "#1 整理报表口径" in published
+    assert "协作助手" not in published.split("【下次会议】")[1].split("——")[0]
+    assert "collabd" not in (mw.view().get("next_meeting") or "")

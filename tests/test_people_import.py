@@ -125,3 +125,5 @@ def test_a_fresh_install_with_an_operator_configured_can_import_its_people(
     config_file.write_text(config_file.read_text("utf-8").replace('"陈静"', '"Nobody"'), "utf-8")
     code, _, err = cli("collab", "create", "--file", str(tmp_path / "none.toml"))
     assert code == 78 and "[cli] operator = 'Nobody'" in err
+    code, out, err = cli("check-config")
+    assert code == 78 and "[cli] operator = 'Nobody'" in err and "config ok" not in out

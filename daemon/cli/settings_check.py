@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ..config import ENV_VAR
-from ..errors import CollabdError
+from ..errors import CollabdError, ConfigError
 from ..rules.config import load_rules
 from .commands import HELP
 from .context import Context
@@ -36,6 +36,8 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
         if context.config_path
         else f"embedded defaults (no --config, no ${ENV_VAR})"
     )
+    # Before "config ok": an operator every other command refuses is a config error here too.
+    _check_operators(context)
     print(f"config ok: {source}")
     print(f"  data directory: {settings.data_dir}")
     print(f"  ledger:         {_safe_url(settings.store_url)}")
@@ -63,34 +65,46 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
     print(f'  rules:          {rules.source} (holidays: fallback = "{rules.calendar.fallback}")')
     if settings.daemon.admins:
         print(f"  admins:         {', '.join(settings.daemon.admins)}")
-    _check_operators(context)
     return 0
 
 
 def _check_operators(context: Context) -> None:
-    """[cli] operator / operators name people of the ledger: warn (not fail: the people list
-    may not be imported yet) about each one it does not know."""
+    """[cli] operator / operators name people of the ledger. Once the ledger has people,
+    every command refuses one it does not know (exit 78), so check-config does too, in the
+    same words; before the people list is imported, commands record the OS user, and this
+    only warns."""
     cli = context.settings.cli
     named = {"operator": cli.operator} if cli.operator else {}
     named |= {f"operators.{user}": name for user, name in cli.operators.items()}
     if not named or not _ledger_exists(context.settings):
         return
-    from ..ledger.people import find_person
+    from sqlalchemy import select
 
+    from ..ledger.people import find_person
+    from ..store.models import Person
+
+    where = context.config_path or "defaults"
+    unknown: list[str] = []
     try:
         with context.app.db.transaction() as session:
+            people = session.scalar(select(Person.id).limit(1)) is not None
             for key, name in named.items():
                 try:
                     find_person(session, name)
                 except CollabdError as exc:
-                    print(
-                        f"collabd: warning: [cli] {key} = {name!r}: {exc} (commands fall back "
-                        "to the OS user until the people list has them)",
-                        file=sys.stderr,
-                    )
+                    unknown.append(f"{where}: [cli] {key} = {name!r}: {exc}")
     except Exception as exc:  # the ledger cannot be read: check-config is about the file
         print(
             f"collabd: warning: cannot check [cli] operator in the ledger: {exc}", file=sys.stderr
+        )
+        return
+    if unknown and people:
+        raise ConfigError("\n".join(unknown))
+    for line in unknown:
+        print(
+            f"collabd: warning: {line} (the ledger has no people yet: commands record the OS "
+            "user until `collabd people import` brings them)",
+            file=sys.stderr,
         )
 
 

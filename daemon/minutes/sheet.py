@@ -352,7 +352,19 @@ def reply_text(message: Message) -> str:
         text = html_to_text(tables_as_rows(html))
     else:
         text = (plain or other or "").replace(CUT_MARK, "")
-    return trim_signature(quotes.strip_history(text, signatures=False))
+    return trim_signature(_without_own_footer(quotes.strip_history(text, signatures=False)))
+
+
+# The footer every collabd mail ends with (templates: `{% block footer %}` and the text
+# parts' last line). A recorder who fills the form inside the request mail (Outlook: the
+# HTML table typed into) sends it back too; after 【下次会议】 it read as the next meeting.
+_OWN_FOOTER = re.compile(
+    r"^[\s\-—–_]*collabd\s*(?:协作助手\s*[（(]自动邮件[)）]|[（(]automatic mail[)）])\s*$", re.I
+)
+
+
+def _without_own_footer(text: str) -> str:
+    return "\n".join(line for line in text.split("\n") if not _OWN_FOOTER.match(line))
 
 
 def trim_signature(text: str) -> str:
