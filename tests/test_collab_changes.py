@@ -255,3 +255,24 @@ def _cancelled_meeting(app) -> bool:
 
     with app.db.transaction() as session:
         return session.scalar(select(Meeting)).status is MeetingStatus.CANCELLED
+
+
+def test_archive_lists_meetings_to_come_and_force_cancels_them(app, demo_ledger, tmp_path):
+    """F12: archiving over open work took the collaboration read-only but left its next
+    meeting in every attendee's calendar; now the refusal lists it and --force cancels it
+    as 取消 does (a CANCEL to its attendees)."""
+    cli = demo_ledger
+    cli.ok("outbox", "send")
+    cli.ok(
+        "meeting", "schedule", "--collab", "v2-launch", "--title", "周进度会",
+        "--start", "2026-11-27T15:00", "--duration", "60",
+    )  # fmt: skip
+    cli.ok("outbox", "send")
+    out_dir = str(tmp_path / "archive")
+    code, _, err = cli("archive", "v2-launch", "--out", out_dir)
+    assert code == 65 and "周进度会: still to come" in err and "--force cancels it" in err
+    assert not _cancelled_meeting(app)
+    out = cli.ok("archive", "v2-launch", "--out", out_dir, "--force")
+    assert "cancelled meeting" in out and "周进度会" in out
+    assert _cancelled_meeting(app)
+    assert "meeting_cancel" in {m.kind for m in _pending(app)}  # out of every calendar

@@ -20,6 +20,12 @@ def mails(app, kind: str) -> list[OutboxMessage]:
         )
 
 
+def _text(mail: OutboxMessage) -> str:
+    from email import message_from_bytes, policy
+
+    return message_from_bytes(mail.raw, policy=policy.default).get_body(("plain",)).get_content()
+
+
 def history(app, field: str | None = None, action: str | None = None) -> list[HistoryEntry]:
     with app.db.transaction() as session:
         query = select(HistoryEntry).where(HistoryEntry.entity == "item")
@@ -205,6 +211,11 @@ def test_dependencies_act_ready_once_and_at_risk_once(app, demo_ledger):
     risk = mails(app, "dependency_risk")
     assert sorted(m.recipients for m in risk) == ["chen.jing@example.com", "zhang.wei@example.com"]
     assert "#2 有风险：前置项 #1 截止晚于本项" in risk[0].subject
+    # the date it suggests is the first working day after #1's deadline (Wed 9 December),
+    # not a fixed 12月20日 (F31): sent back, it is a real delay to a working day
+    said = {m.recipients: _text(m) for m in risk}
+    assert "#2 截止 12月10日，原因：等待 #1" in said["chen.jing@example.com"]
+    assert "#2 延期至12月10日，原因：等待 #1" in said["zhang.wei@example.com"]
     # #1 done: 张伟 may start #2, told once however often the rules look
     cli.ok("items", "update", "v2-launch#1", "--status", "done", at="2026-11-26T10:00")
     cli.ok("tick", "--no-send", at="2026-11-26T10:05")

@@ -148,3 +148,28 @@ def test_a_collaborator_is_asked_to_help_and_may_answer_what_the_mail_suggests(w
     now = items(world)
     assert (now[3].status, now[3].progress) == (ItemStatus.NEEDS_SUPPORT, 50)
     assert now[3].owner.name == "赵敏"  # helping does not make him the owner
+
+
+def test_a_deadline_set_by_mail_on_a_day_off_is_warned_like_the_cli_and_its_offer_works(world):
+    """F4: 截止 and 新增 by mail to a weekend day are said, with the line that sets the next
+    working day; that line sent back sets it, with no warning."""
+    kickoff = world.received("chen.jing", "协作启动通知")
+    reply = world.reply(
+        kickoff,
+        "#1 截止 12月12日\n新增：任务 整理客户沟通话术 负责人 王强 截止 12月13日",
+        world.address("chen.jing"),
+    )
+    world.deliver(reply)
+    world.ingest()
+    send(world)
+    answer = world.received("chen.jing", in_reply_to=reply["Message-ID"])
+    text = answer.get_body(("plain",)).get_content()
+    assert "#1：请注意" in text and "#5：请注意" in text and "不是工作日" in text
+    assert "请回复：#1 截止 2026-12-14" in text and "请回复：#5 截止 2026-12-14" in text
+    back = world.reply(answer, "#1 截止 2026-12-14", world.address("chen.jing"))
+    world.deliver(back)
+    world.ingest()
+    send(world)
+    assert str(items(world)[1].deadline) == "2026-12-14"
+    again = world.received("chen.jing", in_reply_to=back["Message-ID"])
+    assert "请注意" not in again.get_body(("plain",)).get_content()

@@ -206,23 +206,41 @@ def _department_mail(
     )
 
 
+def meetings_to_come(session: Session, app: App, collab: Collaboration) -> list[Meeting]:
+    """The collaboration's meetings collabd organised that have not started nor been
+    cancelled: what a collaboration that ends (取消, archive) must take out of calendars."""
+    return list(
+        session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.collaboration_id == collab.id,
+                Meeting.status != MeetingStatus.CANCELLED,
+                Meeting.starts_at > app.clock.now(),
+                Meeting.organizer_email == app.identity.address,
+            )
+            .order_by(Meeting.starts_at)
+        )
+    )
+
+
+def cancel_meetings_to_come(
+    session: Session, app: App, collab: Collaboration, origin: Origin, reason: str
+) -> list[Meeting]:
+    """Archiving over open work (--force): its meetings still to come are cancelled like
+    those of a collaboration called off (a CANCEL to every attendee). Returns them."""
+    upcoming = meetings_to_come(session, app, collab)
+    for meeting in upcoming:
+        cancel_meeting(session, app, meeting, origin, reason, with_collaboration=True)
+    return upcoming
+
+
 def cancel(
     session: Session, app: App, collab: Collaboration, reason: str, origin: Origin
 ) -> tuple[list[ActionItem], int, int]:
     """取消: everyone involved hears it once; its meetings still to come are cancelled in
     the attendees' calendars. Returns the items called off, mails queued, meetings cancelled."""
     people = involved(session, collab)  # before the items close: their owners are told too
-    now = app.clock.now()
-    upcoming = list(
-        session.scalars(
-            select(Meeting).where(
-                Meeting.collaboration_id == collab.id,
-                Meeting.status != MeetingStatus.CANCELLED,
-                Meeting.starts_at > now,
-                Meeting.organizer_email == app.identity.address,
-            )
-        )
-    )
+    upcoming = meetings_to_come(session, app, collab)
     # First the record (it withdraws the mail still queued), then the new mail.
     items = cancel_collaboration(session, app, collab, reason, origin)
     queued = 0

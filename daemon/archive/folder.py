@@ -78,7 +78,7 @@ def write_archive(
 ) -> Path:
     collab = find_collaboration(session, code)
     if collab.status is CollabStatus.ACTIVE and not force:
-        lines = open_work(session, collab)
+        lines = open_work(session, collab, app.clock.now())
         if lines:
             raise OpenWork(collab, lines)
     out_dir = (out_dir or app.settings.archive_root).expanduser()

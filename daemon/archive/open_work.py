@@ -7,6 +7,8 @@ decision the coordinator makes knowingly (`collabd archive --force`), never by a
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,13 +18,16 @@ from ..store.models import (
     AcceptanceRequest,
     ActionItem,
     Collaboration,
+    Meeting,
+    MeetingStatus,
     Verdict,
     label,
 )
 
 
-def open_work(session: Session, collab: Collaboration) -> list[str]:
-    """One line per open thing, in the words of the ledger (empty: nothing is open)."""
+def open_work(session: Session, collab: Collaboration, now: datetime | None = None) -> list[str]:
+    """One line per open thing, in the words of the ledger (empty: nothing is open); with
+    `now`, also the meetings still to come (--force cancels them in the attendees' calendars)."""
     items = list(
         session.scalars(
             select(ActionItem)
@@ -49,6 +54,20 @@ def open_work(session: Session, collab: Collaboration) -> list[str]:
         f"(round {r.round})"
         for r in pending
     ]
+    if now is not None:
+        lines += [
+            f"meeting {m.id} {m.title}: still to come ({m.starts_at:%Y-%m-%d %H:%M} UTC); "
+            "--force cancels it and sends its attendees a cancellation"
+            for m in session.scalars(
+                select(Meeting)
+                .where(
+                    Meeting.collaboration_id == collab.id,
+                    Meeting.status != MeetingStatus.CANCELLED,
+                    Meeting.starts_at > now,
+                )
+                .order_by(Meeting.starts_at)
+            )
+        ]
     retro = retrospective.find(session, collab)
     if retro is None:
         lines.append("retrospective (复盘) never requested: `collabd collab close` asks for it")

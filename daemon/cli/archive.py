@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ..announce.collab_changes import cancel_meetings_to_come
 from ..archive.folder import write_archive
 from ..archive.record import ITEM_COLUMNS, Column, Sheet, item_row
 from ..archive.xlsx import write_workbook
@@ -124,15 +125,31 @@ def close_collaboration(context: Context, args: argparse.Namespace) -> int:
 
 def archive_collaboration(context: Context, args: argparse.Namespace) -> int:
     app = context.app
+    cancelled: list[str] = []
     with app.db.transaction() as session:
         folder = write_archive(session, app, args.code, args.out, context.origin, force=args.force)
+        collab = find_collaboration(session, args.code)
+        # A read-only collaboration keeps no meeting in anyone's calendar (as 取消 does).
+        cancelled = [
+            f"{m.id} {context.local(m.starts_at)} {m.title}"
+            for m in cancel_meetings_to_come(session, app, collab, context.origin, "协作已归档")
+        ]
     contents = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     if args.json:
-        emit_json({"collab": args.code, "folder": str(folder), "files": contents})
+        emit_json(
+            {
+                "collab": args.code,
+                "folder": str(folder),
+                "files": contents,
+                "meetings_cancelled": cancelled,
+            }
+        )
         return 0
     print(f"archived {args.code} → {folder}")
     for name in contents:
         print(f"  {name}")
+    for meeting in cancelled:
+        print(f"cancelled meeting {meeting} (a cancellation went to its attendees)")
     print(f"{args.code} is read-only now; open {folder / 'record.html'} in a browser")
     return 0
 

@@ -22,6 +22,7 @@ from ..ledger.specs import ItemSpec
 from ..mail.answer import CommandResult
 from ..mail.reply.dates import match_date
 from ..mail.reply.edits import EditCommand
+from ..rules.deadline_check import item_deadline_warnings
 from ..store.models import ActionItem, Person
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def apply_edit_commands(ctx: ReplyContext, find_item) -> list[CommandResult]:
             continue
         if command.action == "add":
             outcomes.append(_add(ctx, command))
+            outcomes += _warnings(ctx, outcomes[-1])
             continue
         item = find_item(command.item)
         if item is None:
@@ -61,11 +63,32 @@ def apply_edit_commands(ctx: ReplyContext, find_item) -> list[CommandResult]:
             continue
         try:
             outcomes.append(_apply(ctx, command, item))
+            outcomes += _warnings(ctx, outcomes[-1])
         except ArchivedCollaboration:
             outcomes.append(CommandResult("archived", item=command.item, ref=item))
         except CancelledItem:
             outcomes.append(CommandResult("item_is_cancelled", item=command.item, ref=item))
     return outcomes
+
+
+def _warnings(ctx: ReplyContext, done: CommandResult) -> list[CommandResult]:
+    """A deadline set by mail (截止, 新增) is checked like one set on the command line: a day
+    off or a date outside the collaboration is said, with the working day to use instead
+    and the line that sets it."""
+    item = done.ref
+    if done.kind not in ("deadline_changed", "item_added") or item is None or not item.deadline:
+        return []
+    locale = str(ctx.person.locale)
+    return [
+        CommandResult(
+            "deadline_warning",
+            item=item.number,
+            word=warning.say(locale),
+            due=warning.offer if warning.offer != item.deadline else None,
+            reason="edit",  # the line offered sets the deadline (截止), it asks no delay
+        )
+        for warning in item_deadline_warnings(ctx.session, ctx.app, item)
+    ]
 
 
 def _apply(ctx: ReplyContext, command: EditCommand, item: ActionItem) -> CommandResult:

@@ -64,7 +64,7 @@ def run(run: Pass) -> None:
         for dependency in dependencies:
             cause = risk_cause(item, dependency, today)
             if cause:
-                _at_risk(run, item, dependency, cause)
+                _at_risk(run, item, dependency, cause, _after(run, item, dependency, today))
 
 
 def _ready(run: Pass, item: ActionItem, dependencies: list[ActionItem]) -> None:
@@ -87,7 +87,17 @@ def _ready(run: Pass, item: ActionItem, dependencies: list[ActionItem]) -> None:
     )
 
 
-def _at_risk(run: Pass, item: ActionItem, dependency: ActionItem, cause: str) -> None:
+def _after(run: Pass, item: ActionItem, dependency: ActionItem, today: date) -> date:
+    """The date the mail suggests for the waiting item: the first working day after what it
+    waits for is due (after today, and after its own deadline, so that sent back it is a
+    real delay and not a day off)."""
+    latest = max(d for d in (dependency.deadline, item.deadline, today) if d is not None)
+    return run.rules.calendar.add_working_days(latest, 1)
+
+
+def _at_risk(
+    run: Pass, item: ActionItem, dependency: ActionItem, cause: str, suggest: date
+) -> None:
     collab = item.collaboration
     for person, role in ((item.owner, "owner"), (collab.coordinator, "coordinator")):
         run.send(
@@ -102,6 +112,7 @@ def _at_risk(run: Pass, item: ActionItem, dependency: ActionItem, cause: str) ->
                 "dependency": dependency,
                 "cause": cause,
                 "role": role,
+                "suggest": suggest,
             },
             subject=item.ref,
             reasons=[reason("dependency_risk", item=dependency.number, cause=cause)],
