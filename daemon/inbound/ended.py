@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +35,8 @@ from ..store.models import (
     OutboxMessage,
     Verdict,
 )
+
+T = TypeVar("T")
 
 # The meeting's own mails: after it has taken place they have nothing left to answer. Its
 # minutes mails (request, published, reminders) carry its id too and stay open.
@@ -61,8 +64,15 @@ def ended(session: Session, answered: OutboxMessage | None, now: datetime) -> En
     )
 
 
+def _get(session: Session, model: type[T], key: int | None) -> T | None:
+    """The row the answered mail points at, or None when it points at none: without an id,
+    no query (session.get(Model, 0) still asks the database, a round trip per reply for each
+    kind of thing most mails are not about)."""
+    return None if key is None else session.get(model, key)
+
+
 def _collaboration(session: Session, answered: OutboxMessage) -> Ended | None:
-    collab = session.get(Collaboration, answered.collaboration_id or 0)
+    collab = _get(session, Collaboration, answered.collaboration_id)
     if collab is None or collab.status is not CollabStatus.CANCELLED:
         return None
     return Ended(
@@ -72,7 +82,7 @@ def _collaboration(session: Session, answered: OutboxMessage) -> Ended | None:
 
 
 def _meeting(session: Session, answered: OutboxMessage, now: datetime) -> Ended | None:
-    meeting = session.get(Meeting, answered.meeting_id or 0)
+    meeting = _get(session, Meeting, answered.meeting_id)
     if meeting is None:
         return None
     contact = meeting.host.name if meeting.host else meeting.organizer_email
@@ -93,7 +103,7 @@ def _meeting(session: Session, answered: OutboxMessage, now: datetime) -> Ended 
 
 
 def _minutes(session: Session, answered: OutboxMessage) -> Ended | None:
-    minutes = session.get(Minutes, answered.minutes_id or 0)
+    minutes = _get(session, Minutes, answered.minutes_id)
     if minutes is None or minutes.status is not MinutesStatus.SUPERSEDED:
         return None
     newest = session.scalar(
@@ -127,7 +137,7 @@ def _round(session: Session, answered: OutboxMessage) -> Ended | None:
 
 
 def _item(session: Session, answered: OutboxMessage) -> Ended | None:
-    item = session.get(ActionItem, answered.item_id or 0)
+    item = _get(session, ActionItem, answered.item_id)
     if item is None:
         return None
     if item.status is ItemStatus.CANCELLED:

@@ -21,7 +21,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store.models import ActionItem, ItemStatus, OutboxMessage, OutboxStatus, Person
@@ -135,7 +135,7 @@ def _hold(
     words, as an outbox row that is never sent as such (CANCELLED, kind reply_held), and
     goes out in one digest once the hour's window has room again (answer_digests)."""
     now = app.clock.now()
-    queued = queue_mail(
+    queue_mail(
         session,
         app,
         now=now,
@@ -150,17 +150,10 @@ def _hold(
         },
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": message_id},
+        # inserted so: an UPDATE after the INSERT was one more round trip per held answer
+        status=OutboxStatus.CANCELLED,
+        last_error="over mail.answers_per_hour: goes out in the next answer digest",
     )
-    if queued:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.dedupe_key == f"held:{message_id}")
-            .values(
-                status=OutboxStatus.CANCELLED,
-                last_error="over mail.answers_per_hour: goes out in the next answer digest",
-            )
-            .execution_options(synchronize_session=False)
-        )
 
 
 def answer_digests(app: MailApp, now: datetime) -> list[str]:

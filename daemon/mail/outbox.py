@@ -43,6 +43,8 @@ def enqueue(
     calendar: CalendarPart | None = None,
     attachments: Sequence[Attachment] = (),
     answers_thread: str | None = None,
+    status: OutboxStatus = OutboxStatus.PENDING,
+    last_error: str = "",
 ) -> bool:
     """Queue one mail to one person, in their locale. False if it was already queued.
 
@@ -53,7 +55,10 @@ def enqueue(
     `answers_thread`: the Message-ID of an earlier collabd mail this one follows up (an
     acceptance round's reminder follows its request). The mail is threaded under it and its
     reply token is that mail's: answering either acts on the same object, with one
-    credential for it, not a new one per reminder."""
+    credential for it, not a new one per reminder.
+
+    `status` and `last_error`: a row kept but never sent as such (an answer held for the
+    digest) is inserted CANCELLED with its reason, in the one statement."""
     mail = renderer.render(kind, to.locale, recipient=to, **context)
     # The Message-ID names the thread only; the credential is in Reply-To (mail/tokens.py).
     thread = identity.tokens.thread_id(dedupe_key)
@@ -91,11 +96,11 @@ def enqueue(
         minutes_id=minutes_id,
         rule_id=rule_id,
         rule_level=rule_level,
-        status=OutboxStatus.PENDING,
+        status=status,
         not_before=not_before or now,
         created_at=now,
         attempts=0,
-        last_error="",
+        last_error=last_error,
     )
     # On the session's connection, not session.execute: the ORM would autoflush first, and
     # everything this row points at already has its id (so it is in the database).
