@@ -120,6 +120,19 @@ def test_shipped_example_config_is_valid():
     result = collabd("--config", str(REPO / "config" / "collabd.toml"), "check-config")
     assert result.returncode == 0, result.stderr
     assert "smtp.example.com:587 (starttls)" in result.stdout
+    # Outside attack F1: the key was missing from the example and nothing said so.
+    assert "trusted_authserv_id is not set" in result.stderr
+    assert "docs/security.md" in result.stderr
+
+
+def test_check_config_names_the_trusted_mta_once_set(tmp_path):
+    text = (REPO / "config" / "collabd.toml").read_text("utf-8")
+    path = tmp_path / "collabd.toml"
+    path.write_text(text.replace('trusted_authserv_id = ""', 'trusted_authserv_id = "mx.corp"'))
+    result = collabd("--config", str(path), "check-config")
+    assert result.returncode == 0, result.stderr
+    assert "trusted MTA:    mx.corp" in result.stdout
+    assert "trusted_authserv_id" not in result.stderr
 
 
 def test_output_piped_into_head_ends_quietly(tmp_path):

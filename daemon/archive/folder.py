@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..errors import DataError
 from ..ledger.collaborations import find_collaboration
 from ..ledger.history import Origin, record_on
+from ..mail.render import visible
 from ..store.models import (
     AcceptanceRequest,
     Collaboration,
@@ -146,6 +147,19 @@ def _withdraw_pending(session: Session, collab: Collaboration) -> None:
     )
 
 
+# What a browser runs when record.html's link opens it from the archive folder (file:// has
+# no Content-Disposition): a participant's `x.html` with a script (outside attack F13).
+ACTIVE_SUFFIXES = frozenset(
+    {".html", ".htm", ".xhtml", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".mht", ".mhtml"}
+)
+
+
+def inert_name(filename: str) -> str:
+    """The name a delivered file is archived under: `报告.html` → `报告.html.txt`, which every
+    browser shows as text; other names unchanged."""
+    return filename + ".txt" if Path(filename).suffix.lower() in ACTIVE_SUFFIXES else filename
+
+
 def _copy_deliverables(
     session: Session, app: App, collab: Collaboration, target: Path
 ) -> list[ArchivedFile]:
@@ -181,7 +195,7 @@ def _copy_deliverables(
                     f"the sha256 recorded when it arrived ({deliverable.sha256[:12]}…); "
                     "restore it before archiving"
                 )
-            relative = f"{folder}/{deliverable.filename}"
+            relative = f"{folder}/{inert_name(deliverable.filename)}"
             (target / folder).mkdir(parents=True, exist_ok=True)
             (target / relative).write_bytes(content)
             copied.append(ArchivedFile(number, relative, len(content), deliverable.sha256))
@@ -196,6 +210,7 @@ def _environment() -> Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible,
     )
 
 

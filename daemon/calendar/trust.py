@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..mail.sender import authenticated
 from ..store.models import Person
-from .imip import CalendarMail
+from .imip import MAX_ATTENDEES, CalendarMail
 
 if TYPE_CHECKING:
     from ..app import App
     from ..mail.envelope import Envelope
 
-MAX_ATTENDEES = 500
 TOO_FREQUENT = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 
 
@@ -43,6 +43,12 @@ def refusal(session: Session, app: App, envelope: Envelope, calendar: CalendarMa
     """Why this calendar mail is not acted on ("" when it may be)."""
     if envelope.sender_problem or not envelope.sender:
         return f"the sender is not one plain From address ({envelope.sender_problem or 'none'})"
+    # Calendar mail carries no reply token: like any tokenless mail it needs the admin's MTA
+    # to vouch for its From (outside attack F3: a forged From 赵敏 declined for her, a forged
+    # 陈静 registered a meeting, where the same text reply was refused).
+    authserv = app.settings.mail.trusted_authserv_id
+    if authserv and not authenticated(envelope.message, authserv):
+        return f"{authserv} does not vouch for the sender of calendar mail (it has no reply token)"
     method = calendar.method
     for event in calendar.events:
         if len(event.attendees) > MAX_ATTENDEES:

@@ -65,7 +65,24 @@ def check_config(context: Context, args: argparse.Namespace) -> int:
     print(f'  rules:          {rules.source} (holidays: fallback = "{rules.calendar.fallback}")')
     if settings.daemon.admins:
         print(f"  admins:         {', '.join(settings.daemon.admins)}")
+    _check_authserv(settings)
     return 0
+
+
+def _check_authserv(settings) -> None:
+    """Without the MTA's word, a From is whatever the sender typed (docs/security.md)."""
+    authserv = settings.mail.trusted_authserv_id
+    if authserv:
+        print(f"  trusted MTA:    {authserv} (Authentication-Results)")
+        return
+    print(
+        "collabd: warning: [mail] trusted_authserv_id is not set: mail without a reply token "
+        "(a fresh [协作 CODE] mail, Outlook invitations and answers) is not checked against "
+        "your MTA's Authentication-Results, and a forged From is not recognised as such; "
+        "fresh tagged mail acts as nobody. Set it to the authserv-id your MTA writes "
+        "(docs/security.md, 'At the MTA').",
+        file=sys.stderr,
+    )
 
 
 def _check_operators(context: Context) -> None:

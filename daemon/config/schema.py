@@ -372,8 +372,10 @@ class PermissionsSection(Section):
     # A delay (`#N 延期至…`) is approved by the initiator; true: by the coordinator as well.
     coordinator_approves_delays: bool = False
     # Who may schedule a collaboration's meetings from Outlook (REQUEST / CANCEL mail): the
-    # coordinator and the initiator always; participating departments' contacts when true.
-    contacts_schedule_meetings: bool = True
+    # coordinator and the initiator always; leading and supporting departments' contacts
+    # when true (never an observer's). Off by default: a meeting registered from a contact's
+    # calendar makes collabd remind, chase minutes and mail under its own address.
+    contacts_schedule_meetings: bool = False
 
 
 class RulesSection(Section):

@@ -47,6 +47,11 @@ def apply_edit_commands(ctx: ReplyContext, find_item) -> list[CommandResult]:
     for command in ctx.parsed.edits:
         action = ACTIONS[command.action]
         switches = ctx.app.settings.permissions
+        if ctx.tokenless:
+            # Domain authentication (DMARC) does not tell colleagues apart: only the reply
+            # token of the person's own collabd mail speaks for them here (outside F10).
+            outcomes.append(CommandResult("needs_token", item=command.item))
+            continue
         if not may(action, ctx.person, ctx.collab, switches):
             names = "、".join(
                 ctx.session.get(Person, pid).name for pid in holders(action, ctx.collab, switches)

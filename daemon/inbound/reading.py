@@ -60,6 +60,7 @@ def read_reply(
     answered = _answered_mail(session, thread_ids)
     valid, token_problem, token_refusal = _claims(app, message)
     claims, token = valid[0] if valid else (None, "")
+    tokenless = claims is None
     token_mail = _mail_by_id(session, claims.thread) if claims and claims.thread else None
 
     if claims is None and answered is None:
@@ -73,6 +74,7 @@ def read_reply(
         # as that person (what they may change is still asked item by item).
         today = app.clock.now().astimezone(app.settings.tz).date()
         claims, token = TokenClaims(person.id, collab.id, today), envelope.message_id
+        tokenless = True
     if claims is not None:
         other = answered if answered is not None and answered is not token_mail else None
         if other is not None and other.collaboration_id != claims.collaboration_id:
@@ -150,6 +152,7 @@ def read_reply(
         answered,
         item_commands,
         _working_days(session, app),
+        tokenless,
     )
 
 
@@ -184,7 +187,12 @@ def _tagged(
         refusal = CommandResult("no_token", reason="unknown_collab", word=tag["code"])
         return None, f"no collaboration {tag['code']!r}", refusal
     authserv = app.settings.mail.trusted_authserv_id
-    if authserv and not authenticated(envelope.message, authserv):
+    if not authserv:
+        # A From anyone can write, and the collaboration's code is in every subject: with
+        # no MTA to vouch for it, a fresh mail acts as nobody (outside attack F1).
+        why = "mail.trusted_authserv_id is not set: a mail without a token acts as nobody"
+        return None, why, CommandResult("no_token", reason="no_mta")
+    if not authenticated(envelope.message, authserv):
         why = f"{authserv} does not vouch for the sender of a mail without a token"
         return None, why, CommandResult("no_token", reason="not_vouched")
     if not _member(session, collab, person):

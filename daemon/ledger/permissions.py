@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..store.enums import ParticipantRole
+
 if TYPE_CHECKING:
     from ..config.schema import PermissionsSection
     from ..store.models import ActionItem, Collaboration, Meeting, Minutes, Person
@@ -144,7 +146,14 @@ def _meeting(subject: Minutes | Meeting) -> Meeting:
 
 
 def _contacts(collaboration: Collaboration) -> Iterable[int]:
-    return [participant.contact_id for participant in collaboration.participants]
+    """The contacts of the departments that take part: an observer (监督) department watches
+    and never schedules (outside attack F4: its contact registered a meeting of his own,
+    became its recorder and added items owned by anyone through its minutes)."""
+    return [
+        participant.contact_id
+        for participant in collaboration.participants
+        if participant.role is not ParticipantRole.OBSERVER
+    ]
 
 
 def _collaboration(subject):

@@ -83,6 +83,10 @@ class ReplyContext:
     item_commands: ReplyHandler
     # The holiday calendar (given by the dispatcher): example dates in answers are working days.
     working_day: Callable[[date], bool] | None = None
+    # No reply token vouched for the sender (a fresh `[协作 CODE]` mail, or a reply that kept
+    # only the thread): From alone, which a colleague can write (outside attack F1/F10), so
+    # the coordinator's commands (转交, 截止, 取消, 依赖, 新增) are refused.
+    tokenless: bool = False
 
     @property
     def origin(self) -> Origin | None:

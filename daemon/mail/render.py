@@ -7,6 +7,7 @@ mailing a blank to a person. HTML is autoescaped; plain text is not (it is not m
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -99,6 +100,34 @@ def _shown(value: object, locale: str) -> str:
     return str(getattr(value, "name", value))
 
 
+# Characters that change how text looks without being seen: bidi overrides and isolates
+# (`重新登录\u202egnp.exe` shows as "重新登录exe.png"), marks, zero-widths, C1 controls.
+# collabd's own words never need them; people's words relayed in a mail (a COUNTER's
+# comment, a task, a reason) lose them in every template (outside attack F8).
+_INVISIBLE = re.compile("[\x80-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def visible(value: object) -> object:
+    """Jinja's `finalize`: every {{ … }} of a string without invisible controls (escaped
+    markup stays markup)."""
+    if not isinstance(value, str) or not _INVISIBLE.search(value):
+        return value
+    cleaned = _INVISIBLE.sub("", value)
+    return type(value)(cleaned) if hasattr(value, "__html__") else cleaned
+
+
+_LINK = re.compile(r"(?i)\b(?:http|ftp)(s?)://([^\s/?#<>\"']+)")
+
+
+def defang(text: object) -> str:
+    """Someone's words relayed to another person, links made unclickable: `http://evil.example`
+    → `hxxp://evil[.]example` (outside attack F2/F8: collabd mailed a COUNTER's phishing link
+    from its own, trusted address). The reader still sees what was written."""
+    return _LINK.sub(
+        lambda m: f"hxxp{m[1]}://{m[2].replace('.', '[.]')}", "" if text is None else str(text)
+    )
+
+
 @cache
 def _environment(autoescape: bool) -> Environment:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -112,12 +141,14 @@ def _environment(autoescape: bool) -> Environment:
         keep_trailing_newline=True,
         # Templates are part of the installed package: no stat() of the file on every mail.
         auto_reload=False,
+        finalize=visible,
     )
     env.filters["label"] = lambda value, locale: label(value, locale)
     env.filters["day"] = _format_date
     env.filters["refs"] = _item_refs
     env.filters["zone"] = _zone_name
     env.filters["shown"] = _shown
+    env.filters["defang"] = defang
     # the example date of a delay line ("延期至12月25日"): a weekday a week after the given
     # day, never a fixed date that has passed (12月5日 sent back in December meant next year)
     env.filters["later"] = _later

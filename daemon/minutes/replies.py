@@ -11,16 +11,17 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ..ledger.permissions import Action, may
-from ..mail.answer import CommandResult
+from ..mail.answer import CommandResult, answer_subject
 from ..mail.envelope import ReplyContext
 from ..mail.headers import header_values
 from ..mail.outbox import enqueue
 from ..rules.deadline_check import item_deadline_warnings
 from ..store.models import CollabStatus, InboundStatus, Meeting, Minutes, Person
+from .authority import may_create_from_minutes
 from .confirm import record_verdict
 from .publish import publish_minutes
 from .read import meeting_day
-from .resolve import MinutesProblems, resolve
+from .resolve import MinutesProblems, ResolvedMinutes, resolve
 from .sheet import read_text, reply_text
 
 Decision = tuple[InboundStatus, str]
@@ -58,6 +59,15 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
             f"meeting {meeting.id}: minutes not published, {len(exc.problems)} problem(s) "
             "sent back to the sender",
         )
+    if _creates(resolved) and not may_create_from_minutes(ctx.app, meeting, person):
+        coordinator = meeting.collaboration.coordinator
+        _answer(ctx, person, meeting, "not_coordinated", coordinator=coordinator)
+        return (
+            InboundStatus.IGNORED,
+            f"meeting {meeting.id}: organised by {meeting.organizer_email}, not by collabd, the "
+            f"coordinator or the initiator: its minutes may not add items or schedule a "
+            f"meeting ({len(resolved.rows)} item row(s)); nothing published",
+        )
     published = publish_minutes(
         ctx.session, ctx.app, meeting, resolved, raw_text=text, origin=ctx.origin
     )
@@ -78,6 +88,11 @@ def minutes_from_reply(ctx: ReplyContext) -> Decision:
         f"meeting {meeting.id}: minutes v{published.minutes.version} published; "
         f"new items {numbers or 'none'}; {len(published.asked)} asked to confirm",
     )
+
+
+def _creates(resolved: ResolvedMinutes) -> bool:
+    """The minutes would add or change items, or schedule the next meeting (a date)."""
+    return bool(resolved.rows) or any(char.isdigit() for char in resolved.next_meeting)
 
 
 def verdict_on_minutes(ctx: ReplyContext) -> Decision:
@@ -160,11 +175,11 @@ def _thread(ctx: ReplyContext) -> tuple[str, dict[str, str]]:
     envelope = ctx.envelope
     earlier = " ".join(header_values(envelope.message, "References")).split()
     references = " ".join([*earlier, envelope.message_id])
-    subject = (
-        envelope.subject
-        if envelope.subject.lower().startswith(("re:", "回复", "答复"))
-        else f"Re: {envelope.subject}".strip()
-    )
+    # collabd's own subject, never the incoming one: a reply titled `请点击 http://evil… 领奖`
+    # was answered under that subject from collabd's address (outside attack F6).
+    answered = ctx.answered.subject if ctx.answered is not None else ""
+    locale = str(ctx.person.locale) if ctx.person is not None else "zh-CN"
+    subject = answer_subject(answered or "collabd 处理结果", locale)
     return subject, {"In-Reply-To": envelope.message_id, "References": references[-900:]}
 
 

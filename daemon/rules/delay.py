@@ -9,17 +9,25 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin
 from ..ledger.items import ArchivedCollaboration, ItemChange, update_item
 from ..ledger.permissions import Action, may
 from ..mail.outbox import queue_mail
-from ..store.models import ActionItem, DelayRequest, InboundStatus, ItemStatus, Person
+from ..store.models import (
+    ActionItem,
+    DelayRequest,
+    InboundStatus,
+    ItemStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
 
 if TYPE_CHECKING:
     from ..app import App
@@ -132,6 +140,7 @@ def request_delay(
         session,
         app,
         now=now,
+        not_before=_one_mail_an_hour(session, item, now),
         kind=KIND,
         dedupe_key=f"{RULE_ID}:r{request.id}",
         to=approver,
@@ -185,6 +194,36 @@ def _decide_own(
     coordinator = item.collaboration.coordinator
     if coordinator is not None and coordinator.id != initiator.id:
         _tell(session, app, request, [coordinator])
+
+
+def _one_mail_an_hour(session: Session, item: ActionItem, now: datetime) -> datetime | None:
+    """When the approval mail about the newest request may go: one waiting mail per item
+    (an older request's, not yet sent, is withdrawn) and at most one a hour (outside attack
+    F12: 25 requests in a minute were 25 approval mails to the initiator, each with the
+    owner's text). Every mail names its own request, so the initiator always decides the
+    date the mail shows; a request made meanwhile waits for the hour and replaces the
+    waiting one."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == KIND,
+            OutboxMessage.item_id == item.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.claimed_by.is_(None),
+            OutboxMessage.attempts == 0,
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error="superseded by a newer delay request")
+    )
+    last = session.scalar(
+        select(func.max(OutboxMessage.sent_at)).where(
+            OutboxMessage.kind == KIND,
+            OutboxMessage.item_id == item.id,
+            OutboxMessage.status == OutboxStatus.SENT,
+        )
+    )
+    return (
+        last + timedelta(hours=1) if last is not None and last > now - timedelta(hours=1) else None
+    )
 
 
 def verdict(text: str) -> tuple[str, str] | None:
