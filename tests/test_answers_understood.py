@@ -236,7 +236,17 @@ def fresh_mail(world: World, local: str, subject: str, body: str, **headers: str
 
 @pytest.mark.parametrize("subject", ["[协作 v2-launch] 进度更新", "Re: [collab v2-launch] update"])
 def test_a_fresh_mail_tagged_with_the_collaboration_is_applied_as_its_sender(world, subject):
-    mail = fresh_mail(world, "li.na", subject, "#1 进行中 50%\n#2 完成")
+    # Only with the admin's MTA named and vouching (docs/security.md; outside attack F1).
+    settings = world.app.settings
+    mail_settings = settings.mail.model_copy(update={"trusted_authserv_id": "mx.corp"})
+    world.app.settings = settings.model_copy(update={"mail": mail_settings})
+    mail = fresh_mail(
+        world,
+        "li.na",
+        subject,
+        "#1 进行中 50%\n#2 完成",
+        Authentication_Results="mx.corp; spf=pass; dkim=pass header.d=example.com; dmarc=pass",
+    )
     item = world.item(1)
     assert (item.status, item.progress) == (ItemStatus.IN_PROGRESS, 50)
     assert world.item(2).status is ItemStatus.NOT_STARTED  # 张伟's item: trust still holds
