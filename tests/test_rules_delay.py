@@ -4,7 +4,7 @@ hear the outcome."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -64,6 +64,9 @@ def test_approving_an_older_request_decides_nothing_and_points_to_the_newest(wor
         assert world.ingest().applied == 1
         send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
     first = world.received("zhang.wei", "延期至 2026年12月11日")
+    # One approval mail per item an hour (outside attack F12): the second waits for it.
+    world.app.clock.set(world.app.clock.now() + timedelta(minutes=61))
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
     second = world.received("zhang.wei", "延期至 2026年12月18日")
 
     world.deliver(world.reply(first, "同意", world.address("zhang.wei")))
