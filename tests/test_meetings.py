@@ -650,3 +650,28 @@ def test_attached_files_live_in_the_data_directory_capped_and_old_blobs_move_the
         assert [r.content for r in rows] == [None, None]
         assert (ledger_app.settings.data_dir / rows[1].path).read_bytes() == old
     assert "moved" not in demo_ledger.ok("db", "upgrade")  # nothing left to move
+
+
+def test_an_agenda_length_after_the_bracket_is_read_and_no_length_shows_no_zero(
+    demo_ledger, ledger_app, tmp_path
+):
+    """F10: `1. 进度回顾（陈静）10` kept the whole line as the topic and showed "(0 min)"."""
+    agenda = tmp_path / "agenda.md"
+    agenda.write_text("1. 进度回顾（陈静）10\n2. 风险讨论（张伟） 15 分钟\n", "utf-8")
+    demo_ledger.ok(*SCHEDULE, "--agenda", str(agenda), at="2026-11-23T10:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    assert [(i["topic"], i["owner"], i["minutes"]) for i in shown["agenda"]] == [
+        ("进度回顾", "陈静", 10),
+        ("风险讨论", "张伟", 15),
+    ]
+    bare = tmp_path / "bare.md"
+    bare.write_text("1. 自由讨论\n", "utf-8")
+    later = ("--start", "2026-11-26T14:00")
+    demo_ledger.ok(
+        *SCHEDULE[:6], *later, *SCHEDULE[8:], "--agenda", str(bare), at="2026-11-23T10:00"
+    )
+    out = demo_ledger.ok("meeting", "show", "2")
+    assert "agenda" in out and "0 min" not in out
+    invite = parse(outbox(ledger_app, "meeting_invite")[-1].raw)
+    text = invite.get_body(("plain",)).get_content()
+    assert "自由讨论" in text and "0 分钟" not in text and "(0 min)" not in text

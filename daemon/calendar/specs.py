@@ -90,7 +90,10 @@ _HEADER_WORDS = {"议题", "议程", "topic", "item", "agenda", "主题"}
 # around it, or the Chinese brackets people type: 开场（陈静，5分钟）.
 _SEPARATORS = re.compile(r"\s*\|\s*|\s+[—–-]{1,2}\s+")
 _IN_BRACKETS = re.compile(r"\s*[|，,、]\s*")
-_BRACKETS = re.compile(r"^(.*?)\s*[（(](.*)[)）]\s*$")
+# 开场（陈静，5分钟）, and the length after the bracket: 进度回顾（周婷）10 / （周婷） 10 min.
+_BRACKETS = re.compile(
+    r"^(.*?)\s*[（(](.*)[)）]\s*(\d+\s*(?:分钟|分|min|mins|minutes|minute|m|')?)?\s*$", re.I
+)
 
 
 def parse_markdown_agenda(text: str, source: str) -> list[AgendaSpec]:
@@ -118,6 +121,7 @@ def parse_markdown_agenda(text: str, source: str) -> list[AgendaSpec]:
             bracketed = _BRACKETS.match(body)
             if bracketed:
                 cells = [bracketed.group(1), *_IN_BRACKETS.split(bracketed.group(2))]
+                cells += [bracketed.group(3)] if bracketed.group(3) else []
             else:
                 cells = _SEPARATORS.split(body)
         cells = [c.strip() for c in cells if c.strip()]

@@ -397,7 +397,9 @@ def meeting_show(context: Context, args: argparse.Namespace) -> int:
         ],
     )
     if view["agenda"]:
-        print(f"\nagenda ({view['agenda_minutes']} min)")
+        # no "(0 min)" when no item says how long it takes
+        length = f" ({view['agenda_minutes']} min)" if view["agenda_minutes"] else ""
+        print(f"\nagenda{length}")
         table(
             ["#", "topic", "owner", "min"],
             [[i["position"], i["topic"], i["owner"], i["minutes"]] for i in view["agenda"]],
