@@ -293,3 +293,20 @@ def test_collaborators_hear_of_assignment_handover_changes_and_cancellation(app,
     cli.ok("--as", "陈静", "items", "cancel", "v2-launch#5", "--reason", "合并")
     told = {m.recipients for m in mails(app, "item_cancelled")}
     assert told == {"li.na@example.com", "zhao.min@example.com"}
+
+
+def test_a_cancelled_dependency_is_not_called_done_and_a_started_item_is_not_told_to_start(
+    app, demo_ledger
+):
+    """F22: `#2 可以开始了：前置项 #1、#3 已完成` when #3 had been cancelled."""
+    cli = demo_ledger
+    cli.ok("items", "edit", "v2-launch#2", "--depends-on", "1", "--depends-on", "3")
+    cli.ok("items", "cancel", "v2-launch#3", "--reason", "需求取消")
+    cli.ok("items", "update", "v2-launch#2", "--status", "in_progress", "--progress", "30")
+    cli.ok("items", "update", "v2-launch#1", "--status", "done", at="2026-11-26T10:00")
+    cli.ok("tick", "--no-send", at="2026-11-26T10:05")
+    (ready,) = mails(app, "dependency_ready")
+    assert "前置项 #1 已完成（#3 已取消）" in ready.subject
+    assert "可以开始了" not in ready.subject  # 张伟 is at 30% already
+    text = _text(ready)
+    assert "已取消，不会交付成果" in text and "不必再等" in text
