@@ -173,3 +173,16 @@ def test_a_deadline_set_by_mail_on_a_day_off_is_warned_like_the_cli_and_its_offe
     assert str(items(world)[1].deadline) == "2026-12-14"
     again = world.received("chen.jing", in_reply_to=back["Message-ID"])
     assert "请注意" not in again.get_body(("plain",)).get_content()
+
+
+def test_an_item_made_to_depend_on_itself_by_mail_is_said_so(world):
+    """F27: `#3 依赖 #3` was answered "本协作没有这个行动项", though #3 exists."""
+    kickoff = world.received("chen.jing", "协作启动通知")
+    reply = world.reply(kickoff, "#3 依赖 #3", world.address("chen.jing"))
+    world.deliver(reply)
+    world.ingest()
+    send(world)
+    text = world.received("chen.jing", in_reply_to=reply["Message-ID"]).get_body(("plain",))
+    said = text.get_content()
+    assert "#3：不能依赖它自己，未做更改" in said and "没有这个行动项" not in said
+    assert items(world)[3].depends_on == []

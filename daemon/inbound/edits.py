@@ -114,6 +114,9 @@ def _apply(ctx: ReplyContext, command: EditCommand, item: ActionItem) -> Command
         return CommandResult("item_cancelled", item=number, word=command.reason, ref=item)
     if command.action == "deadline" and command.due is None:
         return CommandResult("bad_date", item=number, word=command.bad_date or "")
+    if command.action == "depends" and number in command.depends_on:
+        # not "本协作没有这个行动项": the item exists, it just cannot wait for itself
+        return CommandResult("depends_on_itself", item=number, ref=item)
     edit, kind, word = _edit_for(ctx, command, item)
     if edit is None:
         return CommandResult(kind, item=number, word=word)
