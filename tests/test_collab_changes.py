@@ -228,6 +228,8 @@ def test_cancel_keeps_it_read_only_archived_and_stops_chasing(app, demo_ledger, 
     assert "called off" in parts(told["emily.chen@example.com"])[0]
     assert _cancelled_meeting(app)
     assert "meeting_cancel" in {m.kind for m in _pending(app)}  # out of every calendar
+    # F30: its open items no longer sit in the overdue list (nobody can act on them)
+    assert "v2-launch#" not in cli.ok("items", "list", "--overdue", at="2027-01-10T09:00")
 
     code, _, err = cli("items", "update", "v2-launch#2", "--progress", "10")
     assert code == 65 and "cancelled" in err
@@ -276,3 +278,5 @@ def test_archive_lists_meetings_to_come_and_force_cancels_them(app, demo_ledger,
     assert "cancelled meeting" in out and "周进度会" in out
     assert _cancelled_meeting(app)
     assert "meeting_cancel" in {m.kind for m in _pending(app)}  # out of every calendar
+    # F30: its open items no longer sit in the overdue list (nobody can act on them)
+    assert "v2-launch#" not in cli.ok("items", "list", "--overdue", at="2027-01-10T09:00")

@@ -268,12 +268,16 @@ def test_weekly_digest_has_rag_and_an_inline_gantt(rules_setup) -> None:
     order = [line.split("]")[0] + "]" for line in text.splitlines() if line.startswith("[")]
     assert order == ["[红]", "[黄]", "[绿]"]
     assert text.index("#3 接口联调") < text.index("#2 Launch checklist")
+    # F29: it says what the reader is to do (red items: who follows them up, own items: how
+    # to update them), in both parts
+    assert "您负责的未完成项：#3。请直接回复本邮件更新" in text and "#3 进行中 60%" in text
     related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
     image = next(p for p in related.walk() if p.get_content_type() == "image/png")
     assert image["Content-ID"] == "<gantt@collabd>"
     assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
     html = related.get_body(("html",)).get_content()
     assert 'src="cid:gantt@collabd"' in html
+    assert "您负责的未完成项：#3" in html
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

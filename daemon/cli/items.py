@@ -96,7 +96,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     lst.add_argument(
         "--overdue",
         action="store_true",
-        help="only open items past their deadline (today in the configured zone)",
+        help="only open items past their deadline (today in the configured zone), in "
+        "collaborations still running (archived ones no longer change)",
     )
     lst.add_argument(
         "--locale",

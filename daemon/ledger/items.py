@@ -299,8 +299,12 @@ def query_items(session: Session, wanted: ItemFilter) -> list[ActionItem]:
     if wanted.statuses:
         query = query.where(ActionItem.status.in_(wanted.statuses))
     if wanted.overdue_on is not None:
+        # Only where someone can still act: an archived or called-off collaboration is
+        # read-only, so its open items would sit in "overdue" for good.
         query = query.where(
-            ActionItem.status.in_(OPEN_STATUSES), ActionItem.deadline < wanted.overdue_on
+            ActionItem.status.in_(OPEN_STATUSES),
+            ActionItem.deadline < wanted.overdue_on,
+            Collaboration.status == CollabStatus.ACTIVE,
         )
     # A ledger is shown whole: its people and dependencies in four queries, not four per item.
     query = query.options(

@@ -60,8 +60,11 @@ def list_items(sql: Reader, wanted: Listing) -> list[dict]:
         where.append("i.status IN :statuses")
         params["statuses"] = list(wanted.statuses)
     if wanted.overdue_on is not None:
-        where.append("i.status IN :open_statuses AND i.deadline < :today")
+        # only where someone can still act: an archived collaboration is read-only, and its
+        # open items would sit in "overdue" for good
+        where.append("i.status IN :open_statuses AND i.deadline < :today AND c.status = :active")
         params["open_statuses"] = list(OPEN_STATUSES)
+        params["active"] = "active"
         params["today"] = wanted.overdue_on
     rows = sql.rows(
         "SELECT i.id, c.code, i.number, i.description, o.email, o.name, d.name,"
