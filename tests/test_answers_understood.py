@@ -333,3 +333,7 @@ def test_a_delay_to_a_day_off_is_asked_for_and_the_next_working_day_offered(worl
     assert delay_requests(world) == [(1, "2026-12-05")]  # the owner's own date, not moved
     text = answer_to(world, "li.na", reply)
     assert "不是工作日" in text and "#1 延期至2026-12-07" in text
+    # F19: the initiator asked to approve it is warned too (one 同意 sets the date)
+    asked = world.received("zhang.wei", "延期申请待批准")
+    assert "请注意：" in asked.get_body(("plain",)).get_content()
+    assert "不是工作日" in asked.get_body(("html",)).get_content()

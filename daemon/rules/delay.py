@@ -28,6 +28,7 @@ from ..store.models import (
     OutboxStatus,
     Person,
 )
+from .deadline_check import item_deadline_warnings
 
 if TYPE_CHECKING:
     from ..app import App
@@ -144,7 +145,18 @@ def request_delay(
         kind=KIND,
         dedupe_key=f"{RULE_ID}:r{request.id}",
         to=approver,
-        context={"collab": collab, "item": item, "request": request, "owner": owner},
+        context={
+            "collab": collab,
+            "item": item,
+            "request": request,
+            "owner": owner,
+            # the approver sees what the owner was warned of (a day off, after the end):
+            # one 同意 sets the date
+            "warnings": [
+                warning.say(str(approver.locale))
+                for warning in item_deadline_warnings(session, app, item, request.new_deadline)
+            ],
+        },
         collaboration_id=collab.id,
         item_id=item.id,
         rule_id=RULE_ID,
