@@ -18,9 +18,12 @@ from daemon.store.models import ActionItem, OutboxMessage
 SEED_TABLE = """协作跟进台账（市场部）,,,,,,,,
 任务名称,负责人,协助人,所属部门,优先级,截止日期,状态,交付物,备注
 用户需求调研,李娜,Emily Chen,市场部,高,2026-12-18,已完成,《需求调研报告V1.2》,已补充竞品分析数据
-市场推广方案设计,市场部,,市场部,中,2026/12/25,进行中,,
+市场推广方案设计,市场部,,市场部,中,12月25日,进行中,,
 客户沟通话术,wang.qiang@example.com,"赵敏、李娜",,低,2027年1月8日,待开始,话术文档,
 """
+
+
+HINT = "write it like 2026-12-07, 2026年12月7日 or 12月7日"  # two weeks after --at
 
 
 def participants(cli, code: str) -> None:
@@ -61,7 +64,8 @@ def test_a_seed_table_is_checked_then_imported_and_owners_told(app, cli, tmp_pat
     ]
     assert items[1]["note"] == "已补充竞品分析数据"
     assert items[1]["done_criteria"] == "交付物：《需求调研报告V1.2》"
-    assert (items[2]["owner_name"], items[2]["deadline"]) == ("李娜", "2026-12-25")  # by department
+    # by department; 12月25日 as on the command line (F6: it was refused as "not a date")
+    assert (items[2]["owner_name"], items[2]["deadline"]) == ("李娜", "2026-12-25")
     assert (items[3]["owner_name"], items[3]["deadline"]) == ("王强", "2027-01-08")  # by mail
     assert items[3]["status"] == "not_started" and items[3]["department"] == "销售部"
     with app.db.transaction() as session:
@@ -76,7 +80,7 @@ def test_every_bad_row_is_named_and_nothing_is_imported(cli, tmp_path):
     table = tmp_path / "bad.csv"
     table.write_text(
         "Task,Owner,Collaborators,Priority,Deadline,Status,Progress,Depends on\n"
-        "Draft the poster,Emily Chen,,high,2026-12-20,in progress,30,\n"
+        "Draft the poster,Emily Chen,,high,2026/12/20,in progress,30,\n"
         ",Emily Chen,,,,,,\n"
         "Call customers,无名氏,王强,urgent,next week,half done,130,#9\n"
         "Plan the launch,李娜,,low,2026-02-30,,,#1\n",
@@ -90,11 +94,11 @@ def test_every_bad_row_is_named_and_nothing_is_imported(cli, tmp_path):
         f"{table}:4: Owner: no person or department named '无名氏'",
         f"{table}:4: Priority: “urgent” is not a priority; write 高 / 中 / 低 "
         "(high / normal / low)",
-        f"{table}:4: Deadline: “next week” is not a date; write 2026-12-20",
+        f"{table}:4: Deadline: “next week” is not a date; " + HINT,
         f"{table}:4: Status: “half done” is not a status; write 未开始 / 进行中 / 已完成 / 阻塞 / "
         "需支持 / 延期 / 已取消",
         f"{table}:4: Progress: “130” is not a percentage from 0 to 100",
-        f"{table}:5: Deadline: “2026-02-30” is not a date; write 2026-12-20",
+        f"{table}:5: Deadline: “2026-02-30” is not a date; " + HINT,
         f"{table}:4: Depends on: #9 is not another row of this file",  # though row 4 is bad
     ]
     assert f"{table}: 8 problem(s); nothing was imported" in err

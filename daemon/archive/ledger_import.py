@@ -16,7 +16,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,6 +98,8 @@ _DATE_FORMS = (
     re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
 )
+# 12月30日 as on the command line and in the minutes: the next such day on or after today.
+_MONTH_DAY = re.compile(r"^(\d{1,2})\s*月\s*(\d{1,2})\s*(?:日|号)?$")
 MAX_ROWS = 100_000  # a ledger, not a data dump
 # Longest cell read: Python's csv module stops at this length by default, and Excel holds at
 # most 32,767 characters in a cell, so anything longer is a broken export, not a task.
@@ -439,9 +441,14 @@ def _row(
             bad("priority", f"“{word}” is not a priority; write 高 / 中 / 低 (high / normal / low)")
     deadline = None
     if values.get("deadline") not in (None, "") and text("deadline"):
-        deadline = _date(values["deadline"])
+        deadline = _date(values["deadline"], today)
         if deadline is None:
-            bad("deadline", f"“{text('deadline')}” is not a date; write 2026-12-20")
+            bad(
+                "deadline",
+                f"“{text('deadline')}” is not a date; write it like {today + timedelta(days=14)}, "
+                f"{(today + timedelta(days=14)):%Y年%-m月%-d日} or "
+                f"{(today + timedelta(days=14)):%-m月%-d日}",
+            )
     status = ItemStatus.NOT_STARTED
     if text("status"):
         word = text("status")
@@ -514,9 +521,9 @@ def _row(
     )
 
 
-def _date(value: object) -> date | None:
+def _date(value: object, today: date) -> date | None:
     """The day a cell holds, or None (also for a day outside 2000–2099: a typo)."""
-    found = _any_date(value)
+    found = _any_date(value) or _month_day(_text(value), today)
     return found if found is not None and plausible_day(found) else None
 
 
@@ -537,6 +544,21 @@ def _any_date(value: object) -> date | None:
                 return date(int(match[1]), int(match[2]), int(match[3]))
             except ValueError:
                 return None
+    return None
+
+
+def _month_day(text: str, today: date) -> date | None:
+    """`12月30日`: the next 30 December on or after today (2月29日: the next leap year)."""
+    match = _MONTH_DAY.match(text)
+    if not match:
+        return None
+    for year in range(today.year, today.year + 8):
+        try:
+            found = date(year, int(match[1]), int(match[2]))
+        except ValueError:
+            continue
+        if found >= today:
+            return found
     return None
 
 
