@@ -11,9 +11,11 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from sqlalchemy import select
+
 from daemon.mail.send import send_due
 from daemon.rules.tick import run_tick
-from daemon.store.models import ItemStatus
+from daemon.store.models import ItemStatus, OutboxMessage
 from tests import test_closing
 from tests.test_answers_understood import answer_to, minutes_world, morning, reply_to, tick
 from tests.test_minutes_flow import MEETING_END
@@ -123,3 +125,12 @@ def test_minutes_filled_in_the_html_request_do_not_publish_collabds_signature(mi
     assert "#1 整理报表口径" in published
     assert "协作助手" not in published.split("【下次会议】")[1].split("——")[0]
     assert "collabd" not in (mw.view().get("next_meeting") or "")
+    # F9: the host who objects is not sent his own objection with the recorder's instructions
+    to_host = mw.received("zhang.wei", "会议纪要请确认")
+    mw.deliver(mw.reply(to_host, "有异议：#1 应由王强负责", mw.address("zhang.wei")))
+    mw.ingest()
+    with mw.app.db.transaction() as session:
+        told = session.scalars(
+            select(OutboxMessage.recipients).where(OutboxMessage.kind == "minutes_objection")
+        ).all()
+    assert told == [mw.address("chen.jing")]

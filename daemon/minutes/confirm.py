@@ -81,10 +81,12 @@ def tell_about_objection(
     session: Session, app: App, minutes: Minutes, confirmation: MinutesConfirmation
 ) -> int:
     """The recorder and the host get the objection, with the current version as a form to
-    correct and send back."""
+    correct and send back; not the one who objected (their answer says it was recorded)."""
     meeting = minutes.meeting
     queued = 0
     for person in {p.id: p for p in (meeting.recorder, meeting.host) if p}.values():
+        if person.id == confirmation.person_id:
+            continue
         queued += queue_mail(
             session,
             app,
