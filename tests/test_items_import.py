@@ -222,6 +222,10 @@ def test_acceptance_comes_in_as_filed_and_the_waiting_receiver_is_asked(app, cli
             select(OutboxMessage.recipients).where(OutboxMessage.kind == "acceptance_request")
         ).all()
     assert asked == ["zhang.wei@example.com"]  # the initiator receives #3, the one still waiting
+    # F8: deleting it now (nothing was sent) is refused, and the refusal says that the
+    # import's 验收 column made the acceptance records ("has minutes or acceptance records")
+    code, _, err = cli("collab", "delete", "mkt")
+    assert code == 65 and "3 acceptance record(s) (written by an items import's 验收 column" in err
 
 
 def test_a_cell_too_long_is_named_not_a_traceback(cli, tmp_path):

@@ -242,14 +242,26 @@ def delete_collaboration(session: Session, app: App, collab: Collaboration, orig
         )
     items = select(ActionItem.id).where(ActionItem.collaboration_id == collab.id)
     meetings = select(Meeting.id).where(Meeting.collaboration_id == collab.id)
-    kept = session.scalar(
+    rounds = session.scalar(
         select(func.count(AcceptanceRequest.id)).where(
             AcceptanceRequest.collaboration_id == collab.id
         )
-    ) or session.scalar(select(func.count(Minutes.id)).where(Minutes.meeting_id.in_(meetings)))
-    if kept:
+    )
+    minutes = session.scalar(select(func.count(Minutes.id)).where(Minutes.meeting_id.in_(meetings)))
+    if rounds or minutes:
+        # Say which, and where they came from: an import's 验收 column makes acceptance
+        # records before any mail went out, and the coordinator wonders why.
+        kinds = [f"{minutes} version(s) of minutes"] if minutes else []
+        kinds += (
+            [
+                f"{rounds} acceptance record(s) (written by an items import's 验收 column or by "
+                "delivered results)"
+            ]
+            if rounds
+            else []
+        )
         raise DataError(
-            f"{collab.code} has minutes or acceptance records; "
+            f"{collab.code} has {' and '.join(kinds)}, which the ledger keeps; "
             f'call it off instead: collabd collab cancel {collab.code} --reason "…"'
         )
     session.flush()
