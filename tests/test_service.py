@@ -131,6 +131,9 @@ def test_status_is_critical_when_no_replica_runs(cli):
     assert code == 2
     assert out.startswith("collabd CRITICAL")
     assert "no `collabd run` replica has a fresh heartbeat" in out
+    # F17: a cron user of `collabd ingest` / `tick` learns that status watches the daemon
+    assert "never been read by `collabd run` (ingest by hand does not count)" in out
+    assert "never ticked in `collabd run` (tick by hand does not count)" in out
     code, out, _ = cli("status", "--json", at=None)
     report = json.loads(out)
     assert code == 2 and report["status"] == "critical"

@@ -123,7 +123,12 @@ def assess(app: App) -> Health:
         health.facts["last_sync_at"] = last_sync
         watchers = [r for r in alive if r.watching]
         if last_sync is None:
-            health.add("mailbox", CRITICAL, "the mailbox has never been read")
+            health.add(
+                "mailbox",
+                CRITICAL,
+                # status watches the daemon: `collabd ingest` by hand (cron) does not count
+                "the mailbox has never been read by `collabd run` (ingest by hand does not count)",
+            )
         elif now - last_sync > SYNC_STALE:
             health.add("mailbox", CRITICAL, f"last read {_ago(now - last_sync)} ago")
         elif not watchers and any(r.watching for r in mute):
@@ -138,7 +143,11 @@ def assess(app: App) -> Health:
         health.facts["last_tick_at"] = last_tick
         tick_stale = service.tick_every.as_timedelta() * TICK_STALE_TICKS
         if last_tick is None:
-            health.add("ticks", CRITICAL, "the rules have never ticked")
+            health.add(
+                "ticks",
+                CRITICAL,
+                "the rules have never ticked in `collabd run` (tick by hand does not count)",
+            )
         elif now - last_tick > tick_stale:
             health.add("ticks", CRITICAL, f"last tick {_ago(now - last_tick)} ago")
         else:
