@@ -61,7 +61,7 @@ def read_reply(
     valid, token_problem, token_refusal = _claims(app, message)
     claims, token = valid[0] if valid else (None, "")
     tokenless = claims is None
-    token_mail = _mail_by_id(session, claims.thread) if claims and claims.thread else None
+    token_mail = _token_mail(session, claims, answered)
 
     if claims is None and answered is None:
         if person is None:
@@ -388,6 +388,18 @@ def _answered_mail(session: Session, thread_ids: list[str]) -> OutboxMessage | N
         .order_by(OutboxMessage.id.desc())
         .limit(1)
     )
+
+
+def _token_mail(
+    session: Session, claims: TokenClaims | None, answered: OutboxMessage | None
+) -> OutboxMessage | None:
+    """The collabd mail the reply token was issued with. Almost always the mail answered,
+    already loaded: asking again by Message-ID was a round trip per reply."""
+    if claims is None or not claims.thread:
+        return None
+    if answered is not None and answered.message_id == claims.thread:
+        return answered
+    return _mail_by_id(session, claims.thread)
 
 
 def _mail_by_id(session: Session, message_id: str) -> OutboxMessage | None:
