@@ -310,3 +310,18 @@ def test_a_cancelled_dependency_is_not_called_done_and_a_started_item_is_not_tol
     assert "可以开始了" not in ready.subject  # 张伟 is at 30% already
     text = _text(ready)
     assert "已取消，不会交付成果" in text and "不必再等" in text
+
+
+def test_simulate_says_a_mail_already_sent_once_not_every_hour(app, demo_ledger):
+    """F23: six `duplicate … 不重复发送` lines per simulated hour hid the mail that goes."""
+    cli = demo_ledger
+    cli.ok("items", "edit", "v2-launch#1", "--deadline", "2026-12-09", "--reason", "评审推迟")
+    cli.ok("tick", "--no-send", at="2026-11-24T10:00")  # the dependency risk goes out once
+    out = cli.ok(
+        "rules", "simulate", "--from", "2026-11-24T11:00", "--to", "2026-11-26T18:00",
+        at="2026-11-24T11:00",
+    )  # fmt: skip
+    repeats = [
+        line for line in out.splitlines() if "不重复发送" in line or "not sent again" in line
+    ]
+    assert repeats and len(repeats) == len(set(line.split(None, 2)[-1] for line in repeats))

@@ -264,7 +264,7 @@ def simulate_command(context: Context, args: argparse.Namespace) -> int:
     finally:
         session.rollback()
         session.close()
-    shown = [d for d in decisions if d.status != "collapsed"]
+    shown = _once(d for d in decisions if d.status != "collapsed")
     _print(
         context,
         shown,
@@ -272,6 +272,21 @@ def simulate_command(context: Context, args: argparse.Namespace) -> int:
         f"from {context.local(start)} to {context.local(end)} (simulated; nothing is sent)",
     )
     return 0
+
+
+def _once(decisions) -> list:
+    """A mail found already sent is said the first hour only: every simulated hour asks the
+    rules again, and six `duplicate` lines an hour hid the mail that would really go."""
+    seen: set[tuple] = set()
+    kept = []
+    for decision in decisions:
+        key = (decision.rule, decision.level, decision.subject, tuple(decision.to))
+        if decision.status == "duplicate":
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(decision)
+    return kept
 
 
 def _print(context: Context, decisions, args: argparse.Namespace, title: str) -> None:
