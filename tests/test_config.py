@@ -54,6 +54,14 @@ def write(tmp_path: Path, text: str) -> Path:
             "store.url = \"postgresql+pg8000://u:****@db/c\": unknown driver 'pg8000'",
         ),
         ("verbose = true\n", "verbose = True: unknown key"),
+        (
+            "[calendar]\nmax_open_meetings = 0\n",
+            "calendar.max_open_meetings = 0: Input should be greater than or equal to 1",
+        ),
+        (
+            '[calendar]\nmax_series_per_organizer = "many"\n',
+            'calendar.max_series_per_organizer = "many": Input should be a valid integer',
+        ),
     ],
 )
 def test_check_config_names_file_key_and_value_and_exits_78(tmp_path, text, expected):

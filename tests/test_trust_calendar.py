@@ -355,3 +355,100 @@ def test_a_counter_flood_tells_the_coordinator_at_most_the_hourly_limit(world):
     notices = [kind for kind in outbox_kinds(world) if kind == "meeting_answer_notice"]
     assert len(notices) == 3  # … the coordinator hears of 3 this hour, not 12
     assert sum("not told the coordinator" in d for d in details(world)) == 9
+
+
+def over_limit_mails(world) -> list[str]:
+    """The texts of the "not registered: too many meetings" answers, as their reader sees them."""
+    with world.app.db.transaction() as session:
+        raws = session.scalars(
+            select(OutboxMessage.raw).where(OutboxMessage.kind == "meeting_over_limit")
+        ).all()
+    texts = []
+    for raw in raws:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        texts.append(message["Subject"] + "\n" + message.get_body(("plain",)).get_content())
+    return texts
+
+
+def test_a_collaboration_takes_at_most_max_open_meetings_and_the_organizer_is_told(world):
+    """F5: five series (daily, every weekday …) registered 1,448 meetings in one collaboration,
+    each reminding every invitee every day. The REQUEST over the limit registers nothing."""
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    daily = invitation(world, "REQUEST", chen, chen, [li], "f5-daily", rrule={"freq": "daily"})
+    assert ingest(world, daily).applied == 1
+    registered = len(meetings(world))
+    assert registered > 300
+    weekly = invitation(world, "REQUEST", chen, chen, [li], "f5-weekly", rrule={"freq": "weekly"})
+    assert ingest(world, weekly).applied == 0  # the default limit, 400
+    assert len(meetings(world)) == registered
+    assert any("max_open_meetings = 400" in d for d in details(world))
+    (told,) = over_limit_mails(world)
+    assert "v2-launch" in told and "最多 400 场" in told and "重新发送" in told
+
+    settings = world.app.settings
+    calendar = settings.calendar.model_copy(update={"max_open_meetings": registered + 1})
+    world.app.settings = settings.model_copy(update={"calendar": calendar})
+    one, two = (invitation(world, "REQUEST", chen, chen, [li], f"f5-single{n}") for n in (1, 2))
+    assert ingest(world, one, two).applied == 1  # the single meeting counts too
+    assert len(meetings(world)) == registered + 1
+    assert len(over_limit_mails(world)) == 2
+
+    # an update of the registered series is no new meeting: it still goes through
+    moved = invitation(
+        world, "REQUEST", chen, chen, [li], "f5-daily", sequence=1, rrule={"freq": "daily"},
+        subject="[协作 v2-launch] 每日站会",
+    )  # fmt: skip
+    assert ingest(world, moved).applied == 1
+
+
+def test_one_organizer_has_at_most_max_series_per_organizer_series(world):
+    settings = world.app.settings
+    calendar = settings.calendar.model_copy(update={"max_series_per_organizer": 2})
+    world.app.settings = settings.model_copy(update={"calendar": calendar})
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    weekly = {"freq": "weekly", "count": 3}
+    mails = [
+        invitation(world, "REQUEST", chen, chen, [li], f"f5-s{n}", rrule=weekly) for n in range(3)
+    ]
+    assert ingest(world, *mails).applied == 2
+    assert len(meetings(world)) == 6
+    assert any("max_series_per_organizer = 2" in d for d in details(world))
+    (told,) = over_limit_mails(world)
+    assert "2 个尚有未来场次的周期会议" in told and "取消" in told
+
+
+def test_one_day_reminder_per_person_lists_the_day_s_meetings_links_defanged(world):
+    """F5: each registered series sent every invitee its own 今日会议提醒 every day (five
+    series, five mails a day). F2: an outsider's SUMMARY/LOCATION links reached them
+    clickable, from collabd's own address."""
+    from daemon.rules.tick import run_tick
+
+    chen, li = world.address("chen.jing"), world.address("li.na")
+    daily = {"freq": "daily", "count": 5}
+    series = [
+        invitation(
+            world, "REQUEST", chen, chen, [li], f"f5-day{n}", rrule=daily,
+            subject=f"[协作 v2-launch] 会议{n} 请登录 http://evil.example/hr 核对",
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    assert ingest(world, *series).applied == 3
+    shanghai = world.app.settings.tz
+    report = run_tick(world.app, datetime(2026, 12, 3, 8, 30, tzinfo=shanghai))
+    to_li = [line for line in report.queued if line.endswith(f"reminder (day) to {li}")]
+    assert len(to_li) == 1, report.queued
+    again = run_tick(world.app, datetime(2026, 12, 3, 9, 0, tzinfo=shanghai)).queued
+    assert not [line for line in again if "reminder (day)" in line]
+    with world.app.db.transaction() as session:
+        (raw,) = session.scalars(
+            select(OutboxMessage.raw).where(
+                OutboxMessage.kind == "meeting_reminder", OutboxMessage.recipients == li
+            )
+        ).all()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    body = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "3 场会议" in message["Subject"] and "evil" not in message["Subject"]
+    assert all(f"会议{n}" in body for n in range(3))
+    assert "hxxp://evil[.]example/hr" in body and "hxxp://evil[.]example/join" in body
+    assert "http://evil.example" not in body and "http://evil.example" not in html

@@ -45,6 +45,7 @@ from ..store.models import (
 from .files import attached_files
 from .ical import attendee_reply
 from .imip import IncomingEvent
+from .limits import over_limit, refuse
 from .trust import delegate_speaks
 from .views import meeting_view
 
@@ -329,6 +330,9 @@ def register_request(
     collab, linked_by = link_collaboration(
         session, [envelope.subject, event.summary], organizer, app.settings.permissions
     )
+    broken = over_limit(session, app, organizer, collab, 1, new_series=False)
+    if broken:
+        return refuse(session, app, envelope, organizer, event.summary, event.uid, broken)
     meeting = outlook_meeting(
         session, app, organizer, collab, now, uid=event.uid, sequence=event.sequence or 0,
         **calendar_fields(event.summary, event.start, duration, event.location, event.url,

@@ -49,6 +49,7 @@ from .incoming import (
     sync_attendees,
     unknown_organizer,
 )
+from .limits import over_limit, refuse
 
 if TYPE_CHECKING:
     from ..app import App
@@ -200,6 +201,10 @@ def _register(
         collab, linked_by = link_collaboration(
             session, [envelope.subject, master.summary], organizer, app.settings.permissions
         )
+    adding = sum(occurrence.recurrence_id not in by_id for occurrence in wanted)
+    broken = over_limit(session, app, organizer, collab, adding, new_series=not rows)
+    if broken:
+        return refuse(session, app, envelope, organizer, master.summary, master.uid, broken)
     files = attached_files(app, envelope)
     created, changed = [], []
     for occurrence in wanted:

@@ -348,6 +348,13 @@ class CalendarSection(Section):
     # address -> their delegates' addresses. A SENT-BY the mail writes about itself is data
     # any colleague can type, so only a delegation declared here counts (docs/security.md).
     delegates: dict[str, list[str]] = {}
+    # How much may be on collabd's calendar (docs/security.md, "Meetings from Outlook"):
+    # every meeting costs its attendees a reminder and its recorder a minutes request. A
+    # REQUEST over either limit is refused and its organizer told. A collaboration's
+    # meetings still to come (400: a daily meeting for a year, as one series may hold) …
+    max_open_meetings: int = Field(default=400, ge=1, le=10000)
+    # … and one organizer's series with an occurrence still to come.
+    max_series_per_organizer: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("delegates")
     @classmethod
