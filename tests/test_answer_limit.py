@@ -19,6 +19,7 @@ from daemon.mail.send import send_due
 from daemon.store.models import OutboxMessage
 from tests.conftest import START
 from tests.test_ingest import World
+from tests.test_mail_transport import imap_app
 
 
 def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_person(
@@ -84,6 +85,59 @@ def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_pe
         text = digest.get_body(("plain",)).get_content()
         assert "#1 → 进行中 30%" in text
         assert "每小时答复每人 2 封" in text
+        assert digest.get_body(("html",)) is not None
+    finally:
+        app.close()
+
+
+def _limited_app(mailstack, tmp_path, db_url, limit: int) -> App:
+    address = mailstack.address(f"collabd-{uuid.uuid4().hex[:8]}")
+    ports = mailstack.smtp_port, mailstack.imap_port
+    return imap_app(tmp_path, db_url, address, *ports, answers_per_hour=limit)
+
+
+def test_one_owners_flood_never_keeps_another_owners_acceptance_request_from_the_receiver(
+    mailstack, tmp_path, db_url
+):
+    # The limit is for answers to the writer. 王强's 25 `#N 完成` used up the receiver's
+    # hour, and the other owners' finished items were "requested" in the ledger but never
+    # reached 张伟 (review F7).
+    app = _limited_app(mailstack, tmp_path, db_url, limit=1)
+    try:
+        world = World(app, mailstack, tmp_path)
+        li, zhao = world.address("li.na"), world.address("zhao.min")
+        to_li = world.received("li.na", "您负责的行动项")
+        to_zhao = world.received("zhao.min", "您负责的行动项")
+        world.deliver(world.reply(to_li, "#1 进行中 50%", li))  # 李娜's one answer this hour
+        world.deliver(world.reply(to_li, "#1 完成", li))
+        world.deliver(world.reply(to_zhao, "#3 完成", zhao))
+        assert world.ingest().applied == 3
+        send_due(app.db, app.transport.outgoing, app.clock)
+        assert world.received("zhang.wei", "#1")["Subject"].startswith("[协作")
+        assert "#3" in world.received("zhang.wei", "#3 协调客户沟通")["Subject"]
+    finally:
+        app.close()
+
+
+def test_notices_over_the_limit_come_in_one_digest_never_dropped(mailstack, tmp_path, db_url):
+    # 陈静 changes 李娜's item three times within the hour (limit 1): 李娜 hears of the first
+    # at once and of the other two in one digest later, each change named.
+    app = _limited_app(mailstack, tmp_path, db_url, limit=1)
+    try:
+        world = World(app, mailstack, tmp_path)
+        chen = world.address("chen.jing")
+        kickoff = world.received("chen.jing")
+        for p in (10, 20, 30):
+            world.deliver(world.reply(kickoff, f"#1 进行中 {p}%", chen))
+        assert world.ingest().applied == 3
+        with app.db.transaction() as session:
+            kinds = list(session.scalars(select(OutboxMessage.kind)))
+        assert kinds.count("item_changed") == 1 and kinds.count("notice_held") == 2
+        assert answer_digests(app, app.clock.advance(timedelta(minutes=61))) != []
+        send_due(app.db, app.transport.outgoing, app.clock)
+        digest = world.received("li.na", "条通知合并发送")
+        text = digest.get_body(("plain",)).get_content()
+        assert "20%" in text and "30%" in text and "每小时每人 1 封" in text
         assert digest.get_body(("html",)) is not None
     finally:
         app.close()

@@ -45,8 +45,9 @@ def parse(raw: bytes) -> EmailMessage:
 class World:
     """The demo's people and collaboration, with addresses at the test domain."""
 
-    def __init__(self, app, mailstack, tmp_path) -> None:
-        self.app, self.stack, self.tag = app, mailstack, uuid.uuid4().hex[:6]
+    def __init__(self, app, mailstack, tmp_path, tag: str = "") -> None:
+        # `tag`: the same people as another World's (a second ledger beside it).
+        self.app, self.stack, self.tag = app, mailstack, tag or uuid.uuid4().hex[:6]
         people = tmp_path / "people.csv"
         people.write_text(self.localize((DEMO / "people.csv").read_text("utf-8")), "utf-8")
         collab = tmp_path / "collab.toml"

@@ -119,8 +119,9 @@ def test_maildir_inbox_is_read_and_filed_after_ack(tmp_path):
 # --- the real mail stack ------------------------------------------------------------------
 
 
-def imap_app(tmp_path, db_url, address: str, smtp_port: int, imap_port: int) -> App:
-    """An App on the imap backend (SMTP out, IMAP in) against loopback ports."""
+def imap_app(tmp_path, db_url, address: str, smtp_port: int, imap_port: int, **mail) -> App:
+    """An App on the imap backend (SMTP out, IMAP in) against loopback ports; `mail`: more
+    [mail] settings (answers_per_hour …)."""
     settings = validate(
         {
             "daemon": {"data_dir": str(tmp_path / f"data-{smtp_port}")},
@@ -135,6 +136,7 @@ def imap_app(tmp_path, db_url, address: str, smtp_port: int, imap_port: int) -> 
                     "security": "none",
                     "password": "secret",
                 },
+                **mail,
             },
         },
         "test",

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..ledger.history import Origin, record_on
 from ..ledger.permissions import Action, may
-from ..mail.answer import within_rate
+from ..mail.answer import notify_or_hold
 from ..mail.compose import CalendarPart
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -219,16 +219,16 @@ def _tell_coordinator(
     coordinator = meeting.collaboration.coordinator if meeting.collaboration else meeting.host
     if coordinator is None:
         return ""
-    # 200 COUNTER mails made 202 notices: these are limited like every answer to mail.
-    if not within_rate(session, app, "meeting_answer_notice", coordinator, envelope.message_id):
-        return f"; not told the coordinator {coordinator.email} (mail.answers_per_hour)"
     session.flush()
     view = meeting_view(meeting, app.settings.tz)
     answer = next(a for a in view["attendees"] if a["email"] == attendee.email)
     digest = hashlib.sha256(envelope.message_id.encode()).hexdigest()[:16]
-    queue_mail(
+    # 200 COUNTER mails made 202 notices: these are limited like every answer to mail,
+    # and the ones over the limit come to the coordinator in one digest, never dropped.
+    how = notify_or_hold(
         session,
         app,
+        envelope.message_id,
         kind="meeting_answer_notice",
         dedupe_key=f"meeting:{meeting.id}:notice:{digest}",
         to=coordinator,
@@ -236,6 +236,11 @@ def _tell_coordinator(
         collaboration_id=meeting.collaboration_id,
         meeting_id=meeting.id,
     )
+    if how == "held":
+        return (
+            f"; held for the coordinator's notice digest {coordinator.email} "
+            "(mail.answers_per_hour)"
+        )
     return f"; told the coordinator {coordinator.email}"
 
 

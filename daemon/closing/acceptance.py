@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..ledger.history import Origin, record_on
 from ..ledger.items import ItemChange, still_active, update_item
-from ..mail.answer import within_rate
 from ..mail.compose import Attachment
 from ..mail.outbox import queue_mail
 from ..store.models import (
@@ -28,7 +27,6 @@ from ..store.models import (
     OutboxMessage,
     OutboxStatus,
     Person,
-    SourceKind,
     Verdict,
 )
 from .delays import withdraw_on_done
@@ -285,12 +283,10 @@ def _ask_receiver(
         )
     if not new_round:
         _withdraw_waiting(session, f"acceptance-request:{request.id}:")
-    # Requests caused by mail count against the receiver's hourly limit; one held back
-    # is asked again by the unanswered-acceptance reminder rule.
-    if origin.kind is SourceKind.MAIL and not within_rate(
-        session, app, REQUEST_KIND, request.receiver, origin.source
-    ):
-        return False
+    # Never limited by mail.answers_per_hour: that limit is for answers to the writer's own
+    # flood, and one owner's 25 `#N 完成` used up the receiver's hour, so other owners'
+    # finished items were "requested" in the ledger but never asked. A round asks once
+    # (and files added later come in one reminder), so a flood cannot multiply requests.
     queued = queue_mail(
         session,
         app,
@@ -345,10 +341,6 @@ def _remind_round(
         _withdraw_waiting(session, f"acceptance-reminder:{request.id}:files:")
         key = f"acceptance-reminder:{request.id}:files:{len(request.deliverables)}"
         not_before = at + app.settings.archive.acceptance_quiet.as_timedelta()
-        if origin.kind is SourceKind.MAIL and not within_rate(
-            session, app, REQUEST_KIND, request.receiver, origin.source
-        ):
-            return False
     thread = sent_request.message_id if sent_request is not None else None
     return queue_mail(
         session,

@@ -24,9 +24,8 @@ from ..ledger.items import (
 )
 from ..ledger.permissions import Action, holders, may
 from ..ledger.superseded import newer_changes, record_superseded
-from ..mail.answer import CommandResult, within_rate
+from ..mail.answer import CommandResult, notify_or_hold
 from ..mail.envelope import Decision, Envelope, ReplyContext
-from ..mail.outbox import queue_mail
 from ..mail.reply import ParsedReply
 from ..mail.tokens import TokenClaims
 from ..rules.current import calendar_in
@@ -156,11 +155,13 @@ def _tell_owner(
     """Someone other than the owner changed the item: the owner hears who, what, and from
     which mail, in their own language (rate-limited like every notice caused by mail)."""
     owner = item.owner
-    if owner.id == person.id or not within_rate(session, app, "item_changed", owner, message_id):
+    if owner.id == person.id:
         return
-    queue_mail(
+    # Over the owner's hourly limit the notice is held for one digest, never dropped.
+    notify_or_hold(
         session,
         app,
+        message_id,
         kind="item_changed",
         dedupe_key=f"item-changed:{item.id}:{message_id}",
         to=owner,

@@ -2,7 +2,11 @@
 
 Rate-limited per recipient (`mail.answers_per_hour`), so a mail loop or a flood never turns
 collabd into a spammer. An answer over the limit is held, not lost: once the person's hour
-has room again they get one digest answer listing what each held mail did.
+has room again they get one digest answer listing what each held mail did. A notice to
+someone else caused by mail (the owner told of a change, the coordinator of a meeting answer)
+over the same limit is held the same way and goes in one notice digest (hold_notice): the
+limit batches mail, it never silently drops it. Workflow requests (acceptance) are not
+limited at all: one per round, so a flood cannot multiply them.
 
 Its subject is collabd's own — the subject of the collabd mail being answered, or a fixed
 one — never the incoming mail's: that would relay whatever a stranger wrote there
@@ -120,6 +124,32 @@ def own_open_items(
 
 
 HELD, DIGESTED, DIGEST = "reply_held", "reply_held_digested", "reply_digest"
+# Notices to a third person held by the limit: the notice as rendered, never sent as such.
+NOTICE_HELD, NOTICE_DIGESTED, NOTICE_DIGEST = "notice_held", "notice_held_digested", "notice_digest"
+NOTICE_KINDS = ("item_changed", "meeting_answer_notice", NOTICE_DIGEST)
+
+
+def notify_or_hold(session: Session, app: MailApp, about: str, **mail) -> str:
+    """Queue a notice to a third person caused by mail `about`; over the recipient's hourly
+    limit it is held (rendered and kept, status CANCELLED, kind notice_held) and goes out in
+    the recipient's next notice digest. Says which: "sent", "held" (or "" for a repeat)."""
+    person = mail["to"]
+    if within_rate(session, app, mail["kind"], person, about, held=True):
+        return "sent" if queue_mail(session, app, **mail) else ""
+    key = f"notice-held:{mail['dedupe_key']}"
+    queued = queue_mail(session, app, **{**mail, "dedupe_key": key})
+    if queued:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedupe_key == key)
+            .values(
+                kind=NOTICE_HELD,
+                status=OutboxStatus.CANCELLED,
+                last_error="over mail.answers_per_hour: goes out in the next notice digest",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return "held" if queued else ""
 
 
 def _hold(
@@ -158,21 +188,49 @@ def _hold(
 
 def answer_digests(app: MailApp, now: datetime) -> list[str]:
     """One digest answer per person whose answers were held, as soon as their hour's
-    window has room again: what each held mail did, oldest first. Returns a line per
-    digest queued (for the tick's log)."""
+    window has room again: what each held mail did, oldest first; and one notice digest
+    per person whose notices were held. Returns a line per digest queued (for the tick's
+    log)."""
+    return _digests(app, now, HELD, DIGESTED, DIGEST, ("reply_answer",)) + _digests(
+        app, now, NOTICE_HELD, NOTICE_DIGESTED, NOTICE_DIGEST, NOTICE_KINDS
+    )
+
+
+def held_counts(session: Session) -> dict[str, int]:
+    """Held answers and held notices still waiting for their digest (for `status`)."""
+    rows = session.execute(
+        select(OutboxMessage.kind, func.count(OutboxMessage.id))
+        .where(
+            OutboxMessage.kind.in_((HELD, NOTICE_HELD)),
+            OutboxMessage.status == OutboxStatus.CANCELLED,
+        )
+        .group_by(OutboxMessage.kind)
+    )
+    return {kind: count for kind, count in rows}
+
+
+def _digests(
+    app: MailApp, now: datetime, held_kind: str, done_kind: str, digest_kind: str, counted
+) -> list[str]:
     limit = getattr(app.settings.mail, "answers_per_hour", ANSWERS_PER_HOUR)
     queued: list[str] = []
     with app.db.transaction() as session:
         held = list(
             session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.kind == HELD, OutboxMessage.status == OutboxStatus.CANCELLED)
+                .where(
+                    OutboxMessage.kind == held_kind,
+                    OutboxMessage.status == OutboxStatus.CANCELLED,
+                )
                 .order_by(OutboxMessage.id)
             )
         )
         if not held:
             return []
-        counts = _recent(session, now, "reply_answer")
+        counts: dict[str, int] = {}
+        for kind in counted:
+            for address, count in _recent(session, now, kind).items():
+                counts[address] = counts.get(address, 0) + count
         waiting: dict[str, list[OutboxMessage]] = {}
         for row in held:
             waiting.setdefault(row.recipients, []).append(row)
@@ -182,28 +240,39 @@ def answer_digests(app: MailApp, now: datetime) -> list[str]:
             person = session.scalar(select(Person).where(Person.email == address))
             if person is None:
                 continue
-            about = [row.dedupe_key.removeprefix("held:") for row in rows]
+            about = [row.dedupe_key.split(":", 1)[1] for row in rows]
+            # A notice digest about one collaboration is answered in it, like each notice.
+            collabs = {row.collaboration_id for row in rows}
+            collab_id = collabs.pop() if len(collabs) == 1 and held_kind == NOTICE_HELD else None
             queue_mail(
                 session,
                 app,
                 now=now,
-                kind=DIGEST,
+                kind=digest_kind,
                 dedupe_key=f"digest:{rows[0].dedupe_key}",
                 to=person,
-                context={"sections": [_held_text(row.raw) for row in rows], "limit": limit},
+                context={
+                    "sections": [
+                        _held_text(row.raw) if held_kind == HELD else _notice_text(row)
+                        for row in rows
+                    ],
+                    "limit": limit,
+                    "collab_here": collab_id is not None,
+                },
+                collaboration_id=collab_id,
             )
             for row in rows:
-                row.kind = DIGESTED
+                row.kind = done_kind
             counts[address] = counts.get(address, 0) + 1
             log.info(
-                "answer digest: queued for %s (%s), listing %d mail(s) whose answers the "
-                "limit held: %s",
+                "%s: queued for %s (%s), listing %d mail(s) the limit held: %s",
+                "answer digest" if digest_kind == DIGEST else "notice digest",
                 address,
                 person.name,
                 len(rows),
                 ", ".join(about),
             )
-            queued.append(f"answer digest to {address} ({len(rows)} mails)")
+            queued.append(f"{digest_kind.replace('_', ' ')} to {address} ({len(rows)} mails)")
     return queued
 
 
@@ -212,6 +281,20 @@ def _held_text(raw: bytes) -> str:
     parsed = message_from_bytes(raw, policy=policy.default)
     body = parsed.get_body(("plain",))
     return body.get_content().strip() if body is not None else ""
+
+
+def _notice_text(row: OutboxMessage) -> str:
+    """A held notice in a digest: its subject, then its body without the greeting, the
+    closing and the per-notice correction hint (the digest says how to correct)."""
+    lines = _held_text(row.raw).splitlines()
+    if lines and lines[0].rstrip().endswith(("您好：", ",")):
+        lines = lines[1:]
+    kept = [
+        line
+        for line in lines
+        if not line.startswith(("——", "-- collabd", "如有不符", "If this is not right"))
+    ]
+    return "\n".join([f"【{row.subject}】", *kept]).strip()
 
 
 def within_rate(
@@ -229,7 +312,15 @@ def within_rate(
         log.warning(
             "rate limit: %s %s to %s (%s) about mail %s: %d already this hour "
             "(mail.answers_per_hour = %d)",
-            "holding for the next answer digest" if held else "not sending",
+            (
+                (
+                    "holding for the next answer digest"
+                    if kind == "reply_answer"
+                    else "holding for the next notice digest"
+                )
+                if held
+                else "not sending"
+            ),
             kind,
             person.email,
             person.name,
