@@ -261,3 +261,49 @@ def test_claims_of_a_killed_sender_are_taken_over_at_once_not_after_the_lease(
     assert set(deliveries) == {(r, m) for m, r in work.sent_rows()}
     assert all(len(ids) == 1 for ids in deliveries.values()), deliveries  # none twice
     work.close()
+
+
+@pytest.mark.parametrize("smtp", ["wrong password", "no AUTH on the port"])
+def test_an_smtp_server_refusing_collabds_sign_in_is_a_lasting_named_fault(
+    mailstack, tmp_path, db_url, smtp
+):
+    # Review F10/F4/F13: a wrong SMTP password was logged as "unreachable" and "going on
+    # again" a second later, the MX port (no AUTH) retried as an outage, and status said
+    # only "outbox ok 1 due" while mail piled up.
+    work = Workload(mailstack, db_url, tmp_path / "data", owners=2, items=2)
+    work.seed(tmp_path, 0)  # the kick-off and assignments are due
+    config = write_config(
+        tmp_path / "collabd.toml", mailstack, db_url, tmp_path / "data", work.address, **FAST
+    )
+    port = mailstack.submission_port if smtp == "wrong password" else mailstack.smtp_port
+    text = config.read_text("utf-8").replace(
+        f'port = {mailstack.smtp_port}\nsecurity = "none"\n',
+        f'port = {port}\nsecurity = "none"\nusername = "{work.address}"\npassword = "wrong"\n',
+        1,
+    )
+    config.write_text(text, "utf-8")
+    daemon = Daemon(config, tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        code, report = wait_until(
+            lambda: (
+                (found := status(config))[1]["status"] == "critical"
+                and check(found[1], "faults")["status"] == "critical"
+                and found
+            ),
+            40,
+            "status critical with the SMTP fault",
+        )
+        detail = check(report, "faults")["detail"]
+        assert "sign-in refused" in detail and "outgoing mail waits" in detail, detail
+        time.sleep(8)  # it lasts: not "going on again" a second later
+        assert check(status(config)[1], "faults")["status"] == "critical"
+        log = daemon.log()
+        assert "going on again" not in log
+        why = "refused: 535" if smtp == "wrong password" else "offers no sign-in (AUTH)"
+        assert why in log and log.count("outbox: mail server sign-in refused") == 1
+        code, _ = daemon.stop()
+        assert code == 0
+    finally:
+        daemon.kill9()
+        work.close()

@@ -113,3 +113,21 @@ def test_sqlite_upgrade_keeps_a_ledger_with_data(cli, demo_ledger, config_file):
         assert connection.execute(text("SELECT count(*) FROM action_items")).scalar() == before
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     database.dispose()
+
+
+def test_the_sqlite_wal_shrinks_back_after_a_large_write(tmp_path):
+    # Review F1: the -wal file kept the size of the largest write (43 MB beside a 44 MB
+    # ledger on a full disk) because nothing truncated it after a checkpoint.
+    path = tmp_path / "l.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    try:
+        with database.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)"))
+        with database.engine.begin() as connection:  # a 12 MB attachment's worth
+            connection.execute(text("INSERT INTO blobs (body) VALUES (zeroblob(12000000))"))
+        with database.engine.begin() as connection:  # the next small write resets the WAL
+            connection.execute(text("INSERT INTO blobs (body) VALUES (x'00')"))
+        wal = tmp_path / "l.sqlite3-wal"
+        assert wal.stat().st_size <= 4 * 1024 * 1024 + 64 * 1024
+    finally:
+        database.dispose()

@@ -45,6 +45,7 @@ class SendReport:
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     unreachable: str = ""  # the server could not be reached at all
+    error: Exception | None = None  # why (the runner names the fault: unreachable, sign-in)
 
 
 def _worker_name() -> str:
@@ -256,7 +257,7 @@ def send_due(
         _release(db, [row.id for row in rows if row.id not in settled])
     except TemporaryFailure as exc:  # could not connect at all: give the claims back
         log.warning("outbox: cannot send now: %s", exc)
-        report.unreachable = str(exc)
+        report.unreachable, report.error = str(exc), exc
         if release_when_unreachable:
             _release(db, [row.id for row in rows if row.id not in settled])
             return report

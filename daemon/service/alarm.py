@@ -1,12 +1,13 @@
 """Telling the admins that a fault of the machine has stopped collabd's work.
 
 One mail per episode (a fault that starts, lasts, and ends with the next good pass) to each
-address in `[daemon] admins`, and at most `[daemon] fault_mails_per_hour` (default 1)
-whatever the faults do. It does not go through the outbox: the outbox lives in the ledger,
-which may be the very thing that is failing. It goes straight to the SMTP server, on a
-connection of its own, from a thread of its own (the main loop must not wait on it). When
-the mail server itself is the fault, the mail cannot go: the log line and `collabd status`
-are then what tell.
+address in `[daemon] admins`, and at most `[daemon] fault_mails_per_hour` (default 1) per
+kind of fault (disk full, mail server unreachable …) whatever the faults do: the admin who
+just fixed the disk still hears that the mail server went away. It does not go through the
+outbox: the outbox lives in the ledger, which may be the very thing that is failing. It goes
+straight to the SMTP server, on a connection of its own, from a thread of its own (the main
+loop must not wait on it). When the mail server itself is the fault, the mail cannot go: the
+log line and `collabd status` are then what tell.
 
 Both bounds survive a restart (systemd restarting a replica that hit the fault would
 otherwise mail again each time): the episode and the times mails went are kept in
@@ -55,7 +56,8 @@ class AdminAlarm:
         self.per_hour = per_hour
         self.record = record
         self.fallback = fallback  # the record's name in the runtime directory (beacon.py)
-        self.mailed: list[datetime] = []  # when mails went, the last hour's
+        # When mails went in the last hour, and about which kind of fault (fault_words.kind).
+        self.mailed: list[tuple[datetime, str]] = []
         self.mailed_fault = ""  # the episode a mail went for, until it ends
         self.thread: threading.Thread | None = None
         # A fault mail that could not go (the mail server away, the admin's maildir on the
@@ -87,17 +89,20 @@ class AdminAlarm:
         admins = app.settings.daemon.admins
         if not admins:
             return
-        self.mailed = [at for at in self.mailed if now - at < HOUR]
-        if self.owed is None and len(self.mailed) >= self.per_hour:
+        self.mailed = [(at, kind) for at, kind in self.mailed if now - at < HOUR]
+        kind = fault_words.kind(self.fault)
+        same = sum(1 for _, was in self.mailed if was in (kind, "*"))
+        if self.owed is None and same >= self.per_hour:
             log.warning(
-                "fault: the admins got %d fault mail(s) in the last hour "
-                "(daemon.fault_mails_per_hour = %d); not again",
-                len(self.mailed),
+                "fault: the admins got %d mail(s) about %s in the last hour "
+                "(daemon.fault_mails_per_hour = %d, per kind of fault); not again",
+                same,
+                kind,
                 self.per_hour,
             )
             return
         if self.owed is None:  # the episode's first mail: it counts toward the bound
-            self.mailed.append(now)
+            self.mailed.append((now, kind))
         # A mail still owed for an earlier episode is this one's now: one mail, this fault.
         owed = {"admins": self.unsent or list(admins), "fault": self.fault}
         owed.update(since=self.since.isoformat() if self.since else now.isoformat(), ended="")
@@ -159,7 +164,14 @@ class AdminAlarm:
         if data is None:
             return
         try:
-            self.mailed = [datetime.fromisoformat(at) for at in data.get("mailed", [])]
+            # [time, kind]; a bare time (a record written before the bound was per kind)
+            # counts against every kind.
+            self.mailed = [
+                (datetime.fromisoformat(at), "*")
+                if isinstance(at, str)
+                else (datetime.fromisoformat(at[0]), str(at[1]))
+                for at in data.get("mailed", [])
+            ]
             self.mailed_fault = str(data.get("episode", ""))
             owed = data.get("owed")
             if isinstance(owed, dict) and owed.get("admins") and owed.get("fault"):
@@ -190,7 +202,7 @@ class AdminAlarm:
             return
         data = {
             "episode": self.mailed_fault,
-            "mailed": [at.isoformat() for at in self.mailed],
+            "mailed": [[at.isoformat(), kind] for at, kind in self.mailed],
             "owed": self.owed,
             "saved": datetime.now().astimezone().isoformat(),
         }

@@ -15,6 +15,7 @@ the lock, records the stop and returns 0. A side thread never talks to systemd.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
@@ -217,6 +218,9 @@ class Service:
         self.send_wanted = True
         self.send_failures = 0
         self.send_paused_until = 0.0
+        # The SMTP server unreachable or refusing sign-in: a fault like the mailbox's (status
+        # critical, one admin mail) until a send batch reaches it again.
+        self.send_fault = ""
         self.app: App | None = None
         self.lock: MailboxLock | None = None
         self.watch: WatchThread | None = None
@@ -260,6 +264,10 @@ class Service:
         # The rules file is config: a broken one stops the start (exit 78, FILE:LINE:
         # key = value), instead of failing every tick of a daemon that looks healthy.
         self.rules = load_rules(self.settings.rules.file, self.settings.tz)
+        # A fatal signal (SIGBUS when SQLite's memory-mapped -shm file stops being writable
+        # under the daemon: chattr +i, a vanished mount) still leaves a line in the journal
+        # naming it and where, instead of a silent exit 135 (review F17).
+        faulthandler.enable()
         self.install_signal_handlers()
         beacon.sweep(self.settings.store_url)  # what a killed predecessor left
         self._open()
@@ -475,6 +483,12 @@ class Service:
         if report.unreachable:
             delay = SEND_BACKOFF[min(self.send_failures, len(SEND_BACKOFF) - 1)]
             self.send_failures += 1
+            fault = (report.error and environmental(report.error)) or (
+                f"mail server unreachable: {report.unreachable}"
+            )
+            if fault != self.send_fault:
+                log.warning("outbox: %s; outgoing mail waits", fault)
+            self.send_fault = fault
             self.send_paused_until = time.monotonic() + delay
             self._set_status(
                 f"degraded: cannot send: {plain('mail server unreachable: ' + report.unreachable)}"
@@ -484,6 +498,9 @@ class Service:
             )
             return
         self.send_failures = 0
+        if self.send_fault:
+            log.warning("outbox: the mail server takes mail again after %s", self.send_fault)
+            self.send_fault = ""
         settled = len(report.sent) + len(report.failed) + len(report.deferred)
         if settled >= SEND_BATCH and not report.deferred:
             self.more_to_send = True
@@ -516,6 +533,9 @@ class Service:
         critical, naming it, and tells the admins once per episode (service/alarm.py)."""
         assert self.app is not None
         fault = self.loop_fault or (self.watch.fault if self.watch is not None else "")
+        waits = "incoming mail waits"
+        if not fault and self.send_fault:
+            fault, waits = self.send_fault, "outgoing mail waits"
         if fault:
             self.fault_seen = time.monotonic()
             self.alarm.raised(self.app, fault, self.clock.now())
@@ -526,7 +546,7 @@ class Service:
                 where = "".join(f"; {low}" for low in low_space(self.settings))
             # People read the status: the kind and a sentence; the raw text is in the log.
             said = plain(fault)
-            self._set_status(f"critical: {said} (since {local}){where}; incoming mail waits")
+            self._set_status(f"critical: {said} (since {local}){where}; {waits}")
         elif self.alarm.fault:
             waiting = self._disk_still_short()
             if waiting is None:

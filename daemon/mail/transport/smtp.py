@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Iterator
 
 from ..oauth import MailboxSignIn
-from .base import Envelope, OutcomeUnknown, PermanentFailure, TemporaryFailure
+from .base import Envelope, OutcomeUnknown, PermanentFailure, SignInFailed, TemporaryFailure
 from .bearer import bearer_sign_in
 
 
@@ -50,7 +50,19 @@ class SmtpSender:
             connection.close()
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentFailure(f"SMTP login to {self.host} refused: {exc}") from exc
+            # A wrong password is the account's fault, not the network's: a sign-in fault
+            # (status, admin mail), tried again with back-off until the config is fixed.
+            text = exc.smtp_error.decode("utf-8", "replace") if exc.smtp_error else ""
+            raise SignInFailed(
+                f"SMTP sign-in to {self.host}:{self.port} refused: {exc.smtp_code} {text}"
+                " (check [mail.smtp] username and password)"
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            # A username on a port with no AUTH (the MX port 25 instead of submission 587).
+            raise SignInFailed(
+                f"SMTP {self.host}:{self.port} offers no sign-in (AUTH) though [mail.smtp] "
+                "has a username: is port the submission port (587, or 465 with ssl)?"
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TemporaryFailure(f"cannot reach SMTP {self.host}:{self.port}: {exc}") from exc
         return connection
