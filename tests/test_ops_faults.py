@@ -35,6 +35,19 @@ def with_admin(config, admin: str):
     return config
 
 
+def faults_critical(config, what: str):
+    """`collabd status` once it says critical with a critical faults check (within 40 s)."""
+    return wait_until(
+        lambda: (
+            (found := status(config))[1]["status"] == "critical"
+            and check(found[1], "faults")["status"] == "critical"
+            and found
+        ),
+        40,
+        what,
+    )
+
+
 def wrong_password(stack, tmp_path, db_url):
     """A small ledger, and a config whose IMAP password is wrong, with an admin to tell."""
     work = Workload(stack, db_url, tmp_path / "data", owners=2, items=2)
@@ -57,15 +70,7 @@ def test_a_wrong_imap_password_is_a_refused_sign_in_not_an_unreachable_server(
     daemon = Daemon(config, tmp_path / "daemon.log")
     daemon.start()
     try:
-        code, report = wait_until(
-            lambda: (
-                (found := status(config))[1]["status"] == "critical"
-                and check(found[1], "faults")["status"] == "critical"
-                and found
-            ),
-            40,
-            "status critical with the fault",
-        )
+        code, report = faults_critical(config, "status critical with the fault")
         assert code == 2
         detail = check(report, "faults")["detail"]
         assert "mail server sign-in refused" in detail and "unreachable" not in detail
@@ -285,15 +290,7 @@ def test_an_smtp_server_refusing_collabds_sign_in_is_a_lasting_named_fault(
     daemon = Daemon(config, tmp_path / "daemon.log")
     daemon.start()
     try:
-        code, report = wait_until(
-            lambda: (
-                (found := status(config))[1]["status"] == "critical"
-                and check(found[1], "faults")["status"] == "critical"
-                and found
-            ),
-            40,
-            "status critical with the SMTP fault",
-        )
+        code, report = faults_critical(config, "status critical with the SMTP fault")
         detail = check(report, "faults")["detail"]
         assert "sign-in refused" in detail and "outgoing mail waits" in detail, detail
         time.sleep(8)  # it lasts: not "going on again" a second later
