@@ -25,7 +25,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import ActionItem, ItemStatus, OutboxMessage, OutboxStatus, Person
