@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..mail.transport import ImapMailbox, TransportError
+from ..mail.transport import ImapMailbox, SignInFailed, TransportError
 from .faults import environmental
 from .ingest import IngestReport, ingest_pass
 
@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 IDLE_RENEW_SECONDS = 25 * 60  # servers may drop IDLE after 29 minutes (RFC 2177)
 RESCAN_SECONDS = 5 * 60
-BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # reconnects, and passes a fault of the machine stopped
+BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # passes a fault of the machine stopped; refused sign-ins
+# Reconnecting to a server that does not answer: a refused TCP connect costs nothing, so
+# it is tried every 5 s however long the outage (with the 30 s step, an admin who restored
+# Dovecot after a long outage waited up to 30 s: review F5). A refused sign-in keeps the
+# long steps: a wrong password tried every 5 s can lock the account.
+RECONNECT_SECONDS = (1, 2, 5)
 RETRY_FAILED_SECONDS = 30  # a mail that failed on its own account (MAX_ATTEMPTS in all)
 NUDGE_POLL_SECONDS = 0.5  # how often a backing-off watcher looks for a nudge
 UNREACHABLE_AFTER = 3  # failed reconnects in a row (1 + 2 + 5 s) that make it a fault
@@ -66,7 +71,8 @@ class MailboxWatcher:
             try:
                 self._watch()
             except TransportError as exc:
-                delay = BACKOFF_SECONDS[min(self.reconnects, len(BACKOFF_SECONDS) - 1)]
+                steps = BACKOFF_SECONDS if isinstance(exc, SignInFailed) else RECONNECT_SECONDS
+                delay = steps[min(self.reconnects, len(steps) - 1)]
                 # Exchange's throttling says how long to stay away (EWS BackOffMilliseconds).
                 delay = max(delay, getattr(exc, "retry_after", None) or 0)
                 self.reconnects += 1
