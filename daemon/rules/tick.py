@@ -86,6 +86,12 @@ def _answer_digests(app: App, now: datetime) -> list[str]:
     return answer_digests(app, now)
 
 
+def _slim_sent(app: App, now: datetime) -> list[str]:
+    from ..mail.slim import slim_sent
+
+    return slim_sent(app, now)
+
+
 JOBS: list[tuple[str, Job]] = [
     ("meeting-ended", mark_ended_meetings),  # past its end time: 已结束 in the ledger
     ("meeting-reminders", meeting_reminders),  # unanswered invitations, the day's meetings
@@ -96,6 +102,7 @@ JOBS: list[tuple[str, Job]] = [
     ("delivery-failures", _report_failures),  # the coordinator hears of undeliverable mail
     ("calendar-estimate", _tell_admins_of_estimates),  # admins: a year runs on an estimate
     ("answer-digests", _answer_digests),  # answers the hourly limit held, once it has room
+    ("slim-sent", _slim_sent),  # sent acceptance requests give their files' bytes back
 ]
 
 
