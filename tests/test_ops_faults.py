@@ -108,8 +108,15 @@ def test_a_ledger_remounted_read_only_stops_the_start_with_one_line_and_exit_75(
         result = subprocess.run(
             [*collabd, "run"], capture_output=True, text=True, cwd=REPO, timeout=60
         )
+        listing = subprocess.run(
+            [*collabd, "items", "list"], capture_output=True, text=True, cwd=REPO, timeout=60
+        )
     finally:
         subprocess.run(["umount", "-l", str(data)], check=False)
+    # Every command names it too (review F9: "database unreachable: unable to open
+    # database file" sent the operator looking for a dead database server).
+    assert listing.returncode == 69, listing.stderr
+    assert "ledger read-only" in listing.stderr and "unreachable" not in listing.stderr
     assert result.returncode == 75, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

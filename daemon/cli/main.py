@@ -174,15 +174,24 @@ def main(argv: list[str] | None = None) -> int:
         # The machine, not the command: a database that cannot be reached, a full disk, a
         # read-only ledger. One line naming it (and where), not a traceback; anything
         # else is a bug and keeps its traceback.
-        from ..inbound.faults import environmental
+        from ..inbound.faults import environmental, ledger_file_fault
 
         what = environmental(exc)
         if what is None:
             raise
         where = ""
         if context is not None and context.settings.store.url:
+            from sqlalchemy.engine import make_url
+
             from ..config.loader import mask_url_password
 
+            url = context.settings.store_url
+            database = make_url(url).database
+            if url.startswith("sqlite") and database:
+                # SQLite says "unable to open database file" for a ledger it may not write
+                # (its -wal and -shm cannot be made): "database unreachable" sent operators
+                # looking for a dead server (review F9).
+                what = ledger_file_fault(Path(database)) or what
             where = f" (store.url = {mask_url_password(context.settings.store.url)})"
         print(f"collabd: error: {what}{where}", file=sys.stderr)
         return 69  # EX_UNAVAILABLE
