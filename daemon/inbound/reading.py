@@ -70,9 +70,8 @@ def read_reply(
         # or thread: a staging or pre-migration collabd on the same mailbox) never acts,
         # not even through the subject's [协作 code]: its numbers may mean other items
         # (operator review F15: 9 replies to the PostgreSQL ledger's mails applied here).
-        foreign = _foreign(app, thread_ids, token_refusal)
+        foreign, refusal = _foreign(app, thread_ids, token_refusal)
         if foreign:
-            refusal = CommandResult("no_token", reason="foreign")
             _refuse(session, app, envelope, None, person, refusal)
             return InboundStatus.IGNORED, f"answers a mail this ledger never sent ({foreign})"
         collab, problem, refusal = _tagged(session, app, envelope, person)
@@ -378,17 +377,21 @@ def _claims(app: App, message: Message) -> tuple[list[tuple[TokenClaims, str]], 
     return valid, "" if valid else problem, refusal
 
 
-def _foreign(app: App, thread_ids: list[str], token_refusal: CommandResult) -> str:
-    """Why the mail answers a collabd mail this ledger did not send ("" when it does not):
-    it carries a reply token that does not verify here, or its In-Reply-To is a collabd
-    Message-ID (our domain, collabd's form) missing from this ledger's outbox. An expired
+def _foreign(
+    app: App, thread_ids: list[str], token_refusal: CommandResult
+) -> tuple[str, CommandResult]:
+    """Why the mail answers a collabd mail this ledger did not send ("" when it does not),
+    and the answer's line: its In-Reply-To is a collabd Message-ID (our domain, collabd's
+    form) missing from this ledger's outbox — another installation's mail — or it carries a
+    reply token that does not verify here (damaged, or another installation's). An expired
     token is the expired answer's business, not this one's."""
-    if token_refusal.kind == "no_token" and token_refusal.reason in ("forged", "damaged"):
-        return f"a reply token this ledger cannot verify: {token_refusal.reason}"
     first = next((v.split()[0] for v in thread_ids[:1] if v.split()), "")
     if first and app.tokens.thread_of(first) is not None:
-        return "In-Reply-To names a collabd mail not in this ledger's outbox"
-    return ""
+        why = "In-Reply-To names a collabd mail not in this ledger's outbox"
+        return why, CommandResult("no_token", reason="foreign")
+    if token_refusal.kind == "no_token" and token_refusal.reason in ("forged", "damaged"):
+        return f"a reply token this ledger cannot verify: {token_refusal.reason}", token_refusal
+    return "", token_refusal
 
 
 MAX_TOKENS = 5  # a mail naming more candidate tokens than this is not a person's reply
