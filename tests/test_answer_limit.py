@@ -16,6 +16,7 @@ from daemon.clock import FixedClock
 from daemon.config import validate
 from daemon.mail.answer import answer_digests, mail_hash
 from daemon.mail.send import send_due
+from daemon.service.health import assess
 from daemon.store.models import OutboxMessage
 from tests.conftest import START
 from tests.test_ingest import World
@@ -133,6 +134,11 @@ def test_notices_over_the_limit_come_in_one_digest_never_dropped(mailstack, tmp_
         with app.db.transaction() as session:
             kinds = list(session.scalars(select(OutboxMessage.kind)))
         assert kinds.count("item_changed") == 1 and kinds.count("notice_held") == 2
+        outbox = next(c for c in assess(app).to_json()["checks"] if c["name"] == "outbox")
+        assert (
+            "held for their digest (mail.answers_per_hour): 0 answer(s), 2 notice(s)"
+            in (outbox["detail"])
+        )
         assert answer_digests(app, app.clock.advance(timedelta(minutes=61))) != []
         send_due(app.db, app.transport.outgoing, app.clock)
         digest = world.received("li.na", "条通知合并发送")

@@ -180,10 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         if what is None:
             raise
         where = ""
-        if context is not None and context.settings.store.url:
+        if context is not None:
             from sqlalchemy.engine import make_url
-
-            from ..config.loader import mask_url_password
 
             url = context.settings.store_url
             database = make_url(url).database
@@ -192,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                 # (its -wal and -shm cannot be made): "database unreachable" sent operators
                 # looking for a dead server (review F9).
                 what = ledger_file_fault(Path(database)) or what
+        if context is not None and context.settings.store.url:
+            from ..config.loader import mask_url_password
+
             where = f" (store.url = {mask_url_password(context.settings.store.url)})"
         print(f"collabd: error: {what}{where}", file=sys.stderr)
         return 69  # EX_UNAVAILABLE

@@ -164,7 +164,11 @@ def assess(app: App) -> Health:
             )
         else:
             waiting = f", the oldest waiting {_ago(now - oldest)}" if oldest else ""
-            health.add("outbox", OK, f"{backlog} due{waiting}; {unknown} awaiting journal proof")
+            health.add(
+                "outbox",
+                OK,
+                f"{backlog} due{waiting}; {unknown} awaiting journal proof{_held(session)}",
+            )
 
         since = now - RECENT
         quarantined = session.scalar(
@@ -228,6 +232,19 @@ def assess(app: App) -> Health:
     _rule_failures(app, health)
     _calendar(app, health)
     return health
+
+
+def _held(session) -> str:
+    """Mail the hourly limit holds for a digest, so nothing it holds is out of sight."""
+    from ..mail.answer import HELD, NOTICE_HELD, held_counts
+
+    counts = held_counts(session)
+    if not counts:
+        return ""
+    return (
+        f"; held for their digest (mail.answers_per_hour): {counts.get(HELD, 0)} answer(s), "
+        f"{counts.get(NOTICE_HELD, 0)} notice(s)"
+    )
 
 
 def unreadable_ledger(app: App, error: Exception) -> str:
