@@ -25,3 +25,9 @@ class NotFound(CollabdError):
 
 class ConfigError(CollabdError):
     exit_code = 78  # EX_CONFIG
+
+
+class SignInRefused(CollabdError):
+    """The identity provider or a mail server said no (`collabd auth`)."""
+
+    exit_code = 69  # EX_UNAVAILABLE

@@ -199,7 +199,7 @@ def test_the_app_signs_in_with_its_secret_and_a_wrong_one_keeps_mail_queued(
     try:
         with pytest.raises(TemporaryFailure) as raised:
             ingest_pass(app, app.transport.incoming)
-        assert "AADSTS7000215" in str(raised.value) and "[mail.graph]" in str(raised.value)
+        assert "AADSTS7000215" in str(raised.value) and "[mail.oauth]" in str(raised.value)
         assert "Wr0ng" not in str(raised.value)  # the secret is never shown
         shown = status_of(app)
         assert "AADSTS7000215" in shown["last_error"]

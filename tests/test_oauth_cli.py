@@ -14,8 +14,23 @@ from tests.conftest import Cli
 from tests.identity_server import TENANT
 
 
+def toml_keys(values: dict) -> str:
+    """A TOML section's body: one `key = value` a line."""
+    return "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
+
+
+def device_code_oauth(identity, client_id: str) -> dict:
+    """[mail.oauth] for Microsoft's device code sign-in at the loopback identity server."""
+    return {
+        "provider": "microsoft",
+        "flow": "delegated",
+        "tenant_id": TENANT,
+        "client_id": client_id,
+        "authority": identity.authority,
+    }
+
+
 def write_config(tmp_path, db_url, mailstack, identity, address: str, oauth: dict):
-    lines = [f"{key} = {json.dumps(value)}" for key, value in oauth.items()]
     path = tmp_path / "collabd.toml"
     path.write_text(
         f'[daemon]\ndata_dir = "{tmp_path / "data"}"\n\n[store]\nurl = "{db_url}"\n\n'
@@ -24,7 +39,7 @@ def write_config(tmp_path, db_url, mailstack, identity, address: str, oauth: dic
         'security = "none"\n\n'
         f'[mail.imap]\nhost = "{mailstack.host}"\nport = {mailstack.imap_port}\n'
         'security = "none"\n\n'
-        f'[mail.oauth]\nca_file = "{identity.ca_file}"\n' + "\n".join(lines) + "\n",
+        f'[mail.oauth]\nca_file = "{identity.ca_file}"\n' + toml_keys(oauth) + "\n",
         encoding="utf-8",
     )
     return path
@@ -39,13 +54,7 @@ def test_microsoft_device_code_login_then_the_refresh_token_signs_in(
     tmp_path, db_url, mailstack, identity, address, capsys
 ):
     client_id = identity.register_public_app()
-    oauth = {
-        "provider": "microsoft",
-        "flow": "delegated",
-        "tenant_id": TENANT,
-        "client_id": client_id,
-        "authority": identity.authority,
-    }
+    oauth = device_code_oauth(identity, client_id)
     cli = Cli(write_config(tmp_path, db_url, mailstack, identity, address, oauth), capsys)
 
     code, out, _ = cli("status", "--json", at=None)

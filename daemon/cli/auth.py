@@ -13,15 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import CollabdError, ConfigError, UsageError
+from ..clock import zoned
+from ..errors import ConfigError, SignInRefused, UsageError
 from ..mail.oauth import Grant, MailboxSignIn, SignInError, open_sign_in
 from ..mail.transport import TransportError
 from .commands import HELP
 from .context import Context
-
-
-class SignInRefused(CollabdError):
-    exit_code = 69  # EX_UNAVAILABLE: the identity provider or a mail server said no
+from .graph_auth import graph_login, graph_test
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -62,7 +60,14 @@ def _sign_in(context: Context) -> MailboxSignIn:
     return sign_in
 
 
+def _graph_mail(context: Context) -> bool:
+    """Mail goes through Microsoft Graph: the app signs in to Graph, not to IMAP/SMTP."""
+    return context.settings.mail.backend == "graph"
+
+
 def auth_login(context: Context, args: argparse.Namespace) -> int:
+    if _graph_mail(context):
+        return graph_login(context)
     sign_in = _sign_in(context)
     oauth = context.settings.mail.oauth
     source = sign_in.source
@@ -70,12 +75,18 @@ def auth_login(context: Context, args: argparse.Namespace) -> int:
         if oauth.flow == "app":
             grant = source.obtain(None)
         elif oauth.provider == "microsoft":
-            print(
+            # Said once Microsoft has handed out a code: an unknown app fails before that.
+            header = [
                 f"Sign in as {sign_in.user}, or as a person with Full Access to that mailbox, "
-                "on any device with a web browser:",
-                flush=True,
-            )
-            grant = source.login(lambda message: print(message, flush=True))
+                "on any device with a web browser:"
+            ]
+
+            def say(message: str) -> None:
+                if header:
+                    print(header.pop(), flush=True)
+                print(message, flush=True)
+
+            grant = source.login(say)
         else:
             grant = source.login(_refresh_token(args.refresh_token_file))
     except SignInError as exc:
@@ -83,7 +94,29 @@ def auth_login(context: Context, args: argparse.Namespace) -> int:
         raise SignInRefused(f"sign-in at {source.authority} failed: {exc}") from None
     sign_in.keep(grant)
     _report(context, sign_in.user, grant)
+    if grant.account and grant.account.lower() != sign_in.user.lower():
+        _check_other_account(context, sign_in, grant.account)
     return 0
+
+
+def _check_other_account(context: Context, sign_in: MailboxSignIn, account: str) -> None:
+    """Someone other than the mailbox typed the code: fine for a person with Full Access
+    to it, a token nobody can use otherwise. The mail server decides, now, not at 3 a.m."""
+    print(
+        f"warning: {account} signed in, not the mailbox {sign_in.user}: checking that "
+        f"{account} may use it",
+        flush=True,
+    )
+    try:
+        context.app.transport.incoming.client()  # type: ignore[attr-defined]
+    except TransportError as exc:
+        sign_in.forget()
+        raise SignInRefused(
+            f"{account} may not use the mailbox {sign_in.user} ({exc}); its tokens are "
+            f"forgotten: run `collabd auth login` again and sign in as {sign_in.user} or a "
+            "person with Full Access to it"
+        ) from None
+    print(f"imap: {account} signed in to the mailbox {sign_in.user}")
 
 
 def _refresh_token(path: str | None) -> str:
@@ -104,13 +137,19 @@ def _refresh_token(path: str | None) -> str:
 
 def _report(context: Context, user: str, grant: Grant) -> None:
     kept = " and a refresh token" if grant.refresh_token else ""
+    who = user
+    if grant.account and grant.account.lower() != user.lower():
+        who = f"{grant.account} for the mailbox {user}"
     print(
-        f"signed in as {user}: access token{kept} kept in the ledger, valid until "
-        f"{context.local(grant.expires_at)}"
+        f"signed in as {who}: access token{kept} kept in the ledger, valid until "
+        f"{zoned(grant.expires_at, context.settings.tz, seconds=False)}; "
+        "`collabd auth test` signs in to IMAP and SMTP with it"
     )
 
 
 def auth_test(context: Context, args: argparse.Namespace) -> int:
+    if _graph_mail(context):
+        return graph_test(context)
     _sign_in(context)
     transport = context.app.transport
     failures = []

@@ -111,7 +111,9 @@ def load_settings(path: Path | None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     settings = validate(raw, source)
-    for warning in deprecations(settings):
+    from .oauth_checks import secret_file_warnings
+
+    for warning in deprecations(settings) + secret_file_warnings(settings):
         log.warning("%s: %s", source, warning)
     # The rules file is named relative to the config file that names it.
     rules_file = settings.rules.file
@@ -336,6 +338,8 @@ def graph_problems(settings: Settings) -> list[Problem]:
             )
             for key in moved
         ] + mailbox_problems(graph, "mail.graph")
+    if settings.mail.oauth.provider:  # another provider: oauth_problems says what Graph needs
+        return mailbox_problems(graph, "mail.graph")
     if not moved:
         missing = [
             Problem(
@@ -519,6 +523,14 @@ def oauth_problems(settings: Settings) -> list[Problem]:
                 'used only with provider = "google", flow = "app"',
             )
         )
+    from .oauth_checks import cleartext_problems, google_unused_problems, microsoft_fit_problems
+
+    findings = cleartext_problems(settings)
+    if provider == "microsoft":
+        findings += microsoft_fit_problems(settings)
+    if provider == "google":
+        findings += google_unused_problems(settings)
+    problems += [Problem(*finding) for finding in findings]
     if oauth.ca_file is not None and not oauth.ca_file.is_file():
         problems.append(Problem("mail.oauth.ca_file", str(oauth.ca_file), "no such file"))
     if oauth.refresh_before.needs_calendar:
@@ -597,7 +609,29 @@ def _service_account_problems(path: Path | None) -> list[Problem]:
                 "client_email, private_key and token_uri)",
             )
         ]
+    if not _private_key_loads(info):
+        return [
+            Problem(
+                key,
+                str(path),
+                "private_key is not a readable PEM key (damaged or cut while copying?): "
+                "download a new JSON key for the service account",
+            )
+        ]
     return []
+
+
+def _private_key_loads(info: dict) -> bool:
+    """The key is one google-auth can sign with: what the first sign-in would find out."""
+    try:
+        from google.auth import crypt
+
+        crypt.RSASigner.from_service_account_info(info)
+    except ImportError:  # google-auth not installed: the sign-in says so itself
+        return True
+    except Exception:  # each key backend has its own errors; all mean "unusable"
+        return False
+    return True
 
 
 def secret_from(password: str, password_file: Path | None, env: str = "") -> str:

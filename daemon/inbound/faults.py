@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import exc as sql
 
 from ..mail.transport import SignInFailed, TransportError
+from ..textwidth import clip_words
 
 # What the operating system says when the machine, not the data, is the problem.
 _MACHINE_ERRNOS = {
@@ -121,4 +122,4 @@ def _database(error: sql.DBAPIError) -> str | None:
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
+    return clip_words(text[0], 300) if text else type(error).__name__

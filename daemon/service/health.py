@@ -409,12 +409,23 @@ def _sign_in_facts(app: App, health: Health, user: str, row, delegated: bool | N
         )
     else:
         validity = "no token yet"
+    if delegated is None:
+        delegated = app.settings.mail.oauth.flow == "delegated"
     if failing:
+        # A token that a server refused, or that could not be renewed, is no longer used,
+        # whatever its expiry says: say so, and what brings the sign-in back.
         ago = _ago(now - row.last_error_at)
-        health.add("sign-in", CRITICAL, f"{user}: {validity}; failed {ago} ago: {error}")
+        remedy = (
+            "sign in again: run `collabd auth login`"
+            if delegated
+            else "fix the app in [mail.oauth], then run `collabd auth login`"
+        )
+        health.add(
+            "sign-in",
+            CRITICAL,
+            f"{user}: token no longer usable, sign-in failed {ago} ago: {error}; {remedy}",
+        )
     elif row is None or not (row.access_token or row.refresh_token):
-        if delegated is None:
-            delegated = app.settings.mail.oauth.flow == "delegated"
         health.add(
             "sign-in",
             CRITICAL if delegated else OK,

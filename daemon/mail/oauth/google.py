@@ -16,7 +16,12 @@ from pathlib import Path
 
 from .clouds import GOOGLE_SCOPES, GOOGLE_TOKEN_URI
 from .grants import Grant, SignInError
-from .http import token_http
+from .http import is_tls_failure, tls_failure, token_http
+
+SERVICE_KEY_DAMAGED = (
+    "private_key is not a readable PEM key (damaged or cut while copying?): download a "
+    "new JSON key for the service account"
+)
 
 
 class GoogleTokens:
@@ -41,7 +46,18 @@ class GoogleTokens:
 
     @property
     def authority(self) -> str:
-        return self.token_uri or GOOGLE_TOKEN_URI
+        """The token endpoint really used: mail.oauth.token_uri, else (service account) the
+        key file's token_uri, else Google's."""
+        if self.token_uri:
+            return self.token_uri
+        if self.flow == "app" and self._key_file is not None:
+            try:
+                info = json.loads(Path(self._key_file).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                info = None
+            if isinstance(info, dict) and isinstance(info.get("token_uri"), str):
+                return info["token_uri"]
+        return GOOGLE_TOKEN_URI
 
     def _request(self):
         from google.auth.transport.requests import Request
@@ -52,13 +68,21 @@ class GoogleTokens:
         if self.flow == "app":
             from google.oauth2 import service_account
 
-            info = json.loads(Path(self._key_file).read_text(encoding="utf-8"))
-            if self.token_uri:
-                info["token_uri"] = self.token_uri
-            # subject: domain-wide delegation acts as the collabd mailbox.
-            return service_account.Credentials.from_service_account_info(
-                info, scopes=self.scopes, subject=self.user
-            )
+            where = f"mail.oauth.service_account_file {self._key_file}"
+            try:
+                info = json.loads(Path(self._key_file).read_text(encoding="utf-8"))
+                if self.token_uri:
+                    info["token_uri"] = self.token_uri
+                # subject: domain-wide delegation acts as the collabd mailbox.
+                return service_account.Credentials.from_service_account_info(
+                    info, scopes=self.scopes, subject=self.user
+                )
+            except OSError as exc:
+                raise SignInError(f"{where}: cannot read it: {exc.strerror}") from None
+            except Exception:  # each key backend has its own errors
+                # Never the library's text: it may quote the key. A damaged key (cut while
+                # copying) is the usual cause; the fix is a fresh key file.
+                raise SignInError(f"{where}: {SERVICE_KEY_DAMAGED}") from None
         if not refresh_token:
             raise SignInError(
                 "no refresh token for the mailbox yet: run "
@@ -84,6 +108,8 @@ class GoogleTokens:
         except RefreshError as exc:
             raise SignInError(_said(exc)) from None
         except TransportError as exc:
+            if is_tls_failure(exc):
+                raise SignInError(tls_failure(self.authority, exc)) from None
             raise SignInError(f"cannot reach {self.authority}: {exc}") from None
         expiry = credentials.expiry  # naive UTC, as google-auth keeps it
         expires_at = (

@@ -18,3 +18,6 @@ class Grant:
     # A refresh token the provider handed out with this grant (delegated sign-in; providers
     # may rotate it on every use, so the newest one is kept).
     refresh_token: str | None = field(default=None, repr=False)
+    # Who signed in (the id token's preferred_username / upn), when the provider says:
+    # a delegated sign-in may be made by someone other than the mailbox.
+    account: str = ""

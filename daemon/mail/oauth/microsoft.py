@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .clouds import CLOUDS
 from .grants import Grant, SignInError
-from .http import token_http
+from .http import is_tls_failure, tls_failure, token_http
 
 
 class MicrosoftTokens:
@@ -67,9 +67,16 @@ class MicrosoftTokens:
                 )
             return msal.PublicClientApplication(self.client_id, **options)
         except ValueError as exc:  # msal's word for "authority unreachable or unknown"
+            if is_tls_failure(exc):
+                raise self._unreachable(exc) from None
             raise SignInError(f"{self.authority}: {exc}") from None
         except OSError as exc:
-            raise SignInError(f"cannot reach {self.authority}: {exc}") from None
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: BaseException) -> SignInError:
+        if is_tls_failure(exc):
+            return SignInError(tls_failure(self.authority, exc))
+        return SignInError(f"cannot reach {self.authority}: {exc}")
 
     def obtain(self, refresh_token: str | None) -> Grant:
         app = self._application()
@@ -83,7 +90,7 @@ class MicrosoftTokens:
             else:
                 result = app.acquire_token_by_refresh_token(refresh_token, scopes=self.scopes)
         except OSError as exc:
-            raise SignInError(f"cannot reach {self.authority}: {exc}") from None
+            raise self._unreachable(exc) from None
         return _grant(result, refresh_token)
 
     def login(self, say: Callable[[str], None]) -> Grant:
@@ -104,7 +111,7 @@ class MicrosoftTokens:
             )
             result = app.acquire_token_by_device_flow(flow)
         except OSError as exc:
-            raise SignInError(f"cannot reach {self.authority}: {exc}") from None
+            raise self._unreachable(exc) from None
         return _grant(result, None)
 
 
@@ -116,7 +123,16 @@ def _grant(result: dict, refresh_token: str | None) -> Grant:
         access_token=result["access_token"],
         expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
         refresh_token=result.get("refresh_token") or refresh_token,
+        account=_account(result.get("id_token_claims") or {}),
     )
+
+
+def _account(claims: dict) -> str:
+    """The account that signed in, as Entra names it in the id token."""
+    for claim in ("preferred_username", "upn", "email", "unique_name"):
+        if isinstance(claims.get(claim), str) and claims[claim]:
+            return claims[claim]
+    return ""
 
 
 def _said(result: dict) -> str:

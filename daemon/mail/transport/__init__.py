@@ -146,6 +146,8 @@ def graph_settings(settings: Settings) -> GraphSettings:
         quarantine_folder=graph.quarantine_folder,
         timeout=graph.timeout.as_timedelta().total_seconds(),
         poll_seconds=graph.poll_interval.as_timedelta().total_seconds(),
+        ca_file=settings.mail.oauth.ca_file,
+        app_section=app.section,
     )
 
 

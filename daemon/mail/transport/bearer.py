@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
+from ...textwidth import clip_words
 from ..oauth import (
     BearerExchange,
     MailboxSignIn,
@@ -109,9 +110,9 @@ def _sasl_error(raw: bytes | None) -> str:
     try:
         error = json.loads(raw.decode("utf-8", "replace"))
     except ValueError:
-        return raw.decode("utf-8", "replace")[:300]
+        return clip_words(raw.decode("utf-8", "replace"), 300)
     if not isinstance(error, dict):
-        return str(error)[:300]
+        return clip_words(str(error), 300)
     status = str(error.get("status", "")).lower()
     words = {
         "invalid_token": "the token is not valid for this mailbox or has expired",

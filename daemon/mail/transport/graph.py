@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import quote
 
 from .base import (
@@ -72,6 +73,8 @@ class GraphSettings:
     quarantine_folder: str = "collabd/quarantine"
     timeout: float = 60.0
     poll_seconds: float = 10.0
+    ca_file: Path | None = None  # mail.oauth.ca_file: a private CA or TLS-inspecting proxy
+    app_section: str = "mail.oauth"  # where the app's ids are written (config/graph_app.py)
 
     @property
     def name(self) -> str:
@@ -91,7 +94,9 @@ class GraphAccount:
     def __init__(self, settings: GraphSettings, token: TokenSource) -> None:
         self.settings = settings
         self.token = token  # graph_auth.graph_sign_in: msal, the token kept in the ledger
-        self.client = GraphClient(settings.endpoint, self.token, timeout=settings.timeout)
+        self.client = GraphClient(
+            settings.endpoint, self.token, timeout=settings.timeout, ca_file=settings.ca_file
+        )
         self.user_path = f"/users/{quote(settings.user, safe='@')}"
         self._folders: dict[str, str] = {}
         self._lock = threading.Lock()

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import TemporaryFailure
+from .base import SignInFailed
 
 if TYPE_CHECKING:
     from ...store import Database
@@ -60,6 +60,11 @@ class MemorySignIn:
         self._token, self._expires = grant.access_token, grant.expires_at
         self._note(expires_at=grant.expires_at.isoformat())
         return grant.access_token
+
+    def keep(self, grant) -> None:
+        """A token fetched by `collabd auth login`: noted like a renewal."""
+        self._token, self._expires = grant.access_token, grant.expires_at
+        self._note(expires_at=grant.expires_at.isoformat())
 
     def signed_in(self) -> None:
         """Graph took the token. Noted at most once a minute (every request says so)."""
@@ -127,8 +132,8 @@ def _read_json(path: Path) -> dict:
 class GraphToken:
     """A TokenSource (graph_http.py) over a MailboxSignIn."""
 
-    def __init__(self, sign_in: MailboxSignIn | MemorySignIn) -> None:
-        self.sign_in = sign_in
+    def __init__(self, sign_in: MailboxSignIn | MemorySignIn, section: str = "mail.oauth") -> None:
+        self.sign_in, self.section = sign_in, section
         self._last: str | None = None
 
     def __call__(self, refresh: bool = False) -> str:
@@ -140,8 +145,10 @@ class GraphToken:
             else:
                 token = self.sign_in.token()
         except SignInError as exc:  # recorded in the ledger by the sign-in
-            raise TemporaryFailure(
-                f"Microsoft sign-in refused the app of [mail.graph]: {exc}"
+            # A sign-in fault (the app, its secret, the CA), not an unreachable mail server;
+            # still temporary: the mail stays queued until an admin fixes [mail.oauth].
+            raise SignInFailed(
+                f"Microsoft Graph sign-in of the app in [{self.section}] failed: {exc}"
             ) from None
         self._last = token
         return token
@@ -157,6 +164,11 @@ class GraphToken:
 STATE_FILE = "graph-sign-in.json"
 
 
+def graph_scope(endpoint: str) -> str:
+    """What the client credentials grant asks for Graph: all the app's Graph permissions."""
+    return f"{endpoint.rstrip('/')}/.default"
+
+
 def graph_sign_in(
     settings: GraphSettings, db: Database, data_dir: Path | None = None
 ) -> GraphToken:
@@ -168,10 +180,11 @@ def graph_sign_in(
         flow="app",
         client_secret=settings.client_secret,
         authority=settings.authority,  # tenant included (config/graph_app.py)
-        scopes=[f"{settings.endpoint.rstrip('/')}/.default"],
+        scopes=[graph_scope(settings.endpoint)],
+        ca_file=settings.ca_file,
         timeout=settings.timeout,
     )
-    return GraphToken(graph_sign_in_state(settings, db, data_dir, tokens))
+    return GraphToken(graph_sign_in_state(settings, db, data_dir, tokens), settings.app_section)
 
 
 def graph_sign_in_state(

@@ -25,8 +25,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from ..oauth.http import tls_failure
 from .base import OutcomeUnknown, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
@@ -91,9 +93,11 @@ class GraphClient:
         *,
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        ca_file: Path | None = None,
     ) -> None:
         self.base = endpoint.rstrip("/") + "/v1.0"
         self.token, self.timeout, self.sleep = token, timeout, sleep
+        self.ca_file = ca_file
         self._session: Any = None
         self._lock = threading.Lock()
         self._first = True  # the first accepted request is noted (`collabd status`)
@@ -107,9 +111,11 @@ class GraphClient:
     def _http(self) -> Any:
         with self._lock:
             if self._session is None:
-                import requests  # lazy: start-up time matters, and most setups never call Graph
+                from ..oauth.http import token_http  # lazy: most setups never call Graph
 
-                self._session = requests.Session()
+                # mail.oauth.ca_file for Graph too (a private CA, a TLS-inspecting proxy);
+                # token_http makes it win over $REQUESTS_CA_BUNDLE.
+                self._session = token_http(self.ca_file, self.timeout, retries=0)
             return self._session
 
     def url(self, path: str) -> str:
@@ -146,6 +152,8 @@ class GraphClient:
                     params=params,
                     timeout=self.timeout,
                 )
+            except requests.exceptions.SSLError as exc:  # before anything was sent
+                raise TemporaryFailure(f"{doing}: {tls_failure(self.base, exc)}") from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 never_sent = isinstance(exc, requests.ConnectTimeout) or _refused(exc)
                 if unsure_once_sent and not never_sent:
@@ -258,10 +266,10 @@ def _failure(
         if refused is not None:  # for `collabd status`: the last sign-in error
             refused(f"{doing}: Graph answered {status} {code}: {message}")
         return GraphAccessDenied(
-            f"{doing}: Graph refused the app of [mail.graph] ({status} {code}): {message}. "
-            "Check tenant_id, client_id and the client secret, and that the app has the "
-            "application permissions Mail.ReadWrite, Mail.Send and Calendars.ReadWrite with "
-            "admin consent (docs/microsoft365.md)"
+            f"{doing}: Graph refused the app ({status} {code}): {message}. "
+            "Check tenant_id, client_id and the client secret in [mail.oauth], and that the app "
+            "has the application permissions Mail.ReadWrite, Mail.Send and Calendars.ReadWrite "
+            "with admin consent (docs/microsoft365.md)"
         )
     if status >= 500:
         return TemporaryFailure(f"{doing}: Graph answered {status} {code}: {message}")
