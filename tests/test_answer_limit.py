@@ -19,7 +19,7 @@ from daemon.mail.send import send_due
 from daemon.service.health import assess
 from daemon.store.models import OutboxMessage
 from tests.conftest import START
-from tests.test_ingest import World
+from tests.test_ingest import World, parse
 from tests.test_mail_transport import imap_app
 
 
@@ -61,6 +61,9 @@ def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_pe
                 )
             )
         assert len(answered) == 2
+        # The last answer of the hour says that answers now wait (review F8); the first not.
+        texts = [parse(raw).get_body(("plain",)).get_content() for raw in answered]
+        assert ["这是本小时内给您的最后一封逐封答复" in t for t in texts] == [False, True]
         assert replies[2]["Message-ID"].encode() not in b"".join(answered)
         third = replies[2]["Message-ID"]
         (line,) = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]

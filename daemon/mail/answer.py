@@ -79,6 +79,10 @@ def answer_reply(
     if not within_rate(session, app, "reply_answer", person, message_id, held=True):
         _hold(session, app, message_id, person, collab, outcomes, subject)
         return
+    # The answer that fills the hour says so: from the mailbox, "applied, not answered
+    # yet" must not look like "lost" (review F8).
+    limit = getattr(app.settings.mail, "answers_per_hour", ANSWERS_PER_HOUR)
+    last = _recent(session, now, "reply_answer").get(person.email, 0) >= limit
     earlier = " ".join(header_values(message, "References")).split()[-20:]
     references = " ".join([*earlier, message_id])
     queue_mail(
@@ -96,6 +100,7 @@ def answer_reply(
             "today": now.astimezone(app.settings.tz).date(),
             "own": own_open_items(session, person, collab),
             "working_day": working_day,
+            "last_this_hour": limit if last else 0,
         },
         collaboration_id=collab.id if collab else None,
         headers={"In-Reply-To": message_id, "References": references[-900:]},
