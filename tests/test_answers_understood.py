@@ -128,8 +128,9 @@ def minutes_world(mailstack, tmp_path, db_url):
     app.close()
 
 
-def test_confirmations_with_thanks_to_the_minutes_and_to_their_chase(minutes_world):
-    world = minutes_world
+def filled_form(world: MinutesWorld) -> tuple[EmailMessage, str]:
+    """After the meeting the recorder 陈静 is asked for the minutes: that mail, and its form
+    filled with three action items."""
     world.at(MEETING_END + timedelta(minutes=1))
     run_tick(world.app)
     world.send()
@@ -140,6 +141,12 @@ def test_confirmations_with_thanks_to_the_minutes_and_to_their_chase(minutes_wor
         "3. 任务：；负责人：；协作人：；完成标准：；截止日期：；所需支持：；优先级：中\n",
         FILLED_ROWS,
     )
+    return request, typed
+
+
+def test_confirmations_with_thanks_to_the_minutes_and_to_their_chase(minutes_world):
+    world = minutes_world
+    request, typed = filled_form(world)
     # Her Foxmail adds its name + title + phone block (no "--") under the last section.
     world.deliver(world.reply(request, typed + FOXMAIL_SIGNATURE, world.address("chen.jing")))
     world.at(MEETING_END + timedelta(hours=2))

@@ -10,35 +10,83 @@ On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+import uuid
+from datetime import date, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 from sqlalchemy import select
 
-from daemon.mail.invited import INVITED, example_date, invited
+from daemon.mail.invited import DECISIONS, INVITED, example_date, invited
 from daemon.mail.send import send_due
-from daemon.store.models import DelayRequest, HistoryEntry, ItemStatus
-from tests import test_closing
-from tests.test_answers_understood import morning, tick
+from daemon.rules.tick import run_tick
+from daemon.store.models import (
+    AcceptanceRequest,
+    DelayRequest,
+    HistoryEntry,
+    ItemStatus,
+    OutboxMessage,
+    Verdict,
+)
+from tests.test_answers_understood import filled_form, minutes_world, morning, tick
 from tests.test_ingest import World
+from tests.test_mail_transport import imap_app
+from tests.test_minutes_flow import MEETING_END, MinutesWorld
 
-world = test_closing.world  # the fixture: the demo collaboration on the mail stack
+# People of the demo who read English in the `en` cases of a kind (the demo has them zh-CN):
+# the initiator decides delays and acceptances, 王强 is its one collaborator.
+ENGLISH = {
+    "items_assisting": ("wang.qiang",),
+    "delay_approval": ("zhang.wei",),
+    "acceptance_request": ("zhang.wei",),
+}
 
-# who reads which locale, the item they own, and (per kind) the morning its mail goes out
+
+class _World(World):
+    english: tuple[str, ...] = ()
+
+    def localize(self, text_: str) -> str:
+        for local in self.english:
+            text_ = re.sub(
+                rf"^([^,\n]*,{local}@example\.com,[^,\n]*,)zh-CN", r"\1en", text_, flags=re.M
+            )
+        return super().localize(text_)
+
+
+@pytest.fixture
+def world(mailstack, tmp_path, db_url, request):
+    """The demo collaboration on the mail stack (tests/test_closing.py), with the readers of
+    the case's kind in English when the case is `en`."""
+    params = request.node.callspec.params if hasattr(request.node, "callspec") else {}
+    english = ENGLISH.get(params.get("kind"), ()) if params.get("locale") == "en" else ()
+    address = mailstack.address(f"collabd-{uuid.uuid4().hex[:8]}")
+    app = imap_app(tmp_path, db_url, address, mailstack.smtp_port, mailstack.imap_port)
+    _World.english = english
+    yield _World(app, mailstack, tmp_path)
+    app.close()
+
+
+__all__ = ["minutes_world", "world"]
+
+# who reads which locale, the item they own (or help with), and (per kind) the morning its
+# mail goes out
 PEOPLE = {"zh-CN": ("li.na", 1), "en": ("emily.chen", 4)}
+READER = {"items_assisting": {"zh-CN": ("wang.qiang", 3), "en": ("wang.qiang", 3)}}
 WHEN = {
     "items_assigned": {"zh-CN": None, "en": None},  # at the start
     "reminder": {"zh-CN": "2026-12-03", "en": "2026-12-14"},  # 1 working day before
     "risk_check": {"zh-CN": "2026-12-02", "en": "2026-12-11"},  # 2 working days before
     "escalation": {"zh-CN": "2026-12-08", "en": "2026-12-17"},  # overdue
+    "items_assisting": {"zh-CN": None, "en": None},  # at the start, to 王强 on #3
 }
 SUBJECT = {  # a word of the subject of that kind's mail, per locale
     "items_assigned": {"zh-CN": "您负责的行动项", "en": "items you own"},
     "reminder": {"zh-CN": "提醒", "en": "Reminder"},
     "risk_check": {"zh-CN": "能否按期完成", "en": "make its deadline"},
     "escalation": {"zh-CN": "已逾期", "en": "is overdue"},
+    "items_assisting": {"zh-CN": "请您协作", "en": "Please help with"},
 }
 
 
@@ -97,7 +145,7 @@ CLIENT = {"zh-CN": _outlook_zh, "en": _gmail_en}
 
 def _check(world: World, number: int, effect: str, reply: EmailMessage, deadline) -> None:
     item = world.item(number)
-    if effect == "in_progress":
+    if effect == "in_progress":  # 80%, as every progress example says
         assert (item.status, item.progress) == (ItemStatus.IN_PROGRESS, 80)
     elif effect == "delay_requested":
         with world.app.db.transaction() as session:
@@ -121,7 +169,7 @@ def _check(world: World, number: int, effect: str, reply: EmailMessage, deadline
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 @pytest.mark.parametrize("kind", sorted(WHEN))
 def test_each_suggested_answer_is_understood(world, kind, locale, shape):
-    local, number = PEOPLE[locale]
+    local, number = READER.get(kind, PEOPLE)[locale]
     if WHEN[kind][locale]:
         tick(world, morning(WHEN[kind][locale]))
     mail = world.received(local, SUBJECT[kind][locale])
@@ -147,3 +195,139 @@ def test_each_suggested_answer_is_understood(world, kind, locale, shape):
         answered += 1
         world.app.clock.set(world.app.clock.now() + timedelta(minutes=1))
     send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+
+
+# --- mails asking for one decision: each suggested answer, sent back on a fresh mail -------
+
+
+def _delay_approval(world: World, locale: str) -> tuple[str, EmailMessage]:
+    """李娜 asks for #1 to move to 11 December; the initiator 张伟 is asked."""
+    assignment = world.received("li.na", "您负责的行动项")
+    asked = "#1 延期至12月11日，原因：客户未回复"
+    world.deliver(world.reply(assignment, asked, world.address("li.na")))
+    world.ingest()
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    subject = {"zh-CN": "延期申请待批准：#1", "en": "Delay request: #1"}[locale]
+    return "zhang.wei", world.received("zhang.wei", subject)
+
+
+def _acceptance_request(world: World, locale: str) -> tuple[str, EmailMessage]:
+    """李娜 reports #1 done; the initiator 张伟 is asked to accept it."""
+    assignment = world.received("li.na", "您负责的行动项")
+    world.deliver(world.reply(assignment, "#1 完成", world.address("li.na")))
+    world.ingest()
+    send_due(world.app.db, world.app.transport.outgoing, world.app.clock)
+    subject = {"zh-CN": "请验收 #1", "en": "please accept #1"}[locale]
+    return "zhang.wei", world.received("zhang.wei", subject)
+
+
+def _published(world: MinutesWorld) -> None:
+    """The recorder 陈静 sends the filled minutes form; the minutes go out for confirmation."""
+    request, typed = filled_form(world)
+    world.deliver(world.reply(request, typed, world.address("chen.jing")))
+    world.at(MEETING_END + timedelta(hours=2))
+    assert world.ingest().applied == 1
+    world.send()
+
+
+def _minutes_published(world: MinutesWorld, locale: str) -> tuple[str, EmailMessage]:
+    _published(world)
+    local = {"zh-CN": "li.na", "en": "emily.chen"}[locale]
+    return local, world.received(local, {"zh-CN": "会议纪要请确认", "en": "please confirm"}[locale])
+
+
+def _minutes_unconfirmed(world: MinutesWorld, locale: str) -> tuple[str, EmailMessage]:
+    """A working day after the minutes, those who have not answered are chased."""
+    _published(world)
+    world.at(MEETING_END + timedelta(days=2))
+    run_tick(world.app)
+    world.send()
+    local = {"zh-CN": "wang.qiang", "en": "emily.chen"}[locale]
+    subject = {"zh-CN": "请确认会议纪要", "en": "Please confirm the minutes"}[locale]
+    return local, world.received(local, subject)
+
+
+ASKED = {
+    "delay_approval": _delay_approval,
+    "acceptance_request": _acceptance_request,
+    "minutes_published": _minutes_published,
+    "minutes_unconfirmed": _minutes_unconfirmed,
+}
+MINUTES_KINDS = ("minutes_published", "minutes_unconfirmed")
+
+
+def test_every_decision_kind_is_exercised_here_or_in_test_meetings():
+    assert set(DECISIONS) == set(ASKED) | {"meeting_answer_notice"}
+
+
+def _decided(world: World, local: str, effect: str) -> None:
+    if effect in ("delay_approved", "delay_rejected"):
+        with world.app.db.transaction() as session:
+            request = session.scalar(select(DelayRequest))
+            assert request.status == effect.removeprefix("delay_")
+        moved = date(2026, 12, 11) if effect == "delay_approved" else date(2026, 12, 4)
+        assert world.item(1).deadline == moved
+    elif effect in ("accepted", "rejected"):
+        with world.app.db.transaction() as session:
+            assert session.scalar(select(AcceptanceRequest)).verdict is Verdict(effect)
+        done = effect == "accepted"
+        assert world.item(1).status is (ItemStatus.DONE if done else ItemStatus.IN_PROGRESS)
+    else:  # a verdict on the minutes
+        assert world.states()[local] == (effect, "reply")
+
+
+def _cases(kinds) -> list[tuple[str, str, int]]:
+    return [
+        (kind, locale, index)
+        for kind in kinds
+        for locale in ("zh-CN", "en")
+        for index in range(len(DECISIONS[kind]))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "locale", "index"), _cases(("acceptance_request", "delay_approval"))
+)
+def test_each_suggested_decision_on_an_item_is_understood(world, kind, locale, index):
+    _decide(world, kind, locale, index)
+
+
+@pytest.mark.parametrize(("kind", "locale", "index"), _cases(MINUTES_KINDS))
+def test_each_suggested_verdict_on_minutes_is_understood(minutes_world, kind, locale, index):
+    _decide(minutes_world, kind, locale, index)
+
+
+def _decide(world: World, kind: str, locale: str, index: int) -> None:
+    """The mail shows every answer (text and HTML); the one chosen, typed above the quoted
+    mail as the reader's client writes it, does what it says, and is answered once."""
+    local, mail = ASKED[kind](world, locale)
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    item = world.item(1) if kind not in MINUTES_KINDS else None
+    answers = invited(kind, locale, item)
+    for typed, _hint in answers:
+        assert f"  {typed}" in text, typed
+        assert typed in html, typed
+    typed = answers[index][0]
+    reply = CLIENT[locale](world, mail, typed, world.address(local))
+    before = _told(world, local)
+    world.deliver(reply)
+    world.ingest()
+    _decided(world, local, DECISIONS[kind][index].effect)
+    told = _told(world, local)[len(before) :]
+    assert told == TOLD[kind], typed  # the reader hears back once
+
+
+# What the reader hears after deciding: the mail saying what their answer did.
+TOLD = {
+    "delay_approval": ["delay_decision"],
+    "acceptance_request": ["reply_answer"],
+    "minutes_published": ["minutes_answer"],
+    "minutes_unconfirmed": ["minutes_answer"],
+}
+
+
+def _told(world: World, local: str) -> list[str]:
+    with world.app.db.transaction() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [row.kind for row in rows if world.address(local) in row.recipients]

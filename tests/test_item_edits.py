@@ -267,7 +267,7 @@ def test_collaborators_hear_of_assignment_handover_changes_and_cancellation(app,
     (asked,) = [m for m in mails(app, "items_assisting") if "#3" in m.subject]
     assert asked.recipients == "wang.qiang@example.com" and "请您协作" in asked.subject
     text, html = text_of(asked)
-    assert "负责人：赵敏" in text and "  #3 进行中 50%" in text and "#3 进行中 50%" in html
+    assert "负责人：赵敏" in text and "  #3 进行中 80%" in text and "#3 进行中 80%" in html
 
     cli.ok("--as", "陈静", "items", "add", "--collab", "v2-launch", "--owner", "李娜",
            "--collaborator", "Emily Chen", "--collaborator", "王强", "海报定稿")  # fmt: skip

@@ -141,7 +141,7 @@ def test_a_collaborator_is_asked_to_help_and_may_answer_what_the_mail_suggests(w
     asked = world.received("wang.qiang", "请您协作")
     text = asked.get_body(("plain",)).get_content()
     assert "#3 协调客户沟通" in text and "负责人：赵敏" in text
-    assert "#3 进行中 50%" in asked.get_body(("html",)).get_content()
+    assert "#3 进行中 80%" in asked.get_body(("html",)).get_content()
     reply = world.reply(asked, "#3 进行中 50%\n#3 需支持: 客户名单", world.address("wang.qiang"))
     world.deliver(reply)
     assert world.ingest().applied == 1

@@ -20,8 +20,9 @@ from sqlalchemy import select, update
 from daemon.app import App
 from daemon.clock import FixedClock
 from daemon.config import validate
+from daemon.mail.invited import DECISIONS, invited
 from daemon.rules.tick import run_tick
-from daemon.store.models import Meeting, OutboxMessage, Person
+from daemon.store.models import Locale, Meeting, OutboxMessage, Person
 from tests.calendar_check import itip_problems
 
 FIXTURES = Path(__file__).parent / "calendar_fixtures"
@@ -573,6 +574,33 @@ def test_the_coordinator_accepts_a_proposed_time_by_reply(demo_ledger, ledger_ap
     (answer,) = outbox(ledger_app, "reply_answer")
     text = parse(answer.raw).get_body(("plain",)).get_content()
     assert "会议已改到 2026-11-26 10:00（李娜 的建议）" in text
+
+
+@pytest.mark.parametrize("index", range(len(DECISIONS["meeting_answer_notice"])))
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_each_answer_the_proposal_notice_suggests_is_understood(
+    demo_ledger, ledger_app, locale, index
+):
+    """The notice of 李娜's proposed time shows the coordinator the answers it takes, in
+    her language, in text and HTML; each one, sent back, moves the meeting or keeps it."""
+    _fixture_meeting(demo_ledger, ledger_app)
+    with ledger_app.db.transaction() as session:
+        chen = Person.email == "chen.jing@example.com"
+        session.execute(update(Person).where(chen).values(locale=Locale(locale)))
+    _drop(ledger_app, "outlook_counter.eml")
+    demo_ledger.ok("ingest", at="2026-11-23T15:30")
+    (notice,) = outbox(ledger_app, "meeting_answer_notice")
+    mail = parse(notice.raw)
+    text, html = (mail.get_body((kind,)).get_content() for kind in ("plain", "html"))
+    answers = invited("meeting_answer_notice", locale)
+    for typed, _hint in answers:
+        assert f"  {typed}" in text and typed in html, typed
+    _coordinator_answers(ledger_app, notice, answers[index][0])
+    demo_ledger.ok("ingest", at="2026-11-23T16:00")
+    shown = json.loads(demo_ledger.ok("meeting", "show", "1", "--json"))
+    moved = DECISIONS["meeting_answer_notice"][index].effect == "counter_accepted"
+    assert shown["start"] == ("2026-11-26 10:00" if moved else "2026-11-25 14:00")
+    assert len(outbox(ledger_app, "reply_answer")) == 1  # and she is told what it did
 
 
 def _answer_proposal(demo_ledger, ledger_app, typed: str, at: str) -> tuple[dict, str]:

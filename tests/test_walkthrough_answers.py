@@ -103,6 +103,22 @@ def test_an_owners_delay_still_waits_for_the_initiator(world):
     assert "zhang.wei" in asked.recipients
 
 
+def test_the_answer_to_a_delay_names_the_initiator_who_is_asked(world):
+    reply = reply_to(world, "li.na", "您负责的行动项", "#1 延期至12月11日，原因：等待评审")
+    assert "待发起人 张伟批准后生效" in answer_to(world, "li.na", reply)
+
+
+def test_when_coordinators_approve_the_initiators_delay_the_answer_names_the_coordinator(world):
+    # 张伟 is the initiator and owns #2; with coordinator_approves_delays 陈静 is asked
+    rights = world.app.settings.permissions.model_copy(update={"coordinator_approves_delays": True})
+    world.app.settings = world.app.settings.model_copy(update={"permissions": rights})
+    reply = reply_to(world, "zhang.wei", "您负责的行动项", "#2 延期至12月15日，原因：需求文档晚到")
+    (asked,) = outbox_kinds(world, "delay_approval")
+    assert "chen.jing" in asked.recipients
+    text = answer_to(world, "zhang.wei", reply)
+    assert "待协调人 陈静批准后生效" in text and "发起人" not in text
+
+
 def test_a_risk_check_before_a_weekend_deadline_counts_the_working_days_left(world):
     with world.app.db.transaction() as session:
         item = session.scalar(select(ActionItem).where(ActionItem.number == 1))

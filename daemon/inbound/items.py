@@ -30,7 +30,7 @@ from ..mail.reply import ParsedReply
 from ..mail.tokens import TokenClaims
 from ..rules.current import calendar_in
 from ..rules.deadline_check import item_deadline_warnings
-from ..rules.delay import new_deadline, request_delay
+from ..rules.delay import delay_approver, new_deadline, request_delay
 from ..store.models import (
     CLOSED_STATUSES,
     ActionItem,
@@ -287,12 +287,19 @@ def _apply_commands(
             if changes
             else "unchanged"
         )
+        asked_of, role = "", ""
         if kind == "delay_requested":  # rules issue: the initiator approves the new date
             request = request_delay(
                 session, app, item, person, due, command.note or "", envelope.message_id
             )
             if request.status == "approved":  # the initiator's own: nobody else to ask
                 kind = "delay_applied"
+            else:  # the answer names who was asked: the initiator, or the coordinator
+                approver = delay_approver(app, item.collaboration, person)
+                if approver is not None:
+                    asked_of = approver.name
+                    role = "coordinator" if approver.id != item.collaboration.initiator_id else ""
+                    role = role or "initiator"
         # The answer says what was stored beside the status, so a note nobody meant is seen.
         noted = next((new for name, _, new in changes if name == "note"), "")
         outcomes.append(
@@ -303,7 +310,9 @@ def _apply_commands(
                 progress=item.progress,
                 due=due,
                 ref=item,
-                word=noted if kind == "applied" else "",
+                # what was stored beside the status; for a delay, who approves it …
+                word=noted if kind == "applied" else asked_of,
+                reason=role,  # … and as what: "initiator" / "coordinator"
             )
         )
         if kind in ("delay_requested", "delay_applied"):  # a date a colleague would question

@@ -10,6 +10,8 @@ item's deadline), `{initiator}` the collaboration's initiator.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,7 +24,9 @@ class Invited:
     hint_zh: str = ""
     hint_en: str = ""
     # What the reply does, checked by the test: "done", "in_progress", "blocked",
-    # "needs_support", "delay_requested", "on_track".
+    # "needs_support", "delay_requested", "on_track"; for decisions "delay_approved",
+    # "delay_rejected", "accepted", "rejected", "confirmed", "objection", "counter_accepted",
+    # "counter_declined", and the retrospective part a line fills.
     effect: str = ""
 
 
@@ -51,6 +55,37 @@ def _numbered(answer: Invited) -> Invited:
     )
 
 
+# Decisions: each mail asks one person to decide one thing; the answers exclude each other.
+_APPROVE_DELAY = (
+    Invited("同意", "approve", effect="delay_approved"),
+    Invited("驳回：原因", "reject: reason", effect="delay_rejected"),
+)
+_ACCEPTANCE = (
+    Invited("通过", "accept", effect="accepted"),
+    Invited("不通过：原因", "reject: reason", effect="rejected"),
+    Invited("验收 #{n} 通过", "accept #{n}", effect="accepted"),
+    Invited("验收 #{n} 不通过：原因", "reject #{n}: reason", effect="rejected"),
+)
+_OBJECTION = Invited(
+    "有异议：具体内容",
+    "objection: what is wrong",
+    "例：有异议：第2项的负责人应为李娜",
+    "e.g. objection: item 2 belongs to Li Na",
+    effect="objection",
+)
+_MINUTES = (Invited("确认", "OK", effect="confirmed"), _OBJECTION)
+_MINUTES_CHASE = (Invited("确认", "confirm", effect="confirmed"), _OBJECTION)
+# The coordinator answers an attendee's proposed new time (calendar/counter.py).
+_COUNTER = (
+    Invited(
+        "同意",
+        "accept",
+        "会议改到建议的时间，所有人收到更新",
+        "the meeting moves; everyone gets the update",
+        effect="counter_accepted",
+    ),
+    Invited("不同意", "decline", "维持原时间", "it stays as planned", effect="counter_declined"),
+)
 INVITED: dict[str, tuple[Invited, ...]] = {
     # a mail about one item: the bare answer is about that item
     "risk_check": (_ON_TRACK, _PROGRESS, _DONE, _DELAY_APPROVED_BY, _SUPPORT),
@@ -58,6 +93,17 @@ INVITED: dict[str, tuple[Invited, ...]] = {
     # a mail that may list several items: every answer names its item
     "reminder": tuple(map(_numbered, (_DONE, _PROGRESS, _BLOCKED, _SUPPORT, _DELAY))),
     "items_assigned": tuple(map(_numbered, (_DONE, _PROGRESS, _BLOCKED, _SUPPORT, _DELAY))),
+    # a collaborator (协作人) may report progress or ask for help; the owner decides the rest
+    "items_assisting": tuple(map(_numbered, (_PROGRESS, _SUPPORT))),
+}
+
+# Mails asking for a decision: each answer is tried on a fresh mail.
+DECISIONS: dict[str, tuple[Invited, ...]] = {
+    "delay_approval": _APPROVE_DELAY,
+    "acceptance_request": _ACCEPTANCE,
+    "minutes_published": _MINUTES,
+    "minutes_unconfirmed": _MINUTES_CHASE,
+    "meeting_answer_notice": _COUNTER,
 }
 
 
@@ -108,7 +154,7 @@ def invited(kind: str, locale: str, item=None, initiator: str = "") -> list[tupl
     shown = f"{when.month}月{when.day}日" if zh else when.isoformat()
     values = {"n": getattr(item, "number", ""), "date": shown, "initiator": initiator}
     lines = []
-    for answer in INVITED.get(kind, ()):
+    for answer in INVITED.get(kind) or DECISIONS.get(kind, ()):
         text, hint = (answer.zh, answer.hint_zh) if zh else (answer.en, answer.hint_en)
         lines.append((text.format(**values), hint.format(**values)))
     return lines
@@ -121,3 +167,29 @@ def answer_lines(kind: str, locale: str, item=None, initiator: str = "") -> list
         f"{text}{bracket[0]}{hint}{bracket[1]}" if hint else text
         for text, hint in invited(kind, locale, item, initiator)
     ]
+
+
+@functools.cache
+def _declared_keys() -> tuple[re.Pattern[str], ...]:
+    """Every declared answer as a pattern over `line_key`s: `{n}` any number, `{date}` and
+    `{initiator}` any text."""
+    from .reply.normalize import line_key  # the reply parser imports this module
+
+    marks = {"{n}": "zzn", "{date}": "zzd", "{initiator}": "zzi"}
+    patterns = []
+    for answers in (*INVITED.values(), *DECISIONS.values()):
+        for answer in answers:
+            for text in (answer.zh, answer.en):
+                for placeholder, mark in marks.items():
+                    text = text.replace(placeholder, mark)
+                key = re.escape(line_key(text))
+                key = key.replace("zzn", r"\d+").replace("zzd", ".+").replace("zzi", ".*")
+                patterns.append(re.compile(key))
+    return tuple(patterns)
+
+
+def is_declared_answer(key: str) -> bool:
+    """Is this line (its `line_key`) one of the answers some collabd mail suggests? Such a
+    line, typed above the quoted mail, is the reply, not an echo of the mail's example —
+    `通过`, `同意`, `驳回：原因` are answers no general grammar knows."""
+    return any(pattern.fullmatch(key) for pattern in _declared_keys())

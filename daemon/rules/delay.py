@@ -42,7 +42,8 @@ _APPROVE = re.compile(
     re.I,
 )
 _REJECT = re.compile(
-    r"^\s*(驳回|拒绝|不同意|不批准|rejected?|no)\s*[:：,，\-]?\s*(?P<why>.*)$", re.I
+    r"^\s*(驳回|拒绝|不同意|不批准|reject(?:ed)?|decline[ds]?|no)\s*[:：,，\-]?\s*(?P<why>.*)$",
+    re.I,
 )
 
 
@@ -133,7 +134,7 @@ def request_delay(
     session.add(request)
     session.flush()
     collab = item.collaboration
-    approver = _approver(app, collab, owner)
+    approver = delay_approver(app, collab, owner)
     if approver is None:
         _decide_own(session, app, item, request, owner, message_id)
         return request
@@ -165,7 +166,7 @@ def request_delay(
     return request
 
 
-def _approver(app: App, collab, requester: Person) -> Person | None:
+def delay_approver(app: App, collab, requester: Person) -> Person | None:
     """Who is asked to approve: never the person who asks. The initiator, as a rule; for
     the initiator's own request the coordinator when coordinators approve delays
     (permissions.coordinator_approves_delays), else nobody: the initiator decides the

@@ -14,6 +14,7 @@ import email.message
 import logging
 from collections.abc import Iterable
 
+from ..invited import is_declared_answer
 from . import autoreply, decode, edits, grammar, quotes
 from .html2text import CUT_MARK, html_to_text
 from .model import ParsedReply
@@ -37,7 +38,8 @@ def drop_echo(text: str, sent_lines: Iterable[str]) -> str:
 
     A reply line equal to a sent line (ignoring quote markers, whitespace and
     case) is ignored — with one guard: the mail's *example* answers (``#3 完成``,
-    a bare ``完成``, ``进行中 80%``, ``确认``) are exactly what people type, so an
+    a bare ``完成``, ``进行中 80%``, ``确认``, and every answer a mail declares in
+    daemon/mail/invited.py: ``通过``, ``同意``) are exactly what people type, so an
     answer line is only treated as echo once the echo has visibly started, i.e.
     after the first matching line that is not an answer (the greeting, an item title).
     Lines above that point that merely coincide with an example are kept.
@@ -48,8 +50,10 @@ def drop_echo(text: str, sent_lines: Iterable[str]) -> str:
     kept: list[str] = []
     echo_started = False
     for line in text.split("\n"):
-        echoed = line_key(line) in keys
-        if echoed and (echo_started or not grammar.is_answer(line)):
+        key = line_key(line)
+        echoed = key in keys
+        answer = echoed and (grammar.is_answer(line) or is_declared_answer(key))
+        if echoed and (echo_started or not answer):
             echo_started = True
             continue
         kept.append(line)
