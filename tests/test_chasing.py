@@ -176,7 +176,7 @@ def test_rules_test_and_calendar_explain_mark_estimated_days(ledger):
     assert "risk_check" in out and ESTIMATED in out
     out = ledger.ok("calendar", "explain", "2027-02-12", "-2wd", at="2027-01-04T09:00")
     assert out.splitlines()[0] == f"2027-02-12 -2wd = 2027-02-04 ({ESTIMATED} estimated)"
-    assert "2027-02-05 周五 Fri ✗ 农历除夕" in out
+    assert "2027-02-05 周五 ✗ 农历除夕（法定假日，按预估假期计算）" in out
     assert out.splitlines()[-1] == (
         "estimated: no official holiday schedule for 2027 yet; "
         "run: collabd calendar import NOTICE.txt --year 2027"
@@ -193,7 +193,7 @@ def test_importing_a_notice_changes_exactly_the_dates_it_names(ledger, tmp_path)
     before = {day["day"]: day for day in _explain_year(ledger, 2027)}
     dry = ledger.ok("calendar", "import", str(notice), "--dry-run", at="2026-11-23T09:00")
     assert "7 holidays, 28 days off, 4 make-up working days" in dry
-    assert "2027-02-20 周六 now working  was: 周末 weekend (按预估假期计算" in dry
+    assert "2027-02-20 周六 now working  was: 周末（按预估假期计算；调休上班日未知）" in dry
     assert "dry run: nothing written" in dry
     assert _explain_year(ledger, 2027)[0]["estimated"]  # nothing written
     out = ledger.ok("calendar", "import", str(notice), at="2026-11-23T09:00")
@@ -230,7 +230,7 @@ def test_importing_a_notice_changes_exactly_the_dates_it_names(ledger, tmp_path)
         "2027-10-09",
     }
     assert not any(day["estimated"] for day in after.values())
-    assert "国务院通知 notice" in after["2027-02-20"]["reason"]
+    assert "国务院通知" in after["2027-02-20"]["reason"]
     # 2027 is no longer a warning: the year is known.
     out = ledger.ok("rules", "check", at="2026-11-23T09:00")
     assert "2027" not in out.split("warning:", 1)[-1] or "warning:" not in out

@@ -96,4 +96,4 @@ def test_check_reports_coverage(tmp_path: Path, capsys) -> None:
 def test_calendar_explain_says_why(cli) -> None:
     out = cli.ok("calendar", "explain", "2026-10-09", "-2wd")
     assert out.splitlines()[0] == "2026-10-09 -2wd = 2026-09-30"
-    assert "2026-10-01 周四 Thu ✗ 国庆节 National Day (holiday)" in out
+    assert "2026-10-01 周四 ✗ 国庆节（法定假日）" in out  # [cli] locale zh-CN: Chinese only

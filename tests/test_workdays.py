@@ -103,7 +103,7 @@ def test_deadline_after_national_day_minus_two_working_days_is_30_september(cal)
 
 def test_spring_festival_2026_makeup_saturdays_are_working_days(cal):
     assert cal.is_working_day(date(2026, 2, 14))  # Saturday
-    assert cal.info(date(2026, 2, 14)).reason.startswith("调休上班 make-up working day")
+    assert cal.info(date(2026, 2, 14)).reason().startswith("调休上班（春节）")
     assert not cal.is_working_day(date(2026, 2, 16))  # Monday, 春节
     assert cal.add_working_days(date(2026, 2, 13), 1) == date(2026, 2, 14)  # Fri -> make-up Sat
     assert cal.add_working_days(date(2026, 2, 14), 1) == date(2026, 2, 24)  # over the break
@@ -111,15 +111,20 @@ def test_spring_festival_2026_makeup_saturdays_are_working_days(cal):
     assert cal.add_working_days(date(2026, 2, 28), 1) == date(2026, 3, 2)
 
 
-def test_day_reasons_are_in_chinese_and_english(cal):
+def test_day_reasons_are_in_the_readers_language_never_both(cal):
     assert cal.info(date(2026, 10, 1)) == DayInfo(
-        date(2026, 10, 1), False, "国庆节 National Day (holiday)", holiday="国庆节"
+        date(2026, 10, 1), False, "国庆节（法定假日）", "National Day (holiday)", holiday="国庆节"
     )
-    assert cal.info(date(2026, 10, 6)).reason == "国庆节 National Day (调休放假 day off in lieu)"
+    assert cal.info(date(2026, 10, 6)).reason("zh-CN") == "国庆节调休放假"
+    assert cal.info(date(2026, 10, 6)).reason("en") == "National Day (day off in lieu)"
     makeup = cal.info(date(2026, 10, 10))
-    assert makeup.reason == "调休上班 make-up working day (国庆节 National Day)"
-    assert cal.info(date(2026, 11, 21)).reason == "周末 weekend"
-    assert cal.info(date(2026, 11, 23)).reason == "工作日 working day"
+    assert makeup.reason() == "调休上班（国庆节）"
+    assert makeup.reason("en") == "make-up working day (National Day)"
+    assert cal.info(date(2026, 11, 21)).reason("zh-CN") == "周末"
+    assert cal.info(date(2026, 11, 21)).reason("en") == "weekend"
+    assert cal.info(date(2026, 11, 23)).reason("en") == "working day"
+    assert cal.info(date(2026, 11, 21)).line("en") == "2026-11-21 Sat ✗ weekend"
+    assert cal.info(date(2026, 11, 21)).line("zh-CN") == "2026-11-21 周六 ✗ 周末"
 
 
 @pytest.mark.parametrize(
@@ -155,9 +160,9 @@ def test_overrides_win_over_the_package():
         SHANGHAI,
         overrides={date(2026, 11, 27): (False, "公司年会"), date(2026, 10, 10): False},
     )
-    assert cal.info(date(2026, 11, 27)).reason == "管理员设定 admin override: 公司年会"
+    assert cal.info(date(2026, 11, 27)).reason() == "管理员设定：公司年会"
     assert cal.add_working_days(date(2026, 11, 26), 1) == date(2026, 11, 30)
-    assert cal.info(date(2026, 10, 10)).reason == "管理员设定 admin override: 休息 day off"
+    assert cal.info(date(2026, 10, 10)).reason("en") == "set by the administrator: day off"
     assert cal.add_working_days(date(2026, 10, 9), 1) == date(2026, 10, 12)
 
 
@@ -167,17 +172,17 @@ def test_explain_walks_the_national_day_break(cal):
         date(2026, 10, d) for d in range(7, 0, -1)
     ] + [date(2026, 9, 30)]
     assert [info.working for info in walk] == [True] + [False] * 7 + [True]
-    assert str(walk[0]) == "2026-10-08 周四 Thu ✓ 工作日 working day"
-    assert str(walk[1]) == "2026-10-07 周三 Wed ✗ 国庆节 National Day (调休放假 day off in lieu)"
+    assert str(walk[0]) == "2026-10-08 周四 ✓ 工作日"
+    assert str(walk[1]) == "2026-10-07 周三 ✗ 国庆节调休放假"
     assert walk[-1].day == cal.add_working_days(date(2026, 10, 9), -2)
 
 
 def test_explain_zero_lists_the_start_day_then_walks_to_monday(cal):
     walk = cal.explain(date(2026, 11, 21), 0)
     assert [str(info) for info in walk] == [
-        "2026-11-21 周六 Sat ✗ 周末 weekend",
-        "2026-11-22 周日 Sun ✗ 周末 weekend",
-        "2026-11-23 周一 Mon ✓ 工作日 working day",
+        "2026-11-21 周六 ✗ 周末",
+        "2026-11-22 周日 ✗ 周末",
+        "2026-11-23 周一 ✓ 工作日",
     ]
     assert cal.explain(date(2026, 11, 23), 0) == [cal.info(date(2026, 11, 23))]
 
@@ -219,8 +224,9 @@ def test_2027_by_default_is_estimated_from_the_statutory_holidays(cal):
     assert cal.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
     new_year = cal.info(date(2027, 1, 1))
     assert (new_year.working, new_year.estimated) == (False, True)
-    assert new_year.reason.startswith("元旦 New Year's Day")
-    assert "按预估假期计算" in new_year.reason
+    assert new_year.reason().startswith("元旦（法定假日")
+    assert "按预估假期计算" in new_year.reason()
+    assert new_year.reason("en") == "New Year's Day (holiday, estimated)"
     # 春节: lunar new year's eve 2027-02-05 (Fri) to 02-10, computed from the lunar calendar.
     spring = [d for d in range(4, 13) if not cal.is_working_day(date(2027, 2, d))]
     assert spring == [5, 6, 7, 8, 9, 10]
@@ -228,7 +234,7 @@ def test_2027_by_default_is_estimated_from_the_statutory_holidays(cal):
     # Make-up working days cannot be computed: every weekend is off, and says so.
     sunday = cal.info(date(2027, 2, 21))
     assert (sunday.working, sunday.estimated) == (False, True)
-    assert "make-up days unknown" in sunday.reason
+    assert "make-up working days unknown" in sunday.reason("en")
     # A published year is never estimated.
     assert not cal.info(date(2026, 2, 14)).estimated
     assert cal.basis(2026) == "package"
@@ -246,9 +252,9 @@ def test_2027_overrides_make_working_days_computable(cal_2027):
     assert cal_2027.add_working_days(date(2027, 2, 7), 1) == date(2027, 2, 15)
     assert cal_2027.add_working_days(date(2027, 2, 15), -2) == date(2027, 2, 5)
     assert cal_2027.working_days_between(date(2027, 2, 5), date(2027, 2, 15)) == 2
-    assert cal_2027.info(date(2027, 2, 7)).reason == "管理员设定 admin override: 调休上班"
+    assert cal_2027.info(date(2027, 2, 7)).reason() == "管理员设定：调休上班"
     saturday = cal_2027.info(date(2027, 2, 13))
-    assert saturday.reason == "周末 weekend (2027 按管理员设定 per admin overrides)"
+    assert saturday.reason() == "周末（2027年按管理员设定）"
     assert cal_2027.warnings == []
 
 
@@ -263,7 +269,7 @@ def test_fallback_weekdays_counts_monday_to_friday_and_warns_once_per_year():
     assert "2027" in cal.warnings[0]
     assert 'fallback = "weekdays"' in cal.warnings[0]
     assert not cal.info(date(2027, 1, 2)).estimated
-    assert cal.info(date(2027, 1, 2)).reason.startswith("周末 weekend (2027")
+    assert cal.info(date(2027, 1, 2)).reason("en").startswith("weekend (no holiday data for 2027")
     cal.is_working_day(date(2028, 3, 1))
     assert len(cal.warnings) == 2
     assert "2028" in cal.warnings[1]

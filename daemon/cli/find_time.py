@@ -105,7 +105,8 @@ def _print(context: Context, result: FindTimeResult, best: list[Slot]) -> None:
     for number, slot in enumerate(best, start=1):
         local = slot.start.astimezone(context.settings.tz)
         day = calendar.info(local.date())
-        note = "" if day.reason.startswith("工作日") else f" ({day.reason.split()[0]})"  # 调休上班
+        # 调休上班 on a make-up day; the slot's day is a working day
+        note = "" if day.zh.startswith("工作日") else f" ({day.zh.split('（')[0]})"
         when = (
             f"{local:%Y-%m-%d} 周{_WEEKDAYS[local.weekday()]} {local:%H:%M}–"
             f"{slot.end.astimezone(context.settings.tz):%H:%M}{note}"

@@ -61,7 +61,7 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
     before = rules.calendar.with_published(others, years - {notice.year})
     after = rules.calendar.with_published({**others, **named}, years | {notice.year})
     changes = _changes(before, after, notice.year, named)
-    overridden = sorted(day for day in named if after.info(day).reason.startswith("管理员设定"))
+    overridden = sorted(day for day in named if after.info(day).overridden)
     # A notice read in part would make its year "published" with holidays missing: the
     # days of a holiday not understood would count as working days. Say which parts, and
     # write only when told to.
@@ -78,7 +78,12 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
                 "days_off": sorted(notice.days_off),
                 "working": sorted(notice.working),
                 "changes": [
-                    {"day": old.day, "was": old.working, "now": new.working, "was_why": old.reason}
+                    {
+                        "day": old.day,
+                        "was": old.working,
+                        "now": new.working,
+                        "was_why": old.reason(context.locale),
+                    }
                     for old, new in changes
                 ],
                 "overridden": overridden,
@@ -87,7 +92,7 @@ def import_command(context: Context, args: argparse.Namespace) -> int:
             }
         )
     else:
-        _print(notice, before, changes, overridden, args, written=not refused)
+        _print(notice, before, changes, overridden, args, not refused, context.locale)
     for part in notice.unread:
         print(f"collabd: warning: not understood: {part}", file=sys.stderr)
     if would_refuse:  # a dry run gives the verdict the real import would (exit 65)
@@ -137,7 +142,9 @@ def _info(calendar: WorkCalendar, day: date) -> DayInfo | None:
         return None
 
 
-def _print(notice, before: WorkCalendar, changes, overridden, args, written: bool) -> None:
+def _print(
+    notice, before: WorkCalendar, changes, overridden, args, written: bool, locale: str
+) -> None:
     basis = before.basis(notice.year)
     print(
         f"《国务院办公厅关于{notice.year}年部分节假日安排的通知》 ({args.file}): "
@@ -160,7 +167,8 @@ def _print(notice, before: WorkCalendar, changes, overridden, args, written: boo
     print(f"changes against {label}: {len(changes)} day(s)")
     for old, new in changes:
         state = "working" if new.working else "off"
-        print(f"  {new.day} 周{_WEEKDAY[new.day.weekday()]} now {state:<8} was: {old.reason}")
+        was = old.reason(locale)
+        print(f"  {new.day} 周{_WEEKDAY[new.day.weekday()]} now {state:<8} was: {was}")
     for day in overridden:
         print(f"note: {day} is set in [calendar.overrides], which still wins over the notice")
     if args.dry_run:

@@ -335,7 +335,7 @@ def explain_command(context: Context, args: argparse.Namespace) -> int:
                     {
                         "day": i.day,
                         "working": i.working,
-                        "reason": i.reason,
+                        "reason": i.reason(context.locale),
                         "estimated": i.estimated,
                     }
                     for i in walked
@@ -345,7 +345,7 @@ def explain_command(context: Context, args: argparse.Namespace) -> int:
         return 0
     print(f"{day} {n:+d}wd = {result}" + (f" ({ESTIMATED} estimated)" if estimated else ""))
     for info in walked:
-        print(f"  {info}")
+        print(f"  {info.line(context.locale)}")
     for year in estimated:
         print(f"estimated: no official holiday schedule for {year} yet; run: {fix_command(year)}")
     return 0

@@ -20,7 +20,8 @@ def release_time(quiet: QuietHours, calendar: WorkCalendar, now: datetime) -> tu
     candidate, reasons = local, []
     for _ in range(400):  # a year of holidays at most; the calendar refuses beyond its data
         if quiet.non_working_days and not calendar.is_working_day(candidate.date()):
-            reasons.append(f"{candidate.date()} {calendar.info(candidate.date()).reason}")
+            why = calendar.info(candidate.date()).reason("en")  # beside "quiet hours …"
+            reasons.append(f"{candidate.date()} {why}")
             candidate = _at(calendar, candidate.date() + timedelta(days=1), quiet.end)
             continue
         if _in_quiet(quiet, candidate.time()):

@@ -58,7 +58,8 @@ DEFAULT_WORK_HOURS: tuple[tuple[time, time], ...] = (
 )
 ONE_DAY = timedelta(days=1)
 _NO_OVERRIDES: Mapping[date, bool | tuple[bool, str]] = MappingProxyType({})
-_WEEKDAYS = ("周一 Mon", "周二 Tue", "周三 Wed", "周四 Thu", "周五 Fri", "周六 Sat", "周日 Sun")
+_WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 Fallback = Literal["estimate", "refuse", "weekdays"]
 FALLBACKS: tuple[str, ...] = ("estimate", "refuse", "weekdays")
 # What a decision built on an estimated day says, in the mail too (people read it).
@@ -86,17 +87,29 @@ class CalendarCoverageError(Exception):
 
 @dataclass(frozen=True)
 class DayInfo:
-    """One day's status and, for people reading `explain` output, why."""
+    """One day's status and, for people reading `explain` output, why: in Chinese and in
+    English, each reader getting one (`reason(locale)`), never the two run together."""
 
     day: date
     working: bool
-    reason: str
+    zh: str
+    en: str = ""
     estimated: bool = False  # from the fallback estimate, not a published schedule
     holiday: str = ""  # the holiday's Chinese name (国庆节) on a day off for a holiday
+    overridden: bool = False  # set by the administrator ([calendar.overrides])
+
+    def reason(self, locale: str = "zh-CN") -> str:
+        return self.en if str(locale).startswith("en") and self.en else self.zh
+
+    def line(self, locale: str = "zh-CN") -> str:
+        """`2026-10-01 周四 ✗ 国庆节（法定假日）`, or the English line for an `en` reader."""
+        mark = "✓" if self.working else "✗"
+        en = str(locale).startswith("en")
+        weekday = (_WEEKDAYS_EN if en else _WEEKDAYS_ZH)[self.day.weekday()]
+        return f"{self.day.isoformat()} {weekday} {mark} {self.reason(locale)}"
 
     def __str__(self) -> str:
-        mark = "✓" if self.working else "✗"
-        return f"{self.day.isoformat()} {_WEEKDAYS[self.day.weekday()]} {mark} {self.reason}"
+        return self.line()
 
 
 # --- the package -------------------------------------------------------------------------
@@ -135,58 +148,81 @@ def _zh(english: str) -> str:
         return english
 
 
-def _holiday_label(english: str) -> str:
-    """'National Day' -> '国庆节 National Day'; unknown names pass through in English."""
-    try:
-        return f"{chinese_calendar.Holiday(english).chinese} {english}"
-    except ValueError:
-        return english
-
-
 def _statutory_info(day: date) -> DayInfo:
     """The package's verdict on one day; NotImplementedError if it lacks the year."""
     is_holiday, name = chinese_calendar.get_holiday_detail(day)
     if not is_holiday:
         if name is not None and day.weekday() >= 5:
-            return DayInfo(day, True, f"调休上班 make-up working day ({_holiday_label(name)})")
-        return DayInfo(day, True, "工作日 working day")
+            return DayInfo(day, True, f"调休上班（{_zh(name)}）", f"make-up working day ({name})")
+        return DayInfo(day, True, "工作日", "working day")
     if name is None:
-        return DayInfo(day, False, "周末 weekend")
+        return DayInfo(day, False, "周末", "weekend")
     if chinese_calendar.is_in_lieu(day):
         return DayInfo(
-            day, False, f"{_holiday_label(name)} (调休放假 day off in lieu)", holiday=_zh(name)
+            day, False, f"{_zh(name)}调休放假", f"{name} (day off in lieu)", holiday=_zh(name)
         )
-    return DayInfo(day, False, f"{_holiday_label(name)} (holiday)", holiday=_zh(name))
+    return DayInfo(day, False, f"{_zh(name)}（法定假日）", f"{name} (holiday)", holiday=_zh(name))
 
 
-def _weekday_info(day: date, note: str) -> DayInfo:
+def _weekday_info(day: date, zh: str, en: str) -> DayInfo:
     if day.weekday() >= 5:
-        return DayInfo(day, False, f"周末 weekend ({note})")
-    return DayInfo(day, True, f"工作日 working day ({note})")
+        return DayInfo(day, False, f"周末（{zh}）", f"weekend ({en})")
+    return DayInfo(day, True, f"工作日（{zh}）", f"working day ({en})")
 
 
 def _estimated_info(day: date) -> DayInfo:
     """Weekends and the statutory holidays computed for the year; make-up days unknown."""
-    note = f"{ESTIMATED} estimated"
     name = estimated_holidays(day.year).get(day)
-    if name is not None:
-        return DayInfo(day, False, f"{name} (holiday, {note})", True, holiday=name.split(" ")[0])
+    if name is not None:  # "春节 Chinese New Year (Spring Festival)"
+        zh, _, en = name.partition(" ")
+        return DayInfo(
+            day,
+            False,
+            f"{zh}（法定假日，{ESTIMATED}）",
+            f"{en or zh} (holiday, estimated)",
+            True,
+            holiday=zh,
+        )
     if day.weekday() >= 5:
-        return DayInfo(day, False, f"周末 weekend ({note}; 调休上班 make-up days unknown)", True)
-    return DayInfo(day, True, f"工作日 working day ({note})", True)
+        return DayInfo(
+            day,
+            False,
+            f"周末（{ESTIMATED}；调休上班日未知）",
+            "weekend (estimated; make-up working days unknown)",
+            True,
+        )
+    return DayInfo(day, True, f"工作日（{ESTIMATED}）", "working day (estimated)", True)
 
 
 def _published_info(day: date, working: bool, note: str) -> DayInfo:
     if working:
-        return DayInfo(day, True, f"调休上班 make-up working day ({note}, 国务院通知 notice)")
-    return DayInfo(day, False, f"{note} (holiday, 国务院通知 notice)", holiday=note)
+        return DayInfo(
+            day,
+            True,
+            f"调休上班（{note}，国务院通知）",
+            f"make-up working day ({note}, State Council notice)",
+        )
+    return DayInfo(
+        day,
+        False,
+        f"{note}（国务院通知）",
+        f"{note} (holiday, State Council notice)",
+        holiday=note,
+    )
 
 
 def _override_info(day: date, working: bool, note: str) -> DayInfo:
     holiday = note if not working else ""
-    if not note:
-        note = "上班 working day" if working else "休息 day off"
-    return DayInfo(day, working, f"管理员设定 admin override: {note}", holiday=holiday)
+    zh = note or ("上班" if working else "休息")
+    en = note or ("working day" if working else "day off")
+    return DayInfo(
+        day,
+        working,
+        f"管理员设定：{zh}",
+        f"set by the administrator: {en}",
+        holiday=holiday,
+        overridden=True,
+    )
 
 
 # --- config ------------------------------------------------------------------------------
@@ -409,14 +445,22 @@ class WorkCalendar:
         except NotImplementedError:
             pass
         if day.year in self._published_years:
-            return _weekday_info(day, f"{day.year} 按国务院通知 per the imported notice")
+            return _weekday_info(
+                day, f"{day.year}年按国务院通知", f"{day.year} per the imported notice"
+            )
         if day.year in self._override_years:
-            return _weekday_info(day, f"{day.year} 按管理员设定 per admin overrides")
+            return _weekday_info(
+                day, f"{day.year}年按管理员设定", f"{day.year} per the administrator's overrides"
+            )
         if self.fallback == "estimate":
             return _estimated_info(day)
         if self.fallback == "weekdays":
             self._warn_fallback(day.year)
-            return _weekday_info(day, f"{day.year} 无节假日数据 no holiday data, Mon–Fri assumed")
+            return _weekday_info(
+                day,
+                f"{day.year}年无节假日数据，按周一至周五上班计",
+                f"no holiday data for {day.year}, Mon–Fri assumed",
+            )
         raise CalendarCoverageError(day.year, self._refusal(day))
 
     def _refusal(self, day: date) -> str:
