@@ -236,6 +236,44 @@ def test_a_thread_without_its_token_needs_the_mta_to_vouch_for_the_sender(world)
     assert item(world, 1).progress == 30
 
 
+def test_a_pass_for_another_domain_does_not_vouch_for_the_from(world):
+    """N1 of the attacker re-run: an outsider sending from his own domain gets
+    `spf=pass smtp.mailfrom=attacker@evil.example` (and dmarc=none where the company publishes
+    no DMARC record) beside a forged From; that marked a forged owner's item done. A pass
+    counts only for the From's own domain (or a subdomain of it)."""
+    trust_mta(world, "mx.corp")
+    assignment = world.received("li.na", "您负责的行动项")
+    own = world.address("li.na")
+    domain = own.rpartition("@")[2]
+    for header in (
+        "mx.corp; spf=pass smtp.mailfrom=attacker@evil.example; dmarc=none",
+        "mx.corp; dkim=pass header.d=evil.example; spf=none; dmarc=none",
+        f"mx.corp; spf = pass smtp.mailfrom={domain}.evil.example; dmarc=none",
+        "mx.corp; dmarc=pass header.from=evil.example",
+    ):
+        forged = mail(
+            world,
+            assignment,
+            "#1 完成",
+            world.address("li.na"),
+            To=world.app.settings.mail.address,
+            Authentication_Results=header,
+        )
+        assert ingest(world, forged).applied == 0, header
+        assert item(world, 1).status is ItemStatus.NOT_STARTED, header
+    assert queued(world, "reply_answer") == []  # nor is the forged person written to
+    aligned = mail(
+        world,
+        assignment,
+        "#1 进行中 40%",
+        world.address("li.na"),
+        To=world.app.settings.mail.address,
+        Authentication_Results=f"mx.corp; spf=pass smtp.mailfrom={own}; dmarc=none",
+    )
+    assert ingest(world, aligned).applied == 1  # SPF for her own domain vouches
+    assert item(world, 1).progress == 40
+
+
 def test_a_colleague_sending_on_behalf_is_not_the_person_even_when_dmarc_passes(world):
     """F4 of the outside re-run: `Sender: 赵敏` on 张伟's token with the trusted MTA's
     dmarc=pass (what an Exchange delegate's "send on behalf" looks like) changed his item."""

@@ -138,7 +138,8 @@ def _raw_all(message: Message, name: str) -> list[str]:
 
 # --- Authentication-Results (RFC 8601) -------------------------------------------------
 
-_RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+_RESULT = re.compile(r"(spf|dkim|dmarc)=([a-z]+)", re.IGNORECASE)
+_AROUND_EQUALS = re.compile(r" ?= ?")
 _FAILING = frozenset({"fail", "softfail", "permerror", "none", "neutral", "policy"})
 
 
@@ -148,9 +149,46 @@ def dmarc_pass(message: Message, authserv_id: str) -> bool:
 
 
 def authenticated(message: Message, authserv_id: str) -> bool:
-    """The MTA named `authserv_id` vouches for the From: DMARC, DKIM or SPF passed."""
-    results = _results(message, authserv_id)
-    return "pass" in (results.get("dmarc"), results.get("dkim"), results.get("spf"))
+    """The MTA named `authserv_id` vouches for the From: DMARC passed, or DKIM or SPF passed
+    *for the From's own domain*.
+
+    A pass for another domain proves nothing about the From: an outsider who sends from his
+    own domain gets `spf=pass smtp.mailfrom=attacker@evil.example` beside a forged
+    `From: 陈静 <chen.jing@example.com>`, and `dmarc=none` wherever the company publishes no
+    DMARC record (outside attacker re-run, N1). So DKIM counts only with `header.d` and SPF only
+    with `smtp.mailfrom` (or `smtp.helo`) aligned with the From domain, as DMARC's relaxed
+    alignment would; DMARC is about the From by definition (`header.from`, when given, must be
+    the From domain)."""
+    domain = read_sender(message).address.rpartition("@")[2]
+    if not domain:
+        return False
+    for method, result, props in _resinfos(message, authserv_id):
+        if result != "pass":
+            continue
+        if method == "dmarc":
+            stated = props.get("header.from")
+            if stated is None or _aligned(stated, domain):
+                return True
+        elif method == "dkim":
+            signer = props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
+            if signer and _aligned(signer, domain):
+                return True
+        elif method == "spf":
+            envelope = props.get("smtp.mailfrom") or props.get("smtp.helo", "")
+            if envelope and _aligned(envelope.rpartition("@")[2], domain):
+                return True
+    return False
+
+
+def _aligned(claimed: str, from_domain: str) -> bool:
+    """Relaxed alignment (RFC 7489 3.1), without a public-suffix list: the same domain, or
+    one a subdomain of the other."""
+    claimed = claimed.strip().strip(".").lower()
+    return bool(claimed) and (
+        claimed == from_domain
+        or from_domain.endswith("." + claimed)
+        or claimed.endswith("." + from_domain)
+    )
 
 
 def authentication_problem(message: Message, authserv_id: str) -> str:
@@ -169,20 +207,42 @@ def authentication_problem(message: Message, authserv_id: str) -> str:
 
 
 def _results(message: Message, authserv_id: str) -> dict[str, str]:
-    """method -> result of the topmost Authentication-Results of `authserv_id` ({} if none)."""
+    """method -> first result of the topmost Authentication-Results of `authserv_id`."""
+    results: dict[str, str] = {}
+    for method, result, _ in _resinfos(message, authserv_id):
+        results.setdefault(method, result)
+    return results
+
+
+def _resinfos(message: Message, authserv_id: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(method, result, {ptype.property: value}) of each spf/dkim/dmarc result in the topmost
+    Authentication-Results of `authserv_id` ([] if none): `dkim=pass header.d=example.com`
+    gives ("dkim", "pass", {"header.d": "example.com"})."""
     if not authserv_id:
-        return {}
+        return []
     wanted = authserv_id.strip().lower()
     for raw in _raw_all(message, "Authentication-Results"):
         value = _strip_comments(" ".join(raw[:MAX_HEADER_CHARS].split()))
-        server = value.split(";", 1)[0].strip().split(" ")[0].lower()
-        if server != wanted:
+        value = _AROUND_EQUALS.sub("=", value)  # RFC 8601 allows `spf = pass`
+        server, _, rest = value.partition(";")
+        if server.strip().split(" ")[0].lower() != wanted:
             continue
-        results: dict[str, str] = {}
-        for method, result in _RESULT.findall(value):
-            results.setdefault(method.lower(), result.lower())
-        return results
-    return {}
+        found = []
+        for resinfo in rest.split(";"):
+            words = resinfo.split()
+            if not words:
+                continue
+            head = _RESULT.fullmatch(words[0])
+            if not head:
+                continue
+            props = {}
+            for word in words[1:]:
+                name, equals, val = word.partition("=")
+                if equals:
+                    props.setdefault(name.lower(), val.strip('"').lower())
+            found.append((head[1].lower(), head[2].lower(), props))
+        return found
+    return []
 
 
 def _strip_comments(value: str) -> str:
