@@ -159,3 +159,13 @@ def test_a_chinese_file_name_is_on_content_type_too_for_clients_that_read_only_n
     assert all(len(line) <= 78 for line in raw.split(b"\r\n") if not line.endswith(b"sheet;"))
     for part in message.walk():
         assert not part.defects, part.defects
+
+
+def test_a_file_name_reaches_the_reader_without_bidi_overrides_or_zero_widths():
+    # Attacker re-run N3: `meeting schedule --attach` sent `报价\u202efdp.exe`, which a client
+    # shows as "报价exe.pdf". Whatever the name came from, the mail carries what it looks like.
+    raw = answer(
+        attachments=[Attachment("报价\u202efdp.exe", b"MZ"), Attachment("a\u200bb.txt", b"x")]
+    )
+    names = [p.get_filename() for p in read(raw).walk() if p["Content-Disposition"]]
+    assert names == ["报价fdp.exe", "ab.txt"]

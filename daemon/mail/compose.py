@@ -21,7 +21,7 @@ from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from urllib.parse import quote
 
-from .render import RenderedMail
+from .render import RenderedMail, without_invisible
 
 # Our own mails say so: auto-responders stay quiet (RFC 3834) and collabd drops a mail that
 # carries its own loop header instead of answering itself.
@@ -173,16 +173,17 @@ class Attachment:
     content_type: str = ""  # guessed from the file name when empty
 
     def entity(self) -> _Entity:
+        # The name the reader's client shows is the name: `报价\u202efdp.exe` would show as
+        # "报价exe.pdf" (attacker re-run N3: `meeting schedule --attach` kept the override).
+        name = without_invisible(self.filename)
         content_type = (
-            self.content_type
-            or mimetypes.guess_type(self.filename)[0]
-            or "application/octet-stream"
+            self.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         )
         return _file(
             content_type,
             self.content,
-            _disposition("attachment", self.filename),
-            filename=self.filename,
+            _disposition("attachment", name),
+            filename=name,
         )
 
 

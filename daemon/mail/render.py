@@ -107,6 +107,11 @@ def _shown(value: object, locale: str) -> str:
 _INVISIBLE = re.compile("[\x80-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
+def without_invisible(text: str) -> str:
+    """`text` without bidi controls, zero-widths and C1 controls."""
+    return _INVISIBLE.sub("", text)
+
+
 def visible(value: object) -> object:
     """Jinja's `finalize`: every {{ … }} of a string without invisible controls (escaped
     markup stays markup)."""
