@@ -225,7 +225,7 @@ def _apply_commands(
             outcomes.append(CommandResult("note_too_long", item=number, due=MAX_NOTE_CHARS))
             continue
         status = ItemStatus(command.status)
-        if _reopens_from_old_mail(item, status, answered):
+        if _reopens_from_old_mail(item, status, command.note, answered):
             outcomes.append(_done_already(session, app, item))
             continue
         note = command.note
@@ -335,13 +335,17 @@ def _apply_commands(
 
 
 def _reopens_from_old_mail(
-    item: ActionItem, status: ItemStatus, answered: OutboxMessage | None
+    item: ActionItem, status: ItemStatus, note: str | None, answered: OutboxMessage | None
 ) -> bool:
-    """A finished item moved back to work by a reply to a mail written before it was done:
-    that mail's example lines ("#3 进行中 …") are not a decision to reopen it. A reply to a
-    mail sent after it was done (the answer saying so, for one) still reopens it."""
+    """A finished item moved back to work, without a word of why, by a reply to a mail
+    written before it was done: that mail's example line ("#3 进行中 备注" sent back as it
+    stands) is not a decision to reopen it. A reopening that says why ("#1 阻塞：等待研发确认")
+    is the owner's own decision, whichever mail it answers; a reply to a mail sent after the
+    item was done (the answer saying so, for one) reopens it too."""
     if item.status is not ItemStatus.DONE or status in (ItemStatus.DONE, ItemStatus.DELAYED):
         return False  # a delay of a done item is answered by update_item (DoneItem)
+    if note:
+        return False
     return answered is not None and answered.created_at < item.status_since
 
 
