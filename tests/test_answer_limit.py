@@ -57,7 +57,9 @@ def test_replies_over_the_answer_limit_are_applied_and_the_log_names_mail_and_pe
         with app.db.transaction() as session:
             answered = list(
                 session.scalars(
-                    select(OutboxMessage.raw).where(OutboxMessage.kind == "reply_answer")
+                    select(OutboxMessage.raw)
+                    .where(OutboxMessage.kind == "reply_answer")
+                    .order_by(OutboxMessage.id)  # PostgreSQL returns updated rows last
                 )
             )
         assert len(answered) == 2
